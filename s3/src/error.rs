@@ -1,0 +1,153 @@
+//! The S3 layer's one error type and its exhaustive mapping to AWS error codes,
+//! HTTP statuses and the XML error body.
+//!
+//! Lower layers (engine, http) have their own enums; they become `InternalError`
+//! here unless a variant is deliberately passed on (disk full, corrupt data).
+
+use std::fmt;
+
+/// Every S3 error code this server can return. Names are AWS's, verbatim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3ErrorCode {
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    BadDigest,
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    EntityTooLarge,
+    IncompleteBody,
+    InsufficientStorage,
+    InternalError,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidDigest,
+    InvalidRange,
+    InvalidRequest,
+    KeyTooLongError,
+    MalformedXML,
+    MethodNotAllowed,
+    MissingContentLength,
+    MissingSecurityHeader,
+    NoSuchBucket,
+    NoSuchKey,
+    NotImplemented,
+    NotModified,
+    PreconditionFailed,
+    RequestTimeTooSkewed,
+    RequestTimeout,
+    SignatureDoesNotMatch,
+    SlowDown,
+    XAmzContentSHA256Mismatch,
+}
+
+impl S3ErrorCode {
+    /// The code string as AWS spells it in `<Code>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "AccessDenied",
+            Self::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
+            Self::BadDigest => "BadDigest",
+            Self::BucketAlreadyExists => "BucketAlreadyExists",
+            Self::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
+            Self::BucketNotEmpty => "BucketNotEmpty",
+            Self::EntityTooLarge => "EntityTooLarge",
+            Self::IncompleteBody => "IncompleteBody",
+            Self::InsufficientStorage => "InsufficientStorage",
+            Self::InternalError => "InternalError",
+            Self::InvalidAccessKeyId => "InvalidAccessKeyId",
+            Self::InvalidArgument => "InvalidArgument",
+            Self::InvalidBucketName => "InvalidBucketName",
+            Self::InvalidDigest => "InvalidDigest",
+            Self::InvalidRange => "InvalidRange",
+            Self::InvalidRequest => "InvalidRequest",
+            Self::KeyTooLongError => "KeyTooLongError",
+            Self::MalformedXML => "MalformedXML",
+            Self::MethodNotAllowed => "MethodNotAllowed",
+            Self::MissingContentLength => "MissingContentLength",
+            Self::MissingSecurityHeader => "MissingSecurityHeader",
+            Self::NoSuchBucket => "NoSuchBucket",
+            Self::NoSuchKey => "NoSuchKey",
+            Self::NotImplemented => "NotImplemented",
+            Self::NotModified => "NotModified",
+            Self::PreconditionFailed => "PreconditionFailed",
+            Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            Self::RequestTimeout => "RequestTimeout",
+            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::SlowDown => "SlowDown",
+            Self::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+        }
+    }
+
+    /// The HTTP status AWS returns with this code.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::AccessDenied => 403,
+            Self::AuthorizationHeaderMalformed => 400,
+            Self::BadDigest => 400,
+            Self::BucketAlreadyExists => 409,
+            Self::BucketAlreadyOwnedByYou => 409,
+            Self::BucketNotEmpty => 409,
+            Self::EntityTooLarge => 400,
+            Self::IncompleteBody => 400,
+            Self::InsufficientStorage => 507,
+            Self::InternalError => 500,
+            Self::InvalidAccessKeyId => 403,
+            Self::InvalidArgument => 400,
+            Self::InvalidBucketName => 400,
+            Self::InvalidDigest => 400,
+            Self::InvalidRange => 416,
+            Self::InvalidRequest => 400,
+            Self::KeyTooLongError => 400,
+            Self::MalformedXML => 400,
+            Self::MethodNotAllowed => 405,
+            Self::MissingContentLength => 411,
+            Self::MissingSecurityHeader => 400,
+            Self::NoSuchBucket => 404,
+            Self::NoSuchKey => 404,
+            Self::NotImplemented => 501,
+            Self::NotModified => 304,
+            Self::PreconditionFailed => 412,
+            Self::RequestTimeTooSkewed => 403,
+            Self::RequestTimeout => 400,
+            Self::SignatureDoesNotMatch => 403,
+            Self::SlowDown => 503,
+            Self::XAmzContentSHA256Mismatch => 400,
+        }
+    }
+}
+
+/// An S3 error on its way to the client: code, human message, and the resource
+/// it concerns (bucket or key), rendered into AWS's `<Error>` XML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Error {
+    pub code: S3ErrorCode,
+    pub message: String,
+    pub resource: Option<String>,
+}
+
+impl S3Error {
+    pub fn new(code: S3ErrorCode, message: impl Into<String>) -> Self {
+        S3Error { code, message: message.into(), resource: None }
+    }
+
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(S3ErrorCode::InternalError, message)
+    }
+}
+
+impl fmt::Display for S3Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for S3Error {}
+
+pub type S3Result<T> = Result<T, S3Error>;
