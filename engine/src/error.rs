@@ -1,0 +1,65 @@
+//! The engine's one error type. The S3 layer maps it exhaustively.
+
+use std::fmt;
+use std::io;
+
+#[derive(Debug)]
+pub enum EngineError {
+    /// The disk (or the simulated one) returned an error; the operation failed
+    /// and nothing was acknowledged.
+    Io(io::Error),
+    /// No space left for the write. Nothing already stored is affected.
+    DiskFull,
+    /// A record failed its checksum, magic or identity check on read: the
+    /// stored bytes are not the ones written. Never served.
+    Corrupt { detail: String },
+    /// The LMDB index failed.
+    Index(String),
+    /// The bucket is not (or no longer) present in this shard's index.
+    NoSuchBucket,
+    /// DeleteBucket on a bucket that still holds objects.
+    BucketNotEmpty,
+    /// The segment was poisoned by an earlier failed write or sync.
+    SegmentPoisoned,
+    /// The shard's committer thread is gone (shutdown in progress).
+    ShuttingDown,
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Io(err) => write!(f, "disk i/o error: {err}"),
+            EngineError::DiskFull => write!(f, "no space left on the data disk"),
+            EngineError::Corrupt { detail } => write!(f, "corrupt record: {detail}"),
+            EngineError::Index(detail) => write!(f, "index error: {detail}"),
+            EngineError::NoSuchBucket => write!(f, "no such bucket"),
+            EngineError::BucketNotEmpty => write!(f, "bucket not empty"),
+            EngineError::SegmentPoisoned => write!(f, "segment poisoned by an earlier failure"),
+            EngineError::ShuttingDown => write!(f, "engine shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+impl From<io::Error> for EngineError {
+    fn from(err: io::Error) -> Self {
+        if err.raw_os_error() == Some(libc::ENOSPC) {
+            EngineError::DiskFull
+        } else {
+            EngineError::Io(err)
+        }
+    }
+}
+
+impl From<heed::Error> for EngineError {
+    fn from(err: heed::Error) -> Self {
+        match err {
+            heed::Error::Mdb(heed::MdbError::MapFull) => EngineError::DiskFull,
+            heed::Error::Io(io_err) => EngineError::from(io_err),
+            other => EngineError::Index(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! A shard's index: one LMDB environment with three databases.
+//!
+//! - `objects`: `bucket id (u64 BE) | object key bytes | 0x00 | inverted version
+//!   (u64 BE)` → [`ObjectRecord`]. Object keys never contain NUL (the S3 layer
+//!   refuses it), so the 0x00 terminator keeps byte order: "a" < "a/" < "a//b",
+//!   and a prefix/delimiter listing is a range scan that can seek past a whole
+//!   common prefix. The inverted version sorts the newest version first.
+//! - `buckets`: `bucket id (u64 BE)` → [`BucketState`] for buckets this shard owns.
+//! - `segments`: `segment number (u32 BE)` → [`SegmentState`]: how far the
+//!   segment is referenced by committed records (recovery resumes there).
+//!
+//! Every value starts with a format version byte, then postcard. A reader that
+//! meets an older version upgrades it in `decode_*`; an unknown one is corrupt.
+
+use std::ops::Bound;
+
+use heed::types::Bytes;
+use heed::Database;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, EngineResult};
+use crate::io::lmdb::{open_index_env, IndexEnv};
+
+const VALUE_FORMAT_VERSION: u8 = 1;
+const DB_OBJECTS: &str = "objects";
+const DB_BUCKETS: &str = "buckets";
+const DB_SEGMENTS: &str = "segments";
+const BUCKET_ID_BYTES: usize = 8;
+const VERSION_SUFFIX_BYTES: usize = 9;
+
+/// The version slot used by objects in buckets without versioning.
+pub const VERSION_INV_UNVERSIONED: u64 = 0;
+
+/// Where one chunk of an object lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extent {
+    pub shard: u16,
+    pub segment: u32,
+    /// Start of the record (its header) in the segment file.
+    pub offset_bytes: u64,
+    pub payload_len_bytes: u32,
+    pub object_id: u128,
+    pub chunk_index: u32,
+}
+
+impl Extent {
+    pub fn end_bytes(&self) -> u64 {
+        self.offset_bytes + crate::format::record_len_bytes(self.payload_len_bytes as usize) as u64
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectBody {
+    /// Small objects are stored in the index value itself.
+    Inline(Vec<u8>),
+    /// Larger objects: chunks in segment files, in object order.
+    Extents(Vec<Extent>),
+}
+
+/// One object (version) as committed. `meta` is opaque to the engine: the S3
+/// layer stores content headers, user metadata and checksums there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub size_bytes: u64,
+    pub etag: String,
+    pub last_modified_ms: u64,
+    pub meta: Vec<(String, String)>,
+    pub body: ObjectBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketState {
+    pub name: String,
+    pub dropped: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentState {
+    /// Every committed record of this segment ends at or before this offset.
+    pub referenced_end_bytes: u64,
+}
+
+/// One change applied by the committer in a group-commit transaction.
+#[derive(Debug)]
+pub enum IndexOp {
+    CreateBucket { bucket_id: u64, name: String },
+    /// Refused with `BucketNotEmpty` while any object remains.
+    DropBucket { bucket_id: u64 },
+    PutObject { bucket_id: u64, key: Vec<u8>, record: ObjectRecord },
+    /// Succeeds whether or not the object existed (S3 semantics).
+    DeleteObject { bucket_id: u64, key: Vec<u8> },
+}
+
+/// A shard's index handles. Cheap to clone; shareable across threads.
+#[derive(Clone)]
+pub struct Index {
+    env: IndexEnv,
+    objects: Database<Bytes, Bytes>,
+    buckets: Database<Bytes, Bytes>,
+    segments: Database<Bytes, Bytes>,
+}
+
+pub fn encode_value<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![VALUE_FORMAT_VERSION];
+    out.extend(postcard::to_stdvec(value).expect("index values always serialize"));
+    out
+}
+
+pub fn decode_value<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> EngineResult<T> {
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT_VERSION, rest)) => postcard::from_bytes(rest)
+            .map_err(|err| EngineError::Corrupt { detail: format!("index value: {err}") }),
+        Some((version, _)) => {
+            Err(EngineError::Corrupt { detail: format!("unknown index value version {version}") })
+        }
+        None => Err(EngineError::Corrupt { detail: "empty index value".into() }),
+    }
+}
+
+/// `bucket id | key | 0x00 | inverted version`.
+pub fn object_index_key(bucket_id: u64, key: &[u8], version_inv: u64) -> Vec<u8> {
+    debug_assert!(!key.contains(&0), "object keys never contain NUL");
+    let mut out = Vec::with_capacity(BUCKET_ID_BYTES + key.len() + VERSION_SUFFIX_BYTES);
+    out.extend_from_slice(&bucket_id.to_be_bytes());
+    out.extend_from_slice(key);
+    out.push(0);
+    out.extend_from_slice(&version_inv.to_be_bytes());
+    out
+}
+
+/// True when two index keys name the same object key (any version).
+fn same_key_any_version(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a[..a.len() - 8] == b[..b.len() - 8]
+}
+
+/// The object key inside an `objects` index key.
+pub fn object_key_of(index_key: &[u8]) -> &[u8] {
+    &index_key[BUCKET_ID_BYTES..index_key.len() - VERSION_SUFFIX_BYTES]
+}
+
+/// The smallest byte string greater than every string starting with `bytes`,
+/// or None if there is none (all 0xff).
+pub fn prefix_successor(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = bytes.to_vec();
+    while let Some(last) = out.pop() {
+        if last != 0xff {
+            out.push(last + 1);
+            return Some(out);
+        }
+    }
+    None
+}
+
+impl Index {
+    /// Opens (creating) the index in `dir`.
+    pub fn open(dir: &std::path::Path) -> EngineResult<Index> {
+        let env = open_index_env(dir, 8)?;
+        let mut wtxn = env.write_txn()?;
+        let objects = env.create_database(&mut wtxn, Some(DB_OBJECTS))?;
+        let buckets = env.create_database(&mut wtxn, Some(DB_BUCKETS))?;
+        let segments = env.create_database(&mut wtxn, Some(DB_SEGMENTS))?;
+        wtxn.commit()?;
+        Ok(Index { env, objects, buckets, segments })
+    }
+
+    pub(crate) fn objects_db(&self) -> Database<Bytes, Bytes> {
+        self.objects
+    }
+
+    pub fn read_txn(&self) -> EngineResult<heed::RoTxn<'_, heed::WithoutTls>> {
+        Ok(self.env.read_txn()?)
+    }
+
+    /// The latest version of `key`, if any.
+    pub fn get_object(&self, bucket_id: u64, key: &[u8]) -> EngineResult<Option<ObjectRecord>> {
+        let rtxn = self.read_txn()?;
+        let start = object_index_key(bucket_id, key, 0);
+        let range = (Bound::Included(start.as_slice()), Bound::Unbounded);
+        let mut iter = self.objects.range(&rtxn, &range)?;
+        match iter.next().transpose()? {
+            Some((found, value)) if same_key_any_version(found, &start) => {
+                Ok(Some(decode_value(value)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub fn bucket_state(&self, bucket_id: u64) -> EngineResult<Option<BucketState>> {
+        let rtxn = self.read_txn()?;
+        let value = self.buckets.get(&rtxn, &bucket_id.to_be_bytes())?;
+        value.map(decode_value).transpose()
+    }
+
+    /// Every segment this shard has referenced, with its state.
+    pub fn segment_states(&self) -> EngineResult<Vec<(u32, SegmentState)>> {
+        let rtxn = self.read_txn()?;
+        let mut out = Vec::new();
+        for entry in self.segments.iter(&rtxn)? {
+            let (key, value) = entry?;
+            let number = u32::from_be_bytes(key.try_into().map_err(|_| EngineError::Corrupt {
+                detail: "segment key length".into(),
+            })?);
+            out.push((number, decode_value(value)?));
+        }
+        Ok(out)
+    }
+
+    fn bucket_has_objects(&self, txn: &heed::RoTxn<'_>, bucket_id: u64) -> EngineResult<bool> {
+        let prefix = bucket_id.to_be_bytes();
+        let mut iter = self.objects.prefix_iter(txn, &prefix)?;
+        Ok(iter.next().transpose()?.is_some())
+    }
+
+    /// Applies `ops` and the segment high-water marks in one durable
+    /// transaction. Each op gets its own outcome; the commit is all or nothing.
+    pub fn apply_batch(
+        &self,
+        ops: &[IndexOp],
+        segment_ends: &[(u32, u64)],
+    ) -> EngineResult<Vec<EngineResult<()>>> {
+        let mut wtxn = self.env.write_txn()?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for op in ops {
+            outcomes.push(self.apply_op(&mut wtxn, op));
+        }
+        for (segment, end_bytes) in segment_ends {
+            let key = segment.to_be_bytes();
+            let old: SegmentState = match self.segments.get(&wtxn, &key)? {
+                Some(value) => decode_value(value)?,
+                None => SegmentState::default(),
+            };
+            let new = SegmentState { referenced_end_bytes: old.referenced_end_bytes.max(*end_bytes) };
+            self.segments.put(&mut wtxn, &key, &encode_value(&new))?;
+        }
+        wtxn.commit()?;
+        Ok(outcomes)
+    }
+
+    fn live_bucket(&self, txn: &heed::RoTxn<'_>, bucket_id: u64) -> EngineResult<()> {
+        match self.buckets.get(txn, &bucket_id.to_be_bytes())? {
+            Some(value) if !decode_value::<BucketState>(value)?.dropped => Ok(()),
+            _ => Err(EngineError::NoSuchBucket),
+        }
+    }
+
+    fn apply_op(&self, wtxn: &mut heed::RwTxn<'_>, op: &IndexOp) -> EngineResult<()> {
+        match op {
+            IndexOp::CreateBucket { bucket_id, name } => {
+                let state = BucketState { name: name.clone(), dropped: false };
+                self.buckets.put(wtxn, &bucket_id.to_be_bytes(), &encode_value(&state))?;
+            }
+            IndexOp::DropBucket { bucket_id } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                if self.bucket_has_objects(wtxn, *bucket_id)? {
+                    return Err(EngineError::BucketNotEmpty);
+                }
+                let key = bucket_id.to_be_bytes();
+                let mut state: BucketState =
+                    decode_value(self.buckets.get(wtxn, &key)?.expect("live bucket"))?;
+                state.dropped = true;
+                self.buckets.put(wtxn, &key, &encode_value(&state))?;
+            }
+            IndexOp::PutObject { bucket_id, key, record } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                self.objects.put(wtxn, &index_key, &encode_value(record))?;
+            }
+            IndexOp::DeleteObject { bucket_id, key } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                self.objects.delete(wtxn, &index_key)?;
+            }
+        }
+        Ok(())
+    }
+}

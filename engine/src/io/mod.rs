@@ -1,0 +1,49 @@
+//! The one door to the disk. Everything the engine writes or reads goes through
+//! [`Disk`] and [`DiskFile`], with two implementations: [`uring::UringDisk`]
+//! (io_uring, O_DIRECT, several writes in flight) and [`sim::SimDisk`] (memory,
+//! seeded faults and crashes, for deterministic tests).
+//!
+//! This is the only module where `unsafe` is allowed (buffer alignment, raw
+//! syscalls, opening LMDB), each block with a `// SAFETY:` comment.
+#![allow(unsafe_code)]
+
+pub mod aligned;
+pub mod lmdb;
+pub mod sim;
+pub mod uring;
+
+use std::io;
+use std::path::Path;
+
+pub use aligned::{AlignedBuf, BufPool};
+
+/// A store of segment files. Opening and preallocating are synchronous: they
+/// happen once per segment (rarely) and must not interleave with appends.
+pub trait Disk: Clone + 'static {
+    type File: DiskFile;
+
+    /// Creates (or truncates) a segment file preallocated to `len_bytes`.
+    fn create_segment(&self, path: &Path, len_bytes: u64) -> io::Result<Self::File>;
+
+    /// Opens an existing segment file for reading, and writing if `writable`.
+    fn open_segment(&self, path: &Path, writable: bool) -> io::Result<Self::File>;
+}
+
+/// One open segment file. Offsets and lengths are multiples of
+/// [`crate::limits::DISK_BLOCK_BYTES`]; buffers move in and come back.
+#[allow(async_fn_in_trait)]
+pub trait DiskFile: 'static {
+    /// Writes all of `buf` (its initialized length) at `offset_bytes`.
+    async fn write_at(&self, buf: AlignedBuf, offset_bytes: u64) -> (io::Result<()>, AlignedBuf);
+
+    /// Reads exactly `len_bytes` at `offset_bytes` into the start of `buf`.
+    async fn read_at(
+        &self,
+        buf: AlignedBuf,
+        offset_bytes: u64,
+        len_bytes: usize,
+    ) -> (io::Result<()>, AlignedBuf);
+
+    /// Makes every completed write durable (fdatasync).
+    async fn sync_data(&self) -> io::Result<()>;
+}

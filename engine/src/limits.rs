@@ -1,0 +1,38 @@
+//! Every size, count and batch limit of the engine, with the reason for its value.
+
+/// Alignment of every O_DIRECT offset, length and buffer address. 4 KiB is the
+/// logical block size of every disk we target; 512-byte disks accept it too.
+pub const DISK_BLOCK_BYTES: usize = 4096;
+
+/// Payload bytes per chunk record. 1 MiB minus the record header keeps a full
+/// record at exactly 1 MiB on disk: large enough for sequential bandwidth, small
+/// enough that a range GET reads little it does not need.
+pub const CHUNK_PAYLOAD_BYTES_MAX: usize = (1 << 20) - crate::format::RECORD_HEADER_BYTES;
+
+/// Objects up to this size live inline in the index value: one LMDB write
+/// instead of a segment write plus a segment sync.
+pub const INLINE_OBJECT_BYTES_MAX: usize = 4096;
+
+/// Size a segment file is preallocated to. Big enough that rollover is rare,
+/// small enough that compacting one segment is a short job.
+pub const SEGMENT_BYTES: u64 = 128 << 20;
+
+/// Commits gathered into one fdatasync + LMDB transaction at most. Bounded so a
+/// burst of small PUTs cannot make a single transaction (and its latency) huge.
+pub const COMMIT_BATCH_OPS_MAX: usize = 1024;
+
+/// Queue depth between a shard's reactor and its LMDB committer thread.
+pub const COMMITTER_QUEUE_BATCHES_MAX: usize = 64;
+
+/// LMDB map size per shard. Virtual address space only; pages are allocated as
+/// used. 1 TiB of index is ~ billions of objects.
+pub const INDEX_MAP_BYTES: usize = 1 << 40;
+
+/// Readers per LMDB environment: every request on every shard may hold one.
+pub const INDEX_READERS_MAX: u32 = 4096;
+
+/// Segment files a reader keeps open per shard before closing the oldest.
+pub const READER_OPEN_SEGMENTS_MAX: usize = 256;
+
+/// Entries one listing call may return (S3's max-keys ceiling).
+pub const LIST_ENTRIES_MAX: usize = 1000;

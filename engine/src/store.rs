@@ -1,0 +1,316 @@
+//! The owner shard's writer: appends sealed chunk records to the shard's
+//! segment files and commits index changes in groups.
+//!
+//! A write is acknowledged in three steps, and a crash at each leaves:
+//! 1. chunk records written (`append_chunk`): unreferenced bytes after the
+//!    segment's committed end; recovery writes over them.
+//! 2. the segments written since the last sync are fdatasync'ed (group commit):
+//!    same as 1, the bytes are durable but unreferenced.
+//! 3. one LMDB transaction records the objects and the segments' new referenced
+//!    ends: the objects exist. Only now does any request get its 2xx.
+//!
+//! Everything here runs on the owner shard's reactor; state is in `RefCell`s
+//! that are never borrowed across an await.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+
+use crate::committer::Committer;
+use crate::error::{EngineError, EngineResult};
+use crate::format::record_len_bytes;
+use crate::index::{Extent, Index, IndexOp, ObjectBody};
+use crate::io::{AlignedBuf, Disk, DiskFile};
+use crate::limits::COMMIT_BATCH_OPS_MAX;
+
+/// Where a shard keeps its files, and how big its segments are.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub shard: u16,
+    pub segment_bytes: u64,
+}
+
+pub fn shard_dir(data_dir: &Path, shard: u16) -> PathBuf {
+    data_dir.join(format!("shard-{shard}"))
+}
+
+pub fn index_dir(data_dir: &Path, shard: u16) -> PathBuf {
+    shard_dir(data_dir, shard).join("index")
+}
+
+pub fn segment_path(data_dir: &Path, shard: u16, segment: u32) -> PathBuf {
+    shard_dir(data_dir, shard).join(format!("seg-{segment:08}"))
+}
+
+struct OpenSegment<F> {
+    number: u32,
+    file: Rc<F>,
+}
+
+struct WriterState<F> {
+    active: Option<Rc<OpenSegment<F>>>,
+    append_at_bytes: u64,
+    next_segment: u32,
+    /// Segments with completed writes not yet covered by an fdatasync.
+    unsynced: Vec<Rc<OpenSegment<F>>>,
+    /// Segments whose write or sync failed: never written again, and no
+    /// commit may reference them (their bytes may not be durable).
+    poisoned: HashSet<u32>,
+}
+
+struct PendingCommit {
+    op: IndexOp,
+    reply: oneshot::Sender<EngineResult<()>>,
+}
+
+pub struct ShardStore<D: Disk> {
+    config: StoreConfig,
+    disk: D,
+    index: Index,
+    committer: Committer,
+    writer: RefCell<WriterState<D::File>>,
+    pending_tx: async_channel::Sender<PendingCommit>,
+    pending_rx: async_channel::Receiver<PendingCommit>,
+}
+
+impl<D: Disk> ShardStore<D> {
+    /// Opens the shard's store and recovers the append position: the index is
+    /// the truth, and segment space after the last referenced record is reused.
+    pub fn open(config: StoreConfig, disk: D, index: Index) -> EngineResult<Rc<Self>> {
+        std::fs::create_dir_all(shard_dir(&config.data_dir, config.shard))?;
+        let states = index.segment_states()?;
+        let mut writer = WriterState {
+            active: None,
+            append_at_bytes: 0,
+            next_segment: 0,
+            unsynced: Vec::new(),
+            poisoned: HashSet::new(),
+        };
+        if let Some((number, state)) = states.iter().max_by_key(|(number, _)| *number) {
+            writer.next_segment = number + 1;
+            if state.referenced_end_bytes < config.segment_bytes {
+                let path = segment_path(&config.data_dir, config.shard, *number);
+                let file = disk.open_segment(&path, true)?;
+                writer.active = Some(Rc::new(OpenSegment { number: *number, file: Rc::new(file) }));
+                writer.append_at_bytes = state.referenced_end_bytes;
+            }
+        }
+        let committer = Committer::spawn(index.clone(), config.shard)?;
+        let (pending_tx, pending_rx) = async_channel::unbounded();
+        Ok(Rc::new(ShardStore {
+            config,
+            disk,
+            index,
+            committer,
+            writer: RefCell::new(writer),
+            pending_tx,
+            pending_rx,
+        }))
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn shard(&self) -> u16 {
+        self.config.shard
+    }
+
+    /// Starts the group-commit loop on the current reactor.
+    pub fn start(self: &Rc<Self>) {
+        let store = self.clone();
+        monoio::spawn(async move { store.commit_loop().await });
+    }
+
+    /// Stops the commit loop after the commits already queued.
+    pub fn shutdown(&self) {
+        self.pending_tx.close();
+    }
+
+    /// Reserves room for a record of `record_len` bytes, rolling to a new
+    /// segment when the active one is full or poisoned.
+    fn reserve(&self, record_len: u64) -> EngineResult<(Rc<OpenSegment<D::File>>, u64)> {
+        let mut writer = self.writer.borrow_mut();
+        let fits = writer.append_at_bytes + record_len <= self.config.segment_bytes;
+        let active = writer.active.clone().filter(|seg| fits && !writer.poisoned.contains(&seg.number));
+        let segment = match active {
+            Some(segment) => segment,
+            None => {
+                let number = writer.next_segment;
+                let path = segment_path(&self.config.data_dir, self.config.shard, number);
+                let file = self.disk.create_segment(&path, self.config.segment_bytes)?;
+                let segment = Rc::new(OpenSegment { number, file: Rc::new(file) });
+                writer.next_segment = number + 1;
+                writer.active = Some(segment.clone());
+                writer.append_at_bytes = 0;
+                segment
+            }
+        };
+        let offset = writer.append_at_bytes;
+        writer.append_at_bytes += record_len;
+        Ok((segment, offset))
+    }
+
+    /// Appends one sealed chunk record (see [`crate::format::seal_chunk`]).
+    /// The buffer always comes back, for reuse.
+    pub async fn append_chunk(
+        &self,
+        buf: AlignedBuf,
+        object_id: u128,
+        chunk_index: u32,
+        payload_len_bytes: u32,
+    ) -> (EngineResult<Extent>, AlignedBuf) {
+        let record_len = record_len_bytes(payload_len_bytes as usize) as u64;
+        debug_assert_eq!(buf.len() as u64, record_len, "chunk not sealed");
+        let (segment, offset_bytes) = match self.reserve(record_len) {
+            Ok(reserved) => reserved,
+            Err(err) => return (Err(err), buf),
+        };
+        let (result, buf) = segment.file.write_at(buf, offset_bytes).await;
+        let mut writer = self.writer.borrow_mut();
+        if let Err(err) = result {
+            tracing::error!(shard = self.config.shard, segment = segment.number, %err,
+                "segment write failed; segment poisoned");
+            writer.poisoned.insert(segment.number);
+            return (Err(err.into()), buf);
+        }
+        if !writer.unsynced.iter().any(|seg| seg.number == segment.number) {
+            writer.unsynced.push(segment.clone());
+        }
+        let extent = Extent {
+            shard: self.config.shard,
+            segment: segment.number,
+            offset_bytes,
+            payload_len_bytes,
+            object_id,
+            chunk_index,
+        };
+        (Ok(extent), buf)
+    }
+
+    /// Commits one index change durably, batched with whatever else is
+    /// pending on this shard. Resolves after the LMDB commit.
+    pub async fn commit(&self, op: IndexOp) -> EngineResult<()> {
+        let (reply, outcome) = oneshot::channel();
+        self.pending_tx
+            .send(PendingCommit { op, reply })
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        outcome.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    async fn commit_loop(self: Rc<Self>) {
+        while let Ok(first) = self.pending_rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < COMMIT_BATCH_OPS_MAX {
+                match self.pending_rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch).await;
+        }
+    }
+
+    async fn commit_batch(&self, batch: Vec<PendingCommit>) {
+        let (ops, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|pending| (pending.op, pending.reply)).unzip();
+        let outcome = self.commit_batch_durably(ops).await;
+        match outcome {
+            Ok(per_op) => {
+                for (reply, result) in replies.into_iter().zip(per_op) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(err) => {
+                tracing::error!(shard = self.config.shard, %err, "group commit failed");
+                for reply in replies {
+                    let _ = reply.send(Err(clone_error(&err)));
+                }
+            }
+        }
+    }
+
+    async fn commit_batch_durably(&self, ops: Vec<IndexOp>) -> EngineResult<Vec<EngineResult<()>>> {
+        // Step 2: every segment written since the last sync is made durable.
+        let unsynced = std::mem::take(&mut self.writer.borrow_mut().unsynced);
+        for segment in &unsynced {
+            if let Err(err) = segment.file.sync_data().await {
+                // A failed fsync may have dropped dirty pages: nothing in this
+                // segment is trusted to be durable, now or after a retry.
+                self.writer.borrow_mut().poisoned.insert(segment.number);
+                tracing::error!(shard = self.config.shard, segment = segment.number, %err,
+                    "segment fdatasync failed; segment poisoned");
+            }
+        }
+        let (ops, refused) = self.commit_refuse_poisoned(ops);
+        let segment_ends = self.commit_segment_ends(&ops);
+        // Step 3: one LMDB transaction for the whole batch.
+        let mut outcomes = self.committer.commit(ops, segment_ends).await?.into_iter();
+        Ok(refused
+            .into_iter()
+            .map(|refused| if refused { Err(EngineError::SegmentPoisoned) } else {
+                outcomes.next().expect("one outcome per committed op")
+            })
+            .collect())
+    }
+
+    /// Splits off ops whose bytes sit in a poisoned segment.
+    fn commit_refuse_poisoned(&self, ops: Vec<IndexOp>) -> (Vec<IndexOp>, Vec<bool>) {
+        let writer = self.writer.borrow();
+        let mut kept = Vec::with_capacity(ops.len());
+        let mut refused = Vec::with_capacity(ops.len());
+        for op in ops {
+            let poisoned = op_extents(&op).iter().any(|extent| {
+                extent.shard == self.config.shard && writer.poisoned.contains(&extent.segment)
+            });
+            refused.push(poisoned);
+            if !poisoned {
+                kept.push(op);
+            }
+        }
+        (kept, refused)
+    }
+
+    fn commit_segment_ends(&self, ops: &[IndexOp]) -> Vec<(u32, u64)> {
+        let mut ends: Vec<(u32, u64)> = Vec::new();
+        for extent in ops.iter().flat_map(|op| op_extents(op).iter()) {
+            if extent.shard != self.config.shard {
+                continue;
+            }
+            match ends.iter_mut().find(|(segment, _)| *segment == extent.segment) {
+                Some((_, end)) => *end = (*end).max(extent.end_bytes()),
+                None => ends.push((extent.segment, extent.end_bytes())),
+            }
+        }
+        ends
+    }
+}
+
+fn op_extents(op: &IndexOp) -> &[Extent] {
+    match op {
+        IndexOp::PutObject { record, .. } => match &record.body {
+            ObjectBody::Extents(extents) => extents,
+            ObjectBody::Inline(_) => &[],
+        },
+        IndexOp::CreateBucket { .. } | IndexOp::DropBucket { .. } | IndexOp::DeleteObject { .. } => &[],
+    }
+}
+
+/// Batch failures fan out to every waiter; io::Error is not Clone.
+fn clone_error(err: &EngineError) -> EngineError {
+    match err {
+        EngineError::Io(io) => EngineError::Io(std::io::Error::new(io.kind(), io.to_string())),
+        EngineError::DiskFull => EngineError::DiskFull,
+        EngineError::Corrupt { detail } => EngineError::Corrupt { detail: detail.clone() },
+        EngineError::Index(detail) => EngineError::Index(detail.clone()),
+        EngineError::NoSuchBucket => EngineError::NoSuchBucket,
+        EngineError::BucketNotEmpty => EngineError::BucketNotEmpty,
+        EngineError::SegmentPoisoned => EngineError::SegmentPoisoned,
+        EngineError::ShuttingDown => EngineError::ShuttingDown,
+    }
+}
