@@ -1,1 +1,80 @@
-fn main() {}
+//! The `maxiofs` command line. Parsing and dispatch only; the server is wired
+//! in `server.rs`, the control plane in `control.rs`.
+#![forbid(unsafe_code)]
+
+mod control;
+mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// maxiofs: a high-throughput S3-compatible object store.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the S3 server.
+    Server(ServerArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Data directory (created if missing). Holds segments, indexes and the catalog.
+    #[arg(long, env = "MAXIOFS_DATA_DIR", default_value = "./maxiofs-data")]
+    pub data_dir: PathBuf,
+
+    /// Address the S3 API listens on (every shard binds it with SO_REUSEPORT).
+    #[arg(long, env = "MAXIOFS_LISTEN", default_value = "0.0.0.0:9000")]
+    pub listen: SocketAddr,
+
+    /// Number of data shards (one reactor thread each). Default: the number
+    /// recorded in the data directory, else one per online core. A data
+    /// directory cannot be opened with a different count.
+    #[arg(long, env = "MAXIOFS_SHARDS")]
+    pub shards: Option<u16>,
+
+    /// Root access key id. With neither key given, the first start generates
+    /// a pair, stores it in the catalog and prints it once.
+    #[arg(long, env = "MAXIOFS_ROOT_ACCESS_KEY", hide_env_values = true)]
+    pub root_access_key: Option<String>,
+
+    /// Root secret access key (never logged).
+    #[arg(long, env = "MAXIOFS_ROOT_SECRET_KEY", hide_env_values = true)]
+    pub root_secret_key: Option<String>,
+
+    /// Region reported to clients (GetBucketLocation, x-amz-bucket-region).
+    #[arg(long, env = "MAXIOFS_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Domains for virtual-host-style requests (`bucket.<domain>`), comma separated.
+    #[arg(long, env = "MAXIOFS_DOMAINS", value_delimiter = ',', default_value = "localhost")]
+    pub domains: Vec<String>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MAXIOFS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match cli.command {
+        Command::Server(args) => match server::run(args) {
+            Ok(()) => 0,
+            Err(err) => {
+                eprintln!("maxiofs: {err}");
+                1
+            }
+        },
+    };
+    std::process::exit(code);
+}

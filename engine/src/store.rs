@@ -75,6 +75,9 @@ pub struct ShardStore<D: Disk> {
     writer: RefCell<WriterState<D::File>>,
     pending_tx: async_channel::Sender<PendingCommit>,
     pending_rx: async_channel::Receiver<PendingCommit>,
+    /// Dropped by the commit loop when it ends; `drained` waits for that.
+    loop_alive_tx: RefCell<Option<async_channel::Sender<()>>>,
+    loop_alive_rx: async_channel::Receiver<()>,
 }
 
 impl<D: Disk> ShardStore<D> {
@@ -101,7 +104,10 @@ impl<D: Disk> ShardStore<D> {
         }
         let committer = Committer::spawn(index.clone(), config.shard)?;
         let (pending_tx, pending_rx) = async_channel::unbounded();
+        let (loop_alive_tx, loop_alive_rx) = async_channel::bounded(1);
         Ok(Rc::new(ShardStore {
+            loop_alive_tx: RefCell::new(Some(loop_alive_tx)),
+            loop_alive_rx,
             config,
             disk,
             index,
@@ -203,7 +209,14 @@ impl<D: Disk> ShardStore<D> {
         outcome.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
+    /// Resolves when the commit loop has committed everything queued before
+    /// `shutdown` and ended.
+    pub async fn drained(&self) {
+        let _ = self.loop_alive_rx.recv().await;
+    }
+
     async fn commit_loop(self: Rc<Self>) {
+        let _alive = self.loop_alive_tx.borrow_mut().take();
         while let Ok(first) = self.pending_rx.recv().await {
             let mut batch = vec![first];
             while batch.len() < COMMIT_BATCH_OPS_MAX {

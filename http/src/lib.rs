@@ -1,1 +1,44 @@
-//! placeholder
+//! HTTP/1.1 server for one shard: runs on a single monoio (io_uring) runtime, one per
+//! shard thread, with no locks and no `Send` requirements on handlers.
+//!
+//! Owns connections, request parsing, body framing (Content-Length, chunked,
+//! `Expect: 100-continue`), response framing, timeouts, connection limits and graceful
+//! shutdown. Knows nothing of S3: the S3 layer implements `Handler` and sees each request
+//! as an `Exchange`.
+//!
+//! Main types: `serve`, `Handler`, `Exchange`, `RequestHead`, `BodyLen`, `ServerLimits`,
+//! `Shutdown`/`ShutdownTrigger`, `HttpError`. Module map: `server` (accept loop,
+//! shutdown), `conn` (one connection, read buffer, keep-alive loop), `exchange` (one
+//! request/response), `head` and `chunked` (pure parsers), `response` (heads, status
+//! phrases), `io` (socket ops with deadlines), `limits`, `error`, `shutdown`.
+
+#![forbid(unsafe_code)]
+
+mod chunked;
+mod conn;
+mod error;
+mod exchange;
+mod head;
+mod io;
+mod limits;
+mod response;
+mod server;
+mod shutdown;
+
+pub use error::HttpError;
+pub use exchange::{BodyLen, Exchange};
+pub use head::RequestHead;
+pub use limits::{ServerLimits, HEADERS_COUNT_CAP};
+pub use response::{reason_phrase, SERVER_NAME};
+pub use server::serve;
+pub use shutdown::{shutdown_signal, Shutdown, ShutdownTrigger};
+
+/// The application side of the server: called once per request, on the shard thread.
+///
+/// The handler reads the body with `Exchange::read_body` and answers with `respond`, or
+/// with `send_head`, `write_body` and `finish`. If it returns without answering, the
+/// client gets a 500 and the connection closes.
+#[allow(async_fn_in_trait)]
+pub trait Handler {
+    async fn handle(&self, ex: &mut Exchange<'_>);
+}

@@ -5,7 +5,13 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod body;
+pub mod checksum;
 pub mod error;
+pub mod limits;
 pub mod names;
+pub mod ops;
 pub mod router;
+pub mod service;
+pub mod shard;
 pub mod xml;

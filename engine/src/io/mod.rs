@@ -47,3 +47,22 @@ pub trait DiskFile: 'static {
     /// Makes every completed write durable (fdatasync).
     async fn sync_data(&self) -> io::Result<()>;
 }
+
+/// Pins the calling thread to one CPU core, so a shard's reactor, its caches
+/// and its io_uring rings stay on the core they were built on.
+pub fn pin_current_thread_to_core(core: usize) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; zeroed is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes inside `set`; core is bounds-checked below.
+    if core >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    unsafe { libc::CPU_SET(core, &mut set) };
+    // SAFETY: pid 0 means the calling thread; set is a valid cpu_set_t.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -1,0 +1,373 @@
+//! One client connection: its reused buffers, reading request heads under the idle and
+//! header timeouts, running exchanges back to back (keep-alive and pipelining), answering
+//! malformed heads, and closing, with a lingering half-close when the client may still be
+//! sending.
+//!
+//! Owns `Conn`. The read buffer holds unconsumed bytes in `rbuf[rpos..]`; everything that
+//! reads the socket for a request (head, chunk lines, body) goes through it, so bytes of a
+//! pipelined next request are never lost. The exchange-level logic is in `exchange.rs`.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::buf::IoBufMut;
+use monoio::net::TcpStream;
+
+use crate::chunked::find_line;
+use crate::error::HttpError;
+use crate::exchange::{run_exchange, ExchangeEnd};
+use crate::head::{head_end_maybe_present, parse_head, request_framing, Framing, Parsed};
+use crate::io::{Socket, SocketError};
+use crate::limits::ServerLimits;
+use crate::response::write_error_head;
+use crate::server::ShardState;
+use crate::{Handler, RequestHead};
+
+/// Why no request head could be read.
+enum HeadFailure {
+    /// Close without a word: idle timeout, shutdown, peer gone.
+    Quiet,
+    /// Answer with this status, then close.
+    Answer(u16),
+}
+
+impl From<HttpError> for HeadFailure {
+    fn from(e: HttpError) -> Self {
+        e.status_u16()
+            .map_or(HeadFailure::Quiet, HeadFailure::Answer)
+    }
+}
+
+/// Serves requests on one connection until it closes.
+pub(crate) async fn serve_connection<H: Handler>(
+    stream: TcpStream,
+    peer_addr: SocketAddr,
+    shard: Rc<ShardState>,
+    handler: &H,
+) {
+    let mut conn = Conn::new(stream, peer_addr, shard);
+    let mut first = true;
+    loop {
+        let framing = match conn.read_head(first).await {
+            Ok(framing) => framing,
+            Err(HeadFailure::Quiet) => return,
+            Err(HeadFailure::Answer(status)) => return conn.answer_and_close(status).await,
+        };
+        first = false;
+        match run_exchange(&mut conn, framing, handler).await {
+            ExchangeEnd::KeepAlive => {}
+            ExchangeEnd::Close { linger: false } => return,
+            ExchangeEnd::Close { linger: true } => return conn.close_lingering().await,
+        }
+    }
+}
+
+pub(crate) struct Conn {
+    pub(crate) socket: Socket,
+    pub(crate) peer_addr: SocketAddr,
+    pub(crate) shard: Rc<ShardState>,
+    /// The current request's head; its strings are reused by the next request.
+    pub(crate) head: RequestHead,
+    spare_headers: Vec<(String, String)>,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    /// Response bytes not yet written (head, chunk framing, small bodies).
+    pub(crate) wbuf: Vec<u8>,
+    /// Large body reads land here first (io_uring needs an owned buffer); empty until the
+    /// first large read.
+    bounce: Vec<u8>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let (read, bounce) = (
+            std::mem::take(&mut self.rbuf),
+            std::mem::take(&mut self.bounce),
+        );
+        self.shard
+            .buffers
+            .give_back(&self.shard.limits, read, bounce);
+    }
+}
+
+impl Conn {
+    fn new(stream: TcpStream, peer_addr: SocketAddr, shard: Rc<ShardState>) -> Conn {
+        let rbuf = shard
+            .buffers
+            .take_read(shard.limits.read_buffer_capacity_bytes());
+        let wbuf = Vec::with_capacity(shard.limits.write_buffer_bytes);
+        Conn {
+            socket: Socket::new(stream),
+            peer_addr,
+            shard,
+            head: RequestHead::default(),
+            spare_headers: Vec::new(),
+            rbuf,
+            rpos: 0,
+            wbuf,
+            bounce: Vec::new(),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> &ServerLimits {
+        &self.shard.limits
+    }
+
+    /// Bytes read from the socket and not consumed yet.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.rbuf[self.rpos..]
+    }
+
+    pub(crate) fn consume(&mut self, bytes: usize) {
+        assert!(bytes <= self.rbuf.len() - self.rpos);
+        self.rpos += bytes;
+    }
+
+    /// Reads more bytes into the read buffer; Ok(0) means the peer closed.
+    async fn fill(
+        &mut self,
+        timeout: Duration,
+        stop_on_shutdown: bool,
+    ) -> Result<usize, SocketError> {
+        self.fill_make_room();
+        let rbuf = std::mem::take(&mut self.rbuf);
+        let (filled, capacity) = (rbuf.len(), rbuf.capacity());
+        let stop = stop_on_shutdown.then_some(&self.shard.stopping);
+        let read = self
+            .socket
+            .read(rbuf.slice_mut(filled..capacity), timeout, stop);
+        let (result, slice) = read.await;
+        self.rbuf = slice.into_inner();
+        result
+    }
+
+    /// Rewinds an empty buffer, and moves unconsumed bytes to the front when less than half
+    /// the buffer is free (a memmove of at most a few KiB, cheaper than a short read).
+    fn fill_make_room(&mut self) {
+        if self.rpos == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rpos = 0;
+        }
+        let free_bytes = self.rbuf.capacity() - self.rbuf.len();
+        if self.rpos > 0 && free_bytes < self.rbuf.capacity() / 2 {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+        // Callers stop at their line or head limit, each no larger than the capacity.
+        assert!(self.rbuf.len() < self.rbuf.capacity(), "read buffer full");
+    }
+
+    /// Reads until a CRLF-terminated line of at most `line_bytes_max` bytes (CRLF included)
+    /// is buffered; returns (line length without CRLF, bytes to consume).
+    pub(crate) async fn read_line(
+        &mut self,
+        line_bytes_max: usize,
+    ) -> Result<(usize, usize), HttpError> {
+        let timeout = Duration::from_millis(self.limits().body_read_timeout_ms);
+        loop {
+            if let Some((line_bytes, consume_bytes)) = find_line(self.buffered())? {
+                if consume_bytes > line_bytes_max {
+                    return Err(HttpError::BadChunk("line too long"));
+                }
+                return Ok((line_bytes, consume_bytes));
+            }
+            if self.buffered().len() >= line_bytes_max {
+                return Err(HttpError::BadChunk("line too long"));
+            }
+            match self.fill(timeout, false).await? {
+                0 => return Err(HttpError::BodyTruncated),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Copies up to `dst.len()` (and at most `remaining_bytes`) body bytes into `dst`:
+    /// from the read buffer if it holds any, else straight from the socket through the
+    /// bounce buffer for large destinations, else through the read buffer.
+    pub(crate) async fn read_body_bytes(
+        &mut self,
+        dst: &mut [u8],
+        remaining_bytes: u64,
+    ) -> Result<usize, HttpError> {
+        let want_bytes = usize::try_from(remaining_bytes)
+            .unwrap_or(usize::MAX)
+            .min(dst.len());
+        assert!(want_bytes > 0);
+        let timeout = Duration::from_millis(self.limits().body_read_timeout_ms);
+        if self.buffered().is_empty() && want_bytes >= self.limits().body_direct_read_bytes_min {
+            return self.read_body_bounce(&mut dst[..want_bytes], timeout).await;
+        }
+        if self.buffered().is_empty() && self.fill(timeout, false).await? == 0 {
+            return Err(HttpError::BodyTruncated);
+        }
+        let copied_bytes = want_bytes.min(self.buffered().len());
+        dst[..copied_bytes].copy_from_slice(&self.buffered()[..copied_bytes]);
+        self.consume(copied_bytes);
+        Ok(copied_bytes)
+    }
+
+    /// Reads at most `dst.len()` bytes, so nothing past the body (a pipelined request) can
+    /// land in the bounce buffer, then makes the one copy into `dst`.
+    async fn read_body_bounce(
+        &mut self,
+        dst: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, HttpError> {
+        let mut bounce = std::mem::take(&mut self.bounce);
+        if bounce.capacity() == 0 {
+            bounce = self
+                .shard
+                .buffers
+                .take_bounce(self.limits().body_bounce_bytes_max);
+        }
+        bounce.clear();
+        let read_bytes = dst.len().min(bounce.capacity());
+        let (result, slice) = self
+            .socket
+            .read(bounce.slice_mut(0..read_bytes), timeout, None)
+            .await;
+        self.bounce = slice.into_inner();
+        match result? {
+            0 => Err(HttpError::BodyTruncated),
+            n => {
+                dst[..n].copy_from_slice(&self.bounce[..n]);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Discards up to `budget_bytes` (and at most `remaining_bytes`) of body; returns how
+    /// many. Skips the copy `read_body_bytes` would make.
+    pub(crate) async fn discard_body_bytes(
+        &mut self,
+        remaining_bytes: u64,
+        budget_bytes: u64,
+    ) -> Result<u64, HttpError> {
+        let timeout = Duration::from_millis(self.limits().body_read_timeout_ms);
+        if self.buffered().is_empty() && self.fill(timeout, false).await? == 0 {
+            return Err(HttpError::BodyTruncated);
+        }
+        let buffered_bytes = self.buffered().len() as u64;
+        let discarded_bytes = remaining_bytes.min(budget_bytes).min(buffered_bytes);
+        self.consume(discarded_bytes as usize);
+        Ok(discarded_bytes)
+    }
+
+    /// Writes and empties the response buffer.
+    pub(crate) async fn flush_wbuf(&mut self) -> Result<(), HttpError> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let timeout = Duration::from_millis(self.limits().write_timeout_ms);
+        let wbuf = std::mem::take(&mut self.wbuf);
+        let (result, mut wbuf) = self.socket.write_all(wbuf, timeout).await;
+        wbuf.clear();
+        self.wbuf = wbuf;
+        Ok(result?)
+    }
+
+    /// Reads and parses the next request head. `first`: the connection was just accepted,
+    /// so the header timeout runs from now; later heads get the idle timeout until their
+    /// first byte, then the header timeout.
+    async fn read_head(&mut self, first: bool) -> Result<Framing, HeadFailure> {
+        let header_timeout = Duration::from_millis(self.limits().header_read_timeout_ms);
+        let mut deadline = first.then(|| Instant::now() + header_timeout);
+        let mut scanned_bytes = 0;
+        loop {
+            let buffered_bytes = self.buffered().len();
+            if buffered_bytes > scanned_bytes
+                && head_end_maybe_present(self.buffered(), scanned_bytes)
+            {
+                if let Some(framing) = self.read_head_parse()? {
+                    return Ok(framing);
+                }
+            }
+            scanned_bytes = buffered_bytes;
+            if buffered_bytes >= self.limits().header_bytes_max {
+                return Err(HeadFailure::Answer(431));
+            }
+            if buffered_bytes == 0 && self.shard.stopping.is_set() {
+                return Err(HeadFailure::Quiet);
+            }
+            if buffered_bytes > 0 {
+                deadline.get_or_insert_with(|| Instant::now() + header_timeout);
+            }
+            self.read_head_wait(deadline).await?;
+        }
+    }
+
+    fn read_head_parse(&mut self) -> Result<Option<Framing>, HeadFailure> {
+        let limits = &self.shard.limits;
+        let buffered = &self.rbuf[self.rpos..];
+        let count_max = limits.headers_count_max;
+        let parsed = parse_head(buffered, count_max, &mut self.head, &mut self.spare_headers)?;
+        let Parsed::Complete {
+            head_bytes,
+            version_minor,
+        } = parsed
+        else {
+            return Ok(None);
+        };
+        if head_bytes > limits.header_bytes_max {
+            return Err(HeadFailure::Answer(431));
+        }
+        self.consume(head_bytes);
+        Ok(Some(request_framing(&self.head, version_minor)?))
+    }
+
+    /// Waits for more head bytes: until the header deadline if one runs, else for the
+    /// idle timeout, giving up early on shutdown while no byte of a request has arrived.
+    async fn read_head_wait(&mut self, deadline: Option<Instant>) -> Result<(), HeadFailure> {
+        let idle = self.buffered().is_empty();
+        let timeout = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => Duration::from_millis(self.limits().idle_timeout_ms),
+        };
+        match self.fill(timeout, idle).await {
+            Ok(0) => Err(HeadFailure::Quiet),
+            Ok(_) => Ok(()),
+            Err(SocketError::Timeout) if !idle => Err(HeadFailure::Answer(408)),
+            Err(e) => {
+                let peer_addr = self.peer_addr;
+                tracing::debug!(%peer_addr, error = ?e, "closing between requests");
+                Err(HeadFailure::Quiet)
+            }
+        }
+    }
+
+    /// Sends a bodiless error response and closes.
+    pub(crate) async fn answer_and_close(mut self, status: u16) {
+        self.answer(status).await;
+        self.close_lingering().await;
+    }
+
+    /// Replaces any unsent response bytes with a bodiless error response that announces
+    /// the close, and writes it; errors are moot since the connection closes next.
+    pub(crate) async fn answer(&mut self, status: u16) {
+        tracing::debug!(peer_addr = %self.peer_addr, status, "answering and closing");
+        self.wbuf.clear();
+        write_error_head(&mut self.wbuf, status, &self.shard.date);
+        let _ = self.flush_wbuf().await;
+    }
+
+    /// Half-closes, then discards what the client still sends for a short while, so that
+    /// closing with unread bytes does not reset the connection before the client has read
+    /// our last response.
+    pub(crate) async fn close_lingering(mut self) {
+        self.socket.shutdown_write().await;
+        let deadline = Instant::now() + Duration::from_millis(self.limits().close_linger_ms);
+        let mut discarded_bytes = 0;
+        while discarded_bytes < self.limits().close_linger_bytes_max {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            if timeout.is_zero() {
+                break;
+            }
+            self.rpos = self.rbuf.len();
+            match self.fill(timeout, false).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded_bytes += n as u64,
+            }
+        }
+    }
+}

@@ -1,0 +1,640 @@
+//! One request/response exchange: the `Exchange` a handler receives, request body
+//! reading (Content-Length or chunked, `100 Continue` on first read), response writing
+//! (head, framed body, finish), and what happens after the handler returns: a 500 if it
+//! never answered, draining a small unread body, and the keep-alive decision.
+//!
+//! Owns the exchange state machines; socket and buffer mechanics are in `conn.rs`.
+//! Rule kept throughout: after any socket error, timeout or framing error the connection
+//! closes once the exchange ends, because what follows can no longer be trusted. A failed
+//! read still lets the handler answer (e.g. an S3 `RequestTimeout`); a failed write ends
+//! the response.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use monoio::buf::IoBuf;
+
+use crate::chunked::{parse_chunk_size_line, parse_trailer_line, ChunkState};
+use crate::conn::Conn;
+use crate::error::HttpError;
+use crate::head::{Framing, RequestBody, RequestHead};
+use crate::response::{check_head, write_head, ConnectionField, LengthField};
+use crate::Handler;
+
+/// The length of a response body, declared in `send_head`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLen {
+    /// No body; `Content-Length: 0` (nothing for 204 and 304).
+    Empty,
+    /// Exactly this many bytes will follow through `write_body`.
+    Fixed(u64),
+    /// Unknown length: each `write_body` becomes one chunk; `finish` ends the body.
+    Chunked,
+    /// Only for a HEAD request or a 304: advertise `Content-Length` but send no body.
+    /// (For HEAD, `Fixed` does the same, so a GET handler can serve HEAD unchanged.)
+    HeadOnly(u64),
+}
+
+/// How the exchange ended, for the connection loop.
+pub(crate) enum ExchangeEnd {
+    KeepAlive,
+    /// `linger`: request bytes may still be in flight, so close gently.
+    Close {
+        linger: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyState {
+    Fixed { remaining_bytes: u64 },
+    Chunked(ChunkState),
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ContinueState {
+    NotExpected,
+    /// The client sent `Expect: 100-continue` and has not been answered.
+    Pending,
+    /// "100 Continue" went out, or the body was first read after the final response had
+    /// started (the client then decides alone whether to send it).
+    Answered,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResponseState {
+    NotStarted,
+    Sending(Outgoing),
+    Finished,
+}
+
+/// How response body bytes are framed on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outgoing {
+    Fixed {
+        remaining_bytes: u64,
+    },
+    Chunked,
+    /// HTTP/1.0 client and unknown length: the body ends when the connection closes.
+    CloseDelimited,
+    /// HEAD or `BodyLen::HeadOnly`: body bytes are accepted and dropped.
+    Discard,
+}
+
+/// Set when reading the request body failed (timeout, bad framing, peer gone): no more
+/// body can be read and the connection closes after this exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ReadBroken {
+    /// What the server answers if the handler does not (None: the peer is gone).
+    answer_status: Option<u16>,
+}
+
+/// One request/response exchange on a connection.
+pub struct Exchange<'c> {
+    conn: &'c mut Conn,
+    framing: Framing,
+    body: BodyState,
+    continue_state: ContinueState,
+    response: ResponseState,
+    close_after: bool,
+    read_broken: Option<ReadBroken>,
+    /// A write failed: nothing more can be sent on this connection.
+    write_broken: bool,
+    trailers: Vec<(String, String)>,
+}
+
+/// Runs one exchange: the handler, then the clean-up that decides keep-alive.
+pub(crate) async fn run_exchange<H: Handler>(
+    conn: &mut Conn,
+    framing: Framing,
+    handler: &H,
+) -> ExchangeEnd {
+    let mut ex = Exchange::new(conn, framing);
+    handler.handle(&mut ex).await;
+    ex.complete().await
+}
+
+impl<'c> Exchange<'c> {
+    fn new(conn: &'c mut Conn, framing: Framing) -> Exchange<'c> {
+        let body = match framing.body {
+            RequestBody::Empty => BodyState::Done,
+            RequestBody::Fixed(n) => BodyState::Fixed { remaining_bytes: n },
+            RequestBody::Chunked => BodyState::Chunked(ChunkState::SizeLine),
+        };
+        let continue_state = match framing.expect_continue {
+            true => ContinueState::Pending,
+            false => ContinueState::NotExpected,
+        };
+        Exchange {
+            conn,
+            framing,
+            body,
+            continue_state,
+            response: ResponseState::NotStarted,
+            close_after: false,
+            read_broken: None,
+            write_broken: false,
+            trailers: Vec::new(),
+        }
+    }
+}
+
+/// Request side.
+impl Exchange<'_> {
+    pub fn head(&self) -> &RequestHead {
+        &self.conn.head
+    }
+
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.conn.peer_addr
+    }
+
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub fn http_version_minor(&self) -> u8 {
+        self.framing.version_minor
+    }
+
+    /// The request body length: the Content-Length, Some(0) when the request has no body
+    /// framing at all, None for a chunked body.
+    pub fn body_len_declared(&self) -> Option<u64> {
+        match self.framing.body {
+            RequestBody::Empty => Some(0),
+            RequestBody::Fixed(n) => Some(n),
+            RequestBody::Chunked => None,
+        }
+    }
+
+    /// Trailer fields of a chunked body (names lowercased); complete once `read_body` has
+    /// returned Ok(0).
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.trailers
+    }
+
+    /// Reads the next bytes of the request body into `dst`, de-chunked. Ok(0) means the
+    /// body has ended (or `dst` is empty). Sends "100 Continue" first if the client asked
+    /// for it. After an error the connection is closed once the handler returns.
+    pub async fn read_body(&mut self, dst: &mut [u8]) -> Result<usize, HttpError> {
+        if self.read_broken.is_some() || self.write_broken {
+            return Err(HttpError::ConnectionBroken);
+        }
+        if dst.is_empty() || self.body == BodyState::Done {
+            return Ok(0);
+        }
+        let result = self.read_body_step(dst).await;
+        if let Err(e) = &result {
+            tracing::debug!(peer_addr = %self.conn.peer_addr, error = %e, "request body failed");
+            let answer_status = e.status_u16();
+            self.read_broken = Some(ReadBroken { answer_status });
+        }
+        result
+    }
+
+    async fn read_body_step(&mut self, dst: &mut [u8]) -> Result<usize, HttpError> {
+        self.send_continue().await?;
+        loop {
+            if self.body == BodyState::Done {
+                return Ok(0);
+            }
+            if let Some(remaining_bytes) = self.body_data_remaining_bytes() {
+                let n = self.conn.read_body_bytes(dst, remaining_bytes).await?;
+                self.body_data_consumed(n as u64);
+                return Ok(n);
+            }
+            self.chunk_advance().await?;
+        }
+    }
+
+    /// Sends "100 Continue" unless a final response already went out, in which case the
+    /// client decides by itself whether to send the body.
+    async fn send_continue(&mut self) -> Result<(), HttpError> {
+        if self.continue_state != ContinueState::Pending {
+            return Ok(());
+        }
+        self.continue_state = ContinueState::Answered;
+        if self.response != ResponseState::NotStarted {
+            return Ok(());
+        }
+        let timeout = Duration::from_millis(self.conn.limits().write_timeout_ms);
+        let continue_line: &'static [u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let (result, _) = self.conn.socket.write_all(continue_line, timeout).await;
+        Ok(result?)
+    }
+
+    /// Bytes left in the current run of body data (whole body or current chunk), or None
+    /// when the decoder is between chunks.
+    fn body_data_remaining_bytes(&self) -> Option<u64> {
+        match self.body {
+            BodyState::Fixed { remaining_bytes } => Some(remaining_bytes),
+            BodyState::Chunked(ChunkState::Data { remaining_bytes }) => Some(remaining_bytes),
+            BodyState::Chunked(_) | BodyState::Done => None,
+        }
+    }
+
+    fn body_data_consumed(&mut self, bytes: u64) {
+        self.body = match self.body {
+            BodyState::Fixed { remaining_bytes } if remaining_bytes == bytes => BodyState::Done,
+            BodyState::Fixed { remaining_bytes } => BodyState::Fixed {
+                remaining_bytes: remaining_bytes - bytes,
+            },
+            BodyState::Chunked(ChunkState::Data { remaining_bytes })
+                if remaining_bytes == bytes =>
+            {
+                BodyState::Chunked(ChunkState::DataEnd)
+            }
+            BodyState::Chunked(ChunkState::Data { remaining_bytes }) => {
+                BodyState::Chunked(ChunkState::Data {
+                    remaining_bytes: remaining_bytes - bytes,
+                })
+            }
+            other => panic!("body data consumed in state {other:?}"),
+        };
+    }
+
+    /// Reads and applies one framing line of a chunked body (size, data end, trailer);
+    /// returns the bytes it consumed.
+    async fn chunk_advance(&mut self) -> Result<u64, HttpError> {
+        let BodyState::Chunked(state) = self.body else {
+            panic!("chunk_advance outside a chunked body");
+        };
+        let trailers_count_max = self.conn.limits().headers_count_max;
+        let line_bytes_max = self.chunk_line_bytes_max(state);
+        let (line_bytes, consume_bytes) = self.conn.read_line(line_bytes_max).await?;
+        let line = &self.conn.buffered()[..line_bytes];
+        let next = match state {
+            ChunkState::SizeLine => match parse_chunk_size_line(line)? {
+                0 => BodyState::Chunked(ChunkState::Trailers { seen_bytes: 0 }),
+                n => BodyState::Chunked(ChunkState::Data { remaining_bytes: n }),
+            },
+            ChunkState::DataEnd => BodyState::Chunked(ChunkState::SizeLine),
+            ChunkState::Trailers { .. } if line.is_empty() => BodyState::Done,
+            ChunkState::Trailers { seen_bytes } => {
+                if self.trailers.len() >= trailers_count_max {
+                    return Err(HttpError::BadChunk("too many trailer fields"));
+                }
+                self.trailers.push(parse_trailer_line(line)?);
+                let seen_bytes = seen_bytes + consume_bytes;
+                BodyState::Chunked(ChunkState::Trailers { seen_bytes })
+            }
+            ChunkState::Data { .. } => unreachable!("rejected by chunk_line_bytes_max"),
+        };
+        self.conn.consume(consume_bytes);
+        self.body = next;
+        Ok(consume_bytes as u64)
+    }
+
+    /// The longest framing line accepted in `state`, CRLF included.
+    fn chunk_line_bytes_max(&self, state: ChunkState) -> usize {
+        let limits = self.conn.limits();
+        match state {
+            ChunkState::SizeLine => limits.chunk_line_bytes_max,
+            ChunkState::DataEnd => 2,
+            ChunkState::Trailers { seen_bytes } => {
+                limits.trailer_bytes_max.saturating_sub(seen_bytes).max(2)
+            }
+            ChunkState::Data { .. } => panic!("chunk data is read, not advanced over"),
+        }
+    }
+
+    fn check_writable(&self) -> Result<(), HttpError> {
+        match self.write_broken {
+            true => Err(HttpError::ConnectionBroken),
+            false => Ok(()),
+        }
+    }
+}
+
+/// Response side.
+impl Exchange<'_> {
+    /// Whether `send_head` has been called.
+    pub fn response_started(&self) -> bool {
+        self.response != ResponseState::NotStarted
+    }
+
+    /// Ask for the connection to be closed after this exchange.
+    pub fn close_after(&mut self) {
+        self.close_after = true;
+    }
+
+    /// Queues the status line and headers; they are written together with the first body
+    /// bytes, or by `finish`, or when the handler returns. Adds Content-Length or
+    /// Transfer-Encoding from `body_len`, Date and Server (unless given), and Connection
+    /// as needed. `headers` must not contain framing fields (Content-Length,
+    /// Transfer-Encoding, Connection). For a HEAD request a Fixed or Chunked body is
+    /// announced but not sent.
+    pub async fn send_head(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body_len: BodyLen,
+    ) -> Result<(), HttpError> {
+        self.check_writable()?;
+        if self.response != ResponseState::NotStarted {
+            return Err(HttpError::HeadAlreadySent);
+        }
+        let supplied = check_head(status, headers)?;
+        let (length, outgoing) = self.send_head_framing(status, body_len)?;
+        self.close_after |= self.send_head_must_close(outgoing);
+        let connection = match (self.close_after, self.framing.version_minor) {
+            (true, _) => ConnectionField::Close,
+            (false, 0) => ConnectionField::KeepAlive,
+            (false, _) => ConnectionField::Absent,
+        };
+        assert!(
+            self.conn.wbuf.is_empty(),
+            "unsent bytes before a response head"
+        );
+        let fields = (length, connection, supplied);
+        write_head(
+            &mut self.conn.wbuf,
+            status,
+            headers,
+            fields,
+            &self.conn.shard.date,
+        );
+        self.response = ResponseState::Sending(outgoing);
+        Ok(())
+    }
+
+    fn send_head_framing(
+        &self,
+        status: u16,
+        body_len: BodyLen,
+    ) -> Result<(LengthField, Outgoing), HttpError> {
+        use {LengthField as L, Outgoing as O};
+        let head_request = self.conn.head.method == "HEAD";
+        let http10 = self.framing.version_minor == 0;
+        let nothing = O::Fixed { remaining_bytes: 0 };
+        Ok(match body_len {
+            BodyLen::Empty if status == 204 || status == 304 => (L::Absent, nothing),
+            BodyLen::Empty => (L::ContentLength(0), nothing),
+            _ if status == 204 => return Err(HttpError::BodyNotAllowed),
+            BodyLen::HeadOnly(_) if !head_request && status != 304 => {
+                // The client would wait for a body that never comes.
+                return Err(HttpError::BadResponseHead("HeadOnly outside HEAD and 304"));
+            }
+            BodyLen::HeadOnly(n) => (L::ContentLength(n), O::Discard),
+            _ if status == 304 => return Err(HttpError::BodyNotAllowed),
+            BodyLen::Fixed(n) if head_request => (L::ContentLength(n), O::Discard),
+            BodyLen::Fixed(n) => (L::ContentLength(n), O::Fixed { remaining_bytes: n }),
+            BodyLen::Chunked if head_request && http10 => (L::Absent, O::Discard),
+            BodyLen::Chunked if head_request => (L::Chunked, O::Discard),
+            BodyLen::Chunked if http10 => (L::Absent, O::CloseDelimited),
+            BodyLen::Chunked => (L::Chunked, O::Chunked),
+        })
+    }
+
+    /// Whether the connection will close after this response, decided before the head is
+    /// written so that the head can say so.
+    fn send_head_must_close(&self, outgoing: Outgoing) -> bool {
+        let drain_budget_bytes = self.conn.limits().body_drain_bytes_max;
+        let buffered_bytes = self.conn.buffered().len() as u64;
+        let body_forces_close = match self.body {
+            BodyState::Done => false,
+            // The client may be waiting for 100 and never send the rest.
+            BodyState::Fixed { remaining_bytes }
+                if self.continue_state == ContinueState::Pending =>
+            {
+                remaining_bytes > buffered_bytes
+            }
+            BodyState::Chunked(_) if self.continue_state == ContinueState::Pending => true,
+            BodyState::Fixed { remaining_bytes } => remaining_bytes > drain_budget_bytes,
+            BodyState::Chunked(_) => false,
+        };
+        self.close_after
+            || self.read_broken.is_some()
+            || body_forces_close
+            || !self.framing.keep_alive
+            || outgoing == Outgoing::CloseDelimited
+            || self.conn.shard.stopping.is_set()
+    }
+
+    /// Writes body bytes. With `BodyLen::Chunked` each non-empty buffer is one chunk. Fails
+    /// without writing if it would exceed the declared length. The buffer comes back.
+    pub async fn write_body<T: IoBuf>(&mut self, buf: T) -> (Result<(), HttpError>, T) {
+        let len_bytes = buf.bytes_init() as u64;
+        let outgoing = match self.write_body_admit(len_bytes) {
+            Ok(outgoing) => outgoing,
+            Err(e) => return (Err(e), buf),
+        };
+        if len_bytes == 0 || outgoing == Outgoing::Discard {
+            return (Ok(()), buf);
+        }
+        if outgoing == Outgoing::Chunked {
+            write!(self.conn.wbuf, "{len_bytes:x}\r\n").expect("writing to a Vec cannot fail");
+        }
+        let (result, buf) = self.write_body_bytes(buf).await;
+        match (&result, outgoing) {
+            (Err(_), _) => self.write_broken = true,
+            (Ok(()), Outgoing::Fixed { remaining_bytes }) => {
+                let remaining_bytes = remaining_bytes - len_bytes;
+                self.response = ResponseState::Sending(Outgoing::Fixed { remaining_bytes });
+            }
+            // The CRLF closing this chunk goes out with the next chunk or the last one.
+            (Ok(()), Outgoing::Chunked) => self.conn.wbuf.extend_from_slice(b"\r\n"),
+            (Ok(()), Outgoing::CloseDelimited | Outgoing::Discard) => {}
+        }
+        (result, buf)
+    }
+
+    fn write_body_admit(&self, len_bytes: u64) -> Result<Outgoing, HttpError> {
+        self.check_writable()?;
+        let too_long = |declared_remaining_bytes| HttpError::BodyTooLong {
+            declared_remaining_bytes,
+            attempted_bytes: len_bytes,
+        };
+        match self.response {
+            ResponseState::NotStarted => Err(HttpError::HeadNotSent),
+            ResponseState::Finished => Err(too_long(0)),
+            ResponseState::Sending(Outgoing::Fixed { remaining_bytes })
+                if len_bytes > remaining_bytes =>
+            {
+                Err(too_long(remaining_bytes))
+            }
+            ResponseState::Sending(outgoing) => Ok(outgoing),
+        }
+    }
+
+    /// Flushes queued head or framing bytes, then writes `buf` from its own memory (an
+    /// arbitrary IoBuf cannot be copied behind them without unsafe code).
+    async fn write_body_bytes<T: IoBuf>(&mut self, buf: T) -> (Result<(), HttpError>, T) {
+        if let Err(e) = self.conn.flush_wbuf().await {
+            return (Err(e), buf);
+        }
+        let timeout = Duration::from_millis(self.conn.limits().write_timeout_ms);
+        let (result, buf) = self.conn.socket.write_all(buf, timeout).await;
+        (result.map_err(HttpError::from), buf)
+    }
+
+    /// Ends the response: writes the last chunk of a chunked body and flushes. A chunked
+    /// response the handler does not finish is cut off by closing the connection, so the
+    /// client sees a truncated body rather than a complete-looking one. Fails (and leaves
+    /// the response open) if a Fixed body is short.
+    pub async fn finish(&mut self) -> Result<(), HttpError> {
+        self.check_writable()?;
+        match self.response {
+            ResponseState::NotStarted => return Err(HttpError::HeadNotSent),
+            ResponseState::Finished => return Ok(()),
+            ResponseState::Sending(Outgoing::Fixed { remaining_bytes }) if remaining_bytes > 0 => {
+                return Err(HttpError::BodyIncomplete {
+                    missing_bytes: remaining_bytes,
+                });
+            }
+            ResponseState::Sending(Outgoing::Chunked) => {
+                self.conn.wbuf.extend_from_slice(b"0\r\n\r\n");
+            }
+            ResponseState::Sending(_) => {}
+        }
+        let result = self.conn.flush_wbuf().await;
+        match result {
+            Ok(()) => self.response = ResponseState::Finished,
+            Err(_) => self.write_broken = true,
+        }
+        result
+    }
+
+    /// Sends a whole response: head, body, finish. Small bodies leave in the same write as
+    /// the head.
+    pub async fn respond(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<(), HttpError> {
+        let len_bytes = body.len() as u64;
+        let body_len = if len_bytes == 0 {
+            BodyLen::Empty
+        } else {
+            BodyLen::Fixed(len_bytes)
+        };
+        self.send_head(status, headers, body_len).await?;
+        let coalesce = body.len() <= self.conn.limits().respond_coalesce_bytes_max;
+        match self.response {
+            ResponseState::Sending(Outgoing::Fixed { remaining_bytes }) if coalesce => {
+                assert_eq!(remaining_bytes, len_bytes);
+                self.conn.wbuf.extend_from_slice(&body);
+                let remaining_bytes = 0;
+                self.response = ResponseState::Sending(Outgoing::Fixed { remaining_bytes });
+            }
+            _ => self.write_body(body).await.0?,
+        }
+        self.finish().await
+    }
+}
+
+/// After the handler.
+impl Exchange<'_> {
+    async fn complete(mut self) -> ExchangeEnd {
+        let body_pending = self.body != BodyState::Done;
+        if self.write_broken {
+            // Lingering only helps a client read an answer; there is none.
+            return ExchangeEnd::Close { linger: false };
+        }
+        if let Some(ReadBroken { answer_status }) = self.read_broken {
+            return self.complete_read_broken(answer_status).await;
+        }
+        if !self.complete_response().await {
+            let linger = body_pending;
+            return ExchangeEnd::Close { linger };
+        }
+        if self.close_after || self.conn.shard.stopping.is_set() {
+            let linger = body_pending;
+            return ExchangeEnd::Close { linger };
+        }
+        match self.complete_drain().await {
+            true => ExchangeEnd::KeepAlive,
+            false => ExchangeEnd::Close { linger: true },
+        }
+    }
+
+    /// The body read failed: answer for the handler if it did not, then close.
+    async fn complete_read_broken(&mut self, answer_status: Option<u16>) -> ExchangeEnd {
+        match (self.response, answer_status) {
+            (ResponseState::NotStarted, Some(status)) => self.conn.answer(status).await,
+            (ResponseState::NotStarted, None) => return ExchangeEnd::Close { linger: false },
+            _ => {
+                self.complete_response().await;
+            }
+        }
+        ExchangeEnd::Close { linger: true }
+    }
+
+    /// Finishes what the handler left open; false if the response is unusable.
+    async fn complete_response(&mut self) -> bool {
+        let peer_addr = self.conn.peer_addr;
+        match self.response {
+            ResponseState::NotStarted => {
+                tracing::warn!(%peer_addr, "handler returned without responding; sending 500");
+                self.conn.answer(500).await;
+                false
+            }
+            ResponseState::Sending(Outgoing::Chunked) => {
+                tracing::debug!(%peer_addr, "chunked response not finished; cutting it off");
+                let _ = self.conn.flush_wbuf().await;
+                false
+            }
+            ResponseState::Sending(Outgoing::Fixed { remaining_bytes }) if remaining_bytes > 0 => {
+                tracing::debug!(%peer_addr, remaining_bytes, "response body short; closing");
+                let _ = self.conn.flush_wbuf().await;
+                false
+            }
+            ResponseState::Sending(_) => self.finish().await.is_ok(),
+            ResponseState::Finished => true,
+        }
+    }
+
+    /// Discards a small unread request body so the connection can serve the next request;
+    /// false if the body is too large, broken, or may never come (100-continue unanswered).
+    async fn complete_drain(&mut self) -> bool {
+        if self.continue_state == ContinueState::Pending {
+            return self.complete_drain_buffered();
+        }
+        let budget_bytes = self.conn.limits().body_drain_bytes_max;
+        if let BodyState::Fixed { remaining_bytes } = self.body {
+            if remaining_bytes > budget_bytes {
+                return false;
+            }
+        }
+        let mut drained_bytes = 0;
+        while self.body != BodyState::Done {
+            if drained_bytes >= budget_bytes {
+                return false;
+            }
+            match self.complete_drain_step(budget_bytes - drained_bytes).await {
+                Ok(read_bytes) => drained_bytes += read_bytes,
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Discards one run of body data or one framing line; returns the bytes it read.
+    async fn complete_drain_step(&mut self, budget_left_bytes: u64) -> Result<u64, HttpError> {
+        let Some(remaining_bytes) = self.body_data_remaining_bytes() else {
+            // Framing counts against the budget too, or endless one-byte chunks with long
+            // extensions would keep the drain going.
+            return self.chunk_advance().await;
+        };
+        let discard = self
+            .conn
+            .discard_body_bytes(remaining_bytes, budget_left_bytes);
+        let data_bytes = discard.await?;
+        self.body_data_consumed(data_bytes);
+        Ok(data_bytes)
+    }
+
+    /// Without "100 Continue" the client may hold the body back, so only a body that has
+    /// fully arrived already can be skipped without waiting.
+    fn complete_drain_buffered(&mut self) -> bool {
+        let buffered_bytes = self.conn.buffered().len() as u64;
+        match self.body {
+            BodyState::Fixed { remaining_bytes } if remaining_bytes <= buffered_bytes => {
+                self.conn.consume(remaining_bytes as usize);
+                self.body = BodyState::Done;
+                true
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The per-shard server: `serve` accepts connections on one monoio runtime, enforces the
+//! connection limit, spawns one task per connection, and runs graceful shutdown.
+//!
+//! Owns `ShardState` (limits, Date cache, buffer pool, stop latches, connection count),
+//! shared by `Rc` among the shard's connection tasks: one thread, so no locks.
+//!
+//! Shutdown in three steps: (1) the trigger fires, so the accept loop stops and the
+//! listener closes; (2) `stopping` is set: idle connections close at once, busy ones
+//! finish their exchange with `Connection: close`; (3) after `shutdown_grace_ms`,
+//! `halting` is set and every remaining connection task is dropped mid-flight.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use monoio::io::Canceller;
+use monoio::net::{TcpListener, TcpStream};
+
+use crate::conn::serve_connection;
+use crate::io::{race, Either};
+use crate::limits::ServerLimits;
+use crate::response::DateCache;
+use crate::shutdown::{Latch, Shutdown};
+use crate::Handler;
+
+/// Pause after an accept failure caused by resource exhaustion (EMFILE and friends): the
+/// condition lasts until some connection closes, and retrying at once would spin a core.
+const ACCEPT_BACKOFF_MS: u64 = 50;
+
+/// State shared by one shard's connection tasks.
+pub(crate) struct ShardState {
+    pub(crate) limits: ServerLimits,
+    pub(crate) date: DateCache,
+    pub(crate) buffers: BufferPool,
+    /// Set when shutdown starts: stop accepting, close idle connections.
+    pub(crate) stopping: Latch,
+    /// Set when the grace period ends: drop every connection.
+    halting: Latch,
+    connections_count: Cell<usize>,
+    /// Set when the last connection closes after `stopping`.
+    drained: Latch,
+}
+
+/// Read and bounce buffers of closed connections, kept warm for the next ones: freshly
+/// allocated memory is several times slower on first touch than reused memory.
+pub(crate) struct BufferPool {
+    read: RefCell<Vec<Vec<u8>>>,
+    bounce: RefCell<Vec<Vec<u8>>>,
+}
+
+impl BufferPool {
+    pub(crate) fn take_read(&self, capacity_bytes: usize) -> Vec<u8> {
+        let pooled = self.read.borrow_mut().pop();
+        pooled.unwrap_or_else(|| Vec::with_capacity(capacity_bytes))
+    }
+
+    /// An empty Vec means "none yet": the bounce buffer is taken on first large read.
+    pub(crate) fn take_bounce(&self, capacity_bytes: usize) -> Vec<u8> {
+        let pooled = self.bounce.borrow_mut().pop();
+        pooled.unwrap_or_else(|| Vec::with_capacity(capacity_bytes))
+    }
+
+    pub(crate) fn give_back(&self, limits: &ServerLimits, read: Vec<u8>, bounce: Vec<u8>) {
+        Self::give_back_one(
+            &self.read,
+            read,
+            limits.read_buffer_capacity_bytes(),
+            limits,
+        );
+        Self::give_back_one(&self.bounce, bounce, limits.body_bounce_bytes_max, limits);
+    }
+
+    fn give_back_one(
+        pool: &RefCell<Vec<Vec<u8>>>,
+        mut buf: Vec<u8>,
+        capacity_bytes: usize,
+        limits: &ServerLimits,
+    ) {
+        let mut pool = pool.borrow_mut();
+        if buf.capacity() == capacity_bytes && pool.len() < limits.pooled_buffers_max {
+            buf.clear();
+            pool.push(buf);
+        }
+    }
+}
+
+impl ShardState {
+    fn new(limits: ServerLimits) -> ShardState {
+        let buffers = BufferPool {
+            read: RefCell::default(),
+            bounce: RefCell::default(),
+        };
+        ShardState {
+            limits,
+            date: DateCache::default(),
+            buffers,
+            stopping: Latch::default(),
+            halting: Latch::default(),
+            connections_count: Cell::new(0),
+            drained: Latch::default(),
+        }
+    }
+}
+
+/// Counts a connection task; the count drops when the task ends however it ends.
+struct ConnectionSlot {
+    shard: Rc<ShardState>,
+}
+
+impl ConnectionSlot {
+    fn new(shard: &Rc<ShardState>) -> ConnectionSlot {
+        shard
+            .connections_count
+            .set(shard.connections_count.get() + 1);
+        ConnectionSlot {
+            shard: shard.clone(),
+        }
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let count = self.shard.connections_count.get() - 1;
+        self.shard.connections_count.set(count);
+        if count == 0 && self.shard.stopping.is_set() {
+            self.shard.drained.set();
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` fires, then shuts down gracefully (see
+/// the module comment) and returns. Run one per shard runtime; the runtime must have its
+/// timer enabled. Returns an error for invalid limits or a fatal accept error.
+pub async fn serve<H: Handler + 'static>(
+    listener: TcpListener,
+    handler: Rc<H>,
+    limits: ServerLimits,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    limits
+        .check()
+        .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
+    let shard = Rc::new(ShardState::new(limits));
+    let watch_shutdown = async {
+        shutdown.triggered().await;
+        shard.stopping.set();
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    let result = match race(accept_loop(&listener, &handler, &shard), watch_shutdown).await {
+        Either::Left(result) => result,
+        Either::Right(never) => match never {},
+    };
+    drop(listener);
+    serve_stop_connections(&shard).await;
+    result
+}
+
+async fn accept_loop<H: Handler + 'static>(
+    listener: &TcpListener,
+    handler: &Rc<H>,
+    shard: &Rc<ShardState>,
+) -> io::Result<()> {
+    let canceller = Canceller::new();
+    loop {
+        let mut accept = pin!(listener.cancelable_accept(canceller.handle()));
+        let accepted = match race(accept.as_mut(), shard.stopping.wait()).await {
+            Either::Left(accepted) => accepted,
+            Either::Right(()) => {
+                // Cancel and await, so a connection accepted in the same instant is
+                // closed here rather than leaked by the kernel operation.
+                let _ = canceller.cancel();
+                let _ = accept.await;
+                return Ok(());
+            }
+        };
+        match accepted {
+            Ok((stream, peer_addr)) => accept_admit(stream, peer_addr, handler, shard),
+            Err(e) => accept_error(e).await?,
+        }
+    }
+}
+
+/// Starts a task for a new connection, or closes it at once when the shard is full.
+fn accept_admit<H: Handler + 'static>(
+    stream: TcpStream,
+    peer_addr: SocketAddr,
+    handler: &Rc<H>,
+    shard: &Rc<ShardState>,
+) {
+    if shard.connections_count.get() >= shard.limits.connections_max {
+        tracing::debug!(%peer_addr, "connection limit reached; closing new connection");
+        return;
+    }
+    if let Err(e) = stream.set_nodelay(true) {
+        // Only fails on a socket that is already dead; the first read will say so.
+        tracing::debug!(%peer_addr, error = %e, "TCP_NODELAY failed");
+    }
+    let slot = ConnectionSlot::new(shard);
+    let handler = handler.clone();
+    monoio::spawn(async move {
+        let shard = &slot.shard;
+        let served = serve_connection(stream, peer_addr, shard.clone(), &*handler);
+        if let Either::Right(()) = race(served, shard.halting.wait()).await {
+            tracing::debug!(%peer_addr, "connection dropped at the end of shutdown grace");
+        }
+        drop(slot);
+    });
+}
+
+/// Transient accept failures are logged and survived; anything else ends `serve`.
+async fn accept_error(e: io::Error) -> io::Result<()> {
+    let exhausted = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+    if e.raw_os_error()
+        .is_some_and(|code| exhausted.contains(&code))
+    {
+        tracing::warn!(error = %e, "accept: out of resources; backing off");
+        monoio::time::sleep(Duration::from_millis(ACCEPT_BACKOFF_MS)).await;
+        return Ok(());
+    }
+    let transient = [
+        libc::ECONNABORTED,
+        libc::EINTR,
+        libc::EAGAIN,
+        libc::EPROTO,
+        libc::EPERM,
+    ];
+    if e.raw_os_error()
+        .is_some_and(|code| transient.contains(&code))
+    {
+        tracing::debug!(error = %e, "accept: transient failure");
+        return Ok(());
+    }
+    Err(e)
+}
+
+/// Steps 2 and 3 of shutdown (see the module comment).
+async fn serve_stop_connections(shard: &Rc<ShardState>) {
+    shard.stopping.set();
+    if shard.connections_count.get() == 0 {
+        return;
+    }
+    let grace = Duration::from_millis(shard.limits.shutdown_grace_ms);
+    if let Either::Right(()) = race(shard.drained.wait(), monoio::time::sleep(grace)).await {
+        tracing::info!(
+            connections = shard.connections_count.get(),
+            "shutdown grace over; dropping connections"
+        );
+        shard.halting.set();
+        shard.drained.wait().await;
+    }
+}

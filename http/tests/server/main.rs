@@ -1,0 +1,9 @@
+//! Behaviour of the HTTP server end to end: a real monoio runtime with a loopback
+//! listener, driven by raw `std::net::TcpStream` clients on the test thread.
+
+mod bodies;
+mod errors;
+mod keep_alive;
+mod lifecycle;
+mod support;
+mod timeouts;

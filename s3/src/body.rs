@@ -1,0 +1,242 @@
+//! Request bodies as the operations see them: plain, SHA-256-signed or
+//! `aws-chunked` (signed chunks, signed or unsigned trailers), all read
+//! through one [`PayloadReader`] that verifies what the signature promised.
+
+use http::Exchange;
+use sha2::{Digest, Sha256};
+
+use crate::auth::chunked::{AwsChunkedDecoder, ChunkedMode, Trailers};
+use crate::auth::sigv4::{PayloadHash, Verified};
+use crate::auth::AuthError;
+use crate::checksum::{Checksum, ChecksumAlgorithm};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+
+/// Bytes read from the socket at a time when decoding `aws-chunked`.
+const CHUNKED_RAW_READ_BYTES: usize = 64 * 1024;
+
+/// How the request body is framed and what protects it.
+#[derive(Clone, Debug)]
+pub enum PayloadMode {
+    /// `UNSIGNED-PAYLOAD`, or a request with no body.
+    Unsigned,
+    /// The signature covers this SHA-256 of the body.
+    Sha256([u8; 32]),
+    /// `aws-chunked` framing.
+    Chunked(ChunkedMode),
+}
+
+impl PayloadMode {
+    pub fn from_verified(verified: &Verified) -> Self {
+        match verified.payload {
+            PayloadHash::Unsigned => PayloadMode::Unsigned,
+            PayloadHash::Sha256(digest) => PayloadMode::Sha256(digest),
+            PayloadHash::StreamingSigned
+            | PayloadHash::StreamingSignedTrailer
+            | PayloadHash::StreamingUnsignedTrailer => {
+                let mode = ChunkedMode::from_verified(verified).expect("streaming payload");
+                PayloadMode::Chunked(mode)
+            }
+        }
+    }
+}
+
+/// Reads a request body, verifying its signed hash or chunk signatures.
+pub struct PayloadReader<'e, 'c> {
+    ex: &'e mut Exchange<'c>,
+    sha256: Option<(Sha256, [u8; 32])>,
+    chunked: Option<AwsChunkedDecoder>,
+    raw: Vec<u8>,
+    /// Decoded bytes that did not fit the caller's buffer yet.
+    spill: Vec<u8>,
+    spill_at: usize,
+    raw_done: bool,
+    declared_len_bytes: Option<u64>,
+}
+
+fn decoded_length(head: &http::RequestHead) -> S3Result<Option<u64>> {
+    match head.header("x-amz-decoded-content-length") {
+        None => Ok(None),
+        Some(text) => text.trim().parse().map(Some).map_err(|_| AuthError::DecodedLengthInvalid.into()),
+    }
+}
+
+fn read_error(err: http::HttpError) -> S3Error {
+    tracing::debug!(%err, "request body read failed");
+    S3Error::new(S3ErrorCode::IncompleteBody,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+}
+
+impl<'e, 'c> PayloadReader<'e, 'c> {
+    pub fn new(ex: &'e mut Exchange<'c>, mode: &PayloadMode) -> S3Result<Self> {
+        let mut declared_len_bytes = ex.body_len_declared();
+        let (sha256, chunked) = match mode {
+            PayloadMode::Unsigned => (None, None),
+            PayloadMode::Sha256(digest) => (Some((Sha256::new(), *digest)), None),
+            PayloadMode::Chunked(chunked_mode) => {
+                let decoded = decoded_length(ex.head())?;
+                if decoded.is_none() && ex.head().header("x-amz-trailer").is_none() {
+                    return Err(AuthError::DecodedLengthMissing.into());
+                }
+                declared_len_bytes = decoded;
+                (None, Some(AwsChunkedDecoder::new(chunked_mode.clone(), decoded)))
+            }
+        };
+        Ok(PayloadReader {
+            ex,
+            sha256,
+            chunked,
+            raw: Vec::new(),
+            spill: Vec::new(),
+            spill_at: 0,
+            raw_done: false,
+            declared_len_bytes,
+        })
+    }
+
+    /// The object's length as the client announced it, if it did.
+    pub fn declared_len_bytes(&self) -> Option<u64> {
+        self.declared_len_bytes
+    }
+
+    /// Fills `dst` completely unless the body ends first; returns how many
+    /// bytes were written (less than `dst.len()` only at the end).
+    pub async fn read_full(&mut self, dst: &mut [u8]) -> S3Result<usize> {
+        let mut filled = 0;
+        while filled < dst.len() {
+            let n = self.read(&mut dst[filled..]).await?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        Ok(filled)
+    }
+
+    async fn read(&mut self, dst: &mut [u8]) -> S3Result<usize> {
+        if self.chunked.is_some() {
+            return self.read_chunked(dst).await;
+        }
+        let n = self.ex.read_body(dst).await.map_err(read_error)?;
+        if let Some((hasher, _)) = self.sha256.as_mut() {
+            hasher.update(&dst[..n]);
+        }
+        Ok(n)
+    }
+
+    async fn read_chunked(&mut self, dst: &mut [u8]) -> S3Result<usize> {
+        loop {
+            if self.spill_at < self.spill.len() {
+                let n = (self.spill.len() - self.spill_at).min(dst.len());
+                dst[..n].copy_from_slice(&self.spill[self.spill_at..self.spill_at + n]);
+                self.spill_at += n;
+                return Ok(n);
+            }
+            self.spill.clear();
+            self.spill_at = 0;
+            if self.raw_done {
+                return Ok(0);
+            }
+            self.raw.resize(CHUNKED_RAW_READ_BYTES, 0);
+            let n = self.ex.read_body(&mut self.raw).await.map_err(read_error)?;
+            if n == 0 {
+                self.raw_done = true;
+                continue;
+            }
+            let decoder = self.chunked.as_mut().expect("chunked mode");
+            let spill = &mut self.spill;
+            let mut written = 0;
+            decoder.feed(&self.raw[..n], |data| {
+                let direct = (dst.len() - written).min(data.len());
+                dst[written..written + direct].copy_from_slice(&data[..direct]);
+                written += direct;
+                spill.extend_from_slice(&data[direct..]);
+            })?;
+            if written > 0 {
+                return Ok(written);
+            }
+        }
+    }
+
+    /// Call after the body was read to its end: verifies the signed SHA-256
+    /// or the chunked framing and trailer, and returns a checksum the client
+    /// sent as a trailer.
+    pub fn finish(mut self) -> S3Result<Option<Checksum>> {
+        if let Some((hasher, expected)) = self.sha256.take() {
+            let computed: [u8; 32] = hasher.finalize().into();
+            PayloadHash::Sha256(expected).verify_body_sha256(&computed)?;
+        }
+        let Some(decoder) = self.chunked.as_mut() else { return Ok(None) };
+        let trailers = decoder.finish()?;
+        trailer_checksum(&trailers)
+    }
+}
+
+fn trailer_checksum(trailers: &Trailers) -> S3Result<Option<Checksum>> {
+    for algorithm in ChecksumAlgorithm::ALL {
+        if let Some(value) = trailers.get(algorithm.header_name()) {
+            let checksum = Checksum::from_base64(algorithm, value).map_err(|_| {
+                S3Error::new(S3ErrorCode::InvalidRequest,
+                    format!("Value for {} trailing header is invalid.", algorithm.header_name()))
+            })?;
+            return Ok(Some(checksum));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads a whole small body (XML configurations, DeleteObjects), refusing
+/// more than `max_bytes`.
+pub async fn read_small_body(
+    ex: &mut Exchange<'_>,
+    mode: &PayloadMode,
+    max_bytes: usize,
+) -> S3Result<Vec<u8>> {
+    let mut reader = PayloadReader::new(ex, mode)?;
+    let mut body = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    loop {
+        if len == body.len() {
+            if body.len() > max_bytes {
+                return Err(S3Error::new(S3ErrorCode::MalformedXML,
+                    "The XML you provided was larger than the maximum allowed."));
+            }
+            body.resize(body.len() * 2, 0);
+        }
+        let n = reader.read(&mut body[len..]).await?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    body.truncate(len);
+    let trailer = reader.finish()?;
+    small_body_verify_checksums(ex.head(), &body, trailer)?;
+    Ok(body)
+}
+
+/// Checks a small body against every checksum the client sent for it, as
+/// a header or a trailer.
+fn small_body_verify_checksums(
+    head: &http::RequestHead,
+    body: &[u8],
+    trailer: Option<Checksum>,
+) -> S3Result<()> {
+    let from_headers = head.headers.iter().filter_map(|(name, value)| {
+        let algorithm = ChecksumAlgorithm::from_header_name(name)?;
+        Some(Checksum::from_base64(algorithm, value).map_err(|_| {
+            S3Error::new(S3ErrorCode::InvalidRequest, format!("Value for {name} header is invalid."))
+        }))
+    });
+    for expected in from_headers.chain(trailer.map(Ok)) {
+        let expected = expected?;
+        let mut hasher = crate::checksum::ChecksumHasher::new(expected.algorithm());
+        hasher.update(body);
+        if expected.verify(&hasher.finalize()).is_err() {
+            return Err(S3Error::new(S3ErrorCode::BadDigest, format!(
+                "The {} you specified did not match the calculated checksum.",
+                expected.algorithm().header_name()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Every limit of the S3 layer, with the reason for its value.
+
+use engine::format::RECORD_HEADER_BYTES;
+use engine::limits::CHUNK_PAYLOAD_BYTES_MAX;
+
+/// One chunk record: header plus the largest payload. Bodies are read
+/// straight into buffers of this size, hashed, sealed and written.
+pub const CHUNK_BUF_BYTES: usize = RECORD_HEADER_BYTES + CHUNK_PAYLOAD_BYTES_MAX;
+
+/// Chunk buffers a shard keeps for reuse. 64 MiB per shard covers the chunks
+/// in flight of dozens of concurrent uploads without touching fresh memory.
+pub const CHUNK_BUFS_POOLED_MAX: usize = 64;
+
+/// Chunk appends one upload keeps in flight: enough to overlap hashing of the
+/// next chunk with the disk write of the previous ones, few enough that one
+/// upload cannot hog the owner's queue.
+pub const PUT_CHUNKS_IN_FLIGHT_MAX: usize = 4;
+
+/// Largest single PUT, as AWS.
+pub const PUT_OBJECT_BYTES_MAX: u64 = 5 << 30;
+
+/// Largest XML request body we parse (DeleteObjects of 1000 keys of 1 KiB
+/// each, escaped, fits).
+pub const XML_BODY_BYTES_MAX: usize = 2 << 20;
+
+/// Keys per DeleteObjects request (AWS's limit).
+pub const DELETE_OBJECTS_KEYS_MAX: usize = 1000;
+
+/// Keys per listing page (AWS's ceiling for max-keys).
+pub const LIST_KEYS_MAX: usize = 1000;
+
+/// Largest clock skew accepted on signed requests (AWS: 15 minutes).
+pub const CLOCK_SKEW_SECS_MAX: u64 = 15 * 60;

@@ -1,0 +1,196 @@
+//! The S3 operations, one file per family, and the per-request context they
+//! share. `mod.rs` holds only that shared glue.
+
+pub mod bucket;
+pub mod conditions;
+pub mod delete;
+pub mod list;
+pub mod object;
+pub mod range;
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use engine::EngineError;
+use http::{BodyLen, Exchange};
+
+use crate::body::PayloadMode;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::names::ObjectKey;
+use crate::router::Route;
+use crate::shard::{BucketInfo, CatalogSnapshot, Shard};
+
+/// What one request carries through its operation.
+pub struct RequestContext {
+    pub request_id: String,
+    pub route: Route,
+    /// How the body is framed and signed (from authentication).
+    pub payload: PayloadMode,
+    pub now_ms: u64,
+    /// The catalog as of the start of the request.
+    pub catalog: Arc<CatalogSnapshot>,
+    /// Set once the response head is on the wire: an error after that can
+    /// only cut the connection.
+    pub head_sent: bool,
+}
+
+impl RequestContext {
+    pub fn bucket_name(&self) -> S3Result<&str> {
+        self.route
+            .bucket
+            .as_ref()
+            .map(|bucket| bucket.as_str())
+            .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidRequest, "A bucket name is required."))
+    }
+
+    /// The bucket this request names, from the catalog snapshot.
+    pub fn bucket_info(&self, shard: &Shard) -> S3Result<BucketInfo> {
+        let name = self.bucket_name()?;
+        if let Some(info) = self.catalog.buckets.get(name) {
+            return Ok(info.clone());
+        }
+        // A bucket created a moment ago through another shard: its snapshot
+        // may have landed after this request started.
+        shard.catalog().buckets.get(name).cloned().ok_or_else(|| {
+            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
+                .with_resource(format!("/{name}"))
+        })
+    }
+
+    pub fn key(&self) -> S3Result<&ObjectKey> {
+        self.route
+            .key
+            .as_ref()
+            .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidRequest, "An object key is required."))
+    }
+
+    /// `/bucket/key` for error bodies.
+    pub fn resource(&self) -> String {
+        match (&self.route.bucket, &self.route.key) {
+            (Some(bucket), Some(key)) => format!("/{}/{}", bucket.as_str(), key.as_str()),
+            (Some(bucket), None) => format!("/{}", bucket.as_str()),
+            _ => "/".into(),
+        }
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.route.query_value(name)
+    }
+
+    /// Sends the response head with the headers every response carries.
+    pub async fn send_head(
+        &mut self,
+        ex: &mut Exchange<'_>,
+        status: u16,
+        headers: &[(&str, &str)],
+        body_len: BodyLen,
+    ) -> S3Result<()> {
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2);
+        all.push(("x-amz-request-id", self.request_id.as_str()));
+        all.push(("x-amz-id-2", self.request_id.as_str()));
+        all.extend_from_slice(headers);
+        self.head_sent = true;
+        ex.send_head(status, &all, body_len)
+            .await
+            .map_err(|_| S3Error::internal("client went away"))
+    }
+
+    /// A response without a body (or a HEAD response).
+    pub async fn respond(
+        &mut self,
+        ex: &mut Exchange<'_>,
+        status: u16,
+        headers: &[(&str, &str)],
+        body_len: BodyLen,
+    ) -> S3Result<()> {
+        self.send_head(ex, status, headers, body_len).await
+    }
+
+    /// A 200 response with an XML body.
+    pub async fn respond_xml(&mut self, ex: &mut Exchange<'_>, body: Vec<u8>) -> S3Result<()> {
+        let len = body.len() as u64;
+        self.send_head(ex, 200, &[("content-type", "application/xml")], BodyLen::Fixed(len))
+            .await?;
+        let (written, _) = ex.write_body(body).await;
+        written.map_err(|_| S3Error::internal("client went away"))
+    }
+}
+
+/// Engine failures as the client sees them. Only what the client can act on
+/// is passed on; the rest is an InternalError (and a log line).
+pub fn engine_error(err: EngineError) -> S3Error {
+    match err {
+        EngineError::NoSuchBucket => {
+            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
+        }
+        EngineError::BucketNotEmpty => {
+            S3Error::new(S3ErrorCode::BucketNotEmpty, "The bucket you tried to delete is not empty")
+        }
+        EngineError::DiskFull => S3Error::new(
+            S3ErrorCode::InsufficientStorage,
+            "The server has no space left to store this object.",
+        ),
+        EngineError::ShuttingDown => {
+            S3Error::new(S3ErrorCode::SlowDown, "The server is shutting down; retry.")
+        }
+        EngineError::Io(_)
+        | EngineError::Corrupt { .. }
+        | EngineError::Index(_)
+        | EngineError::SegmentPoisoned => {
+            tracing::error!(%err, "engine failure");
+            S3Error::internal("We encountered an internal error. Please try again.")
+        }
+    }
+}
+
+/// RFC 7231 date (Last-Modified).
+pub fn format_http_date(unix_ms: u64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(unix_ms))
+}
+
+/// ISO 8601 with milliseconds, as S3 XML uses (`2019-10-12T17:50:30.000Z`).
+pub fn format_iso8601(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let millis = unix_ms % 1000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// algorithm, written out here).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_dates() {
+        assert_eq!(format_iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_iso8601(1_570_902_630_123), "2019-10-12T17:50:30.123Z");
+        assert_eq!(format_iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(format_http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}

@@ -1,0 +1,405 @@
+//! PutObject, GetObject and HeadObject: streaming bodies into chunk records
+//! on the bucket's owner shard, and verified chunk reads back out.
+//!
+//! The receiving shard does the CPU work (hashing, checksums, sealing each
+//! chunk); the owner shard only writes the sealed buffers and commits.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use engine::format::{seal_chunk, RECORD_HEADER_BYTES};
+use engine::index::{Extent, IndexOp, ObjectBody, ObjectRecord};
+use engine::io::AlignedBuf;
+use engine::limits::{CHUNK_PAYLOAD_BYTES_MAX, INLINE_OBJECT_BYTES_MAX};
+use engine::EngineResult;
+use http::{BodyLen, Exchange};
+use md5::{Digest, Md5};
+use monoio::buf::IoBuf;
+use monoio::task::JoinHandle;
+
+use crate::body::PayloadReader;
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::limits::{PUT_CHUNKS_IN_FLIGHT_MAX, PUT_OBJECT_BYTES_MAX};
+use crate::ops::conditions::{evaluate_read_conditions, ReadDecision};
+use crate::ops::range::{parse_range, ByteRange};
+use crate::ops::{engine_error, format_http_date, RequestContext};
+use crate::shard::{BucketInfo, Shard};
+
+/// Request headers stored with the object and returned on GET/HEAD.
+const STORED_HEADERS: [&str; 6] = [
+    "content-type",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "cache-control",
+    "expires",
+];
+const USER_META_PREFIX: &str = "x-amz-meta-";
+/// S3's default when a PUT names no Content-Type.
+const CONTENT_TYPE_DEFAULT: &str = "binary/octet-stream";
+
+/// What the body turned into.
+struct Ingested {
+    size_bytes: u64,
+    md5: [u8; 16],
+    checksum: Option<Checksum>,
+    body: ObjectBody,
+}
+
+pub async fn put_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let key = ctx.key()?.as_bytes().to_vec();
+    let content_md5 = parse_content_md5(ex.head().header("content-md5"))?;
+    let checksum_expected = header_checksum(ex.head())?;
+    let checksum_algorithm = put_checksum_algorithm(ex.head(), checksum_expected.as_ref())?;
+    let meta = put_stored_headers(ex.head(), ctx)?;
+    let framed = ex.body_len_declared().is_some() || ex.head().header("transfer-encoding").is_some();
+    if !framed {
+        return Err(S3Error::new(S3ErrorCode::MissingContentLength,
+            "You must provide the Content-Length HTTP header."));
+    }
+    let mut payload = PayloadReader::new(ex, &ctx.payload)?;
+    if payload.declared_len_bytes().is_some_and(|len| len > PUT_OBJECT_BYTES_MAX) {
+        return Err(S3Error::new(S3ErrorCode::EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed object size."));
+    }
+    let ingested = ingest(shard, &bucket, &mut payload, checksum_algorithm).await?;
+    let trailer_checksum = payload.finish()?;
+    // The closing blank line of an unsigned trailer is optional, so a body cut
+    // right after the last chunk would parse: the announced trailer must be there.
+    if ex.head().header("x-amz-trailer").is_some() && trailer_checksum.is_none() {
+        return Err(S3Error::new(S3ErrorCode::IncompleteBody,
+            "The trailing checksum announced in x-amz-trailer was not received."));
+    }
+    verify_integrity(&ingested, content_md5, checksum_expected.or(trailer_checksum))?;
+    let etag = hex::encode(ingested.md5);
+    let mut meta = meta;
+    if let Some(checksum) = &ingested.checksum {
+        meta.push((checksum.algorithm().header_name().to_string(), checksum.to_base64()));
+    }
+    let record = ObjectRecord {
+        size_bytes: ingested.size_bytes,
+        etag: etag.clone(),
+        last_modified_ms: ctx.now_ms,
+        meta,
+        body: ingested.body,
+    };
+    let op = IndexOp::PutObject { bucket_id: bucket.id, key, record };
+    shard.commit(bucket.owner_shard, op).await.map_err(engine_error)?;
+    let quoted = format!("\"{etag}\"");
+    let mut headers = vec![("etag", quoted.as_str())];
+    let checksum_text = ingested.checksum.map(|checksum| (checksum.algorithm(), checksum.to_base64()));
+    if let Some((algorithm, text)) = &checksum_text {
+        headers.push((algorithm.header_name(), text.as_str()));
+    }
+    ctx.respond(ex, 200, &headers, BodyLen::Empty).await
+}
+
+fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
+    let Some(value) = value else { return Ok(None) };
+    use base64::Engine as _;
+    let invalid = || S3Error::new(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid.");
+    let raw = base64::engine::general_purpose::STANDARD.decode(value.trim()).map_err(|_| invalid())?;
+    raw.try_into().map(Some).map_err(|_| invalid())
+}
+
+/// A checksum the client sent as an `x-amz-checksum-*` header.
+fn header_checksum(head: &http::RequestHead) -> S3Result<Option<Checksum>> {
+    let mut found = None;
+    for (name, value) in &head.headers {
+        let Some(algorithm) = ChecksumAlgorithm::from_header_name(name) else { continue };
+        if found.is_some() {
+            return Err(S3Error::new(S3ErrorCode::InvalidRequest,
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
+        }
+        let checksum = Checksum::from_base64(algorithm, value).map_err(|_| {
+            S3Error::new(S3ErrorCode::InvalidRequest,
+                format!("Value for {} header is invalid.", algorithm.header_name()))
+        })?;
+        found = Some(checksum);
+    }
+    Ok(found)
+}
+
+/// Which checksum to compute while streaming: the one sent as a header, the
+/// one announced as a trailer, or the one named by the SDK.
+fn put_checksum_algorithm(
+    head: &http::RequestHead,
+    expected: Option<&Checksum>,
+) -> S3Result<Option<ChecksumAlgorithm>> {
+    if let Some(checksum) = expected {
+        return Ok(Some(checksum.algorithm()));
+    }
+    if let Some(trailer) = head.header("x-amz-trailer") {
+        let algorithm = ChecksumAlgorithm::from_header_name(trailer.trim().to_ascii_lowercase().as_str())
+            .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidRequest,
+                "The value specified in the x-amz-trailer header is not supported"))?;
+        return Ok(Some(algorithm));
+    }
+    match head.header("x-amz-sdk-checksum-algorithm").or(head.header("x-amz-checksum-algorithm")) {
+        Some(name) => ChecksumAlgorithm::from_sdk_name(&name.to_ascii_uppercase())
+            .map(Some)
+            .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidRequest,
+                "Checksum algorithm provided is unsupported.")),
+        None => Ok(None),
+    }
+}
+
+/// Content headers and user metadata kept with the object.
+fn put_stored_headers(head: &http::RequestHead, ctx: &RequestContext) -> S3Result<Vec<(String, String)>> {
+    let mut meta = Vec::new();
+    for (name, value) in &head.headers {
+        if name == "content-encoding" {
+            // aws-chunked is how this request was framed, not the object's encoding.
+            let kept: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("aws-chunked"))
+                .collect();
+            if !kept.is_empty() {
+                meta.push((name.clone(), kept.join(",")));
+            }
+        } else if STORED_HEADERS.contains(&name.as_str()) || name.starts_with(USER_META_PREFIX) {
+            meta.push((name.clone(), value.clone()));
+        }
+    }
+    let meta_bytes: usize = meta
+        .iter()
+        .filter(|(name, _)| name.starts_with(USER_META_PREFIX))
+        .map(|(name, value)| name.len() - USER_META_PREFIX.len() + value.len())
+        .sum();
+    if meta_bytes > 2048 {
+        return Err(S3Error::new(S3ErrorCode::InvalidArgument,
+            "Your metadata headers exceed the maximum allowed metadata size.")
+            .with_resource(ctx.resource()));
+    }
+    Ok(meta)
+}
+
+/// Streams the body into chunk records on the owner shard, hashing as it goes.
+async fn ingest(
+    shard: &Rc<Shard>,
+    bucket: &BucketInfo,
+    payload: &mut PayloadReader<'_, '_>,
+    checksum_algorithm: Option<ChecksumAlgorithm>,
+) -> S3Result<Ingested> {
+    let object_id: u128 = rand::random();
+    let mut md5 = Md5::new();
+    let mut checksum = checksum_algorithm.map(ChecksumHasher::new);
+    let mut in_flight: VecDeque<JoinHandle<(EngineResult<Extent>, AlignedBuf)>> = VecDeque::new();
+    let mut extents = Vec::new();
+    let mut size_bytes: u64 = 0;
+    let mut chunk_index: u32 = 0;
+    loop {
+        let mut buf = shard.take_buf();
+        let payload_area = &mut buf.as_full_mut()[RECORD_HEADER_BYTES..][..CHUNK_PAYLOAD_BYTES_MAX];
+        let filled = match payload.read_full(payload_area).await {
+            Ok(filled) => filled,
+            Err(err) => {
+                shard.give_buf(buf);
+                return Err(err);
+            }
+        };
+        let bytes = &payload_area[..filled];
+        md5.update(bytes);
+        if let Some(hasher) = checksum.as_mut() {
+            hasher.update(bytes);
+        }
+        size_bytes += filled as u64;
+        if size_bytes > PUT_OBJECT_BYTES_MAX {
+            shard.give_buf(buf);
+            return Err(S3Error::new(S3ErrorCode::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed object size."));
+        }
+        let at_end = filled < CHUNK_PAYLOAD_BYTES_MAX;
+        if chunk_index == 0 && at_end && filled <= INLINE_OBJECT_BYTES_MAX {
+            let inline = bytes.to_vec();
+            shard.give_buf(buf);
+            let body = ObjectBody::Inline(inline);
+            return Ok(finish_ingest(size_bytes, md5, checksum, body));
+        }
+        if filled == 0 {
+            shard.give_buf(buf);
+            break;
+        }
+        seal_chunk(&mut buf, object_id, chunk_index, filled);
+        let owner = bucket.owner_shard;
+        let task_shard = shard.clone();
+        let index = chunk_index;
+        in_flight.push_back(monoio::spawn(async move {
+            task_shard.append_chunk(owner, buf, object_id, index, filled as u32).await
+        }));
+        chunk_index += 1;
+        if in_flight.len() >= PUT_CHUNKS_IN_FLIGHT_MAX {
+            extents.push(ingest_collect(shard, in_flight.pop_front()).await?);
+        }
+        if at_end {
+            break;
+        }
+    }
+    while let Some(handle) = in_flight.pop_front() {
+        extents.push(ingest_collect(shard, Some(handle)).await?);
+    }
+    Ok(finish_ingest(size_bytes, md5, checksum, ObjectBody::Extents(extents)))
+}
+
+async fn ingest_collect(
+    shard: &Shard,
+    handle: Option<JoinHandle<(EngineResult<Extent>, AlignedBuf)>>,
+) -> S3Result<Extent> {
+    let (result, buf) = handle.expect("an append in flight").await;
+    shard.give_buf(buf);
+    result.map_err(engine_error)
+}
+
+fn finish_ingest(
+    size_bytes: u64,
+    md5: Md5,
+    checksum: Option<ChecksumHasher>,
+    body: ObjectBody,
+) -> Ingested {
+    Ingested {
+        size_bytes,
+        md5: md5.finalize().into(),
+        checksum: checksum.map(ChecksumHasher::finalize),
+        body,
+    }
+}
+
+/// Every integrity signal the client sent must match the bytes received;
+/// otherwise nothing is committed.
+fn verify_integrity(
+    ingested: &Ingested,
+    content_md5: Option<[u8; 16]>,
+    checksum_expected: Option<Checksum>,
+) -> S3Result<()> {
+    if content_md5.is_some_and(|md5| md5 != ingested.md5) {
+        return Err(S3Error::new(S3ErrorCode::BadDigest,
+            "The Content-MD5 you specified did not match what we received."));
+    }
+    if let (Some(expected), Some(computed)) = (checksum_expected, ingested.checksum) {
+        if expected.algorithm() != computed.algorithm() || expected.verify(&computed).is_err() {
+            return Err(S3Error::new(S3ErrorCode::BadDigest, format!(
+                "The {} you specified did not match the calculated checksum.",
+                expected.algorithm().header_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// GetObject (with a body) and HeadObject (`head_only`).
+pub async fn get_object(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    head_only: bool,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let key = ctx.key()?;
+    let index = shard.reader.index(bucket.owner_shard as usize);
+    let record = index
+        .get_object(bucket.id, key.as_bytes())
+        .map_err(engine_error)?
+        .ok_or_else(|| {
+            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+                .with_resource(ctx.resource())
+        })?;
+    let etag = format!("\"{}\"", record.etag);
+    let last_modified = format_http_date(record.last_modified_ms);
+    match evaluate_read_conditions(ex.head(), &etag, record.last_modified_ms)? {
+        ReadDecision::Proceed => {}
+        ReadDecision::NotModified => {
+            let headers = [("etag", etag.as_str()), ("last-modified", last_modified.as_str())];
+            return ctx.respond(ex, 304, &headers, BodyLen::Empty).await;
+        }
+    }
+    let range = match ex.head().header("range") {
+        Some(value) => parse_range(value, record.size_bytes)?,
+        None => None,
+    };
+    let mut headers: Vec<(String, String)> = vec![
+        ("etag".into(), etag),
+        ("last-modified".into(), last_modified),
+        ("accept-ranges".into(), "bytes".into()),
+    ];
+    get_object_stored_headers(&record, range.is_none() && checksum_mode_enabled(ex.head()), &mut headers);
+    let (status, span) = match range {
+        Some(range) => {
+            headers.push(("content-range".into(),
+                format!("bytes {}-{}/{}", range.start, range.end_inclusive, record.size_bytes)));
+            (206, range)
+        }
+        None => (200, ByteRange { start: 0, end_inclusive: record.size_bytes.wrapping_sub(1) }),
+    };
+    let len = if record.size_bytes == 0 { 0 } else { span.end_inclusive - span.start + 1 };
+    let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    if head_only {
+        return ctx.respond(ex, status, &header_refs, BodyLen::HeadOnly(len)).await;
+    }
+    ctx.send_head(ex, status, &header_refs, BodyLen::Fixed(len)).await?;
+    if len > 0 {
+        stream_body(shard, ex, &record.body, span).await?;
+    }
+    Ok(())
+}
+
+fn checksum_mode_enabled(head: &http::RequestHead) -> bool {
+    head.header("x-amz-checksum-mode").is_some_and(|mode| mode.eq_ignore_ascii_case("enabled"))
+}
+
+fn get_object_stored_headers(record: &ObjectRecord, with_checksum: bool, out: &mut Vec<(String, String)>) {
+    if !record.meta.iter().any(|(name, _)| name == "content-type") {
+        out.push(("content-type".into(), CONTENT_TYPE_DEFAULT.into()));
+    }
+    for (name, value) in &record.meta {
+        if name.starts_with("x-amz-checksum-") {
+            if with_checksum {
+                out.push((name.clone(), value.clone()));
+            }
+        } else {
+            out.push((name.clone(), value.clone()));
+        }
+    }
+}
+
+/// Writes `span` of the object, reading only the chunks it touches.
+async fn stream_body(
+    shard: &Rc<Shard>,
+    ex: &mut Exchange<'_>,
+    body: &ObjectBody,
+    span: ByteRange,
+) -> S3Result<()> {
+    let extents = match body {
+        ObjectBody::Inline(bytes) => {
+            let part = bytes[span.start as usize..=span.end_inclusive as usize].to_vec();
+            let (written, _) = ex.write_body(part).await;
+            return written.map_err(|_| S3Error::internal("client went away"));
+        }
+        ObjectBody::Extents(extents) => extents,
+    };
+    let mut offset: u64 = 0;
+    for extent in extents {
+        let extent_start = offset;
+        let extent_end = offset + u64::from(extent.payload_len_bytes);
+        offset = extent_end;
+        if extent_end <= span.start || extent_start > span.end_inclusive {
+            continue;
+        }
+        let from = span.start.saturating_sub(extent_start) as usize;
+        let to = ((span.end_inclusive + 1).min(extent_end) - extent_start) as usize;
+        let (read, buf) = shard.reader.read_chunk(extent, shard.take_buf()).await;
+        if let Err(err) = read {
+            shard.give_buf(buf);
+            // Headers are out: the only honest signal left is a cut connection.
+            ex.close_after();
+            return Err(engine_error(err));
+        }
+        let window = buf.slice(RECORD_HEADER_BYTES + from..RECORD_HEADER_BYTES + to);
+        let (written, window) = ex.write_body(window).await;
+        shard.give_buf(window.into_inner());
+        written.map_err(|_| S3Error::internal("client went away"))?;
+    }
+    Ok(())
+}

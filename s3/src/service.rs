@@ -1,0 +1,195 @@
+//! The S3 request handler of one shard: routes, authenticates, dispatches to
+//! the operation, and turns every error into AWS's XML error response.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{BodyLen, Exchange, Handler};
+
+use crate::auth::sigv4::{self, RequestParts, VerifyParams};
+use crate::auth::AuthError;
+use crate::body::PayloadMode;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::ops::{bucket, delete, list, object, RequestContext};
+use crate::router::{route, Endpoint, Route, RouteInput};
+use crate::shard::Shard;
+use crate::xml;
+
+pub struct S3Service {
+    shard: Rc<Shard>,
+    /// Request ids are a per-process random prefix and a per-shard counter:
+    /// unique, cheap, and they say which shard served the request.
+    request_prefix: u32,
+    request_counter: Cell<u64>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl S3Service {
+    pub fn new(shard: Rc<Shard>) -> Self {
+        S3Service { shard, request_prefix: rand::random(), request_counter: Cell::new(0) }
+    }
+
+    fn next_request_id(&self) -> String {
+        let counter = self.request_counter.get() + 1;
+        self.request_counter.set(counter);
+        format!("{:08X}{:02X}{:014X}", self.request_prefix, self.shard.id, counter)
+    }
+
+    fn route(&self, ex: &Exchange<'_>) -> S3Result<Route> {
+        let head = ex.head();
+        let input = RouteInput {
+            method: &head.method,
+            path: head.path(),
+            query: head.query(),
+            host: head.header("host"),
+            headers: &head.headers,
+            base_domains: &self.shard.settings.virtual_host_domains,
+        };
+        route(&input)
+    }
+
+    /// Verifies the request's signature; returns how its body is protected.
+    fn authenticate(&self, ex: &Exchange<'_>, route: &Route, now_ms: u64) -> S3Result<PayloadMode> {
+        let head = ex.head();
+        let path = percent_encoding::percent_decode_str(head.path())
+            .decode_utf8()
+            .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument, "Path is not valid UTF-8"))?;
+        let parts = RequestParts {
+            method: &head.method,
+            path_decoded: &path,
+            query_pairs: &route.query,
+            headers: &head.headers,
+        };
+        let catalog = self.shard.catalog();
+        let secret_of = |access_key: &str| {
+            catalog.secrets.get(access_key).map(String::as_str).ok_or(AuthError::AccessKeyUnknown)
+        };
+        let mut cache = self.shard.signing_keys.borrow_mut();
+        let params = |secret| VerifyParams {
+            secret_access_key: secret,
+            region_expected: None,
+            now_unix_seconds: (now_ms / 1000) as i64,
+        };
+        let verified = if sigv4::is_presigned(&route.query) {
+            let query = sigv4::parse_presigned_query(&route.query)?;
+            let secret = secret_of(&query.credential.access_key_id)?;
+            sigv4::verify_presigned(&parts, &query, &params(secret), &mut cache)?
+        } else if let Some(value) = head.header("authorization") {
+            if value.starts_with("AWS ") {
+                return Err(S3Error::new(S3ErrorCode::NotImplemented,
+                    "Signature Version 2 is not supported yet; use Signature Version 4."));
+            }
+            let header = sigv4::parse_authorization_header(value)?;
+            let secret = secret_of(&header.credential.access_key_id)?;
+            sigv4::verify_header(&parts, &header, &params(secret), &mut cache)?
+        } else {
+            return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
+        };
+        Ok(PayloadMode::from_verified(&verified))
+    }
+
+    async fn dispatch(&self, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+        let shard = &self.shard;
+        match ctx.route.endpoint.clone() {
+            Endpoint::Health => unreachable!("health is answered before authentication"),
+            Endpoint::ListBuckets => {
+                let head_only = ex.head().method == "HEAD";
+                bucket::list_buckets(shard, ctx, ex, head_only).await
+            }
+            Endpoint::CreateBucket => bucket::create_bucket(shard, ctx, ex).await,
+            Endpoint::HeadBucket => bucket::head_bucket(shard, ctx, ex).await,
+            Endpoint::DeleteBucket => bucket::delete_bucket(shard, ctx, ex).await,
+            Endpoint::GetBucketLocation => bucket::get_bucket_location(shard, ctx, ex).await,
+            Endpoint::ListObjectsV1 => list::list_objects_v1(shard, ctx, ex).await,
+            Endpoint::ListObjectsV2 => list::list_objects_v2(shard, ctx, ex).await,
+            Endpoint::DeleteObjects => delete::delete_objects(shard, ctx, ex).await,
+            Endpoint::PutObject => object::put_object(shard, ctx, ex).await,
+            Endpoint::GetObject { version_id: None, part_number: None } => {
+                object::get_object(shard, ctx, ex, false).await
+            }
+            Endpoint::HeadObject { version_id: None, part_number: None } => {
+                object::get_object(shard, ctx, ex, true).await
+            }
+            Endpoint::DeleteObject { version_id: None } => delete::delete_object(shard, ctx, ex).await,
+            other => Err(S3Error::new(S3ErrorCode::NotImplemented, format!(
+                "{} is not implemented yet.", other.name()
+            ))),
+        }
+    }
+
+    async fn respond_error(&self, ctx_request_id: &str, ex: &mut Exchange<'_>, err: &S3Error) {
+        let status = err.code.status();
+        let head_request = ex.head().method == "HEAD";
+        let mut body = Vec::new();
+        if !head_request && status != 304 {
+            xml::error(&mut body, err, ctx_request_id, Some(ctx_request_id));
+        }
+        let headers = [
+            ("x-amz-request-id", ctx_request_id),
+            ("x-amz-id-2", ctx_request_id),
+            ("content-type", "application/xml"),
+        ];
+        let len = body.len() as u64;
+        let body_len = if head_request || status == 304 { BodyLen::Empty } else { BodyLen::Fixed(len) };
+        if ex.send_head(status, &headers, body_len).await.is_err() {
+            return;
+        }
+        if len > 0 {
+            let _ = ex.write_body(body).await;
+        }
+    }
+
+    async fn health(&self, request_id: &str, ex: &mut Exchange<'_>) {
+        let (status, body): (u16, &'static [u8]) = if self.shard.all_serving() {
+            (200, b"ok\n")
+        } else {
+            (503, b"starting or stopping\n")
+        };
+        let headers = [("x-amz-request-id", request_id), ("content-type", "text/plain")];
+        let _ = ex.respond(status, &headers, bytes::Bytes::from_static(body)).await;
+    }
+}
+
+impl Handler for S3Service {
+    async fn handle(&self, ex: &mut Exchange<'_>) {
+        let request_id = self.next_request_id();
+        let now_ms = now_ms();
+        let route = match self.route(ex) {
+            Ok(route) => route,
+            Err(err) => return self.respond_error(&request_id, ex, &err).await,
+        };
+        if route.endpoint == Endpoint::Health {
+            return self.health(&request_id, ex).await;
+        }
+        let payload = match self.authenticate(ex, &route, now_ms) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::debug!(code = err.code.as_str(), "authentication failed");
+                return self.respond_error(&request_id, ex, &err).await;
+            }
+        };
+        let mut ctx = RequestContext {
+            request_id,
+            route,
+            payload,
+            now_ms,
+            catalog: self.shard.catalog(),
+            head_sent: false,
+        };
+        if let Err(err) = self.dispatch(&mut ctx, ex).await {
+            if err.code == S3ErrorCode::InternalError {
+                tracing::warn!(request_id = %ctx.request_id, %err, "request failed");
+            }
+            if ctx.head_sent {
+                ex.close_after();
+            } else {
+                let err = if err.resource.is_none() { err.with_resource(ctx.resource()) } else { err };
+                self.respond_error(&ctx.request_id, ex, &err).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! One data shard's state and the messages shards and the control plane
+//! exchange.
+//!
+//! A [`Shard`] is built on its own thread and owned by that thread's reactor:
+//! its store (the writer for the buckets it owns), a reader for every shard's
+//! data, senders to its peers, and the catalog snapshot it was last given.
+//! Cross-shard work is a [`ShardRequest`] with a reply channel; never a
+//! closure, never a shared lock.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use engine::index::{Extent, IndexOp};
+use engine::io::uring::UringDisk;
+use engine::io::{AlignedBuf, BufPool};
+use engine::reader::ObjectReader;
+use engine::store::ShardStore;
+use engine::{EngineError, EngineResult};
+use futures_channel::oneshot;
+
+use crate::auth::sigv4::SigningKeyCache;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::limits::{CHUNK_BUF_BYTES, CHUNK_BUFS_POOLED_MAX};
+
+/// The disk every production shard uses.
+pub type ShardDisk = UringDisk;
+
+/// A bucket as the control plane published it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketInfo {
+    pub id: u64,
+    pub name: String,
+    pub owner_shard: u16,
+    pub created_ms: u64,
+}
+
+/// An immutable, versioned view of the catalog. Shards swap in new ones; a
+/// request uses the one that was current when it started.
+#[derive(Clone, Debug, Default)]
+pub struct CatalogSnapshot {
+    pub version: u64,
+    pub buckets: BTreeMap<String, BucketInfo>,
+    /// Access key id → secret key.
+    pub secrets: HashMap<String, String>,
+}
+
+/// Work one shard asks of another (or the control plane of a shard).
+pub enum ShardRequest {
+    /// Append a sealed chunk record to the owner's segments.
+    AppendChunk {
+        buf: AlignedBuf,
+        object_id: u128,
+        chunk_index: u32,
+        payload_len_bytes: u32,
+        reply: oneshot::Sender<(EngineResult<Extent>, AlignedBuf)>,
+    },
+    /// Commit an index change on the owner (group-committed there).
+    Commit { op: IndexOp, reply: oneshot::Sender<EngineResult<()>> },
+    /// Swap in a newer catalog snapshot; replies once installed.
+    InstallCatalog { snapshot: Arc<CatalogSnapshot>, reply: oneshot::Sender<()> },
+}
+
+/// What a shard asks of the control plane. Only bucket creation and deletion
+/// wait on it; both reply with the snapshot that includes the change, already
+/// installed on every shard.
+pub enum ControlRequest {
+    CreateBucket { name: String, reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>> },
+    DeleteBucket { name: String, reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>> },
+}
+
+/// Settings every shard shares.
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    pub region: String,
+    /// Domains under which `bucket.domain` is virtual-host style.
+    pub virtual_host_domains: Vec<String>,
+}
+
+pub struct Shard {
+    pub id: u16,
+    pub shard_count: u16,
+    pub settings: S3Settings,
+    pub store: Rc<ShardStore<ShardDisk>>,
+    pub reader: ObjectReader<ShardDisk>,
+    pub peers: Vec<async_channel::Sender<ShardRequest>>,
+    pub control: async_channel::Sender<ControlRequest>,
+    pub catalog: RefCell<Arc<CatalogSnapshot>>,
+    pub signing_keys: RefCell<SigningKeyCache>,
+    pub bufs: RefCell<BufPool>,
+    /// Shards that are accepting connections (for the health endpoint).
+    pub serving_shards: Arc<AtomicUsize>,
+}
+
+impl Shard {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: u16,
+        settings: S3Settings,
+        store: Rc<ShardStore<ShardDisk>>,
+        reader: ObjectReader<ShardDisk>,
+        peers: Vec<async_channel::Sender<ShardRequest>>,
+        control: async_channel::Sender<ControlRequest>,
+        catalog: Arc<CatalogSnapshot>,
+        serving_shards: Arc<AtomicUsize>,
+    ) -> Shard {
+        Shard {
+            id,
+            shard_count: peers.len() as u16,
+            settings,
+            store,
+            reader,
+            peers,
+            control,
+            catalog: RefCell::new(catalog),
+            signing_keys: RefCell::new(SigningKeyCache::new()),
+            bufs: RefCell::new(BufPool::new(CHUNK_BUF_BYTES, CHUNK_BUFS_POOLED_MAX)),
+            serving_shards,
+        }
+    }
+
+    pub fn catalog(&self) -> Arc<CatalogSnapshot> {
+        self.catalog.borrow().clone()
+    }
+
+    /// Installs `snapshot` unless this shard already has a newer one.
+    pub fn install_catalog(&self, snapshot: Arc<CatalogSnapshot>) {
+        let mut current = self.catalog.borrow_mut();
+        if snapshot.version > current.version {
+            *current = snapshot;
+        }
+    }
+
+    pub fn all_serving(&self) -> bool {
+        self.serving_shards.load(Ordering::Acquire) == self.shard_count as usize
+    }
+
+    pub fn take_buf(&self) -> AlignedBuf {
+        self.bufs.borrow_mut().take()
+    }
+
+    pub fn give_buf(&self, buf: AlignedBuf) {
+        self.bufs.borrow_mut().give(buf)
+    }
+
+    /// Appends a sealed chunk on the bucket's owner shard.
+    pub async fn append_chunk(
+        &self,
+        owner: u16,
+        buf: AlignedBuf,
+        object_id: u128,
+        chunk_index: u32,
+        payload_len_bytes: u32,
+    ) -> (EngineResult<Extent>, AlignedBuf) {
+        if owner == self.id {
+            return self.store.append_chunk(buf, object_id, chunk_index, payload_len_bytes).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        let request =
+            ShardRequest::AppendChunk { buf, object_id, chunk_index, payload_len_bytes, reply };
+        if let Err(err) = self.peers[owner as usize].send(request).await {
+            let ShardRequest::AppendChunk { buf, .. } = err.into_inner() else {
+                unreachable!("the request sent is the one returned")
+            };
+            return (Err(EngineError::ShuttingDown), buf);
+        }
+        match answer.await {
+            Ok(answer) => answer,
+            // The owner dropped the reply: it is shutting down and the buffer is gone.
+            Err(_) => (Err(EngineError::ShuttingDown), self.take_buf()),
+        }
+    }
+
+    /// Commits an index change on the bucket's owner shard.
+    pub async fn commit(&self, owner: u16, op: IndexOp) -> EngineResult<()> {
+        if owner == self.id {
+            return self.store.commit(op).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.peers[owner as usize]
+            .send(ShardRequest::Commit { op, reply })
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// Asks the control plane to create or delete a bucket and installs the
+    /// snapshot it answers with.
+    pub async fn control(
+        &self,
+        make: impl FnOnce(oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>) -> ControlRequest,
+    ) -> S3Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.control
+            .send(make(reply))
+            .await
+            .map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "control plane unavailable"))?;
+        let snapshot = answer
+            .await
+            .map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "control plane unavailable"))??;
+        self.install_catalog(snapshot);
+        Ok(())
+    }
+}
+
+/// Serves the requests other shards and the control plane send this shard.
+/// Each request runs as its own task so appends from many uploads overlap.
+pub async fn serve_shard_requests(
+    shard: Rc<Shard>,
+    requests: async_channel::Receiver<ShardRequest>,
+) {
+    while let Ok(request) = requests.recv().await {
+        let shard = shard.clone();
+        monoio::spawn(async move { handle_shard_request(&shard, request).await });
+    }
+}
+
+async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
+    match request {
+        ShardRequest::AppendChunk { buf, object_id, chunk_index, payload_len_bytes, reply } => {
+            let answer =
+                shard.store.append_chunk(buf, object_id, chunk_index, payload_len_bytes).await;
+            let _ = reply.send(answer);
+        }
+        ShardRequest::Commit { op, reply } => {
+            let _ = reply.send(shard.store.commit(op).await);
+        }
+        ShardRequest::InstallCatalog { snapshot, reply } => {
+            shard.install_catalog(snapshot);
+            let _ = reply.send(());
+        }
+    }
+}

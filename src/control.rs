@@ -1,0 +1,157 @@
+//! The control-plane thread: owns the SQLite catalog, creates and deletes
+//! buckets (telling the owner shard's index first), and publishes catalog
+//! snapshots to every shard.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cluster::{BucketRow, Catalog, CatalogError};
+use engine::index::IndexOp;
+use engine::EngineError;
+use futures_channel::oneshot;
+use s3::error::{S3Error, S3ErrorCode, S3Result};
+use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
+
+pub struct ControlPlane {
+    pub catalog: Catalog,
+    pub shards: Vec<async_channel::Sender<ShardRequest>>,
+    pub snapshot: Arc<CatalogSnapshot>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Builds a snapshot from the catalog's current contents.
+pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot, CatalogError> {
+    let buckets: BTreeMap<String, BucketInfo> = catalog
+        .buckets()?
+        .into_iter()
+        .map(|row| {
+            let info = BucketInfo {
+                id: row.id,
+                name: row.name.clone(),
+                owner_shard: row.owner_shard,
+                created_ms: row.created_ms,
+            };
+            (row.name, info)
+        })
+        .collect();
+    let secrets = catalog.access_keys()?.into_iter().collect();
+    Ok(CatalogSnapshot { version, buckets, secrets })
+}
+
+fn catalog_error(err: CatalogError) -> S3Error {
+    match err {
+        CatalogError::BucketExists => {
+            S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou, "Your previous request to create the named bucket succeeded and you already own it.")
+        }
+        CatalogError::NoSuchBucket => {
+            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
+        }
+        CatalogError::Sqlite(_) | CatalogError::Io(_) => {
+            tracing::error!(%err, "catalog failure");
+            S3Error::internal("catalog failure")
+        }
+    }
+}
+
+fn engine_error(err: EngineError) -> S3Error {
+    match err {
+        EngineError::BucketNotEmpty => S3Error::new(
+            S3ErrorCode::BucketNotEmpty,
+            "The bucket you tried to delete is not empty",
+        ),
+        EngineError::NoSuchBucket => {
+            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
+        }
+        EngineError::DiskFull => {
+            S3Error::new(S3ErrorCode::InsufficientStorage, "No space left on the data disk")
+        }
+        EngineError::ShuttingDown => S3Error::new(S3ErrorCode::SlowDown, "Server shutting down"),
+        EngineError::Io(_)
+        | EngineError::Corrupt { .. }
+        | EngineError::Index(_)
+        | EngineError::SegmentPoisoned => {
+            tracing::error!(%err, "index change failed");
+            S3Error::internal("index change failed")
+        }
+    }
+}
+
+impl ControlPlane {
+    pub async fn run(mut self, requests: async_channel::Receiver<ControlRequest>) {
+        while let Ok(request) = requests.recv().await {
+            match request {
+                ControlRequest::CreateBucket { name, reply } => {
+                    let outcome = self.create_bucket(&name).await;
+                    let _ = reply.send(outcome);
+                }
+                ControlRequest::DeleteBucket { name, reply } => {
+                    let outcome = self.delete_bucket(&name).await;
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+    }
+
+    async fn commit_on(&self, shard: u16, op: IndexOp) -> S3Result<()> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.shards[shard as usize].send(ShardRequest::Commit { op, reply }).await;
+        sent.map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "shard unavailable"))?;
+        let outcome = answer.await.map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "shard gone"))?;
+        outcome.map_err(engine_error)
+    }
+
+    /// Creating a bucket, and what a crash at each step leaves:
+    /// 1. the owner shard's index records the bucket id: an unused index
+    ///    entry, invisible (ids are never reused);
+    /// 2. the catalog row: the bucket exists;
+    /// 3. every shard installs the new snapshot before the client hears back.
+    async fn create_bucket(&mut self, name: &str) -> S3Result<Arc<CatalogSnapshot>> {
+        if self.catalog.bucket(name).map_err(catalog_error)?.is_some() {
+            return Err(catalog_error(CatalogError::BucketExists));
+        }
+        let id = self.catalog.next_bucket_id().map_err(catalog_error)?;
+        let owner_shard = engine::shard_for(name, self.shards.len()) as u16;
+        self.commit_on(owner_shard, IndexOp::CreateBucket { bucket_id: id, name: name.into() })
+            .await?;
+        let row = BucketRow { id, name: name.into(), owner_shard, created_ms: now_ms() };
+        self.catalog.insert_bucket(&row).map_err(catalog_error)?;
+        self.publish().await
+    }
+
+    /// Deleting a bucket: 1. the owner's index marks it dropped (refused while
+    /// it holds objects; later commits to it fail), 2. the catalog row goes,
+    /// 3. every shard installs the snapshot. A crash after 1 is repaired at
+    /// start: catalog rows whose index bucket is dropped are removed.
+    async fn delete_bucket(&mut self, name: &str) -> S3Result<Arc<CatalogSnapshot>> {
+        let row = self
+            .catalog
+            .bucket(name)
+            .map_err(catalog_error)?
+            .ok_or_else(|| catalog_error(CatalogError::NoSuchBucket))?;
+        self.commit_on(row.owner_shard, IndexOp::DropBucket { bucket_id: row.id }).await?;
+        self.catalog.delete_bucket(name).map_err(catalog_error)?;
+        self.publish().await
+    }
+
+    async fn publish(&mut self) -> S3Result<Arc<CatalogSnapshot>> {
+        let next = load_snapshot(&self.catalog, self.snapshot.version + 1).map_err(catalog_error)?;
+        self.snapshot = Arc::new(next);
+        let mut acks = Vec::with_capacity(self.shards.len());
+        for shard in &self.shards {
+            let (reply, ack) = oneshot::channel();
+            let request = ShardRequest::InstallCatalog { snapshot: self.snapshot.clone(), reply };
+            if shard.send(request).await.is_ok() {
+                acks.push(ack);
+            }
+        }
+        for ack in acks {
+            // A shard that is shutting down drops the reply; nothing to wait for.
+            let _ = ack.await;
+        }
+        Ok(self.snapshot.clone())
+    }
+}

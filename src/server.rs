@@ -1,0 +1,332 @@
+//! Wiring of one server process: lock the data directory, open the catalog
+//! and the shard indexes, start the control-plane thread and one pinned
+//! reactor thread per shard, and stop them all gracefully on SIGINT/SIGTERM.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cluster::{generate_root_credentials, Catalog};
+use engine::index::{Index, IndexOp};
+use engine::io::uring::UringDisk;
+use engine::reader::ObjectReader;
+use engine::store::{index_dir, ShardStore, StoreConfig};
+use engine::limits::SEGMENT_BYTES;
+use s3::shard::{CatalogSnapshot, ControlRequest, S3Settings, Shard, ShardRequest};
+
+use crate::control::{load_snapshot, now_ms, ControlPlane};
+use crate::ServerArgs;
+
+/// Queue depth of each shard's inbox: enough for every connection of every
+/// other shard to have a chunk or commit waiting, small enough to push back.
+const SHARD_INBOX_REQUESTS_MAX: usize = 1024;
+/// Bucket creations/deletions waiting for the control plane.
+const CONTROL_INBOX_REQUESTS_MAX: usize = 256;
+const SETTING_SHARD_COUNT: &str = "shard_count";
+const LOCK_FILE: &str = "LOCK";
+
+type StartResult = Result<(), String>;
+
+struct Runtime {
+    shard_threads: Vec<JoinHandle<()>>,
+    control_thread: JoinHandle<()>,
+    shutdowns: Vec<http::ShutdownTrigger>,
+    control_tx: async_channel::Sender<ControlRequest>,
+}
+
+pub fn run(args: ServerArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|err| format!("cannot create {}: {err}", args.data_dir.display()))?;
+    let _lock = lock_data_dir(&args.data_dir)?;
+    let catalog = Catalog::open(&args.data_dir).map_err(|err| err.to_string())?;
+    let shard_count = resolve_shard_count(&catalog, args.shards)?;
+    let generated = ensure_root_credentials(&catalog, &args)?;
+    let indexes = open_indexes(&args.data_dir, shard_count)?;
+    reconcile_buckets(&catalog, &indexes)?;
+    let snapshot = Arc::new(load_snapshot(&catalog, 1).map_err(|err| err.to_string())?);
+    let runtime = start(args.clone(), catalog, indexes, snapshot)?;
+    announce(&args, shard_count, generated.as_ref());
+    wait_for_signal()?;
+    tracing::info!("shutting down: finishing in-flight requests");
+    stop(runtime);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::File::create(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        format!("{} is in use by another maxiofs process", data_dir.display())
+    })?;
+    Ok(file)
+}
+
+/// The shard count is part of the data directory: `shard_for` decides where
+/// every bucket lives, so a different count would lose buckets.
+fn resolve_shard_count(catalog: &Catalog, requested: Option<u16>) -> Result<u16, String> {
+    let recorded = catalog.setting(SETTING_SHARD_COUNT).map_err(|err| err.to_string())?;
+    let recorded: Option<u16> = recorded.and_then(|value| value.parse().ok());
+    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as u16;
+    match (recorded, requested) {
+        (Some(recorded), Some(requested)) if recorded != requested => Err(format!(
+            "this data directory was created with --shards {recorded}; it cannot be opened \
+             with --shards {requested} (resharding is not supported yet)"
+        )),
+        (Some(recorded), _) => Ok(recorded),
+        (None, requested) => {
+            let count = requested.unwrap_or(online).max(1);
+            catalog
+                .set_setting(SETTING_SHARD_COUNT, &count.to_string())
+                .map_err(|err| err.to_string())?;
+            Ok(count)
+        }
+    }
+}
+
+/// Root keys from the environment win; otherwise the stored ones; otherwise
+/// a new pair is generated, stored, and returned so it can be printed once.
+fn ensure_root_credentials(
+    catalog: &Catalog,
+    args: &ServerArgs,
+) -> Result<Option<cluster::RootCredentials>, String> {
+    let given = match (&args.root_access_key, &args.root_secret_key) {
+        (Some(access_key), Some(secret_key)) => Some((access_key.clone(), secret_key.clone())),
+        (None, None) => None,
+        _ => return Err("give both MAXIOFS_ROOT_ACCESS_KEY and MAXIOFS_ROOT_SECRET_KEY".into()),
+    };
+    if let Some((access_key, secret_key)) = given {
+        catalog
+            .upsert_access_key(&access_key, &secret_key, "root", now_ms())
+            .map_err(|err| err.to_string())?;
+        return Ok(None);
+    }
+    if !catalog.access_keys().map_err(|err| err.to_string())?.is_empty() {
+        return Ok(None);
+    }
+    let creds = generate_root_credentials();
+    catalog
+        .upsert_access_key(&creds.access_key, &creds.secret_key, "root", now_ms())
+        .map_err(|err| err.to_string())?;
+    Ok(Some(creds))
+}
+
+fn open_indexes(data_dir: &Path, shard_count: u16) -> Result<Vec<Index>, String> {
+    (0..shard_count)
+        .map(|shard| Index::open(&index_dir(data_dir, shard)).map_err(|err| err.to_string()))
+        .collect()
+}
+
+/// Repairs what a crash in the middle of a bucket creation or deletion left:
+/// a catalog row whose bucket the owner's index does not hold live.
+fn reconcile_buckets(catalog: &Catalog, indexes: &[Index]) -> Result<(), String> {
+    for row in catalog.buckets().map_err(|err| err.to_string())? {
+        let index = &indexes[row.owner_shard as usize];
+        let state = index.bucket_state(row.id).map_err(|err| err.to_string())?;
+        match state {
+            Some(state) if !state.dropped => {}
+            Some(_) => {
+                tracing::warn!(bucket = %row.name, "finishing an interrupted bucket deletion");
+                catalog.delete_bucket(&row.name).map_err(|err| err.to_string())?;
+            }
+            None => {
+                tracing::warn!(bucket = %row.name, "re-creating a bucket missing from its index");
+                let op = IndexOp::CreateBucket { bucket_id: row.id, name: row.name.clone() };
+                let outcome = index.apply_batch(&[op], &[]).map_err(|err| err.to_string())?;
+                outcome.into_iter().collect::<Result<Vec<()>, _>>().map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn start(
+    args: ServerArgs,
+    catalog: Catalog,
+    indexes: Vec<Index>,
+    snapshot: Arc<CatalogSnapshot>,
+) -> Result<Runtime, String> {
+    let shard_count = indexes.len();
+    let (inbox_txs, inbox_rxs): (Vec<_>, Vec<_>) = (0..shard_count)
+        .map(|_| async_channel::bounded::<ShardRequest>(SHARD_INBOX_REQUESTS_MAX))
+        .unzip();
+    let (control_tx, control_rx) = async_channel::bounded(CONTROL_INBOX_REQUESTS_MAX);
+    let control = ControlPlane { catalog, shards: inbox_txs.clone(), snapshot: snapshot.clone() };
+    let control_thread = std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || run_control(control, control_rx))
+        .map_err(|err| err.to_string())?;
+    let serving = Arc::new(AtomicUsize::new(0));
+    let http_done = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started_rx) = mpsc::channel::<StartResult>();
+    let mut shard_threads = Vec::new();
+    let mut shutdowns = Vec::new();
+    for (shard, inbox) in inbox_rxs.into_iter().enumerate() {
+        let (trigger, shutdown) = http::shutdown_signal();
+        shutdowns.push(trigger);
+        let context = ShardContext {
+            shard: shard as u16,
+            args: args.clone(),
+            indexes: indexes.clone(),
+            peers: inbox_txs.clone(),
+            inbox,
+            control: control_tx.clone(),
+            snapshot: snapshot.clone(),
+            serving: serving.clone(),
+            http_done: http_done.clone(),
+            shutdown,
+            started: started_tx.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("shard-{shard}"))
+            .spawn(move || run_shard(context))
+            .map_err(|err| err.to_string())?;
+        shard_threads.push(thread);
+    }
+    drop(started_tx);
+    let runtime = Runtime { shard_threads, control_thread, shutdowns, control_tx };
+    for _ in 0..shard_count {
+        match started_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                stop(runtime);
+                return Err(err);
+            }
+            Err(_) => {
+                stop(runtime);
+                return Err("a shard thread died while starting".into());
+            }
+        }
+    }
+    Ok(runtime)
+}
+
+fn run_control(control: ControlPlane, requests: async_channel::Receiver<ControlRequest>) {
+    let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("control-plane runtime");
+    runtime.block_on(control.run(requests));
+}
+
+struct ShardContext {
+    shard: u16,
+    args: ServerArgs,
+    indexes: Vec<Index>,
+    peers: Vec<async_channel::Sender<ShardRequest>>,
+    inbox: async_channel::Receiver<ShardRequest>,
+    control: async_channel::Sender<ControlRequest>,
+    snapshot: Arc<CatalogSnapshot>,
+    serving: Arc<AtomicUsize>,
+    http_done: Arc<AtomicUsize>,
+    shutdown: http::Shutdown,
+    started: mpsc::Sender<StartResult>,
+}
+
+fn run_shard(context: ShardContext) {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if let Err(err) = engine::io::pin_current_thread_to_core(context.shard as usize % cores) {
+        tracing::warn!(shard = context.shard, %err, "could not pin shard thread");
+    }
+    let built = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .with_entries(1024)
+        .build();
+    let mut runtime = match built {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            let _ = context.started.send(Err(format!("shard runtime: {err}")));
+            return;
+        }
+    };
+    runtime.block_on(shard_main(context));
+}
+
+async fn shard_main(context: ShardContext) {
+    let started = context.started.clone();
+    if let Err(err) = shard_serve(context).await {
+        let _ = started.send(Err(err));
+    }
+}
+
+async fn shard_serve(context: ShardContext) -> Result<(), String> {
+    let shard_count = context.peers.len();
+    let config = StoreConfig {
+        data_dir: context.args.data_dir.clone(),
+        shard: context.shard,
+        segment_bytes: SEGMENT_BYTES,
+    };
+    let own_index = context.indexes[context.shard as usize].clone();
+    let store = ShardStore::open(config, UringDisk, own_index).map_err(|err| err.to_string())?;
+    store.start();
+    let reader = ObjectReader::new(UringDisk, context.args.data_dir.clone(), context.indexes);
+    let settings = S3Settings {
+        region: context.args.region.clone(),
+        virtual_host_domains: context.args.domains.clone(),
+    };
+    let shard = std::rc::Rc::new(Shard::new(
+        context.shard,
+        settings,
+        store.clone(),
+        reader,
+        context.peers,
+        context.control,
+        context.snapshot,
+        context.serving.clone(),
+    ));
+    monoio::spawn(s3::shard::serve_shard_requests(shard.clone(), context.inbox));
+    let options = monoio::net::ListenerOpts::new().reuse_port(true).backlog(4096);
+    let listener = monoio::net::TcpListener::bind_with_config(context.args.listen, &options)
+        .map_err(|err| format!("cannot listen on {}: {err}", context.args.listen))?;
+    context.serving.fetch_add(1, Ordering::AcqRel);
+    let _ = context.started.send(Ok(()));
+    let service = std::rc::Rc::new(s3::service::S3Service::new(shard.clone()));
+    let served = http::serve(listener, service, http::ServerLimits::default(), context.shutdown);
+    if let Err(err) = served.await {
+        tracing::error!(shard = context.shard, %err, "http server failed");
+    }
+    context.serving.fetch_sub(1, Ordering::AcqRel);
+    // Other shards' in-flight uploads may still append and commit here: keep
+    // serving the inbox until every shard has finished its HTTP exchanges.
+    context.http_done.fetch_add(1, Ordering::AcqRel);
+    while context.http_done.load(Ordering::Acquire) < shard_count {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+    store.shutdown();
+    store.drained().await;
+    Ok(())
+}
+
+fn announce(args: &ServerArgs, shard_count: u16, generated: Option<&cluster::RootCredentials>) {
+    tracing::info!(listen = %args.listen, shards = shard_count,
+        data_dir = %args.data_dir.display(), "maxiofs serving S3");
+    println!("maxiofs S3 API on http://{} ({} shards, data in {})",
+        args.listen, shard_count, args.data_dir.display());
+    if let Some(creds) = generated {
+        // Printed once, to the operator's terminal; never logged.
+        println!("Generated root credentials (shown only now; stored in the data directory):");
+        println!("  AccessKeyId:     {}", creds.access_key);
+        println!("  SecretAccessKey: {}", creds.secret_key);
+    }
+}
+
+fn wait_for_signal() -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|err| err.to_string())?;
+    let _ = signals.forever().next();
+    Ok(())
+}
+
+fn stop(runtime: Runtime) {
+    for trigger in &runtime.shutdowns {
+        trigger.trigger();
+    }
+    for thread in runtime.shard_threads {
+        let _ = thread.join();
+    }
+    runtime.control_tx.close();
+    let _ = runtime.control_thread.join();
+}
