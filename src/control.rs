@@ -20,7 +20,10 @@ pub struct ControlPlane {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Builds a snapshot from the catalog's current contents.
@@ -39,17 +42,23 @@ pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot,
         })
         .collect();
     let secrets = catalog.access_keys()?.into_iter().collect();
-    Ok(CatalogSnapshot { version, buckets, secrets })
+    Ok(CatalogSnapshot {
+        version,
+        buckets,
+        secrets,
+    })
 }
 
 fn catalog_error(err: CatalogError) -> S3Error {
     match err {
-        CatalogError::BucketExists => {
-            S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou, "Your previous request to create the named bucket succeeded and you already own it.")
-        }
-        CatalogError::NoSuchBucket => {
-            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
-        }
+        CatalogError::BucketExists => S3Error::new(
+            S3ErrorCode::BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        ),
+        CatalogError::NoSuchBucket => S3Error::new(
+            S3ErrorCode::NoSuchBucket,
+            "The specified bucket does not exist",
+        ),
         CatalogError::Sqlite(_) | CatalogError::Io(_) => {
             tracing::error!(%err, "catalog failure");
             S3Error::internal("catalog failure")
@@ -63,12 +72,14 @@ fn engine_error(err: EngineError) -> S3Error {
             S3ErrorCode::BucketNotEmpty,
             "The bucket you tried to delete is not empty",
         ),
-        EngineError::NoSuchBucket => {
-            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
-        }
-        EngineError::DiskFull => {
-            S3Error::new(S3ErrorCode::InsufficientStorage, "No space left on the data disk")
-        }
+        EngineError::NoSuchBucket => S3Error::new(
+            S3ErrorCode::NoSuchBucket,
+            "The specified bucket does not exist",
+        ),
+        EngineError::DiskFull => S3Error::new(
+            S3ErrorCode::InsufficientStorage,
+            "No space left on the data disk",
+        ),
         EngineError::ShuttingDown => S3Error::new(S3ErrorCode::SlowDown, "Server shutting down"),
         EngineError::Io(_)
         | EngineError::Corrupt { .. }
@@ -98,9 +109,13 @@ impl ControlPlane {
 
     async fn commit_on(&self, shard: u16, op: IndexOp) -> S3Result<()> {
         let (reply, answer) = oneshot::channel();
-        let sent = self.shards[shard as usize].send(ShardRequest::Commit { op, reply }).await;
+        let sent = self.shards[shard as usize]
+            .send(ShardRequest::Commit { op, reply })
+            .await;
         sent.map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "shard unavailable"))?;
-        let outcome = answer.await.map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "shard gone"))?;
+        let outcome = answer
+            .await
+            .map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "shard gone"))?;
         outcome.map_err(engine_error)
     }
 
@@ -115,9 +130,20 @@ impl ControlPlane {
         }
         let id = self.catalog.next_bucket_id().map_err(catalog_error)?;
         let owner_shard = engine::shard_for(name, self.shards.len()) as u16;
-        self.commit_on(owner_shard, IndexOp::CreateBucket { bucket_id: id, name: name.into() })
-            .await?;
-        let row = BucketRow { id, name: name.into(), owner_shard, created_ms: now_ms() };
+        self.commit_on(
+            owner_shard,
+            IndexOp::CreateBucket {
+                bucket_id: id,
+                name: name.into(),
+            },
+        )
+        .await?;
+        let row = BucketRow {
+            id,
+            name: name.into(),
+            owner_shard,
+            created_ms: now_ms(),
+        };
         self.catalog.insert_bucket(&row).map_err(catalog_error)?;
         self.publish().await
     }
@@ -132,18 +158,23 @@ impl ControlPlane {
             .bucket(name)
             .map_err(catalog_error)?
             .ok_or_else(|| catalog_error(CatalogError::NoSuchBucket))?;
-        self.commit_on(row.owner_shard, IndexOp::DropBucket { bucket_id: row.id }).await?;
+        self.commit_on(row.owner_shard, IndexOp::DropBucket { bucket_id: row.id })
+            .await?;
         self.catalog.delete_bucket(name).map_err(catalog_error)?;
         self.publish().await
     }
 
     async fn publish(&mut self) -> S3Result<Arc<CatalogSnapshot>> {
-        let next = load_snapshot(&self.catalog, self.snapshot.version + 1).map_err(catalog_error)?;
+        let next =
+            load_snapshot(&self.catalog, self.snapshot.version + 1).map_err(catalog_error)?;
         self.snapshot = Arc::new(next);
         let mut acks = Vec::with_capacity(self.shards.len());
         for shard in &self.shards {
             let (reply, ack) = oneshot::channel();
-            let request = ShardRequest::InstallCatalog { snapshot: self.snapshot.clone(), reply };
+            let request = ShardRequest::InstallCatalog {
+                snapshot: self.snapshot.clone(),
+                reply,
+            };
             if shard.send(request).await.is_ok() {
                 acks.push(ack);
             }

@@ -54,7 +54,12 @@ pub struct ServerArgs {
     pub region: String,
 
     /// Domains for virtual-host-style requests (`bucket.<domain>`), comma separated.
-    #[arg(long, env = "MAXIOFS_DOMAINS", value_delimiter = ',', default_value = "localhost")]
+    #[arg(
+        long,
+        env = "MAXIOFS_DOMAINS",
+        value_delimiter = ',',
+        default_value = "localhost"
+    )]
     pub domains: Vec<String>,
 }
 

@@ -11,9 +11,9 @@ use std::time::Duration;
 use cluster::{generate_root_credentials, Catalog};
 use engine::index::{Index, IndexOp};
 use engine::io::uring::UringDisk;
+use engine::limits::SEGMENT_BYTES;
 use engine::reader::ObjectReader;
 use engine::store::{index_dir, ShardStore, StoreConfig};
-use engine::limits::SEGMENT_BYTES;
 use s3::shard::{CatalogSnapshot, ControlRequest, S3Settings, Shard, ShardRequest};
 
 use crate::control::{load_snapshot, now_ms, ControlPlane};
@@ -59,7 +59,10 @@ fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
     let path = data_dir.join(LOCK_FILE);
     let file = std::fs::File::create(&path).map_err(|err| format!("{}: {err}", path.display()))?;
     file.try_lock().map_err(|_| {
-        format!("{} is in use by another maxiofs process", data_dir.display())
+        format!(
+            "{} is in use by another maxiofs process",
+            data_dir.display()
+        )
     })?;
     Ok(file)
 }
@@ -67,9 +70,13 @@ fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
 /// The shard count is part of the data directory: `shard_for` decides where
 /// every bucket lives, so a different count would lose buckets.
 fn resolve_shard_count(catalog: &Catalog, requested: Option<u16>) -> Result<u16, String> {
-    let recorded = catalog.setting(SETTING_SHARD_COUNT).map_err(|err| err.to_string())?;
+    let recorded = catalog
+        .setting(SETTING_SHARD_COUNT)
+        .map_err(|err| err.to_string())?;
     let recorded: Option<u16> = recorded.and_then(|value| value.parse().ok());
-    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as u16;
+    let online = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as u16;
     match (recorded, requested) {
         (Some(recorded), Some(requested)) if recorded != requested => Err(format!(
             "this data directory was created with --shards {recorded}; it cannot be opened \
@@ -103,7 +110,11 @@ fn ensure_root_credentials(
             .map_err(|err| err.to_string())?;
         return Ok(None);
     }
-    if !catalog.access_keys().map_err(|err| err.to_string())?.is_empty() {
+    if !catalog
+        .access_keys()
+        .map_err(|err| err.to_string())?
+        .is_empty()
+    {
         return Ok(None);
     }
     let creds = generate_root_credentials();
@@ -129,13 +140,23 @@ fn reconcile_buckets(catalog: &Catalog, indexes: &[Index]) -> Result<(), String>
             Some(state) if !state.dropped => {}
             Some(_) => {
                 tracing::warn!(bucket = %row.name, "finishing an interrupted bucket deletion");
-                catalog.delete_bucket(&row.name).map_err(|err| err.to_string())?;
+                catalog
+                    .delete_bucket(&row.name)
+                    .map_err(|err| err.to_string())?;
             }
             None => {
                 tracing::warn!(bucket = %row.name, "re-creating a bucket missing from its index");
-                let op = IndexOp::CreateBucket { bucket_id: row.id, name: row.name.clone() };
-                let outcome = index.apply_batch(&[op], &[]).map_err(|err| err.to_string())?;
-                outcome.into_iter().collect::<Result<Vec<()>, _>>().map_err(|e| e.to_string())?;
+                let op = IndexOp::CreateBucket {
+                    bucket_id: row.id,
+                    name: row.name.clone(),
+                };
+                let outcome = index
+                    .apply_batch(&[op], &[])
+                    .map_err(|err| err.to_string())?;
+                outcome
+                    .into_iter()
+                    .collect::<Result<Vec<()>, _>>()
+                    .map_err(|e| e.to_string())?;
             }
         }
     }
@@ -153,7 +174,11 @@ fn start(
         .map(|_| async_channel::bounded::<ShardRequest>(SHARD_INBOX_REQUESTS_MAX))
         .unzip();
     let (control_tx, control_rx) = async_channel::bounded(CONTROL_INBOX_REQUESTS_MAX);
-    let control = ControlPlane { catalog, shards: inbox_txs.clone(), snapshot: snapshot.clone() };
+    let control = ControlPlane {
+        catalog,
+        shards: inbox_txs.clone(),
+        snapshot: snapshot.clone(),
+    };
     let control_thread = std::thread::Builder::new()
         .name("control".into())
         .spawn(move || run_control(control, control_rx))
@@ -186,7 +211,12 @@ fn start(
         shard_threads.push(thread);
     }
     drop(started_tx);
-    let runtime = Runtime { shard_threads, control_thread, shutdowns, control_tx };
+    let runtime = Runtime {
+        shard_threads,
+        control_thread,
+        shutdowns,
+        control_tx,
+    };
     for _ in 0..shard_count {
         match started_rx.recv() {
             Ok(Ok(())) => {}
@@ -226,7 +256,9 @@ struct ShardContext {
 }
 
 fn run_shard(context: ShardContext) {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     if let Err(err) = engine::io::pin_current_thread_to_core(context.shard as usize % cores) {
         tracing::warn!(shard = context.shard, %err, "could not pin shard thread");
     }
@@ -276,14 +308,24 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
         context.snapshot,
         context.serving.clone(),
     ));
-    monoio::spawn(s3::shard::serve_shard_requests(shard.clone(), context.inbox));
-    let options = monoio::net::ListenerOpts::new().reuse_port(true).backlog(4096);
+    monoio::spawn(s3::shard::serve_shard_requests(
+        shard.clone(),
+        context.inbox,
+    ));
+    let options = monoio::net::ListenerOpts::new()
+        .reuse_port(true)
+        .backlog(4096);
     let listener = monoio::net::TcpListener::bind_with_config(context.args.listen, &options)
         .map_err(|err| format!("cannot listen on {}: {err}", context.args.listen))?;
     context.serving.fetch_add(1, Ordering::AcqRel);
     let _ = context.started.send(Ok(()));
     let service = std::rc::Rc::new(s3::service::S3Service::new(shard.clone()));
-    let served = http::serve(listener, service, http::ServerLimits::default(), context.shutdown);
+    let served = http::serve(
+        listener,
+        service,
+        http::ServerLimits::default(),
+        context.shutdown,
+    );
     if let Err(err) = served.await {
         tracing::error!(shard = context.shard, %err, "http server failed");
     }
@@ -302,8 +344,12 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
 fn announce(args: &ServerArgs, shard_count: u16, generated: Option<&cluster::RootCredentials>) {
     tracing::info!(listen = %args.listen, shards = shard_count,
         data_dir = %args.data_dir.display(), "maxiofs serving S3");
-    println!("maxiofs S3 API on http://{} ({} shards, data in {})",
-        args.listen, shard_count, args.data_dir.display());
+    println!(
+        "maxiofs S3 API on http://{} ({} shards, data in {})",
+        args.listen,
+        shard_count,
+        args.data_dir.display()
+    );
     if let Some(creds) = generated {
         // Printed once, to the operator's terminal; never logged.
         println!("Generated root credentials (shown only now; stored in the data directory):");

@@ -86,7 +86,9 @@ impl Catalog {
     }
 
     pub fn setting(&self, name: &str) -> Result<Option<String>, CatalogError> {
-        let mut stmt = self.conn.prepare_cached("SELECT value FROM settings WHERE name = ?1")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM settings WHERE name = ?1")?;
         Ok(stmt.query_row(params![name], |row| row.get(0)).optional()?)
     }
 
@@ -104,9 +106,11 @@ impl Catalog {
     pub fn next_bucket_id(&self) -> Result<u64, CatalogError> {
         let seq: Option<i64> = self
             .conn
-            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'buckets'", [], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'buckets'",
+                [],
+                |row| row.get(0),
+            )
             .optional()?;
         Ok(seq.unwrap_or(0) as u64 + 1)
     }
@@ -115,7 +119,12 @@ impl Catalog {
         let inserted = self.conn.execute(
             "INSERT INTO buckets (id, name, owner_shard, created_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(name) DO NOTHING",
-            params![row.id as i64, row.name, row.owner_shard, row.created_ms as i64],
+            params![
+                row.id as i64,
+                row.name,
+                row.owner_shard,
+                row.created_ms as i64
+            ],
         )?;
         if inserted == 0 {
             return Err(CatalogError::BucketExists);
@@ -131,7 +140,9 @@ impl Catalog {
     }
 
     pub fn delete_bucket(&self, name: &str) -> Result<(), CatalogError> {
-        let deleted = self.conn.execute("DELETE FROM buckets WHERE name = ?1", params![name])?;
+        let deleted = self
+            .conn
+            .execute("DELETE FROM buckets WHERE name = ?1", params![name])?;
         if deleted == 0 {
             return Err(CatalogError::NoSuchBucket);
         }
@@ -139,15 +150,17 @@ impl Catalog {
     }
 
     pub fn buckets(&self) -> Result<Vec<BucketRow>, CatalogError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, name, owner_shard, created_ms FROM buckets ORDER BY name")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, owner_shard, created_ms FROM buckets ORDER BY name",
+        )?;
         let rows = stmt.query_map([], bucket_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     pub fn access_keys(&self) -> Result<Vec<(String, String)>, CatalogError> {
-        let mut stmt = self.conn.prepare_cached("SELECT access_key, secret_key FROM access_keys")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT access_key, secret_key FROM access_keys")?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -183,7 +196,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("maxiofs-catalog-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("maxiofs-catalog-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -193,14 +207,31 @@ mod tests {
         let dir = temp_dir("buckets");
         let catalog = Catalog::open(&dir).unwrap();
         let id = catalog.next_bucket_id().unwrap();
-        let row = BucketRow { id, name: "a".into(), owner_shard: 1, created_ms: 5 };
+        let row = BucketRow {
+            id,
+            name: "a".into(),
+            owner_shard: 1,
+            created_ms: 5,
+        };
         catalog.insert_bucket(&row).unwrap();
-        assert!(matches!(catalog.insert_bucket(&row), Err(CatalogError::BucketExists)));
+        assert!(matches!(
+            catalog.insert_bucket(&row),
+            Err(CatalogError::BucketExists)
+        ));
         assert_eq!(catalog.bucket("a").unwrap(), Some(row.clone()));
         catalog.delete_bucket("a").unwrap();
-        assert!(matches!(catalog.delete_bucket("a"), Err(CatalogError::NoSuchBucket)));
-        assert!(catalog.next_bucket_id().unwrap() > id, "ids are never reused");
-        let mode = std::fs::metadata(dir.join(CATALOG_FILE)).unwrap().permissions().mode();
+        assert!(matches!(
+            catalog.delete_bucket("a"),
+            Err(CatalogError::NoSuchBucket)
+        ));
+        assert!(
+            catalog.next_bucket_id().unwrap() > id,
+            "ids are never reused"
+        );
+        let mode = std::fs::metadata(dir.join(CATALOG_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -214,8 +245,14 @@ mod tests {
             catalog.upsert_access_key("AK", "SK", "root", 1).unwrap();
         }
         let catalog = Catalog::open(&dir).unwrap();
-        assert_eq!(catalog.setting("shard_count").unwrap().as_deref(), Some("2"));
-        assert_eq!(catalog.access_keys().unwrap(), vec![("AK".into(), "SK".into())]);
+        assert_eq!(
+            catalog.setting("shard_count").unwrap().as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            catalog.access_keys().unwrap(),
+            vec![("AK".into(), "SK".into())]
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -12,7 +12,9 @@ pub struct RootCredentials {
 // Never print the secret by accident (Debug is used in logs).
 impl std::fmt::Debug for RootCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RootCredentials").field("access_key", &self.access_key).finish()
+        f.debug_struct("RootCredentials")
+            .field("access_key", &self.access_key)
+            .finish()
     }
 }
 
@@ -22,7 +24,9 @@ const SECRET_KEY_ALPHABET: &[u8] =
 
 fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rngs::OsRng;
-    (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 pub fn generate_root_credentials() -> RootCredentials {

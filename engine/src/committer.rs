@@ -41,13 +41,20 @@ impl Committer {
                     let _ = job.reply.send(outcome);
                 }
             })?;
-        Ok(Committer { jobs: Some(jobs), thread: Some(thread) })
+        Ok(Committer {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
     }
 
     /// Commits `ops` durably; resolves when LMDB's commit (and fsync) returned.
     pub async fn commit(&self, ops: Vec<IndexOp>, segment_ends: Vec<(u32, u64)>) -> BatchOutcome {
         let (reply, outcome) = oneshot::channel();
-        let job = CommitJob { ops, segment_ends, reply };
+        let job = CommitJob {
+            ops,
+            segment_ends,
+            reply,
+        };
         let jobs = self.jobs.as_ref().ok_or(EngineError::ShuttingDown)?;
         // The group-commit loop has at most one batch outstanding, so the
         // bounded queue never fills and this send never blocks the reactor.

@@ -30,7 +30,7 @@ pub const RECORD_KIND_OBJECT_CHUNK: u8 = 1;
 pub const RECORD_HEADER_BYTES: usize = 64;
 
 const _: () = assert!(RECORD_HEADER_BYTES == 40 + 24);
-const _: () = assert!(crate::limits::DISK_BLOCK_BYTES % RECORD_HEADER_BYTES == 0);
+const _: () = assert!(crate::limits::DISK_BLOCK_BYTES.is_multiple_of(RECORD_HEADER_BYTES));
 
 /// What a record header says about its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,7 +124,10 @@ mod tests {
         for i in 0..RECORD_HEADER_BYTES {
             let mut copy = bytes;
             copy[i] ^= 0x01;
-            assert!(RecordHeader::decode(&copy).is_err(), "flip at {i} undetected");
+            assert!(
+                RecordHeader::decode(&copy).is_err(),
+                "flip at {i} undetected"
+            );
         }
     }
 
@@ -133,7 +136,10 @@ mod tests {
         assert_eq!(record_len_bytes(0), 4096);
         assert_eq!(record_len_bytes(4096 - 64), 4096);
         assert_eq!(record_len_bytes(4096 - 63), 8192);
-        assert_eq!(record_len_bytes(crate::limits::CHUNK_PAYLOAD_BYTES_MAX), 1 << 20);
+        assert_eq!(
+            record_len_bytes(crate::limits::CHUNK_PAYLOAD_BYTES_MAX),
+            1 << 20
+        );
     }
 }
 

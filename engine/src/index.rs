@@ -83,12 +83,24 @@ pub struct SegmentState {
 /// One change applied by the committer in a group-commit transaction.
 #[derive(Debug)]
 pub enum IndexOp {
-    CreateBucket { bucket_id: u64, name: String },
+    CreateBucket {
+        bucket_id: u64,
+        name: String,
+    },
     /// Refused with `BucketNotEmpty` while any object remains.
-    DropBucket { bucket_id: u64 },
-    PutObject { bucket_id: u64, key: Vec<u8>, record: ObjectRecord },
+    DropBucket {
+        bucket_id: u64,
+    },
+    PutObject {
+        bucket_id: u64,
+        key: Vec<u8>,
+        record: ObjectRecord,
+    },
     /// Succeeds whether or not the object existed (S3 semantics).
-    DeleteObject { bucket_id: u64, key: Vec<u8> },
+    DeleteObject {
+        bucket_id: u64,
+        key: Vec<u8>,
+    },
 }
 
 /// A shard's index handles. Cheap to clone; shareable across threads.
@@ -108,12 +120,17 @@ pub fn encode_value<T: Serialize>(value: &T) -> Vec<u8> {
 
 pub fn decode_value<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> EngineResult<T> {
     match bytes.split_first() {
-        Some((&VALUE_FORMAT_VERSION, rest)) => postcard::from_bytes(rest)
-            .map_err(|err| EngineError::Corrupt { detail: format!("index value: {err}") }),
-        Some((version, _)) => {
-            Err(EngineError::Corrupt { detail: format!("unknown index value version {version}") })
+        Some((&VALUE_FORMAT_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|err| EngineError::Corrupt {
+                detail: format!("index value: {err}"),
+            })
         }
-        None => Err(EngineError::Corrupt { detail: "empty index value".into() }),
+        Some((version, _)) => Err(EngineError::Corrupt {
+            detail: format!("unknown index value version {version}"),
+        }),
+        None => Err(EngineError::Corrupt {
+            detail: "empty index value".into(),
+        }),
     }
 }
 
@@ -160,7 +177,12 @@ impl Index {
         let buckets = env.create_database(&mut wtxn, Some(DB_BUCKETS))?;
         let segments = env.create_database(&mut wtxn, Some(DB_SEGMENTS))?;
         wtxn.commit()?;
-        Ok(Index { env, objects, buckets, segments })
+        Ok(Index {
+            env,
+            objects,
+            buckets,
+            segments,
+        })
     }
 
     pub(crate) fn objects_db(&self) -> Database<Bytes, Bytes> {
@@ -229,7 +251,9 @@ impl Index {
                 Some(value) => decode_value(value)?,
                 None => SegmentState::default(),
             };
-            let new = SegmentState { referenced_end_bytes: old.referenced_end_bytes.max(*end_bytes) };
+            let new = SegmentState {
+                referenced_end_bytes: old.referenced_end_bytes.max(*end_bytes),
+            };
             self.segments.put(&mut wtxn, &key, &encode_value(&new))?;
         }
         wtxn.commit()?;
@@ -246,8 +270,12 @@ impl Index {
     fn apply_op(&self, wtxn: &mut heed::RwTxn<'_>, op: &IndexOp) -> EngineResult<()> {
         match op {
             IndexOp::CreateBucket { bucket_id, name } => {
-                let state = BucketState { name: name.clone(), dropped: false };
-                self.buckets.put(wtxn, &bucket_id.to_be_bytes(), &encode_value(&state))?;
+                let state = BucketState {
+                    name: name.clone(),
+                    dropped: false,
+                };
+                self.buckets
+                    .put(wtxn, &bucket_id.to_be_bytes(), &encode_value(&state))?;
             }
             IndexOp::DropBucket { bucket_id } => {
                 self.live_bucket(wtxn, *bucket_id)?;
@@ -260,7 +288,11 @@ impl Index {
                 state.dropped = true;
                 self.buckets.put(wtxn, &key, &encode_value(&state))?;
             }
-            IndexOp::PutObject { bucket_id, key, record } => {
+            IndexOp::PutObject {
+                bucket_id,
+                key,
+                record,
+            } => {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
                 self.objects.put(wtxn, &index_key, &encode_value(record))?;

@@ -45,10 +45,16 @@ pub struct ListPage {
 }
 
 /// The common prefix `key` rolls up into, if any.
-fn common_prefix_of<'k>(key: &'k [u8], prefix: &[u8], delimiter: Option<&[u8]>) -> Option<&'k [u8]> {
+fn common_prefix_of<'k>(
+    key: &'k [u8],
+    prefix: &[u8],
+    delimiter: Option<&[u8]>,
+) -> Option<&'k [u8]> {
     let delimiter = delimiter.filter(|d| !d.is_empty())?;
     let rest = key.get(prefix.len()..)?;
-    let at = rest.windows(delimiter.len()).position(|window| window == delimiter)?;
+    let at = rest
+        .windows(delimiter.len())
+        .position(|window| window == delimiter)?;
     Some(&key[..prefix.len() + at + delimiter.len()])
 }
 
@@ -91,7 +97,10 @@ impl Index {
         let bucket_end = object_index_key_prefix(query.bucket_id + 1, b"");
         let mut start = list_start(query);
         'seek: loop {
-            let range = (Bound::Included(start.as_slice()), Bound::Excluded(bucket_end.as_slice()));
+            let range = (
+                Bound::Included(start.as_slice()),
+                Bound::Excluded(bucket_end.as_slice()),
+            );
             let iter = self.objects_db().range(&rtxn, &range)?;
             for entry in iter {
                 let (index_key, value) = entry?;
@@ -116,7 +125,10 @@ impl Index {
                     break 'seek;
                 }
                 let record = decode_value(value)?;
-                page.items.push(ListItem::Object { key: key.to_vec(), record });
+                page.items.push(ListItem::Object {
+                    key: key.to_vec(),
+                    record,
+                });
             }
             break;
         }

@@ -14,20 +14,28 @@ use crate::io::{AlignedBuf, Disk, DiskFile};
 use crate::limits::READER_OPEN_SEGMENTS_MAX;
 use crate::store::segment_path;
 
+/// Open segment files by (shard, segment number).
+type OpenFiles<F> = HashMap<(u16, u32), Rc<F>>;
+
 pub struct ObjectReader<D: Disk> {
     disk: D,
     data_dir: PathBuf,
     indexes: Vec<Index>,
-    files: RefCell<HashMap<(u16, u32), Rc<D::File>>>,
+    files: RefCell<OpenFiles<D::File>>,
 }
 
 impl<D: Disk> ObjectReader<D> {
     /// `indexes[i]` is shard i's index.
     pub fn new(disk: D, data_dir: PathBuf, indexes: Vec<Index>) -> Self {
-        ObjectReader { disk, data_dir, indexes, files: RefCell::new(HashMap::new()) }
+        ObjectReader {
+            disk,
+            data_dir,
+            indexes,
+            files: RefCell::new(HashMap::new()),
+        }
     }
 
-    pub fn index(&self, shard: usize) -> &Index {
+    pub fn shard_index(&self, shard: usize) -> &Index {
         &self.indexes[shard]
     }
 
@@ -48,7 +56,11 @@ impl<D: Disk> ObjectReader<D> {
     /// Reads and verifies one chunk record into `buf`. On success the payload
     /// is `buf.as_slice()[64..64 + extent.payload_len_bytes]`. A record that
     /// fails verification is an error, logged with its location, never data.
-    pub async fn read_chunk(&self, extent: &Extent, buf: AlignedBuf) -> (EngineResult<()>, AlignedBuf) {
+    pub async fn read_chunk(
+        &self,
+        extent: &Extent,
+        buf: AlignedBuf,
+    ) -> (EngineResult<()>, AlignedBuf) {
         let file = match self.file(extent.shard, extent.segment) {
             Ok(file) => file,
             Err(err) => return (Err(err), buf),

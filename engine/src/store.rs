@@ -98,7 +98,10 @@ impl<D: Disk> ShardStore<D> {
             if state.referenced_end_bytes < config.segment_bytes {
                 let path = segment_path(&config.data_dir, config.shard, *number);
                 let file = disk.open_segment(&path, true)?;
-                writer.active = Some(Rc::new(OpenSegment { number: *number, file: Rc::new(file) }));
+                writer.active = Some(Rc::new(OpenSegment {
+                    number: *number,
+                    file: Rc::new(file),
+                }));
                 writer.append_at_bytes = state.referenced_end_bytes;
             }
         }
@@ -142,14 +145,20 @@ impl<D: Disk> ShardStore<D> {
     fn reserve(&self, record_len: u64) -> EngineResult<(Rc<OpenSegment<D::File>>, u64)> {
         let mut writer = self.writer.borrow_mut();
         let fits = writer.append_at_bytes + record_len <= self.config.segment_bytes;
-        let active = writer.active.clone().filter(|seg| fits && !writer.poisoned.contains(&seg.number));
+        let active = writer
+            .active
+            .clone()
+            .filter(|seg| fits && !writer.poisoned.contains(&seg.number));
         let segment = match active {
             Some(segment) => segment,
             None => {
                 let number = writer.next_segment;
                 let path = segment_path(&self.config.data_dir, self.config.shard, number);
                 let file = self.disk.create_segment(&path, self.config.segment_bytes)?;
-                let segment = Rc::new(OpenSegment { number, file: Rc::new(file) });
+                let segment = Rc::new(OpenSegment {
+                    number,
+                    file: Rc::new(file),
+                });
                 writer.next_segment = number + 1;
                 writer.active = Some(segment.clone());
                 writer.append_at_bytes = 0;
@@ -184,7 +193,11 @@ impl<D: Disk> ShardStore<D> {
             writer.poisoned.insert(segment.number);
             return (Err(err.into()), buf);
         }
-        if !writer.unsynced.iter().any(|seg| seg.number == segment.number) {
+        if !writer
+            .unsynced
+            .iter()
+            .any(|seg| seg.number == segment.number)
+        {
             writer.unsynced.push(segment.clone());
         }
         let extent = Extent {
@@ -230,8 +243,10 @@ impl<D: Disk> ShardStore<D> {
     }
 
     async fn commit_batch(&self, batch: Vec<PendingCommit>) {
-        let (ops, replies): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|pending| (pending.op, pending.reply)).unzip();
+        let (ops, replies): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|pending| (pending.op, pending.reply))
+            .unzip();
         let outcome = self.commit_batch_durably(ops).await;
         match outcome {
             Ok(per_op) => {
@@ -266,8 +281,12 @@ impl<D: Disk> ShardStore<D> {
         let mut outcomes = self.committer.commit(ops, segment_ends).await?.into_iter();
         Ok(refused
             .into_iter()
-            .map(|refused| if refused { Err(EngineError::SegmentPoisoned) } else {
-                outcomes.next().expect("one outcome per committed op")
+            .map(|refused| {
+                if refused {
+                    Err(EngineError::SegmentPoisoned)
+                } else {
+                    outcomes.next().expect("one outcome per committed op")
+                }
             })
             .collect())
     }
@@ -295,7 +314,10 @@ impl<D: Disk> ShardStore<D> {
             if extent.shard != self.config.shard {
                 continue;
             }
-            match ends.iter_mut().find(|(segment, _)| *segment == extent.segment) {
+            match ends
+                .iter_mut()
+                .find(|(segment, _)| *segment == extent.segment)
+            {
                 Some((_, end)) => *end = (*end).max(extent.end_bytes()),
                 None => ends.push((extent.segment, extent.end_bytes())),
             }
@@ -310,7 +332,9 @@ fn op_extents(op: &IndexOp) -> &[Extent] {
             ObjectBody::Extents(extents) => extents,
             ObjectBody::Inline(_) => &[],
         },
-        IndexOp::CreateBucket { .. } | IndexOp::DropBucket { .. } | IndexOp::DeleteObject { .. } => &[],
+        IndexOp::CreateBucket { .. }
+        | IndexOp::DropBucket { .. }
+        | IndexOp::DeleteObject { .. } => &[],
     }
 }
 
@@ -319,7 +343,9 @@ fn clone_error(err: &EngineError) -> EngineError {
     match err {
         EngineError::Io(io) => EngineError::Io(std::io::Error::new(io.kind(), io.to_string())),
         EngineError::DiskFull => EngineError::DiskFull,
-        EngineError::Corrupt { detail } => EngineError::Corrupt { detail: detail.clone() },
+        EngineError::Corrupt { detail } => EngineError::Corrupt {
+            detail: detail.clone(),
+        },
         EngineError::Index(detail) => EngineError::Index(detail.clone()),
         EngineError::NoSuchBucket => EngineError::NoSuchBucket,
         EngineError::BucketNotEmpty => EngineError::BucketNotEmpty,

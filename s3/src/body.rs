@@ -56,14 +56,27 @@ pub struct PayloadReader<'e, 'c> {
 fn decoded_length(head: &http::RequestHead) -> S3Result<Option<u64>> {
     match head.header("x-amz-decoded-content-length") {
         None => Ok(None),
-        Some(text) => text.trim().parse().map(Some).map_err(|_| AuthError::DecodedLengthInvalid.into()),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| AuthError::DecodedLengthInvalid.into()),
     }
 }
 
 fn read_error(err: http::HttpError) -> S3Error {
     tracing::debug!(%err, "request body read failed");
-    S3Error::new(S3ErrorCode::IncompleteBody,
-        "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+    if matches!(err, http::HttpError::Timeout) {
+        return S3Error::new(
+            S3ErrorCode::RequestTimeout,
+            "Your socket connection to the server was not read from or written to within the \
+             timeout period.",
+        );
+    }
+    S3Error::new(
+        S3ErrorCode::IncompleteBody,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    )
 }
 
 impl<'e, 'c> PayloadReader<'e, 'c> {
@@ -78,7 +91,10 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
                     return Err(AuthError::DecodedLengthMissing.into());
                 }
                 declared_len_bytes = decoded;
-                (None, Some(AwsChunkedDecoder::new(chunked_mode.clone(), decoded)))
+                (
+                    None,
+                    Some(AwsChunkedDecoder::new(chunked_mode.clone(), decoded)),
+                )
             }
         };
         Ok(PayloadReader {
@@ -165,7 +181,9 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             let computed: [u8; 32] = hasher.finalize().into();
             PayloadHash::Sha256(expected).verify_body_sha256(&computed)?;
         }
-        let Some(decoder) = self.chunked.as_mut() else { return Ok(None) };
+        let Some(decoder) = self.chunked.as_mut() else {
+            return Ok(None);
+        };
         let trailers = decoder.finish()?;
         trailer_checksum(&trailers)
     }
@@ -175,8 +193,13 @@ fn trailer_checksum(trailers: &Trailers) -> S3Result<Option<Checksum>> {
     for algorithm in ChecksumAlgorithm::ALL {
         if let Some(value) = trailers.get(algorithm.header_name()) {
             let checksum = Checksum::from_base64(algorithm, value).map_err(|_| {
-                S3Error::new(S3ErrorCode::InvalidRequest,
-                    format!("Value for {} trailing header is invalid.", algorithm.header_name()))
+                S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    format!(
+                        "Value for {} trailing header is invalid.",
+                        algorithm.header_name()
+                    ),
+                )
             })?;
             return Ok(Some(checksum));
         }
@@ -197,8 +220,10 @@ pub async fn read_small_body(
     loop {
         if len == body.len() {
             if body.len() > max_bytes {
-                return Err(S3Error::new(S3ErrorCode::MalformedXML,
-                    "The XML you provided was larger than the maximum allowed."));
+                return Err(S3Error::new(
+                    S3ErrorCode::MalformedXML,
+                    "The XML you provided was larger than the maximum allowed.",
+                ));
             }
             body.resize(body.len() * 2, 0);
         }
@@ -224,7 +249,10 @@ fn small_body_verify_checksums(
     let from_headers = head.headers.iter().filter_map(|(name, value)| {
         let algorithm = ChecksumAlgorithm::from_header_name(name)?;
         Some(Checksum::from_base64(algorithm, value).map_err(|_| {
-            S3Error::new(S3ErrorCode::InvalidRequest, format!("Value for {name} header is invalid."))
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!("Value for {name} header is invalid."),
+            )
         }))
     });
     for expected in from_headers.chain(trailer.map(Ok)) {
@@ -232,10 +260,13 @@ fn small_body_verify_checksums(
         let mut hasher = crate::checksum::ChecksumHasher::new(expected.algorithm());
         hasher.update(body);
         if expected.verify(&hasher.finalize()).is_err() {
-            return Err(S3Error::new(S3ErrorCode::BadDigest, format!(
-                "The {} you specified did not match the calculated checksum.",
-                expected.algorithm().header_name()
-            )));
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    expected.algorithm().header_name()
+                ),
+            ));
         }
     }
     Ok(())

@@ -129,7 +129,11 @@ pub struct S3Error {
 
 impl S3Error {
     pub fn new(code: S3ErrorCode, message: impl Into<String>) -> Self {
-        S3Error { code, message: message.into(), resource: None }
+        S3Error {
+            code,
+            message: message.into(),
+            resource: None,
+        }
     }
 
     pub fn with_resource(mut self, resource: impl Into<String>) -> Self {

@@ -25,18 +25,28 @@ pub struct S3Service {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl S3Service {
     pub fn new(shard: Rc<Shard>) -> Self {
-        S3Service { shard, request_prefix: rand::random(), request_counter: Cell::new(0) }
+        S3Service {
+            shard,
+            request_prefix: rand::random(),
+            request_counter: Cell::new(0),
+        }
     }
 
     fn next_request_id(&self) -> String {
         let counter = self.request_counter.get() + 1;
         self.request_counter.set(counter);
-        format!("{:08X}{:02X}{:014X}", self.request_prefix, self.shard.id, counter)
+        format!(
+            "{:08X}{:02X}{:014X}",
+            self.request_prefix, self.shard.id, counter
+        )
     }
 
     fn route(&self, ex: &Exchange<'_>) -> S3Result<Route> {
@@ -66,7 +76,11 @@ impl S3Service {
         };
         let catalog = self.shard.catalog();
         let secret_of = |access_key: &str| {
-            catalog.secrets.get(access_key).map(String::as_str).ok_or(AuthError::AccessKeyUnknown)
+            catalog
+                .secrets
+                .get(access_key)
+                .map(String::as_str)
+                .ok_or(AuthError::AccessKeyUnknown)
         };
         let mut cache = self.shard.signing_keys.borrow_mut();
         let params = |secret| VerifyParams {
@@ -80,8 +94,10 @@ impl S3Service {
             sigv4::verify_presigned(&parts, &query, &params(secret), &mut cache)?
         } else if let Some(value) = head.header("authorization") {
             if value.starts_with("AWS ") {
-                return Err(S3Error::new(S3ErrorCode::NotImplemented,
-                    "Signature Version 2 is not supported yet; use Signature Version 4."));
+                return Err(S3Error::new(
+                    S3ErrorCode::NotImplemented,
+                    "Signature Version 2 is not supported yet; use Signature Version 4.",
+                ));
             }
             let header = sigv4::parse_authorization_header(value)?;
             let secret = secret_of(&header.credential.access_key_id)?;
@@ -108,16 +124,21 @@ impl S3Service {
             Endpoint::ListObjectsV2 => list::list_objects_v2(shard, ctx, ex).await,
             Endpoint::DeleteObjects => delete::delete_objects(shard, ctx, ex).await,
             Endpoint::PutObject => object::put_object(shard, ctx, ex).await,
-            Endpoint::GetObject { version_id: None, part_number: None } => {
-                object::get_object(shard, ctx, ex, false).await
+            Endpoint::GetObject {
+                version_id: None,
+                part_number: None,
+            } => object::get_object(shard, ctx, ex, false).await,
+            Endpoint::HeadObject {
+                version_id: None,
+                part_number: None,
+            } => object::get_object(shard, ctx, ex, true).await,
+            Endpoint::DeleteObject { version_id: None } => {
+                delete::delete_object(shard, ctx, ex).await
             }
-            Endpoint::HeadObject { version_id: None, part_number: None } => {
-                object::get_object(shard, ctx, ex, true).await
-            }
-            Endpoint::DeleteObject { version_id: None } => delete::delete_object(shard, ctx, ex).await,
-            other => Err(S3Error::new(S3ErrorCode::NotImplemented, format!(
-                "{} is not implemented yet.", other.name()
-            ))),
+            other => Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                format!("{} is not implemented yet.", other.name()),
+            )),
         }
     }
 
@@ -134,7 +155,11 @@ impl S3Service {
             ("content-type", "application/xml"),
         ];
         let len = body.len() as u64;
-        let body_len = if head_request || status == 304 { BodyLen::Empty } else { BodyLen::Fixed(len) };
+        let body_len = if head_request || status == 304 {
+            BodyLen::Empty
+        } else {
+            BodyLen::Fixed(len)
+        };
         if ex.send_head(status, &headers, body_len).await.is_err() {
             return;
         }
@@ -149,8 +174,13 @@ impl S3Service {
         } else {
             (503, b"starting or stopping\n")
         };
-        let headers = [("x-amz-request-id", request_id), ("content-type", "text/plain")];
-        let _ = ex.respond(status, &headers, bytes::Bytes::from_static(body)).await;
+        let headers = [
+            ("x-amz-request-id", request_id),
+            ("content-type", "text/plain"),
+        ];
+        let _ = ex
+            .respond(status, &headers, bytes::Bytes::from_static(body))
+            .await;
     }
 }
 
@@ -187,7 +217,11 @@ impl Handler for S3Service {
             if ctx.head_sent {
                 ex.close_after();
             } else {
-                let err = if err.resource.is_none() { err.with_resource(ctx.resource()) } else { err };
+                let err = if err.resource.is_none() {
+                    err.with_resource(ctx.resource())
+                } else {
+                    err
+                };
                 self.respond_error(&ctx.request_id, ex, &err).await;
             }
         }

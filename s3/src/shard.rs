@@ -23,7 +23,7 @@ use futures_channel::oneshot;
 
 use crate::auth::sigv4::SigningKeyCache;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::limits::{CHUNK_BUF_BYTES, CHUNK_BUFS_POOLED_MAX};
+use crate::limits::{CHUNK_BUFS_POOLED_MAX, CHUNK_BUF_BYTES};
 
 /// The disk every production shard uses.
 pub type ShardDisk = UringDisk;
@@ -58,17 +58,29 @@ pub enum ShardRequest {
         reply: oneshot::Sender<(EngineResult<Extent>, AlignedBuf)>,
     },
     /// Commit an index change on the owner (group-committed there).
-    Commit { op: IndexOp, reply: oneshot::Sender<EngineResult<()>> },
+    Commit {
+        op: IndexOp,
+        reply: oneshot::Sender<EngineResult<()>>,
+    },
     /// Swap in a newer catalog snapshot; replies once installed.
-    InstallCatalog { snapshot: Arc<CatalogSnapshot>, reply: oneshot::Sender<()> },
+    InstallCatalog {
+        snapshot: Arc<CatalogSnapshot>,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What a shard asks of the control plane. Only bucket creation and deletion
 /// wait on it; both reply with the snapshot that includes the change, already
 /// installed on every shard.
 pub enum ControlRequest {
-    CreateBucket { name: String, reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>> },
-    DeleteBucket { name: String, reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>> },
+    CreateBucket {
+        name: String,
+        reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
+    },
+    DeleteBucket {
+        name: String,
+        reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
+    },
 }
 
 /// Settings every shard shares.
@@ -155,11 +167,19 @@ impl Shard {
         payload_len_bytes: u32,
     ) -> (EngineResult<Extent>, AlignedBuf) {
         if owner == self.id {
-            return self.store.append_chunk(buf, object_id, chunk_index, payload_len_bytes).await;
+            return self
+                .store
+                .append_chunk(buf, object_id, chunk_index, payload_len_bytes)
+                .await;
         }
         let (reply, answer) = oneshot::channel();
-        let request =
-            ShardRequest::AppendChunk { buf, object_id, chunk_index, payload_len_bytes, reply };
+        let request = ShardRequest::AppendChunk {
+            buf,
+            object_id,
+            chunk_index,
+            payload_len_bytes,
+            reply,
+        };
         if let Err(err) = self.peers[owner as usize].send(request).await {
             let ShardRequest::AppendChunk { buf, .. } = err.into_inner() else {
                 unreachable!("the request sent is the one returned")
@@ -219,9 +239,17 @@ pub async fn serve_shard_requests(
 
 async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
     match request {
-        ShardRequest::AppendChunk { buf, object_id, chunk_index, payload_len_bytes, reply } => {
-            let answer =
-                shard.store.append_chunk(buf, object_id, chunk_index, payload_len_bytes).await;
+        ShardRequest::AppendChunk {
+            buf,
+            object_id,
+            chunk_index,
+            payload_len_bytes,
+            reply,
+        } => {
+            let answer = shard
+                .store
+                .append_chunk(buf, object_id, chunk_index, payload_len_bytes)
+                .await;
             let _ = reply.send(answer);
         }
         ShardRequest::Commit { op, reply } => {

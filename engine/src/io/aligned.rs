@@ -15,7 +15,7 @@ pub const fn round_up_to_block(len: usize) -> usize {
 
 /// True when `value` is a multiple of the disk block size.
 pub const fn is_block_aligned(value: u64) -> bool {
-    value % DISK_BLOCK_BYTES as u64 == 0
+    value.is_multiple_of(DISK_BLOCK_BYTES as u64)
 }
 
 /// A zero-initialized heap buffer whose address and capacity are multiples of
@@ -38,7 +38,11 @@ impl AlignedBuf {
         // SAFETY: layout has a non-zero size.
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).unwrap_or_else(|| alloc::handle_alloc_error(layout));
-        AlignedBuf { ptr, capacity, len: 0 }
+        AlignedBuf {
+            ptr,
+            capacity,
+            len: 0,
+        }
     }
 
     fn layout(capacity: usize) -> Layout {
@@ -59,7 +63,11 @@ impl AlignedBuf {
 
     /// Sets the meaningful length. Panics past capacity (a bug, not input).
     pub fn set_len(&mut self, len: usize) {
-        assert!(len <= self.capacity, "len {len} > capacity {}", self.capacity);
+        assert!(
+            len <= self.capacity,
+            "len {len} > capacity {}",
+            self.capacity
+        );
         self.len = len;
     }
 
@@ -122,7 +130,11 @@ pub struct BufPool {
 
 impl BufPool {
     pub fn new(buf_bytes: usize, free_max: usize) -> Self {
-        BufPool { buf_bytes: round_up_to_block(buf_bytes), free: Vec::new(), free_max }
+        BufPool {
+            buf_bytes: round_up_to_block(buf_bytes),
+            free: Vec::new(),
+            free_max,
+        }
     }
 
     /// A buffer with `len` 0 and at least the pool's size.

@@ -61,7 +61,9 @@ impl SimDisk {
             faults: SimFaults::default(),
             written_bytes: 0,
         };
-        SimDisk { state: Rc::new(RefCell::new(state)) }
+        SimDisk {
+            state: Rc::new(RefCell::new(state)),
+        }
     }
 
     pub fn set_faults(&self, faults: SimFaults) {
@@ -93,7 +95,10 @@ impl SimDisk {
     /// Flips one byte of a file's stored image (durable and volatile).
     pub fn corrupt(&self, path: &Path, offset_bytes: u64) {
         let mut state = self.state.borrow_mut();
-        let data = state.files.get_mut(path).expect("corrupting a missing file");
+        let data = state
+            .files
+            .get_mut(path)
+            .expect("corrupting a missing file");
         for image in [&mut data.durable, &mut data.volatile] {
             if let Some(byte) = image.get_mut(offset_bytes as usize) {
                 *byte ^= 0x5a;
@@ -126,21 +131,30 @@ impl Disk for SimDisk {
             unsynced: Vec::new(),
         };
         state.files.insert(path.to_path_buf(), data);
-        Ok(SimFile { path: path.to_path_buf(), state: self.state.clone() })
+        Ok(SimFile {
+            path: path.to_path_buf(),
+            state: self.state.clone(),
+        })
     }
 
     fn open_segment(&self, path: &Path, _writable: bool) -> io::Result<SimFile> {
         if !self.state.borrow().files.contains_key(path) {
             return Err(io::Error::from(io::ErrorKind::NotFound));
         }
-        Ok(SimFile { path: path.to_path_buf(), state: self.state.clone() })
+        Ok(SimFile {
+            path: path.to_path_buf(),
+            state: self.state.clone(),
+        })
     }
 }
 
 impl DiskFile for SimFile {
     async fn write_at(&self, buf: AlignedBuf, offset_bytes: u64) -> (io::Result<()>, AlignedBuf) {
-        assert!(offset_bytes % DISK_BLOCK_BYTES as u64 == 0, "unaligned write offset");
-        assert!(buf.len() % DISK_BLOCK_BYTES == 0, "unaligned write length");
+        assert!(
+            offset_bytes.is_multiple_of(DISK_BLOCK_BYTES as u64),
+            "unaligned write offset"
+        );
+        assert!(buf.len().is_multiple_of(DISK_BLOCK_BYTES), "unaligned write length");
         let mut state = self.state.borrow_mut();
         if std::mem::take(&mut state.faults.write_eio_next) {
             return (Err(eio()), buf);
@@ -162,7 +176,10 @@ impl DiskFile for SimFile {
         offset_bytes: u64,
         len_bytes: usize,
     ) -> (io::Result<()>, AlignedBuf) {
-        assert!(offset_bytes % DISK_BLOCK_BYTES as u64 == 0, "unaligned read offset");
+        assert!(
+            offset_bytes.is_multiple_of(DISK_BLOCK_BYTES as u64),
+            "unaligned read offset"
+        );
         let state = self.state.borrow();
         let data = state.files.get(&self.path).expect("sim file exists");
         let start = offset_bytes as usize;

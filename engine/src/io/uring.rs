@@ -62,12 +62,16 @@ impl Disk for UringDisk {
         if let Some(dir) = path.parent() {
             std::fs::File::open(dir)?.sync_all()?;
         }
-        Ok(UringFile { file: monoio::fs::File::from_std(file)? })
+        Ok(UringFile {
+            file: monoio::fs::File::from_std(file)?,
+        })
     }
 
     fn open_segment(&self, path: &Path, writable: bool) -> io::Result<UringFile> {
         let file = open_std(path, writable, false)?;
-        Ok(UringFile { file: monoio::fs::File::from_std(file)? })
+        Ok(UringFile {
+            file: monoio::fs::File::from_std(file)?,
+        })
     }
 }
 

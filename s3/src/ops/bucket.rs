@@ -13,9 +13,17 @@ use crate::shard::{ControlRequest, Shard};
 use crate::xml;
 
 /// The single owner every bucket has until tenants exist.
-pub const ROOT_OWNER: xml::Owner<'static> = xml::Owner { id: "maxiofs-root", display_name: "root" };
+pub const ROOT_OWNER: xml::Owner<'static> = xml::Owner {
+    id: "maxiofs-root",
+    display_name: "root",
+};
 
-pub async fn list_buckets(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>, head_only: bool) -> S3Result<()> {
+pub async fn list_buckets(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    head_only: bool,
+) -> S3Result<()> {
     if head_only {
         return ctx.respond(ex, 200, &[], BodyLen::Empty).await;
     }
@@ -23,49 +31,95 @@ pub async fn list_buckets(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut 
     let entries: Vec<xml::BucketEntry<'_>> = catalog
         .buckets
         .values()
-        .map(|bucket| xml::BucketEntry { name: &bucket.name, creation_date_ms: bucket.created_ms })
+        .map(|bucket| xml::BucketEntry {
+            name: &bucket.name,
+            creation_date_ms: bucket.created_ms,
+        })
         .collect();
     let mut out = Vec::new();
     xml::list_buckets(&mut out, &ROOT_OWNER, &entries);
     ctx.respond_xml(ex, out).await
 }
 
-pub async fn create_bucket(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+pub async fn create_bucket(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
     let name = ctx.bucket_name()?.to_string();
     let body = crate::body::read_small_body(ex, &ctx.payload, XML_BODY_BYTES_MAX).await?;
     let location = xml::parse_create_bucket_configuration(&body)?;
     if let Some(location) = location.filter(|l| !l.is_empty()) {
-        if location != shard.settings.region && !(location == "US" && shard.settings.region == "us-east-1") {
-            return Err(S3Error::new(S3ErrorCode::InvalidArgument, format!(
-                "The specified location-constraint is not valid; this server serves {}",
-                shard.settings.region
-            )));
+        if location != shard.settings.region
+            && !(location == "US" && shard.settings.region == "us-east-1")
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                format!(
+                    "The specified location-constraint is not valid; this server serves {}",
+                    shard.settings.region
+                ),
+            ));
         }
     }
     let request_name = name.clone();
-    shard.control(|reply| ControlRequest::CreateBucket { name: request_name, reply }).await
+    shard
+        .control(|reply| ControlRequest::CreateBucket {
+            name: request_name,
+            reply,
+        })
+        .await
         .map_err(|err| err.with_resource(format!("/{name}")))?;
     ctx.catalog = shard.catalog();
     let location_header = format!("/{name}");
-    ctx.respond(ex, 200, &[("location", location_header.as_str())], BodyLen::Empty).await
+    ctx.respond(
+        ex,
+        200,
+        &[("location", location_header.as_str())],
+        BodyLen::Empty,
+    )
+    .await
 }
 
-pub async fn head_bucket(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+pub async fn head_bucket(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
     ctx.bucket_info(shard)?;
     let region = shard.settings.region.clone();
-    ctx.respond(ex, 200, &[("x-amz-bucket-region", region.as_str())], BodyLen::Empty).await
+    ctx.respond(
+        ex,
+        200,
+        &[("x-amz-bucket-region", region.as_str())],
+        BodyLen::Empty,
+    )
+    .await
 }
 
-pub async fn delete_bucket(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+pub async fn delete_bucket(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
     ctx.bucket_info(shard)?;
     let name = ctx.bucket_name()?.to_string();
     let request_name = name.clone();
-    shard.control(|reply| ControlRequest::DeleteBucket { name: request_name, reply }).await
+    shard
+        .control(|reply| ControlRequest::DeleteBucket {
+            name: request_name,
+            reply,
+        })
+        .await
         .map_err(|err| err.with_resource(format!("/{name}")))?;
     ctx.respond(ex, 204, &[], BodyLen::Empty).await
 }
 
-pub async fn get_bucket_location(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+pub async fn get_bucket_location(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
     ctx.bucket_info(shard)?;
     let mut out = Vec::new();
     xml::location_constraint(&mut out, &shard.settings.region);

@@ -13,13 +13,19 @@ pub enum ReadDecision {
 
 fn etag_matches(list: &str, etag: &str) -> bool {
     list.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate == etag || candidate.trim_matches('"') == etag.trim_matches('"')
+        candidate == "*"
+            || candidate == etag
+            || candidate.trim_matches('"') == etag.trim_matches('"')
     })
 }
 
 fn parse_date_secs(value: &str) -> Option<u64> {
     let time = httpdate::parse_http_date(value.trim()).ok()?;
-    Some(time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs())
+    Some(
+        time.duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs(),
+    )
 }
 
 /// `etag` is quoted; dates compare at one-second resolution (HTTP dates have no more).
@@ -29,8 +35,12 @@ pub fn evaluate_read_conditions(
     last_modified_ms: u64,
 ) -> S3Result<ReadDecision> {
     let modified_secs = last_modified_ms / 1000;
-    let failed = || S3Error::new(S3ErrorCode::PreconditionFailed,
-        "At least one of the pre-conditions you specified did not hold");
+    let failed = || {
+        S3Error::new(
+            S3ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        )
+    };
     let if_match = head.header("if-match");
     if let Some(list) = if_match {
         if !etag_matches(list, etag) {
@@ -61,7 +71,10 @@ mod tests {
         http::RequestHead {
             method: "GET".into(),
             target: "/b/k".into(),
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -72,11 +85,20 @@ mod tests {
     #[test]
     fn etag_conditions() {
         let eval = |h: &[(&str, &str)]| evaluate_read_conditions(&head(h), ETAG, MODIFIED_MS);
-        assert_eq!(eval(&[("if-match", "\"abc\"")]).unwrap(), ReadDecision::Proceed);
+        assert_eq!(
+            eval(&[("if-match", "\"abc\"")]).unwrap(),
+            ReadDecision::Proceed
+        );
         assert_eq!(eval(&[("if-match", "abc")]).unwrap(), ReadDecision::Proceed);
         assert!(eval(&[("if-match", "\"zzz\"")]).is_err());
-        assert_eq!(eval(&[("if-none-match", "\"abc\"")]).unwrap(), ReadDecision::NotModified);
-        assert_eq!(eval(&[("if-none-match", "\"x\"")]).unwrap(), ReadDecision::Proceed);
+        assert_eq!(
+            eval(&[("if-none-match", "\"abc\"")]).unwrap(),
+            ReadDecision::NotModified
+        );
+        assert_eq!(
+            eval(&[("if-none-match", "\"x\"")]).unwrap(),
+            ReadDecision::Proceed
+        );
     }
 
     #[test]
@@ -84,10 +106,19 @@ mod tests {
         let eval = |h: &[(&str, &str)]| evaluate_read_conditions(&head(h), ETAG, MODIFIED_MS);
         let before = "Sat, 05 Nov 1994 08:49:37 GMT";
         let same = "Sun, 06 Nov 1994 08:49:37 GMT";
-        assert_eq!(eval(&[("if-modified-since", same)]).unwrap(), ReadDecision::NotModified);
-        assert_eq!(eval(&[("if-modified-since", before)]).unwrap(), ReadDecision::Proceed);
+        assert_eq!(
+            eval(&[("if-modified-since", same)]).unwrap(),
+            ReadDecision::NotModified
+        );
+        assert_eq!(
+            eval(&[("if-modified-since", before)]).unwrap(),
+            ReadDecision::Proceed
+        );
         assert!(eval(&[("if-unmodified-since", before)]).is_err());
-        assert_eq!(eval(&[("if-unmodified-since", same)]).unwrap(), ReadDecision::Proceed);
+        assert_eq!(
+            eval(&[("if-unmodified-since", same)]).unwrap(),
+            ReadDecision::Proceed
+        );
         // If-Match true overrides a failing If-Unmodified-Since, as S3 documents.
         let both = [("if-match", ETAG), ("if-unmodified-since", before)];
         assert_eq!(eval(&both).unwrap(), ReadDecision::Proceed);

@@ -14,11 +14,21 @@ use crate::ops::{engine_error, RequestContext};
 use crate::shard::Shard;
 use crate::xml;
 
-pub async fn delete_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+pub async fn delete_object(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
-    let op = IndexOp::DeleteObject { bucket_id: bucket.id, key };
-    shard.commit(bucket.owner_shard, op).await.map_err(engine_error)?;
+    let op = IndexOp::DeleteObject {
+        bucket_id: bucket.id,
+        key,
+    };
+    shard
+        .commit(bucket.owner_shard, op)
+        .await
+        .map_err(engine_error)?;
     ctx.respond(ex, 204, &[], BodyLen::Empty).await
 }
 
@@ -27,25 +37,43 @@ pub async fn delete_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut
 fn delete_objects_check_integrity(head: &http::RequestHead, body: &[u8]) -> S3Result<()> {
     if let Some(md5) = head.header("content-md5") {
         use base64::Engine as _;
-        let expected = base64::engine::general_purpose::STANDARD.decode(md5.trim()).map_err(|_| {
-            S3Error::new(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid.")
-        })?;
+        let expected = base64::engine::general_purpose::STANDARD
+            .decode(md5.trim())
+            .map_err(|_| {
+                S3Error::new(
+                    S3ErrorCode::InvalidDigest,
+                    "The Content-MD5 you specified was invalid.",
+                )
+            })?;
         if expected.as_slice() != Md5::digest(body).as_slice() {
-            return Err(S3Error::new(S3ErrorCode::BadDigest,
-                "The Content-MD5 you specified did not match what we received."));
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
         }
         return Ok(());
     }
-    let has_checksum = head.headers.iter().any(|(name, _)| name.starts_with("x-amz-checksum-"))
-        || head.header("x-amz-trailer").is_some_and(|t| t.to_ascii_lowercase().starts_with("x-amz-checksum-"));
+    let has_checksum = head
+        .headers
+        .iter()
+        .any(|(name, _)| name.starts_with("x-amz-checksum-"))
+        || head
+            .header("x-amz-trailer")
+            .is_some_and(|t| t.to_ascii_lowercase().starts_with("x-amz-checksum-"));
     if has_checksum {
         return Ok(());
     }
-    Err(S3Error::new(S3ErrorCode::InvalidRequest,
-        "Missing required header for this request: Content-MD5 or x-amz-checksum-*"))
+    Err(S3Error::new(
+        S3ErrorCode::InvalidRequest,
+        "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
+    ))
 }
 
-pub async fn delete_objects(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+pub async fn delete_objects(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let body = crate::body::read_small_body(ex, &ctx.payload, XML_BODY_BYTES_MAX).await?;
     delete_objects_check_integrity(ex.head(), &body)?;
@@ -53,9 +81,14 @@ pub async fn delete_objects(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mu
     let mut pending = Vec::with_capacity(request.objects.len());
     for object in &request.objects {
         let task_shard = shard.clone();
-        let op = IndexOp::DeleteObject { bucket_id: bucket.id, key: object.key.as_bytes().to_vec() };
+        let op = IndexOp::DeleteObject {
+            bucket_id: bucket.id,
+            key: object.key.as_bytes().to_vec(),
+        };
         let owner = bucket.owner_shard;
-        pending.push(monoio::spawn(async move { task_shard.commit(owner, op).await }));
+        pending.push(monoio::spawn(
+            async move { task_shard.commit(owner, op).await },
+        ));
     }
     let mut results = Vec::with_capacity(pending.len());
     for handle in pending {

@@ -52,8 +52,11 @@ impl RequestContext {
         // A bucket created a moment ago through another shard: its snapshot
         // may have landed after this request started.
         shard.catalog().buckets.get(name).cloned().ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
-                .with_resource(format!("/{name}"))
+            S3Error::new(
+                S3ErrorCode::NoSuchBucket,
+                "The specified bucket does not exist",
+            )
+            .with_resource(format!("/{name}"))
         })
     }
 
@@ -109,8 +112,13 @@ impl RequestContext {
     /// A 200 response with an XML body.
     pub async fn respond_xml(&mut self, ex: &mut Exchange<'_>, body: Vec<u8>) -> S3Result<()> {
         let len = body.len() as u64;
-        self.send_head(ex, 200, &[("content-type", "application/xml")], BodyLen::Fixed(len))
-            .await?;
+        self.send_head(
+            ex,
+            200,
+            &[("content-type", "application/xml")],
+            BodyLen::Fixed(len),
+        )
+        .await?;
         let (written, _) = ex.write_body(body).await;
         written.map_err(|_| S3Error::internal("client went away"))
     }
@@ -120,12 +128,14 @@ impl RequestContext {
 /// is passed on; the rest is an InternalError (and a log line).
 pub fn engine_error(err: EngineError) -> S3Error {
     match err {
-        EngineError::NoSuchBucket => {
-            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
-        }
-        EngineError::BucketNotEmpty => {
-            S3Error::new(S3ErrorCode::BucketNotEmpty, "The bucket you tried to delete is not empty")
-        }
+        EngineError::NoSuchBucket => S3Error::new(
+            S3ErrorCode::NoSuchBucket,
+            "The specified bucket does not exist",
+        ),
+        EngineError::BucketNotEmpty => S3Error::new(
+            S3ErrorCode::BucketNotEmpty,
+            "The bucket you tried to delete is not empty",
+        ),
         EngineError::DiskFull => S3Error::new(
             S3ErrorCode::InsufficientStorage,
             "The server has no space left to store this object.",
@@ -185,12 +195,18 @@ mod tests {
     #[test]
     fn iso8601_dates() {
         assert_eq!(format_iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_iso8601(1_570_902_630_123), "2019-10-12T17:50:30.123Z");
+        assert_eq!(
+            format_iso8601(1_570_902_630_123),
+            "2019-10-12T17:50:30.123Z"
+        );
         assert_eq!(format_iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 
     #[test]
     fn http_dates() {
-        assert_eq!(format_http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            format_http_date(784_111_777_000),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
     }
 }

@@ -47,36 +47,58 @@ struct Ingested {
     body: ObjectBody,
 }
 
-pub async fn put_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+pub async fn put_object(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
     let content_md5 = parse_content_md5(ex.head().header("content-md5"))?;
     let checksum_expected = header_checksum(ex.head())?;
     let checksum_algorithm = put_checksum_algorithm(ex.head(), checksum_expected.as_ref())?;
     let meta = put_stored_headers(ex.head(), ctx)?;
-    let framed = ex.body_len_declared().is_some() || ex.head().header("transfer-encoding").is_some();
+    let head = ex.head();
+    let framed =
+        head.header("content-length").is_some() || head.header("transfer-encoding").is_some();
     if !framed {
-        return Err(S3Error::new(S3ErrorCode::MissingContentLength,
-            "You must provide the Content-Length HTTP header."));
+        return Err(S3Error::new(
+            S3ErrorCode::MissingContentLength,
+            "You must provide the Content-Length HTTP header.",
+        ));
     }
     let mut payload = PayloadReader::new(ex, &ctx.payload)?;
-    if payload.declared_len_bytes().is_some_and(|len| len > PUT_OBJECT_BYTES_MAX) {
-        return Err(S3Error::new(S3ErrorCode::EntityTooLarge,
-            "Your proposed upload exceeds the maximum allowed object size."));
+    if payload
+        .declared_len_bytes()
+        .is_some_and(|len| len > PUT_OBJECT_BYTES_MAX)
+    {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed object size.",
+        ));
     }
     let ingested = ingest(shard, &bucket, &mut payload, checksum_algorithm).await?;
     let trailer_checksum = payload.finish()?;
     // The closing blank line of an unsigned trailer is optional, so a body cut
     // right after the last chunk would parse: the announced trailer must be there.
     if ex.head().header("x-amz-trailer").is_some() && trailer_checksum.is_none() {
-        return Err(S3Error::new(S3ErrorCode::IncompleteBody,
-            "The trailing checksum announced in x-amz-trailer was not received."));
+        return Err(S3Error::new(
+            S3ErrorCode::IncompleteBody,
+            "The trailing checksum announced in x-amz-trailer was not received.",
+        ));
     }
-    verify_integrity(&ingested, content_md5, checksum_expected.or(trailer_checksum))?;
+    verify_integrity(
+        &ingested,
+        content_md5,
+        checksum_expected.or(trailer_checksum),
+    )?;
     let etag = hex::encode(ingested.md5);
     let mut meta = meta;
     if let Some(checksum) = &ingested.checksum {
-        meta.push((checksum.algorithm().header_name().to_string(), checksum.to_base64()));
+        meta.push((
+            checksum.algorithm().header_name().to_string(),
+            checksum.to_base64(),
+        ));
     }
     let record = ObjectRecord {
         size_bytes: ingested.size_bytes,
@@ -85,11 +107,20 @@ pub async fn put_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Ex
         meta,
         body: ingested.body,
     };
-    let op = IndexOp::PutObject { bucket_id: bucket.id, key, record };
-    shard.commit(bucket.owner_shard, op).await.map_err(engine_error)?;
+    let op = IndexOp::PutObject {
+        bucket_id: bucket.id,
+        key,
+        record,
+    };
+    shard
+        .commit(bucket.owner_shard, op)
+        .await
+        .map_err(engine_error)?;
     let quoted = format!("\"{etag}\"");
     let mut headers = vec![("etag", quoted.as_str())];
-    let checksum_text = ingested.checksum.map(|checksum| (checksum.algorithm(), checksum.to_base64()));
+    let checksum_text = ingested
+        .checksum
+        .map(|checksum| (checksum.algorithm(), checksum.to_base64()));
     if let Some((algorithm, text)) = &checksum_text {
         headers.push((algorithm.header_name(), text.as_str()));
     }
@@ -99,8 +130,15 @@ pub async fn put_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Ex
 fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
     let Some(value) = value else { return Ok(None) };
     use base64::Engine as _;
-    let invalid = || S3Error::new(S3ErrorCode::InvalidDigest, "The Content-MD5 you specified was invalid.");
-    let raw = base64::engine::general_purpose::STANDARD.decode(value.trim()).map_err(|_| invalid())?;
+    let invalid = || {
+        S3Error::new(
+            S3ErrorCode::InvalidDigest,
+            "The Content-MD5 you specified was invalid.",
+        )
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| invalid())?;
     raw.try_into().map(Some).map_err(|_| invalid())
 }
 
@@ -108,14 +146,18 @@ fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
 fn header_checksum(head: &http::RequestHead) -> S3Result<Option<Checksum>> {
     let mut found = None;
     for (name, value) in &head.headers {
-        let Some(algorithm) = ChecksumAlgorithm::from_header_name(name) else { continue };
+        let Some(algorithm) = ChecksumAlgorithm::from_header_name(name) else {
+            continue;
+        };
         if found.is_some() {
             return Err(S3Error::new(S3ErrorCode::InvalidRequest,
                 "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
         }
         let checksum = Checksum::from_base64(algorithm, value).map_err(|_| {
-            S3Error::new(S3ErrorCode::InvalidRequest,
-                format!("Value for {} header is invalid.", algorithm.header_name()))
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!("Value for {} header is invalid.", algorithm.header_name()),
+            )
         })?;
         found = Some(checksum);
     }
@@ -132,22 +174,37 @@ fn put_checksum_algorithm(
         return Ok(Some(checksum.algorithm()));
     }
     if let Some(trailer) = head.header("x-amz-trailer") {
-        let algorithm = ChecksumAlgorithm::from_header_name(trailer.trim().to_ascii_lowercase().as_str())
-            .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidRequest,
-                "The value specified in the x-amz-trailer header is not supported"))?;
+        let algorithm =
+            ChecksumAlgorithm::from_header_name(trailer.trim().to_ascii_lowercase().as_str())
+                .ok_or_else(|| {
+                    S3Error::new(
+                        S3ErrorCode::InvalidRequest,
+                        "The value specified in the x-amz-trailer header is not supported",
+                    )
+                })?;
         return Ok(Some(algorithm));
     }
-    match head.header("x-amz-sdk-checksum-algorithm").or(head.header("x-amz-checksum-algorithm")) {
+    match head
+        .header("x-amz-sdk-checksum-algorithm")
+        .or(head.header("x-amz-checksum-algorithm"))
+    {
         Some(name) => ChecksumAlgorithm::from_sdk_name(&name.to_ascii_uppercase())
             .map(Some)
-            .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidRequest,
-                "Checksum algorithm provided is unsupported.")),
+            .ok_or_else(|| {
+                S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "Checksum algorithm provided is unsupported.",
+                )
+            }),
         None => Ok(None),
     }
 }
 
 /// Content headers and user metadata kept with the object.
-fn put_stored_headers(head: &http::RequestHead, ctx: &RequestContext) -> S3Result<Vec<(String, String)>> {
+fn put_stored_headers(
+    head: &http::RequestHead,
+    ctx: &RequestContext,
+) -> S3Result<Vec<(String, String)>> {
     let mut meta = Vec::new();
     for (name, value) in &head.headers {
         if name == "content-encoding" {
@@ -170,9 +227,11 @@ fn put_stored_headers(head: &http::RequestHead, ctx: &RequestContext) -> S3Resul
         .map(|(name, value)| name.len() - USER_META_PREFIX.len() + value.len())
         .sum();
     if meta_bytes > 2048 {
-        return Err(S3Error::new(S3ErrorCode::InvalidArgument,
-            "Your metadata headers exceed the maximum allowed metadata size.")
-            .with_resource(ctx.resource()));
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Your metadata headers exceed the maximum allowed metadata size.",
+        )
+        .with_resource(ctx.resource()));
     }
     Ok(meta)
 }
@@ -209,8 +268,10 @@ async fn ingest(
         size_bytes += filled as u64;
         if size_bytes > PUT_OBJECT_BYTES_MAX {
             shard.give_buf(buf);
-            return Err(S3Error::new(S3ErrorCode::EntityTooLarge,
-                "Your proposed upload exceeds the maximum allowed object size."));
+            return Err(S3Error::new(
+                S3ErrorCode::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed object size.",
+            ));
         }
         let at_end = filled < CHUNK_PAYLOAD_BYTES_MAX;
         if chunk_index == 0 && at_end && filled <= INLINE_OBJECT_BYTES_MAX {
@@ -228,7 +289,9 @@ async fn ingest(
         let task_shard = shard.clone();
         let index = chunk_index;
         in_flight.push_back(monoio::spawn(async move {
-            task_shard.append_chunk(owner, buf, object_id, index, filled as u32).await
+            task_shard
+                .append_chunk(owner, buf, object_id, index, filled as u32)
+                .await
         }));
         chunk_index += 1;
         if in_flight.len() >= PUT_CHUNKS_IN_FLIGHT_MAX {
@@ -241,7 +304,12 @@ async fn ingest(
     while let Some(handle) = in_flight.pop_front() {
         extents.push(ingest_collect(shard, Some(handle)).await?);
     }
-    Ok(finish_ingest(size_bytes, md5, checksum, ObjectBody::Extents(extents)))
+    Ok(finish_ingest(
+        size_bytes,
+        md5,
+        checksum,
+        ObjectBody::Extents(extents),
+    ))
 }
 
 async fn ingest_collect(
@@ -275,15 +343,20 @@ fn verify_integrity(
     checksum_expected: Option<Checksum>,
 ) -> S3Result<()> {
     if content_md5.is_some_and(|md5| md5 != ingested.md5) {
-        return Err(S3Error::new(S3ErrorCode::BadDigest,
-            "The Content-MD5 you specified did not match what we received."));
+        return Err(S3Error::new(
+            S3ErrorCode::BadDigest,
+            "The Content-MD5 you specified did not match what we received.",
+        ));
     }
     if let (Some(expected), Some(computed)) = (checksum_expected, ingested.checksum) {
         if expected.algorithm() != computed.algorithm() || expected.verify(&computed).is_err() {
-            return Err(S3Error::new(S3ErrorCode::BadDigest, format!(
-                "The {} you specified did not match the calculated checksum.",
-                expected.algorithm().header_name()
-            )));
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    expected.algorithm().header_name()
+                ),
+            ));
         }
     }
     Ok(())
@@ -298,7 +371,7 @@ pub async fn get_object(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?;
-    let index = shard.reader.index(bucket.owner_shard as usize);
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
     let record = index
         .get_object(bucket.id, key.as_bytes())
         .map_err(engine_error)?
@@ -311,7 +384,10 @@ pub async fn get_object(
     match evaluate_read_conditions(ex.head(), &etag, record.last_modified_ms)? {
         ReadDecision::Proceed => {}
         ReadDecision::NotModified => {
-            let headers = [("etag", etag.as_str()), ("last-modified", last_modified.as_str())];
+            let headers = [
+                ("etag", etag.as_str()),
+                ("last-modified", last_modified.as_str()),
+            ];
             return ctx.respond(ex, 304, &headers, BodyLen::Empty).await;
         }
     }
@@ -324,21 +400,46 @@ pub async fn get_object(
         ("last-modified".into(), last_modified),
         ("accept-ranges".into(), "bytes".into()),
     ];
-    get_object_stored_headers(&record, range.is_none() && checksum_mode_enabled(ex.head()), &mut headers);
+    get_object_stored_headers(
+        &record,
+        range.is_none() && checksum_mode_enabled(ex.head()),
+        &mut headers,
+    );
     let (status, span) = match range {
         Some(range) => {
-            headers.push(("content-range".into(),
-                format!("bytes {}-{}/{}", range.start, range.end_inclusive, record.size_bytes)));
+            headers.push((
+                "content-range".into(),
+                format!(
+                    "bytes {}-{}/{}",
+                    range.start, range.end_inclusive, record.size_bytes
+                ),
+            ));
             (206, range)
         }
-        None => (200, ByteRange { start: 0, end_inclusive: record.size_bytes.wrapping_sub(1) }),
+        None => (
+            200,
+            ByteRange {
+                start: 0,
+                end_inclusive: record.size_bytes.wrapping_sub(1),
+            },
+        ),
     };
-    let len = if record.size_bytes == 0 { 0 } else { span.end_inclusive - span.start + 1 };
-    let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let len = if record.size_bytes == 0 {
+        0
+    } else {
+        span.end_inclusive - span.start + 1
+    };
+    let header_refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     if head_only {
-        return ctx.respond(ex, status, &header_refs, BodyLen::HeadOnly(len)).await;
+        return ctx
+            .respond(ex, status, &header_refs, BodyLen::HeadOnly(len))
+            .await;
     }
-    ctx.send_head(ex, status, &header_refs, BodyLen::Fixed(len)).await?;
+    ctx.send_head(ex, status, &header_refs, BodyLen::Fixed(len))
+        .await?;
     if len > 0 {
         stream_body(shard, ex, &record.body, span).await?;
     }
@@ -346,10 +447,15 @@ pub async fn get_object(
 }
 
 fn checksum_mode_enabled(head: &http::RequestHead) -> bool {
-    head.header("x-amz-checksum-mode").is_some_and(|mode| mode.eq_ignore_ascii_case("enabled"))
+    head.header("x-amz-checksum-mode")
+        .is_some_and(|mode| mode.eq_ignore_ascii_case("enabled"))
 }
 
-fn get_object_stored_headers(record: &ObjectRecord, with_checksum: bool, out: &mut Vec<(String, String)>) {
+fn get_object_stored_headers(
+    record: &ObjectRecord,
+    with_checksum: bool,
+    out: &mut Vec<(String, String)>,
+) {
     if !record.meta.iter().any(|(name, _)| name == "content-type") {
         out.push(("content-type".into(), CONTENT_TYPE_DEFAULT.into()));
     }

@@ -13,23 +13,37 @@ pub struct ByteRange {
 /// ignored and the whole object is served, as AWS does; a well-formed range
 /// that starts past the end is `InvalidRange` (416).
 pub fn parse_range(value: &str, size: u64) -> S3Result<Option<ByteRange>> {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else { return Ok(None) };
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
     if spec.contains(',') {
         return Ok(None);
     }
-    let Some((first, last)) = spec.trim().split_once('-') else { return Ok(None) };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Ok(None);
+    };
     let (first, last) = (first.trim(), last.trim());
     let unsatisfiable = || {
-        S3Error::new(S3ErrorCode::InvalidRange, "The requested range is not satisfiable")
+        S3Error::new(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        )
     };
     if first.is_empty() {
-        let Ok(suffix) = last.parse::<u64>() else { return Ok(None) };
+        let Ok(suffix) = last.parse::<u64>() else {
+            return Ok(None);
+        };
         if suffix == 0 || size == 0 {
             return Err(unsatisfiable());
         }
-        return Ok(Some(ByteRange { start: size.saturating_sub(suffix), end_inclusive: size - 1 }));
+        return Ok(Some(ByteRange {
+            start: size.saturating_sub(suffix),
+            end_inclusive: size - 1,
+        }));
     }
-    let Ok(start) = first.parse::<u64>() else { return Ok(None) };
+    let Ok(start) = first.parse::<u64>() else {
+        return Ok(None);
+    };
     let end = if last.is_empty() {
         u64::MAX
     } else {
@@ -41,7 +55,10 @@ pub fn parse_range(value: &str, size: u64) -> S3Result<Option<ByteRange>> {
     if start >= size {
         return Err(unsatisfiable());
     }
-    Ok(Some(ByteRange { start, end_inclusive: end.min(size - 1) }))
+    Ok(Some(ByteRange {
+        start,
+        end_inclusive: end.min(size - 1),
+    }))
 }
 
 #[cfg(test)]
@@ -49,7 +66,10 @@ mod tests {
     use super::*;
 
     fn range(start: u64, end_inclusive: u64) -> Option<ByteRange> {
-        Some(ByteRange { start, end_inclusive })
+        Some(ByteRange {
+            start,
+            end_inclusive,
+        })
     }
 
     #[test]
