@@ -470,6 +470,16 @@ fn get_object_stored_headers(
     }
 }
 
+type ChunkRead = JoinHandle<(EngineResult<()>, AlignedBuf)>;
+
+fn read_ahead(shard: &Rc<Shard>, extent: Extent) -> ChunkRead {
+    let shard = shard.clone();
+    monoio::spawn(async move {
+        let buf = shard.take_buf();
+        shard.reader.read_chunk(&extent, buf).await
+    })
+}
+
 /// Writes `span` of the object, reading only the chunks it touches.
 async fn stream_body(
     shard: &Rc<Shard>,
@@ -485,6 +495,8 @@ async fn stream_body(
         }
         ObjectBody::Extents(extents) => extents,
     };
+    // The chunks the span touches, with the part of each payload it needs.
+    let mut wanted = Vec::new();
     let mut offset: u64 = 0;
     for extent in extents {
         let extent_start = offset;
@@ -495,7 +507,14 @@ async fn stream_body(
         }
         let from = span.start.saturating_sub(extent_start) as usize;
         let to = ((span.end_inclusive + 1).min(extent_end) - extent_start) as usize;
-        let (read, buf) = shard.reader.read_chunk(extent, shard.take_buf()).await;
+        wanted.push((*extent, from, to));
+    }
+    // One chunk is read ahead while the previous one goes to the socket, so
+    // the disk and the network overlap.
+    let mut next = wanted.first().map(|(extent, _, _)| read_ahead(shard, *extent));
+    for (position, (_, from, to)) in wanted.iter().enumerate() {
+        let (read, buf) = next.take().expect("a chunk read in flight").await;
+        next = wanted.get(position + 1).map(|(extent, _, _)| read_ahead(shard, *extent));
         if let Err(err) = read {
             shard.give_buf(buf);
             // Headers are out: the only honest signal left is a cut connection.
