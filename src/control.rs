@@ -8,9 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cluster::{BucketRow, Catalog, CatalogError};
 use engine::index::IndexOp;
-use engine::EngineError;
 use futures_channel::oneshot;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
+use s3::ops::engine_error;
 use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
 
 pub struct ControlPlane {
@@ -62,31 +62,6 @@ fn catalog_error(err: CatalogError) -> S3Error {
         CatalogError::Sqlite(_) | CatalogError::Io(_) => {
             tracing::error!(%err, "catalog failure");
             S3Error::internal("catalog failure")
-        }
-    }
-}
-
-fn engine_error(err: EngineError) -> S3Error {
-    match err {
-        EngineError::BucketNotEmpty => S3Error::new(
-            S3ErrorCode::BucketNotEmpty,
-            "The bucket you tried to delete is not empty",
-        ),
-        EngineError::NoSuchBucket => S3Error::new(
-            S3ErrorCode::NoSuchBucket,
-            "The specified bucket does not exist",
-        ),
-        EngineError::DiskFull => S3Error::new(
-            S3ErrorCode::InsufficientStorage,
-            "No space left on the data disk",
-        ),
-        EngineError::ShuttingDown => S3Error::new(S3ErrorCode::SlowDown, "Server shutting down"),
-        EngineError::Io(_)
-        | EngineError::Corrupt { .. }
-        | EngineError::Index(_)
-        | EngineError::SegmentPoisoned => {
-            tracing::error!(%err, "index change failed");
-            S3Error::internal("index change failed")
         }
     }
 }

@@ -23,6 +23,10 @@ pub enum EngineError {
     SegmentPoisoned,
     /// The shard's committer thread is gone (shutdown in progress).
     ShuttingDown,
+    /// The multipart upload does not exist (never did, completed or aborted).
+    NoSuchUpload,
+    /// A part named in a completion is missing or has another ETag.
+    InvalidPart { part_number: u16 },
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
@@ -38,6 +42,10 @@ impl fmt::Display for EngineError {
             EngineError::BucketNotEmpty => write!(f, "bucket not empty"),
             EngineError::SegmentPoisoned => write!(f, "segment poisoned by an earlier failure"),
             EngineError::ShuttingDown => write!(f, "engine shutting down"),
+            EngineError::NoSuchUpload => write!(f, "no such multipart upload"),
+            EngineError::InvalidPart { part_number } => {
+                write!(f, "part {part_number} is missing or changed")
+            }
         }
     }
 }

@@ -95,54 +95,6 @@ fn header_crc32c(header: &[u8]) -> u32 {
     crc32c::crc32c_append(crc, &header[40..RECORD_HEADER_BYTES])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> RecordHeader {
-        RecordHeader {
-            kind: RECORD_KIND_OBJECT_CHUNK,
-            payload_len_bytes: 5,
-            chunk_index: 7,
-            object_id: 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
-            payload_crc32c: crc32c::crc32c(b"hello"),
-        }
-    }
-
-    #[test]
-    fn header_round_trips() {
-        let mut bytes = [0u8; RECORD_HEADER_BYTES];
-        sample().encode(&mut bytes);
-        assert_eq!(&bytes[0..4], b"MXSR");
-        assert_eq!(RecordHeader::decode(&bytes).unwrap(), sample());
-    }
-
-    #[test]
-    fn any_flipped_header_byte_is_detected() {
-        let mut bytes = [0u8; RECORD_HEADER_BYTES];
-        sample().encode(&mut bytes);
-        for i in 0..RECORD_HEADER_BYTES {
-            let mut copy = bytes;
-            copy[i] ^= 0x01;
-            assert!(
-                RecordHeader::decode(&copy).is_err(),
-                "flip at {i} undetected"
-            );
-        }
-    }
-
-    #[test]
-    fn record_lengths_are_block_multiples() {
-        assert_eq!(record_len_bytes(0), 4096);
-        assert_eq!(record_len_bytes(4096 - 64), 4096);
-        assert_eq!(record_len_bytes(4096 - 63), 8192);
-        assert_eq!(
-            record_len_bytes(crate::limits::CHUNK_PAYLOAD_BYTES_MAX),
-            1 << 20
-        );
-    }
-}
-
 /// Frames the payload that the caller placed at `buf[64..64 + payload_len]`:
 /// zeroes the padding, writes the header with both checksums and sets the
 /// buffer's length to the whole record. Runs on the shard that received the
@@ -191,4 +143,52 @@ pub fn verify_chunk(
         return Err("payload checksum mismatch".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RecordHeader {
+        RecordHeader {
+            kind: RECORD_KIND_OBJECT_CHUNK,
+            payload_len_bytes: 5,
+            chunk_index: 7,
+            object_id: 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
+            payload_crc32c: crc32c::crc32c(b"hello"),
+        }
+    }
+
+    #[test]
+    fn header_round_trips() {
+        let mut bytes = [0u8; RECORD_HEADER_BYTES];
+        sample().encode(&mut bytes);
+        assert_eq!(&bytes[0..4], b"MXSR");
+        assert_eq!(RecordHeader::decode(&bytes).unwrap(), sample());
+    }
+
+    #[test]
+    fn any_flipped_header_byte_is_detected() {
+        let mut bytes = [0u8; RECORD_HEADER_BYTES];
+        sample().encode(&mut bytes);
+        for i in 0..RECORD_HEADER_BYTES {
+            let mut copy = bytes;
+            copy[i] ^= 0x01;
+            assert!(
+                RecordHeader::decode(&copy).is_err(),
+                "flip at {i} undetected"
+            );
+        }
+    }
+
+    #[test]
+    fn record_lengths_are_block_multiples() {
+        assert_eq!(record_len_bytes(0), 4096);
+        assert_eq!(record_len_bytes(4096 - 64), 4096);
+        assert_eq!(record_len_bytes(4096 - 63), 8192);
+        assert_eq!(
+            record_len_bytes(crate::limits::CHUNK_PAYLOAD_BYTES_MAX),
+            1 << 20
+        );
+    }
 }

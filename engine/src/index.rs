@@ -25,6 +25,9 @@ const VALUE_FORMAT_VERSION: u8 = 1;
 const DB_OBJECTS: &str = "objects";
 const DB_BUCKETS: &str = "buckets";
 const DB_SEGMENTS: &str = "segments";
+const DB_UPLOADS: &str = "uploads";
+const DB_PARTS: &str = "parts";
+const DB_COMPLETED: &str = "completed";
 const BUCKET_ID_BYTES: usize = 8;
 const VERSION_SUFFIX_BYTES: usize = 9;
 
@@ -101,6 +104,67 @@ pub enum IndexOp {
         bucket_id: u64,
         key: Vec<u8>,
     },
+    /// Starts a multipart upload.
+    CreateUpload {
+        bucket_id: u64,
+        upload_id: UploadKey,
+        record: UploadRecord,
+    },
+    /// Adds or replaces one part (`NoSuchUpload` if the upload is gone).
+    PutPart {
+        upload_id: UploadKey,
+        part_number: u16,
+        record: PartRecord,
+    },
+    /// Turns the upload into the object `record`, provided every listed part
+    /// still has the listed ETag (a part re-uploaded since the caller read it
+    /// fails with `InvalidPart`). Unlisted parts are dropped.
+    CompleteUpload {
+        bucket_id: u64,
+        key: Vec<u8>,
+        upload_id: UploadKey,
+        parts: Vec<(u16, String)>,
+        record: ObjectRecord,
+    },
+    /// Drops the upload and its parts (`NoSuchUpload` if it is gone).
+    AbortUpload {
+        upload_id: UploadKey,
+    },
+}
+
+/// A multipart upload id as stored: 16 random bytes.
+pub type UploadKey = [u8; 16];
+
+/// A multipart upload in progress. `meta` is what the object will carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub bucket_id: u64,
+    pub key: Vec<u8>,
+    pub initiated_ms: u64,
+    pub meta: Vec<(String, String)>,
+}
+
+/// One uploaded part. Parts are always in segments (never inline) so a
+/// completed object is one list of extents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub size_bytes: u64,
+    /// Hex MD5 of the part.
+    pub etag: String,
+    pub last_modified_ms: u64,
+    pub meta: Vec<(String, String)>,
+    pub extents: Vec<Extent>,
+}
+
+/// What a completed upload produced, kept so a retried Complete with the
+/// same part list gets the same answer instead of NoSuchUpload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedUpload {
+    pub bucket_id: u64,
+    pub key: Vec<u8>,
+    pub parts: Vec<(u16, String)>,
+    pub etag: String,
+    pub size_bytes: u64,
 }
 
 /// A shard's index handles. Cheap to clone; shareable across threads.
@@ -110,6 +174,9 @@ pub struct Index {
     objects: Database<Bytes, Bytes>,
     buckets: Database<Bytes, Bytes>,
     segments: Database<Bytes, Bytes>,
+    pub(crate) uploads: Database<Bytes, Bytes>,
+    pub(crate) parts: Database<Bytes, Bytes>,
+    pub(crate) completed: Database<Bytes, Bytes>,
 }
 
 pub fn encode_value<T: Serialize>(value: &T) -> Vec<u8> {
@@ -176,8 +243,14 @@ impl Index {
         let objects = env.create_database(&mut wtxn, Some(DB_OBJECTS))?;
         let buckets = env.create_database(&mut wtxn, Some(DB_BUCKETS))?;
         let segments = env.create_database(&mut wtxn, Some(DB_SEGMENTS))?;
+        let uploads = env.create_database(&mut wtxn, Some(DB_UPLOADS))?;
+        let parts = env.create_database(&mut wtxn, Some(DB_PARTS))?;
+        let completed = env.create_database(&mut wtxn, Some(DB_COMPLETED))?;
         wtxn.commit()?;
         Ok(Index {
+            uploads,
+            parts,
+            completed,
             env,
             objects,
             buckets,
@@ -260,7 +333,7 @@ impl Index {
         Ok(outcomes)
     }
 
-    fn live_bucket(&self, txn: &heed::RoTxn<'_>, bucket_id: u64) -> EngineResult<()> {
+    pub(crate) fn live_bucket(&self, txn: &heed::RoTxn<'_>, bucket_id: u64) -> EngineResult<()> {
         match self.buckets.get(txn, &bucket_id.to_be_bytes())? {
             Some(value) if !decode_value::<BucketState>(value)?.dropped => Ok(()),
             _ => Err(EngineError::NoSuchBucket),
@@ -301,6 +374,36 @@ impl Index {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
                 self.objects.delete(wtxn, &index_key)?;
+            }
+            IndexOp::CreateUpload {
+                bucket_id,
+                upload_id,
+                record,
+            } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                self.upload_create(wtxn, upload_id, record)?;
+            }
+            IndexOp::PutPart {
+                upload_id,
+                part_number,
+                record,
+            } => {
+                self.part_put(wtxn, upload_id, *part_number, record)?;
+            }
+            IndexOp::CompleteUpload {
+                bucket_id,
+                key,
+                upload_id,
+                parts,
+                record,
+            } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                self.upload_complete(wtxn, upload_id, parts, record)?;
+                let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                self.objects.put(wtxn, &index_key, &encode_value(record))?;
+            }
+            IndexOp::AbortUpload { upload_id } => {
+                self.upload_abort(wtxn, upload_id)?;
             }
         }
         Ok(())

@@ -17,6 +17,7 @@ pub mod index;
 pub mod io;
 pub mod limits;
 pub mod list;
+pub mod multipart;
 pub mod reader;
 pub mod store;
 

@@ -332,7 +332,11 @@ fn op_extents(op: &IndexOp) -> &[Extent] {
             ObjectBody::Extents(extents) => extents,
             ObjectBody::Inline(_) => &[],
         },
-        IndexOp::CreateBucket { .. }
+        IndexOp::PutPart { record, .. } => &record.extents,
+        IndexOp::CompleteUpload { .. }
+        | IndexOp::CreateUpload { .. }
+        | IndexOp::AbortUpload { .. }
+        | IndexOp::CreateBucket { .. }
         | IndexOp::DropBucket { .. }
         | IndexOp::DeleteObject { .. } => &[],
     }
@@ -351,5 +355,9 @@ fn clone_error(err: &EngineError) -> EngineError {
         EngineError::BucketNotEmpty => EngineError::BucketNotEmpty,
         EngineError::SegmentPoisoned => EngineError::SegmentPoisoned,
         EngineError::ShuttingDown => EngineError::ShuttingDown,
+        EngineError::NoSuchUpload => EngineError::NoSuchUpload,
+        EngineError::InvalidPart { part_number } => EngineError::InvalidPart {
+            part_number: *part_number,
+        },
     }
 }

@@ -31,3 +31,6 @@ pub const LIST_KEYS_MAX: usize = 1000;
 
 /// Largest clock skew accepted on signed requests (AWS: 15 minutes).
 pub const CLOCK_SKEW_SECS_MAX: u64 = 15 * 60;
+
+/// Smallest part that may be followed by another (AWS: 5 MiB).
+pub const PART_SIZE_BYTES_MIN: u64 = 5 << 20;

@@ -11,7 +11,7 @@ use crate::auth::sigv4::{self, RequestParts, VerifyParams};
 use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::ops::{bucket, delete, list, object, RequestContext};
+use crate::ops::{bucket, delete, list, multipart, object, RequestContext};
 use crate::router::{route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
 use crate::xml;
@@ -134,6 +134,25 @@ impl S3Service {
             } => object::get_object(shard, ctx, ex, true).await,
             Endpoint::DeleteObject { version_id: None } => {
                 delete::delete_object(shard, ctx, ex).await
+            }
+            Endpoint::CreateMultipartUpload => {
+                multipart::create_multipart_upload(shard, ctx, ex).await
+            }
+            Endpoint::UploadPart {
+                part_number,
+                upload_id,
+            } => multipart::upload_part(shard, ctx, ex, part_number, &upload_id).await,
+            Endpoint::CompleteMultipartUpload { upload_id } => {
+                multipart::complete_multipart_upload(shard, ctx, ex, &upload_id).await
+            }
+            Endpoint::AbortMultipartUpload { upload_id } => {
+                multipart::abort_multipart_upload(shard, ctx, ex, &upload_id).await
+            }
+            Endpoint::ListParts { upload_id } => {
+                multipart::list_parts(shard, ctx, ex, &upload_id).await
+            }
+            Endpoint::ListMultipartUploads => {
+                multipart::list_multipart_uploads(shard, ctx, ex).await
             }
             other => Err(S3Error::new(
                 S3ErrorCode::NotImplemented,

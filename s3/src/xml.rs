@@ -157,7 +157,7 @@ impl<'o> XmlWriter<'o> {
         self.close(tag);
     }
 
-    fn owner(&mut self, owner: &Owner<'_>) {
+    pub fn owner(&mut self, owner: &Owner<'_>) {
         self.open("Owner");
         self.text("ID", owner.id);
         self.text("DisplayName", owner.display_name);

@@ -154,7 +154,10 @@ impl DiskFile for SimFile {
             offset_bytes.is_multiple_of(DISK_BLOCK_BYTES as u64),
             "unaligned write offset"
         );
-        assert!(buf.len().is_multiple_of(DISK_BLOCK_BYTES), "unaligned write length");
+        assert!(
+            buf.len().is_multiple_of(DISK_BLOCK_BYTES),
+            "unaligned write length"
+        );
         let mut state = self.state.borrow_mut();
         if std::mem::take(&mut state.faults.write_eio_next) {
             return (Err(eio()), buf);

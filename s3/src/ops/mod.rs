@@ -5,6 +5,7 @@ pub mod bucket;
 pub mod conditions;
 pub mod delete;
 pub mod list;
+pub mod multipart;
 pub mod object;
 pub mod range;
 
@@ -143,6 +144,19 @@ pub fn engine_error(err: EngineError) -> S3Error {
         EngineError::ShuttingDown => {
             S3Error::new(S3ErrorCode::SlowDown, "The server is shutting down; retry.")
         }
+        EngineError::NoSuchUpload => S3Error::new(
+            S3ErrorCode::NoSuchUpload,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload \
+             may have been aborted or completed.",
+        ),
+        EngineError::InvalidPart { part_number } => S3Error::new(
+            S3ErrorCode::InvalidPart,
+            format!(
+                "One or more of the specified parts could not be found. The part may not have \
+                 been uploaded, or the specified entity tag may not match the part's entity \
+                 tag. (part {part_number})"
+            ),
+        ),
         EngineError::Io(_)
         | EngineError::Corrupt { .. }
         | EngineError::Index(_)

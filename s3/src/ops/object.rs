@@ -40,24 +40,34 @@ const USER_META_PREFIX: &str = "x-amz-meta-";
 const CONTENT_TYPE_DEFAULT: &str = "binary/octet-stream";
 
 /// What the body turned into.
-struct Ingested {
-    size_bytes: u64,
-    md5: [u8; 16],
-    checksum: Option<Checksum>,
-    body: ObjectBody,
+pub(crate) struct Ingested {
+    pub size_bytes: u64,
+    pub md5: [u8; 16],
+    pub checksum: Option<Checksum>,
+    pub body: ObjectBody,
 }
 
-pub async fn put_object(
+/// Whether a small body may live inline in the index. Multipart parts may
+/// not: a completed upload is one list of extents.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inline {
+    Allowed,
+    Never,
+}
+
+/// Receives a request body as object data on the bucket's owner shard and
+/// checks every integrity signal the client sent (Content-MD5, signed
+/// SHA-256, chunk signatures, `x-amz-checksum-*` header or trailer).
+pub(crate) async fn receive_body(
     shard: &Rc<Shard>,
-    ctx: &mut RequestContext,
+    ctx: &RequestContext,
     ex: &mut Exchange<'_>,
-) -> S3Result<()> {
-    let bucket = ctx.bucket_info(shard)?;
-    let key = ctx.key()?.as_bytes().to_vec();
+    bucket: &BucketInfo,
+    inline: Inline,
+) -> S3Result<Ingested> {
     let content_md5 = parse_content_md5(ex.head().header("content-md5"))?;
     let checksum_expected = header_checksum(ex.head())?;
     let checksum_algorithm = put_checksum_algorithm(ex.head(), checksum_expected.as_ref())?;
-    let meta = put_stored_headers(ex.head(), ctx)?;
     let head = ex.head();
     let framed =
         head.header("content-length").is_some() || head.header("transfer-encoding").is_some();
@@ -77,7 +87,7 @@ pub async fn put_object(
             "Your proposed upload exceeds the maximum allowed object size.",
         ));
     }
-    let ingested = ingest(shard, &bucket, &mut payload, checksum_algorithm).await?;
+    let ingested = ingest(shard, bucket, &mut payload, checksum_algorithm, inline).await?;
     let trailer_checksum = payload.finish()?;
     // The closing blank line of an unsigned trailer is optional, so a body cut
     // right after the last chunk would parse: the announced trailer must be there.
@@ -92,17 +102,44 @@ pub async fn put_object(
         content_md5,
         checksum_expected.or(trailer_checksum),
     )?;
+    Ok(ingested)
+}
+
+/// `ETag` (quoted) and the checksum header, as PUT and UploadPart answer.
+pub(crate) fn stored_response_headers(
+    etag: &str,
+    checksum: Option<&Checksum>,
+) -> Vec<(String, String)> {
+    let mut headers = vec![("etag".to_string(), format!("\"{etag}\""))];
+    if let Some(checksum) = checksum {
+        headers.push((
+            checksum.algorithm().header_name().to_string(),
+            checksum.to_base64(),
+        ));
+    }
+    headers
+}
+
+pub async fn put_object(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let key = ctx.key()?.as_bytes().to_vec();
+    let mut meta = put_stored_headers(ex.head(), ctx)?;
+    let ingested = receive_body(shard, ctx, ex, &bucket, Inline::Allowed).await?;
     let etag = hex::encode(ingested.md5);
-    let mut meta = meta;
     if let Some(checksum) = &ingested.checksum {
         meta.push((
             checksum.algorithm().header_name().to_string(),
             checksum.to_base64(),
         ));
     }
+    let headers = stored_response_headers(&etag, ingested.checksum.as_ref());
     let record = ObjectRecord {
         size_bytes: ingested.size_bytes,
-        etag: etag.clone(),
+        etag,
         last_modified_ms: ctx.now_ms,
         meta,
         body: ingested.body,
@@ -116,15 +153,11 @@ pub async fn put_object(
         .commit(bucket.owner_shard, op)
         .await
         .map_err(engine_error)?;
-    let quoted = format!("\"{etag}\"");
-    let mut headers = vec![("etag", quoted.as_str())];
-    let checksum_text = ingested
-        .checksum
-        .map(|checksum| (checksum.algorithm(), checksum.to_base64()));
-    if let Some((algorithm, text)) = &checksum_text {
-        headers.push((algorithm.header_name(), text.as_str()));
-    }
-    ctx.respond(ex, 200, &headers, BodyLen::Empty).await
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    ctx.respond(ex, 200, &refs, BodyLen::Empty).await
 }
 
 fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
@@ -201,7 +234,7 @@ fn put_checksum_algorithm(
 }
 
 /// Content headers and user metadata kept with the object.
-fn put_stored_headers(
+pub(crate) fn put_stored_headers(
     head: &http::RequestHead,
     ctx: &RequestContext,
 ) -> S3Result<Vec<(String, String)>> {
@@ -242,6 +275,7 @@ async fn ingest(
     bucket: &BucketInfo,
     payload: &mut PayloadReader<'_, '_>,
     checksum_algorithm: Option<ChecksumAlgorithm>,
+    inline: Inline,
 ) -> S3Result<Ingested> {
     let object_id: u128 = rand::random();
     let mut md5 = Md5::new();
@@ -274,7 +308,11 @@ async fn ingest(
             ));
         }
         let at_end = filled < CHUNK_PAYLOAD_BYTES_MAX;
-        if chunk_index == 0 && at_end && filled <= INLINE_OBJECT_BYTES_MAX {
+        if inline == Inline::Allowed
+            && chunk_index == 0
+            && at_end
+            && filled <= INLINE_OBJECT_BYTES_MAX
+        {
             let inline = bytes.to_vec();
             shard.give_buf(buf);
             let body = ObjectBody::Inline(inline);
@@ -511,10 +549,14 @@ async fn stream_body(
     }
     // One chunk is read ahead while the previous one goes to the socket, so
     // the disk and the network overlap.
-    let mut next = wanted.first().map(|(extent, _, _)| read_ahead(shard, *extent));
+    let mut next = wanted
+        .first()
+        .map(|(extent, _, _)| read_ahead(shard, *extent));
     for (position, (_, from, to)) in wanted.iter().enumerate() {
         let (read, buf) = next.take().expect("a chunk read in flight").await;
-        next = wanted.get(position + 1).map(|(extent, _, _)| read_ahead(shard, *extent));
+        next = wanted
+            .get(position + 1)
+            .map(|(extent, _, _)| read_ahead(shard, *extent));
         if let Err(err) = read {
             shard.give_buf(buf);
             // Headers are out: the only honest signal left is a cut connection.

@@ -1,0 +1,454 @@
+//! Multipart uploads: CreateMultipartUpload, UploadPart,
+//! CompleteMultipartUpload, AbortMultipartUpload, ListParts and
+//! ListMultipartUploads.
+//!
+//! Parts are stored exactly like object chunks, on the bucket's owner shard.
+//! Completion moves no bytes: the object's manifest is the parts' extents
+//! concatenated, committed in one index transaction that also checks the
+//! parts did not change. A retried Complete of a finished upload with the
+//! same part list returns the first answer.
+
+use std::rc::Rc;
+
+use engine::index::{IndexOp, ObjectBody, ObjectRecord, PartRecord, UploadKey, UploadRecord};
+use http::{BodyLen, Exchange};
+use md5::{Digest, Md5};
+
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::limits::{LIST_KEYS_MAX, PART_SIZE_BYTES_MIN, XML_BODY_BYTES_MAX};
+use crate::names::UploadId;
+use crate::ops::bucket::ROOT_OWNER;
+use crate::ops::object::{put_stored_headers, receive_body, stored_response_headers, Inline};
+use crate::ops::{engine_error, RequestContext};
+use crate::shard::{BucketInfo, Shard};
+use crate::xml::{self, XmlWriter};
+
+fn no_such_upload() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::NoSuchUpload,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may \
+         have been aborted or completed.",
+    )
+}
+
+/// Upload ids are 16 random bytes, shown as 32 hex digits.
+fn upload_key(upload_id: &UploadId) -> S3Result<UploadKey> {
+    let mut key = [0u8; 16];
+    hex::decode_to_slice(upload_id.as_str(), &mut key).map_err(|_| no_such_upload())?;
+    Ok(key)
+}
+
+/// The upload, if it exists and belongs to this bucket and key.
+fn load_upload(
+    shard: &Shard,
+    bucket: &BucketInfo,
+    key: &[u8],
+    upload: &UploadKey,
+) -> S3Result<Option<UploadRecord>> {
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
+    let record = index.upload(upload).map_err(engine_error)?;
+    Ok(record.filter(|record| record.bucket_id == bucket.id && record.key == key))
+}
+
+pub async fn create_multipart_upload(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let key = ctx.key()?.clone();
+    let meta = put_stored_headers(ex.head(), ctx)?;
+    let upload: UploadKey = rand::random();
+    let record = UploadRecord {
+        bucket_id: bucket.id,
+        key: key.as_bytes().to_vec(),
+        initiated_ms: ctx.now_ms,
+        meta,
+    };
+    let op = IndexOp::CreateUpload {
+        bucket_id: bucket.id,
+        upload_id: upload,
+        record,
+    };
+    shard
+        .commit(bucket.owner_shard, op)
+        .await
+        .map_err(engine_error)?;
+    let mut out = Vec::new();
+    let upload_text = hex::encode(upload);
+    xml::initiate_multipart_upload_result(&mut out, &bucket.name, key.as_str(), &upload_text);
+    ctx.respond_xml(ex, out).await
+}
+
+pub async fn upload_part(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    part_number: u16,
+    upload_id: &UploadId,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let key = ctx.key()?.as_bytes().to_vec();
+    let upload = upload_key(upload_id)?;
+    // Checked before the body is read, so a stale id costs no bandwidth; the
+    // commit checks again atomically.
+    if load_upload(shard, &bucket, &key, &upload)?.is_none() {
+        return Err(no_such_upload());
+    }
+    let ingested = receive_body(shard, ctx, ex, &bucket, Inline::Never).await?;
+    let ObjectBody::Extents(extents) = ingested.body else {
+        unreachable!("parts are never inline")
+    };
+    let etag = hex::encode(ingested.md5);
+    let mut meta = Vec::new();
+    if let Some(checksum) = &ingested.checksum {
+        meta.push((
+            checksum.algorithm().header_name().to_string(),
+            checksum.to_base64(),
+        ));
+    }
+    let headers = stored_response_headers(&etag, ingested.checksum.as_ref());
+    let record = PartRecord {
+        size_bytes: ingested.size_bytes,
+        etag,
+        last_modified_ms: ctx.now_ms,
+        meta,
+        extents,
+    };
+    let op = IndexOp::PutPart {
+        upload_id: upload,
+        part_number,
+        record,
+    };
+    shard
+        .commit(bucket.owner_shard, op)
+        .await
+        .map_err(engine_error)?;
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    ctx.respond(ex, 200, &refs, BodyLen::Empty).await
+}
+
+/// The part list of a Complete request, in order, ETags unquoted.
+fn complete_parse_parts(body: &[u8]) -> S3Result<Vec<(u16, String)>> {
+    let parts = xml::parse_complete_multipart_upload(body)?;
+    if parts.is_empty() {
+        return Err(S3Error::new(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our \
+             published schema.",
+        ));
+    }
+    let mut out: Vec<(u16, String)> = Vec::with_capacity(parts.len());
+    for part in parts {
+        if out
+            .last()
+            .is_some_and(|(last, _)| *last >= part.part_number)
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidPartOrder,
+                "The list of parts was not in ascending order. The parts list must be specified \
+                 in order by part number.",
+            ));
+        }
+        out.push((
+            part.part_number,
+            part.etag.trim().trim_matches('"').to_string(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Checks the listed parts against the stored ones and builds the object.
+fn complete_build_record(
+    shard: &Shard,
+    bucket: &BucketInfo,
+    upload: &UploadKey,
+    meta: Vec<(String, String)>,
+    listed: &[(u16, String)],
+    now_ms: u64,
+) -> S3Result<ObjectRecord> {
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
+    let (stored, _) = index
+        .upload_parts(upload, 0, usize::from(u16::MAX))
+        .map_err(engine_error)?;
+    let mut md5_of_md5s = Md5::new();
+    let mut extents = Vec::new();
+    let mut size_bytes = 0u64;
+    for (position, (number, etag)) in listed.iter().enumerate() {
+        let part = stored
+            .iter()
+            .find(|(stored_number, _)| stored_number == number)
+            .map(|(_, part)| part)
+            .filter(|part| &part.etag == etag)
+            .ok_or_else(|| {
+                engine_error(engine::EngineError::InvalidPart {
+                    part_number: *number,
+                })
+            })?;
+        let is_last = position + 1 == listed.len();
+        if !is_last && part.size_bytes < PART_SIZE_BYTES_MIN {
+            return Err(S3Error::new(
+                S3ErrorCode::EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed object size.",
+            ));
+        }
+        let digest = hex::decode(&part.etag).map_err(|_| S3Error::internal("stored part etag"))?;
+        md5_of_md5s.update(&digest);
+        extents.extend_from_slice(&part.extents);
+        size_bytes += part.size_bytes;
+    }
+    let etag = format!("{}-{}", hex::encode(md5_of_md5s.finalize()), listed.len());
+    Ok(ObjectRecord {
+        size_bytes,
+        etag,
+        last_modified_ms: now_ms,
+        meta,
+        body: ObjectBody::Extents(extents),
+    })
+}
+
+pub async fn complete_multipart_upload(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    upload_id: &UploadId,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let key = ctx.key()?.clone();
+    let upload = upload_key(upload_id)?;
+    let body = crate::body::read_small_body(ex, &ctx.payload, XML_BODY_BYTES_MAX).await?;
+    let listed = complete_parse_parts(&body)?;
+    let etag = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
+        Some(record) => {
+            let object =
+                complete_build_record(shard, &bucket, &upload, record.meta, &listed, ctx.now_ms)?;
+            let etag = object.etag.clone();
+            let op = IndexOp::CompleteUpload {
+                bucket_id: bucket.id,
+                key: key.as_bytes().to_vec(),
+                upload_id: upload,
+                parts: listed,
+                record: object,
+            };
+            shard
+                .commit(bucket.owner_shard, op)
+                .await
+                .map_err(engine_error)?;
+            etag
+        }
+        None => complete_retried(shard, &bucket, key.as_bytes(), &upload, &listed)?,
+    };
+    let location = format!("/{}/{}", bucket.name, key.as_str());
+    let mut out = Vec::new();
+    xml::complete_multipart_upload_result(&mut out, &location, &bucket.name, key.as_str(), &etag);
+    ctx.respond_xml(ex, out).await
+}
+
+/// A Complete for an upload that no longer exists: if it was completed with
+/// this very part list, answer as the first time (clients retry Completes
+/// whose response they lost); otherwise NoSuchUpload.
+fn complete_retried(
+    shard: &Shard,
+    bucket: &BucketInfo,
+    key: &[u8],
+    upload: &UploadKey,
+    listed: &[(u16, String)],
+) -> S3Result<String> {
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
+    let completed = index.completed_upload(upload).map_err(engine_error)?;
+    match completed {
+        Some(done) if done.bucket_id == bucket.id && done.key == key && done.parts == listed => {
+            Ok(done.etag)
+        }
+        _ => Err(no_such_upload()),
+    }
+}
+
+pub async fn abort_multipart_upload(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    upload_id: &UploadId,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let key = ctx.key()?.as_bytes().to_vec();
+    let upload = upload_key(upload_id)?;
+    if load_upload(shard, &bucket, &key, &upload)?.is_none() {
+        return Err(no_such_upload());
+    }
+    let op = IndexOp::AbortUpload { upload_id: upload };
+    shard
+        .commit(bucket.owner_shard, op)
+        .await
+        .map_err(engine_error)?;
+    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+}
+
+fn query_number(ctx: &RequestContext, name: &str, default: u64) -> S3Result<u64> {
+    match ctx.query(name) {
+        None => Ok(default),
+        Some(text) => text.trim().parse().map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                format!("Invalid value for {name}"),
+            )
+        }),
+    }
+}
+
+pub async fn list_parts(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    upload_id: &UploadId,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let key = ctx.key()?.clone();
+    let upload = upload_key(upload_id)?;
+    if load_upload(shard, &bucket, key.as_bytes(), &upload)?.is_none() {
+        return Err(no_such_upload());
+    }
+    let marker = query_number(ctx, "part-number-marker", 0)?.min(u64::from(u16::MAX)) as u16;
+    let max = query_number(ctx, "max-parts", LIST_KEYS_MAX as u64)?.min(LIST_KEYS_MAX as u64);
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
+    let (parts, truncated) = index
+        .upload_parts(&upload, marker, max as usize)
+        .map_err(engine_error)?;
+    let mut out = Vec::new();
+    let mut w = XmlWriter::document(&mut out);
+    w.open_root("ListPartsResult");
+    w.text("Bucket", &bucket.name);
+    w.text("Key", key.as_str());
+    w.text("UploadId", upload_id.as_str());
+    list_initiator_owner(&mut w);
+    w.text("StorageClass", "STANDARD");
+    w.number("PartNumberMarker", u64::from(marker));
+    let next = parts
+        .last()
+        .map(|(number, _)| u64::from(*number))
+        .unwrap_or(u64::from(marker));
+    w.number("NextPartNumberMarker", next);
+    w.number("MaxParts", max);
+    w.boolean("IsTruncated", truncated);
+    for (number, part) in &parts {
+        w.open("Part");
+        w.number("PartNumber", u64::from(*number));
+        w.timestamp("LastModified", part.last_modified_ms);
+        w.etag("ETag", &part.etag);
+        w.number("Size", part.size_bytes);
+        for (name, value) in &part.meta {
+            if let Some(algorithm) = crate::checksum::ChecksumAlgorithm::from_header_name(name) {
+                w.text(&format!("Checksum{}", algorithm.sdk_name()), value);
+            }
+        }
+        w.close("Part");
+    }
+    w.close("ListPartsResult");
+    ctx.respond_xml(ex, out).await
+}
+
+fn list_initiator_owner(w: &mut XmlWriter<'_>) {
+    w.open("Initiator");
+    w.text("ID", ROOT_OWNER.id);
+    w.text("DisplayName", ROOT_OWNER.display_name);
+    w.close("Initiator");
+    w.owner(&ROOT_OWNER);
+}
+
+pub async fn list_multipart_uploads(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let prefix = ctx.query("prefix").unwrap_or("").to_string();
+    let delimiter = ctx
+        .query("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
+    let key_marker = ctx.query("key-marker").unwrap_or("").to_string();
+    let id_marker = ctx.query("upload-id-marker").unwrap_or("").to_string();
+    let max = query_number(ctx, "max-uploads", LIST_KEYS_MAX as u64)?.min(LIST_KEYS_MAX as u64);
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
+    let uploads = index.bucket_uploads(bucket.id).map_err(engine_error)?;
+    let mut items: Vec<(String, Option<(String, u64)>)> = Vec::new();
+    let mut truncated = false;
+    for (id, record) in uploads {
+        let key = String::from_utf8(record.key).map_err(|_| S3Error::internal("key utf-8"))?;
+        let id_hex = hex::encode(id);
+        let after_marker = key.as_str() > key_marker.as_str()
+            || (key == key_marker && !id_marker.is_empty() && id_hex.as_str() > id_marker.as_str());
+        if !key.starts_with(&prefix) || (!key_marker.is_empty() && !after_marker) {
+            continue;
+        }
+        let common = delimiter.as_deref().and_then(|d| {
+            key[prefix.len()..]
+                .find(d)
+                .map(|at| key[..prefix.len() + at + d.len()].to_string())
+        });
+        if let Some(common) = common {
+            if items
+                .last()
+                .is_some_and(|(last, upload)| upload.is_none() && *last == common)
+            {
+                continue;
+            }
+            if items.len() as u64 == max {
+                truncated = true;
+                break;
+            }
+            items.push((common, None));
+            continue;
+        }
+        if items.len() as u64 == max {
+            truncated = true;
+            break;
+        }
+        items.push((key, Some((id_hex, record.initiated_ms))));
+    }
+    let mut out = Vec::new();
+    let mut w = XmlWriter::document(&mut out);
+    w.open_root("ListMultipartUploadsResult");
+    w.text("Bucket", &bucket.name);
+    w.text("KeyMarker", &key_marker);
+    w.text("UploadIdMarker", &id_marker);
+    if truncated {
+        let (last_key, last_upload) = items.last().expect("truncated lists are not empty");
+        w.text("NextKeyMarker", last_key);
+        w.text(
+            "NextUploadIdMarker",
+            last_upload
+                .as_ref()
+                .map(|(id, _)| id.as_str())
+                .unwrap_or(""),
+        );
+    }
+    w.text_opt("Delimiter", delimiter.as_deref());
+    w.text("Prefix", &prefix);
+    w.number("MaxUploads", max);
+    w.boolean("IsTruncated", truncated);
+    for (key, upload) in &items {
+        let Some((id, initiated_ms)) = upload else {
+            continue;
+        };
+        w.open("Upload");
+        w.text("Key", key);
+        w.text("UploadId", id);
+        list_initiator_owner(&mut w);
+        w.text("StorageClass", "STANDARD");
+        w.timestamp("Initiated", *initiated_ms);
+        w.close("Upload");
+    }
+    for (prefix, upload) in &items {
+        if upload.is_none() {
+            w.open("CommonPrefixes");
+            w.text("Prefix", prefix);
+            w.close("CommonPrefixes");
+        }
+    }
+    w.close("ListMultipartUploadsResult");
+    ctx.respond_xml(ex, out).await
+}
