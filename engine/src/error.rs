@@ -27,6 +27,10 @@ pub enum EngineError {
     NoSuchUpload,
     /// A part named in a completion is missing or has another ETag.
     InvalidPart { part_number: u16 },
+    /// A conditional write's condition did not hold.
+    PreconditionFailed,
+    /// `If-Match` on a key with no object.
+    ConditionTargetMissing,
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
@@ -43,6 +47,8 @@ impl fmt::Display for EngineError {
             EngineError::SegmentPoisoned => write!(f, "segment poisoned by an earlier failure"),
             EngineError::ShuttingDown => write!(f, "engine shutting down"),
             EngineError::NoSuchUpload => write!(f, "no such multipart upload"),
+            EngineError::PreconditionFailed => write!(f, "write precondition failed"),
+            EngineError::ConditionTargetMissing => write!(f, "conditional write on a missing key"),
             EngineError::InvalidPart { part_number } => {
                 write!(f, "part {part_number} is missing or changed")
             }

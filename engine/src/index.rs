@@ -98,6 +98,7 @@ pub enum IndexOp {
         bucket_id: u64,
         key: Vec<u8>,
         record: ObjectRecord,
+        condition: WriteCondition,
     },
     /// Succeeds whether or not the object existed (S3 semantics).
     DeleteObject {
@@ -125,11 +126,23 @@ pub enum IndexOp {
         upload_id: UploadKey,
         parts: Vec<(u16, String)>,
         record: ObjectRecord,
+        condition: WriteCondition,
     },
     /// Drops the upload and its parts (`NoSuchUpload` if it is gone).
     AbortUpload {
         upload_id: UploadKey,
     },
+}
+
+/// A precondition checked inside the commit transaction, so no concurrent
+/// write can slip between the check and the write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteCondition {
+    None,
+    /// `If-None-Match: *`: only if no object exists under the key.
+    Absent,
+    /// `If-Match: "etag"`: only if the current object has this ETag.
+    EtagMatches(String),
 }
 
 /// A multipart upload id as stored: 16 random bytes.
@@ -333,6 +346,30 @@ impl Index {
         Ok(outcomes)
     }
 
+    fn check_condition(
+        &self,
+        txn: &heed::RoTxn<'_>,
+        index_key: &[u8],
+        condition: &WriteCondition,
+    ) -> EngineResult<()> {
+        if *condition == WriteCondition::None {
+            return Ok(());
+        }
+        let current: Option<ObjectRecord> =
+            self.objects.get(txn, index_key)?.map(decode_value).transpose()?;
+        let holds = match (condition, current) {
+            (WriteCondition::None, _) => true,
+            (WriteCondition::Absent, current) => current.is_none(),
+            (WriteCondition::EtagMatches(etag), Some(current)) => &current.etag == etag,
+            (WriteCondition::EtagMatches(_), None) => return Err(EngineError::ConditionTargetMissing),
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(EngineError::PreconditionFailed)
+        }
+    }
+
     pub(crate) fn live_bucket(&self, txn: &heed::RoTxn<'_>, bucket_id: u64) -> EngineResult<()> {
         match self.buckets.get(txn, &bucket_id.to_be_bytes())? {
             Some(value) if !decode_value::<BucketState>(value)?.dropped => Ok(()),
@@ -365,9 +402,11 @@ impl Index {
                 bucket_id,
                 key,
                 record,
+                condition,
             } => {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                self.check_condition(wtxn, &index_key, condition)?;
                 self.objects.put(wtxn, &index_key, &encode_value(record))?;
             }
             IndexOp::DeleteObject { bucket_id, key } => {
@@ -396,10 +435,12 @@ impl Index {
                 upload_id,
                 parts,
                 record,
+                condition,
             } => {
                 self.live_bucket(wtxn, *bucket_id)?;
-                self.upload_complete(wtxn, upload_id, parts, record)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                self.check_condition(wtxn, &index_key, condition)?;
+                self.upload_complete(wtxn, upload_id, parts, record)?;
                 self.objects.put(wtxn, &index_key, &encode_value(record))?;
             }
             IndexOp::AbortUpload { upload_id } => {

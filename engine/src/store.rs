@@ -356,6 +356,8 @@ fn clone_error(err: &EngineError) -> EngineError {
         EngineError::SegmentPoisoned => EngineError::SegmentPoisoned,
         EngineError::ShuttingDown => EngineError::ShuttingDown,
         EngineError::NoSuchUpload => EngineError::NoSuchUpload,
+        EngineError::PreconditionFailed => EngineError::PreconditionFailed,
+        EngineError::ConditionTargetMissing => EngineError::ConditionTargetMissing,
         EngineError::InvalidPart { part_number } => EngineError::InvalidPart {
             part_number: *part_number,
         },

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use engine::index::{Index, IndexOp, ObjectBody, ObjectRecord};
+use engine::index::{Index, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
 use engine::limits::LIST_ENTRIES_MAX;
 use engine::list::{ListItem, ListQuery};
 
@@ -156,6 +156,7 @@ fn put(key: &[u8], bucket_id: u64) -> IndexOp {
         bucket_id,
         key: key.to_vec(),
         record,
+        condition: WriteCondition::None,
     }
 }
 

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use engine::format::{record_len_bytes, seal_chunk, RECORD_HEADER_BYTES};
-use engine::index::{Extent, Index, IndexOp, ObjectBody, ObjectRecord};
+use engine::index::{Extent, Index, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
 use engine::io::sim::{SimDisk, SimFaults, SimFile};
 use engine::io::{AlignedBuf, Disk, DiskFile};
 use engine::limits::{CHUNK_PAYLOAD_BYTES_MAX, INLINE_OBJECT_BYTES_MAX, LIST_ENTRIES_MAX};
@@ -152,6 +152,7 @@ async fn put_object<D: Disk>(
             bucket_id,
             key: key.to_vec(),
             record,
+            condition: WriteCondition::None,
         })
         .await?;
     Ok(extents)
@@ -903,6 +904,7 @@ impl Sim {
             bucket_id,
             key: key.clone(),
             record,
+            condition: WriteCondition::None,
         };
         self.disk.set_faults(SimFaults {
             sync_eio_next: true,
@@ -1278,6 +1280,7 @@ fn shutdown_drains_queued_commits_then_refuses() {
                             bucket_id: 1,
                             key: vec![b'q', b'a' + i],
                             record,
+                            condition: WriteCondition::None,
                         })
                         .await
                 })

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use engine::format::{seal_chunk, RECORD_HEADER_BYTES, RECORD_MAGIC};
-use engine::index::{Index, IndexOp, ObjectBody, ObjectRecord};
+use engine::index::{Index, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
 use engine::io::uring::{UringDisk, UringFile};
 use engine::io::{AlignedBuf, Disk, DiskFile};
 use engine::limits::{CHUNK_PAYLOAD_BYTES_MAX, DISK_BLOCK_BYTES, INLINE_OBJECT_BYTES_MAX};
@@ -222,6 +222,7 @@ async fn put<D: Disk>(
         bucket_id: BUCKET,
         key: key.as_bytes().to_vec(),
         record,
+        condition: WriteCondition::None,
     };
     store
         .commit(op)

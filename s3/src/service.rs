@@ -11,7 +11,7 @@ use crate::auth::sigv4::{self, RequestParts, VerifyParams};
 use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::ops::{bucket, delete, list, multipart, object, RequestContext};
+use crate::ops::{bucket, copy, delete, list, multipart, object, RequestContext};
 use crate::router::{route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
 use crate::xml;
@@ -134,6 +134,10 @@ impl S3Service {
             } => object::get_object(shard, ctx, ex, true).await,
             Endpoint::DeleteObject { version_id: None } => {
                 delete::delete_object(shard, ctx, ex).await
+            }
+            Endpoint::CopyObject => copy::copy_object(shard, ctx, ex).await,
+            Endpoint::UploadPartCopy { part_number, upload_id } => {
+                copy::upload_part_copy(shard, ctx, ex, part_number, &upload_id).await
             }
             Endpoint::CreateMultipartUpload => {
                 multipart::create_multipart_upload(shard, ctx, ex).await

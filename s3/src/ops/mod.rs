@@ -3,6 +3,7 @@
 
 pub mod bucket;
 pub mod conditions;
+pub mod copy;
 pub mod delete;
 pub mod list;
 pub mod multipart;
@@ -157,6 +158,13 @@ pub fn engine_error(err: EngineError) -> S3Error {
                  tag. (part {part_number})"
             ),
         ),
+        EngineError::PreconditionFailed => S3Error::new(
+            S3ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        ),
+        EngineError::ConditionTargetMissing => {
+            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+        }
         EngineError::Io(_)
         | EngineError::Corrupt { .. }
         | EngineError::Index(_)

@@ -23,7 +23,7 @@ use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
 use crate::xml::{self, XmlWriter};
 
-fn no_such_upload() -> S3Error {
+pub(crate) fn no_such_upload() -> S3Error {
     S3Error::new(
         S3ErrorCode::NoSuchUpload,
         "The specified upload does not exist. The upload ID may be invalid, or the upload may \
@@ -32,14 +32,14 @@ fn no_such_upload() -> S3Error {
 }
 
 /// Upload ids are 16 random bytes, shown as 32 hex digits.
-fn upload_key(upload_id: &UploadId) -> S3Result<UploadKey> {
+pub(crate) fn upload_key(upload_id: &UploadId) -> S3Result<UploadKey> {
     let mut key = [0u8; 16];
     hex::decode_to_slice(upload_id.as_str(), &mut key).map_err(|_| no_such_upload())?;
     Ok(key)
 }
 
 /// The upload, if it exists and belongs to this bucket and key.
-fn load_upload(
+pub(crate) fn load_upload(
     shard: &Shard,
     bucket: &BucketInfo,
     key: &[u8],
@@ -221,6 +221,7 @@ pub async fn complete_multipart_upload(
     let upload = upload_key(upload_id)?;
     let body = crate::body::read_small_body(ex, &ctx.payload, XML_BODY_BYTES_MAX).await?;
     let listed = complete_parse_parts(&body)?;
+    let condition = crate::ops::object::write_condition(ex.head())?;
     let etag = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
         Some(record) => {
             let object =
@@ -232,6 +233,7 @@ pub async fn complete_multipart_upload(
                 upload_id: upload,
                 parts: listed,
                 record: object,
+                condition,
             };
             shard
                 .commit(bucket.owner_shard, op)

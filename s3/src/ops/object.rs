@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use engine::format::{seal_chunk, RECORD_HEADER_BYTES};
-use engine::index::{Extent, IndexOp, ObjectBody, ObjectRecord};
+use engine::index::{Extent, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
 use engine::io::AlignedBuf;
 use engine::limits::{CHUNK_PAYLOAD_BYTES_MAX, INLINE_OBJECT_BYTES_MAX};
 use engine::EngineResult;
@@ -128,6 +128,7 @@ pub async fn put_object(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
     let mut meta = put_stored_headers(ex.head(), ctx)?;
+    let condition = write_condition(ex.head())?;
     let ingested = receive_body(shard, ctx, ex, &bucket, Inline::Allowed).await?;
     let etag = hex::encode(ingested.md5);
     if let Some(checksum) = &ingested.checksum {
@@ -148,6 +149,7 @@ pub async fn put_object(
         bucket_id: bucket.id,
         key,
         record,
+        condition,
     };
     shard
         .commit(bucket.owner_shard, op)
@@ -158,6 +160,24 @@ pub async fn put_object(
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     ctx.respond(ex, 200, &refs, BodyLen::Empty).await
+}
+
+/// `If-None-Match: *` and `If-Match` on writes, checked atomically with the
+/// commit on the owner shard.
+pub(crate) fn write_condition(head: &http::RequestHead) -> S3Result<WriteCondition> {
+    match (head.header("if-none-match"), head.header("if-match")) {
+        (Some(_), Some(_)) => Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "If-Match and If-None-Match together are not supported on writes.",
+        )),
+        (Some(value), None) if value.trim() == "*" => Ok(WriteCondition::Absent),
+        (Some(_), None) => Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "If-None-Match on writes supports only '*'.",
+        )),
+        (None, Some(etag)) => Ok(WriteCondition::EtagMatches(etag.trim().trim_matches('"').to_string())),
+        (None, None) => Ok(WriteCondition::None),
+    }
 }
 
 fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
