@@ -355,13 +355,18 @@ impl Index {
         if *condition == WriteCondition::None {
             return Ok(());
         }
-        let current: Option<ObjectRecord> =
-            self.objects.get(txn, index_key)?.map(decode_value).transpose()?;
+        let current: Option<ObjectRecord> = self
+            .objects
+            .get(txn, index_key)?
+            .map(decode_value)
+            .transpose()?;
         let holds = match (condition, current) {
             (WriteCondition::None, _) => true,
             (WriteCondition::Absent, current) => current.is_none(),
             (WriteCondition::EtagMatches(etag), Some(current)) => &current.etag == etag,
-            (WriteCondition::EtagMatches(_), None) => return Err(EngineError::ConditionTargetMissing),
+            (WriteCondition::EtagMatches(_), None) => {
+                return Err(EngineError::ConditionTargetMissing)
+            }
         };
         if holds {
             Ok(())

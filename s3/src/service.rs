@@ -136,9 +136,10 @@ impl S3Service {
                 delete::delete_object(shard, ctx, ex).await
             }
             Endpoint::CopyObject => copy::copy_object(shard, ctx, ex).await,
-            Endpoint::UploadPartCopy { part_number, upload_id } => {
-                copy::upload_part_copy(shard, ctx, ex, part_number, &upload_id).await
-            }
+            Endpoint::UploadPartCopy {
+                part_number,
+                upload_id,
+            } => copy::upload_part_copy(shard, ctx, ex, part_number, &upload_id).await,
             Endpoint::CreateMultipartUpload => {
                 multipart::create_multipart_upload(shard, ctx, ex).await
             }

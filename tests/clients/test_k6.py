@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from helpers import REGION, REPO_ROOT, empty_and_delete_bucket, env_without_aws
 
 K6_DIR = REPO_ROOT / "k6"

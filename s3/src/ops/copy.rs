@@ -31,11 +31,17 @@ struct CopySource {
 
 fn copy_source_parse(value: &str) -> S3Result<(BucketName, ObjectKey)> {
     let invalid = || {
-        S3Error::new(S3ErrorCode::InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+        S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
     };
     let (path, query) = value.split_once('?').unwrap_or((value, ""));
     if !query.is_empty() && !query.starts_with("versionId=null") {
-        return Err(S3Error::new(S3ErrorCode::NotImplemented, "Copying a specific version is not supported yet."));
+        return Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "Copying a specific version is not supported yet.",
+        ));
     }
     let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/'))
         .decode_utf8()
@@ -46,37 +52,67 @@ fn copy_source_parse(value: &str) -> S3Result<(BucketName, ObjectKey)> {
 
 /// Finds the source and applies the `x-amz-copy-source-if-*` conditions
 /// (a failing one is 412, as AWS answers for copies).
-fn copy_source_load(shard: &Shard, ctx: &RequestContext, head: &http::RequestHead) -> S3Result<CopySource> {
+fn copy_source_load(
+    shard: &Shard,
+    ctx: &RequestContext,
+    head: &http::RequestHead,
+) -> S3Result<CopySource> {
     let value = head.header("x-amz-copy-source").ok_or_else(|| {
-        S3Error::new(S3ErrorCode::InvalidArgument, "x-amz-copy-source is required")
+        S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "x-amz-copy-source is required",
+        )
     })?;
     let (bucket_name, key) = copy_source_parse(value)?;
-    let bucket = ctx.catalog.buckets.get(bucket_name.as_str()).cloned()
+    let bucket = ctx
+        .catalog
+        .buckets
+        .get(bucket_name.as_str())
+        .cloned()
         .or_else(|| shard.catalog().buckets.get(bucket_name.as_str()).cloned())
         .ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
-                .with_resource(format!("/{}", bucket_name.as_str()))
+            S3Error::new(
+                S3ErrorCode::NoSuchBucket,
+                "The specified bucket does not exist",
+            )
+            .with_resource(format!("/{}", bucket_name.as_str()))
         })?;
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
-    let record = index.get_object(bucket.id, key.as_bytes()).map_err(engine_error)?.ok_or_else(|| {
-        S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
-            .with_resource(format!("/{}/{}", bucket.name, key.as_str()))
-    })?;
+    let record = index
+        .get_object(bucket.id, key.as_bytes())
+        .map_err(engine_error)?
+        .ok_or_else(|| {
+            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+                .with_resource(format!("/{}/{}", bucket.name, key.as_str()))
+        })?;
     let mapped: Vec<(String, String)> = head
         .headers
         .iter()
         .filter_map(|(name, value)| {
-            name.strip_prefix("x-amz-copy-source-").filter(|rest| rest.starts_with("if-"))
+            name.strip_prefix("x-amz-copy-source-")
+                .filter(|rest| rest.starts_with("if-"))
                 .map(|rest| (rest.to_string(), value.clone()))
         })
         .collect();
-    let conditions = http::RequestHead { method: "GET".into(), target: String::new(), headers: mapped };
+    let conditions = http::RequestHead {
+        method: "GET".into(),
+        target: String::new(),
+        headers: mapped,
+    };
     let etag = format!("\"{}\"", record.etag);
-    if evaluate_read_conditions(&conditions, &etag, record.last_modified_ms)? == ReadDecision::NotModified {
-        return Err(S3Error::new(S3ErrorCode::PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold"));
+    if evaluate_read_conditions(&conditions, &etag, record.last_modified_ms)?
+        == ReadDecision::NotModified
+    {
+        return Err(S3Error::new(
+            S3ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        ));
     }
-    Ok(CopySource { bucket, key, record })
+    Ok(CopySource {
+        bucket,
+        key,
+        record,
+    })
 }
 
 fn metadata_directive_replace(head: &http::RequestHead) -> S3Result<bool> {
@@ -84,26 +120,42 @@ fn metadata_directive_replace(head: &http::RequestHead) -> S3Result<bool> {
         None => Ok(false),
         Some(value) if value.eq_ignore_ascii_case("COPY") => Ok(false),
         Some(value) if value.eq_ignore_ascii_case("REPLACE") => Ok(true),
-        Some(_) => Err(S3Error::new(S3ErrorCode::InvalidArgument, "Unknown metadata directive.")),
+        Some(_) => Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Unknown metadata directive.",
+        )),
     }
 }
 
-pub async fn copy_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
+pub async fn copy_object(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
     let source = copy_source_load(shard, ctx, ex.head())?;
     let replace = metadata_directive_replace(ex.head())?;
     let same_object = source.bucket.id == bucket.id && source.key == key;
     if same_object && !replace {
-        return Err(S3Error::new(S3ErrorCode::InvalidRequest,
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself \
              without changing the object's metadata, storage class, website redirect location \
-             or encryption attributes."));
+             or encryption attributes.",
+        ));
     }
     let meta = if replace {
         let mut meta = put_stored_headers(ex.head(), ctx)?;
         // The bytes are the same, so their checksum still holds.
-        meta.extend(source.record.meta.iter().filter(|(n, _)| n.starts_with("x-amz-checksum-")).cloned());
+        meta.extend(
+            source
+                .record
+                .meta
+                .iter()
+                .filter(|(n, _)| n.starts_with("x-amz-checksum-"))
+                .cloned(),
+        );
         meta
     } else {
         source.record.meta.clone()
@@ -116,8 +168,16 @@ pub async fn copy_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut E
         body: source.record.body.clone(),
     };
     let condition = write_condition(ex.head())?;
-    let op = IndexOp::PutObject { bucket_id: bucket.id, key: key.as_bytes().to_vec(), record, condition };
-    shard.commit(bucket.owner_shard, op).await.map_err(engine_error)?;
+    let op = IndexOp::PutObject {
+        bucket_id: bucket.id,
+        key: key.as_bytes().to_vec(),
+        record,
+        condition,
+    };
+    shard
+        .commit(bucket.owner_shard, op)
+        .await
+        .map_err(engine_error)?;
     let mut out = Vec::new();
     xml::copy_object_result(&mut out, &source.record.etag, ctx.now_ms);
     ctx.respond_xml(ex, out).await
@@ -126,10 +186,15 @@ pub async fn copy_object(shard: &Rc<Shard>, ctx: &mut RequestContext, ex: &mut E
 /// `x-amz-copy-source-range: bytes=first-last` (both required, inclusive).
 fn copy_source_range(head: &http::RequestHead, size_bytes: u64) -> S3Result<ByteRange> {
     let Some(value) = head.header("x-amz-copy-source-range") else {
-        return Ok(ByteRange { start: 0, end_inclusive: size_bytes.wrapping_sub(1) });
+        return Ok(ByteRange {
+            start: 0,
+            end_inclusive: size_bytes.wrapping_sub(1),
+        });
     };
-    let invalid = || S3Error::new(S3ErrorCode::InvalidArgument,
-        "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+    let invalid = || {
+        S3Error::new(S3ErrorCode::InvalidArgument,
+        "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+    };
     let spec = value.trim().strip_prefix("bytes=").ok_or_else(invalid)?;
     let (first, last) = spec.split_once('-').ok_or_else(invalid)?;
     let start: u64 = first.trim().parse().map_err(|_| invalid())?;
@@ -138,9 +203,15 @@ fn copy_source_range(head: &http::RequestHead, size_bytes: u64) -> S3Result<Byte
         return Err(invalid());
     }
     if end >= size_bytes {
-        return Err(S3Error::new(S3ErrorCode::InvalidRange, "The requested range is not satisfiable"));
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        ));
     }
-    Ok(ByteRange { start, end_inclusive: end })
+    Ok(ByteRange {
+        start,
+        end_inclusive: end,
+    })
 }
 
 pub async fn upload_part_copy(
@@ -160,9 +231,22 @@ pub async fn upload_part_copy(
     let span = copy_source_range(ex.head(), source.record.size_bytes)?;
     let (extents, md5, size_bytes) = copy_bytes(shard, &source.record.body, span, &bucket).await?;
     let etag = hex::encode(md5);
-    let record = PartRecord { size_bytes, etag: etag.clone(), last_modified_ms: ctx.now_ms, meta: Vec::new(), extents };
-    let op = IndexOp::PutPart { upload_id: upload, part_number, record };
-    shard.commit(bucket.owner_shard, op).await.map_err(engine_error)?;
+    let record = PartRecord {
+        size_bytes,
+        etag: etag.clone(),
+        last_modified_ms: ctx.now_ms,
+        meta: Vec::new(),
+        extents,
+    };
+    let op = IndexOp::PutPart {
+        upload_id: upload,
+        part_number,
+        record,
+    };
+    shard
+        .commit(bucket.owner_shard, op)
+        .await
+        .map_err(engine_error)?;
     let mut out = Vec::new();
     xml::copy_part_result(&mut out, &etag, ctx.now_ms);
     ctx.respond_xml(ex, out).await
@@ -178,8 +262,17 @@ async fn copy_bytes(
     let object_id: u128 = rand::random();
     let mut md5 = Md5::new();
     let mut extents = Vec::new();
-    let len = if span.end_inclusive == u64::MAX { 0 } else { span.end_inclusive - span.start + 1 };
-    let mut source = SourceCursor { shard, body, position: span.start, end: span.start + len };
+    let len = if span.end_inclusive == u64::MAX {
+        0
+    } else {
+        span.end_inclusive - span.start + 1
+    };
+    let mut source = SourceCursor {
+        shard,
+        body,
+        position: span.start,
+        end: span.start + len,
+    };
     let mut chunk_index = 0u32;
     while source.position < source.end {
         let mut buf = shard.take_buf();
@@ -193,7 +286,9 @@ async fn copy_bytes(
         };
         md5.update(&area[..filled]);
         seal_chunk(&mut buf, object_id, chunk_index, filled);
-        let (result, buf) = shard.append_chunk(dest.owner_shard, buf, object_id, chunk_index, filled as u32).await;
+        let (result, buf) = shard
+            .append_chunk(dest.owner_shard, buf, object_id, chunk_index, filled as u32)
+            .await;
         shard.give_buf(buf);
         extents.push(result.map_err(engine_error)?);
         chunk_index += 1;
@@ -221,7 +316,9 @@ impl SourceCursor<'_> {
                     dst[filled..filled + n].copy_from_slice(&bytes[from..from + n]);
                     n
                 }
-                ObjectBody::Extents(extents) => self.fill_from_extent(extents, &mut dst[filled..]).await?,
+                ObjectBody::Extents(extents) => {
+                    self.fill_from_extent(extents, &mut dst[filled..]).await?
+                }
             };
             filled += copied;
             self.position += copied as u64;
@@ -229,19 +326,28 @@ impl SourceCursor<'_> {
         Ok(filled)
     }
 
-    async fn fill_from_extent(&self, extents: &[engine::index::Extent], dst: &mut [u8]) -> S3Result<usize> {
+    async fn fill_from_extent(
+        &self,
+        extents: &[engine::index::Extent],
+        dst: &mut [u8],
+    ) -> S3Result<usize> {
         let mut start = 0u64;
         for extent in extents {
             let end = start + u64::from(extent.payload_len_bytes);
             if self.position < end {
-                let (read, buf) = self.shard.reader.read_chunk(extent, self.shard.take_buf()).await;
+                let (read, buf) = self
+                    .shard
+                    .reader
+                    .read_chunk(extent, self.shard.take_buf())
+                    .await;
                 if let Err(err) = read {
                     self.shard.give_buf(buf);
                     return Err(engine_error(err));
                 }
                 let from = (self.position - start) as usize;
                 let n = dst.len().min((end.min(self.end) - self.position) as usize);
-                let payload = &buf.as_slice()[RECORD_HEADER_BYTES + from..RECORD_HEADER_BYTES + from + n];
+                let payload =
+                    &buf.as_slice()[RECORD_HEADER_BYTES + from..RECORD_HEADER_BYTES + from + n];
                 dst[..n].copy_from_slice(payload);
                 self.shard.give_buf(buf);
                 return Ok(n);

@@ -175,7 +175,9 @@ pub(crate) fn write_condition(head: &http::RequestHead) -> S3Result<WriteConditi
             S3ErrorCode::NotImplemented,
             "If-None-Match on writes supports only '*'.",
         )),
-        (None, Some(etag)) => Ok(WriteCondition::EtagMatches(etag.trim().trim_matches('"').to_string())),
+        (None, Some(etag)) => Ok(WriteCondition::EtagMatches(
+            etag.trim().trim_matches('"').to_string(),
+        )),
         (None, None) => Ok(WriteCondition::None),
     }
 }
