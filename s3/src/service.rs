@@ -11,7 +11,7 @@ use crate::auth::sigv4::{self, RequestParts, VerifyParams};
 use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::ops::{bucket, copy, delete, list, multipart, object, RequestContext};
+use crate::ops::{attributes, bucket, copy, delete, list, multipart, object, RequestContext};
 use crate::router::{route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
 use crate::xml;
@@ -126,14 +126,17 @@ impl S3Service {
             Endpoint::PutObject => object::put_object(shard, ctx, ex).await,
             Endpoint::GetObject {
                 version_id: None,
-                part_number: None,
-            } => object::get_object(shard, ctx, ex, false).await,
+                part_number,
+            } => object::get_object(shard, ctx, ex, false, part_number).await,
             Endpoint::HeadObject {
                 version_id: None,
-                part_number: None,
-            } => object::get_object(shard, ctx, ex, true).await,
+                part_number,
+            } => object::get_object(shard, ctx, ex, true, part_number).await,
             Endpoint::DeleteObject { version_id: None } => {
                 delete::delete_object(shard, ctx, ex).await
+            }
+            Endpoint::GetObjectAttributes { version_id: None } => {
+                attributes::get_object_attributes(shard, ctx, ex).await
             }
             Endpoint::CopyObject => copy::copy_object(shard, ctx, ex).await,
             Endpoint::UploadPartCopy {

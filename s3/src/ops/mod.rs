@@ -1,6 +1,7 @@
 //! The S3 operations, one file per family, and the per-request context they
 //! share. `mod.rs` holds only that shared glue.
 
+pub mod attributes;
 pub mod bucket;
 pub mod conditions;
 pub mod copy;

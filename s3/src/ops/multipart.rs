@@ -18,6 +18,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::limits::{LIST_KEYS_MAX, PART_SIZE_BYTES_MIN, XML_BODY_BYTES_MAX};
 use crate::names::UploadId;
 use crate::ops::bucket::ROOT_OWNER;
+use crate::ops::object::META_PART_SIZES;
 use crate::ops::object::{put_stored_headers, receive_body, stored_response_headers, Inline};
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
@@ -177,6 +178,7 @@ fn complete_build_record(
     let mut md5_of_md5s = Md5::new();
     let mut extents = Vec::new();
     let mut size_bytes = 0u64;
+    let mut part_sizes = Vec::with_capacity(listed.len());
     for (position, (number, etag)) in listed.iter().enumerate() {
         let part = stored
             .iter()
@@ -199,8 +201,11 @@ fn complete_build_record(
         md5_of_md5s.update(&digest);
         extents.extend_from_slice(&part.extents);
         size_bytes += part.size_bytes;
+        part_sizes.push(part.size_bytes.to_string());
     }
     let etag = format!("{}-{}", hex::encode(md5_of_md5s.finalize()), listed.len());
+    let mut meta = meta;
+    meta.push((META_PART_SIZES.to_string(), part_sizes.join(",")));
     Ok(ObjectRecord {
         size_bytes,
         etag,

@@ -256,10 +256,35 @@ fn put_checksum_algorithm(
 }
 
 /// Content headers and user metadata kept with the object.
+/// Storage classes S3 accepts on writes. Every object is stored the same
+/// way here; the class is accepted so tools that set it keep working.
+const STORAGE_CLASSES: [&str; 9] = [
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "EXPRESS_ONEZONE",
+];
+
+fn put_check_storage_class(head: &http::RequestHead) -> S3Result<()> {
+    match head.header("x-amz-storage-class") {
+        Some(class) if !STORAGE_CLASSES.contains(&class.trim()) => Err(S3Error::new(
+            S3ErrorCode::InvalidStorageClass,
+            "The storage class you specified is not valid",
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn put_stored_headers(
     head: &http::RequestHead,
     ctx: &RequestContext,
 ) -> S3Result<Vec<(String, String)>> {
+    put_check_storage_class(head)?;
     let mut meta = Vec::new();
     for (name, value) in &head.headers {
         if name == "content-encoding" {
@@ -428,6 +453,7 @@ pub async fn get_object(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
     head_only: bool,
+    part_number: Option<u16>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?;
@@ -451,20 +477,32 @@ pub async fn get_object(
             return ctx.respond(ex, 304, &headers, BodyLen::Empty).await;
         }
     }
-    let range = match ex.head().header("range") {
-        Some(value) => parse_range(value, record.size_bytes)?,
-        None => None,
-    };
     let mut headers: Vec<(String, String)> = vec![
         ("etag".into(), etag),
         ("last-modified".into(), last_modified),
         ("accept-ranges".into(), "bytes".into()),
     ];
+    let range = match (part_number, ex.head().header("range")) {
+        (Some(_), Some(_)) => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Cannot specify both Range header and partNumber query parameter",
+            ))
+        }
+        (Some(number), None) => {
+            let (range, count) = part_range(&record, number)?;
+            headers.push(("x-amz-mp-parts-count".into(), count.to_string()));
+            range
+        }
+        (None, Some(value)) => parse_range(value, record.size_bytes)?,
+        (None, None) => None,
+    };
     get_object_stored_headers(
         &record,
         range.is_none() && checksum_mode_enabled(ex.head()),
         &mut headers,
     );
+    get_object_response_overrides(ctx, &mut headers);
     let (status, span) = match range {
         Some(range) => {
             headers.push((
@@ -511,6 +549,60 @@ fn checksum_mode_enabled(head: &http::RequestHead) -> bool {
         .is_some_and(|mode| mode.eq_ignore_ascii_case("enabled"))
 }
 
+/// Object metadata kept for the server's own use, never sent as a header.
+pub(crate) const INTERNAL_META_PREFIX: &str = "x-maxiofs-";
+/// Sizes of the parts a multipart object was completed from, comma separated.
+pub(crate) const META_PART_SIZES: &str = "x-maxiofs-part-sizes";
+
+/// The byte range of part `number` and the object's part count. Objects not
+/// made by multipart upload have one part: the whole object.
+fn part_range(record: &ObjectRecord, number: u16) -> S3Result<(Option<ByteRange>, usize)> {
+    let sizes: Vec<u64> = match record.meta.iter().find(|(name, _)| name == META_PART_SIZES) {
+        Some((_, list)) => list
+            .split(',')
+            .filter_map(|size| size.parse().ok())
+            .collect(),
+        None => vec![record.size_bytes],
+    };
+    let index = usize::from(number);
+    if index == 0 || index > sizes.len() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidPartNumber,
+            "The requested partnumber is not satisfiable",
+        ));
+    }
+    let start: u64 = sizes[..index - 1].iter().sum();
+    let size = sizes[index - 1];
+    if size == 0 {
+        return Ok((None, sizes.len()));
+    }
+    Ok((
+        Some(ByteRange {
+            start,
+            end_inclusive: start + size - 1,
+        }),
+        sizes.len(),
+    ))
+}
+
+/// `response-content-type` and friends replace the stored headers on GET.
+fn get_object_response_overrides(ctx: &RequestContext, headers: &mut Vec<(String, String)>) {
+    const OVERRIDES: [(&str, &str); 6] = [
+        ("response-content-type", "content-type"),
+        ("response-content-language", "content-language"),
+        ("response-expires", "expires"),
+        ("response-cache-control", "cache-control"),
+        ("response-content-disposition", "content-disposition"),
+        ("response-content-encoding", "content-encoding"),
+    ];
+    for (param, header) in OVERRIDES {
+        if let Some(value) = ctx.query(param) {
+            headers.retain(|(name, _)| name != header);
+            headers.push((header.to_string(), value.to_string()));
+        }
+    }
+}
+
 fn get_object_stored_headers(
     record: &ObjectRecord,
     with_checksum: bool,
@@ -520,6 +612,9 @@ fn get_object_stored_headers(
         out.push(("content-type".into(), CONTENT_TYPE_DEFAULT.into()));
     }
     for (name, value) in &record.meta {
+        if name.starts_with(INTERNAL_META_PREFIX) {
+            continue;
+        }
         if name.starts_with("x-amz-checksum-") {
             if with_checksum {
                 out.push((name.clone(), value.clone()));
