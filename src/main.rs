@@ -53,6 +53,14 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_REGION", default_value = "us-east-1")]
     pub region: String,
 
+    /// PEM certificate chain: with --tls-key, the S3 port speaks HTTPS.
+    #[arg(long, env = "MAXIOFS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, RSA or EC) for --tls-cert.
+    #[arg(long, env = "MAXIOFS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Domains for virtual-host-style requests (`bucket.<domain>`), comma separated.
     #[arg(
         long,

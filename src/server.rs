@@ -46,13 +46,23 @@ pub fn run(args: ServerArgs) -> Result<(), String> {
     let indexes = open_indexes(&args.data_dir, shard_count)?;
     reconcile_buckets(&catalog, &indexes)?;
     let snapshot = Arc::new(load_snapshot(&catalog, 1).map_err(|err| err.to_string())?);
-    let runtime = start(args.clone(), catalog, indexes, snapshot)?;
+    let tls = load_tls(&args)?;
+    let runtime = start(args.clone(), catalog, indexes, snapshot, tls)?;
     announce(&args, shard_count, generated.as_ref());
     wait_for_signal()?;
     tracing::info!("shutting down: finishing in-flight requests");
     stop(runtime);
     tracing::info!("stopped");
     Ok(())
+}
+
+fn load_tls(args: &ServerArgs) -> Result<Option<http::TlsConfig>, String> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => http::TlsConfig::from_pem_files(cert, key)
+            .map(Some)
+            .map_err(|err| format!("TLS certificate or key: {err}")),
+        _ => Ok(None),
+    }
 }
 
 fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
@@ -168,6 +178,7 @@ fn start(
     catalog: Catalog,
     indexes: Vec<Index>,
     snapshot: Arc<CatalogSnapshot>,
+    tls: Option<http::TlsConfig>,
 ) -> Result<Runtime, String> {
     let shard_count = indexes.len();
     let (inbox_txs, inbox_rxs): (Vec<_>, Vec<_>) = (0..shard_count)
@@ -203,6 +214,7 @@ fn start(
             http_done: http_done.clone(),
             shutdown,
             started: started_tx.clone(),
+            tls: tls.clone(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{shard}"))
@@ -253,6 +265,7 @@ struct ShardContext {
     http_done: Arc<AtomicUsize>,
     shutdown: http::Shutdown,
     started: mpsc::Sender<StartResult>,
+    tls: Option<http::TlsConfig>,
 }
 
 fn run_shard(context: ShardContext) {
@@ -325,6 +338,7 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
         service,
         http::ServerLimits::default(),
         context.shutdown,
+        context.tls,
     );
     if let Err(err) = served.await {
         tracing::error!(shard = context.shard, %err, "http server failed");
@@ -344,8 +358,13 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
 fn announce(args: &ServerArgs, shard_count: u16, generated: Option<&cluster::RootCredentials>) {
     tracing::info!(listen = %args.listen, shards = shard_count,
         data_dir = %args.data_dir.display(), "maxiofs serving S3");
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "maxiofs S3 API on http://{} ({} shards, data in {})",
+        "maxiofs S3 API on {scheme}://{} ({} shards, data in {})",
         args.listen,
         shard_count,
         args.data_dir.display()

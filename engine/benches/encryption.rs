@@ -12,7 +12,7 @@
 use std::hint::black_box;
 
 use aes::Aes256;
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::Aes256Gcm;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ctr::cipher::{KeyIvInit, StreamCipher};
@@ -50,7 +50,7 @@ fn ctr_hmac_encrypt(chunk: &mut [u8]) -> [u8; 32] {
 
 fn gcm_encrypt(cipher: &Aes256Gcm, chunk: &mut [u8]) -> [u8; 16] {
     let tag = cipher
-        .encrypt_in_place_detached(&GCM_NONCE.into(), ASSOCIATED_DATA, chunk)
+        .encrypt_inout_detached(&GCM_NONCE.into(), ASSOCIATED_DATA, chunk.into())
         .expect("a 1 MiB chunk is within GCM's limit");
     tag.into()
 }

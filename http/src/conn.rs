@@ -1,7 +1,7 @@
-//! One client connection: its reused buffers, reading request heads under the idle and
-//! header timeouts, running exchanges back to back (keep-alive and pipelining), answering
-//! malformed heads, and closing, with a lingering half-close when the client may still be
-//! sending.
+//! One client connection: the TLS handshake when the port has TLS, its reused buffers,
+//! reading request heads under the idle and header timeouts, running exchanges back to
+//! back (keep-alive and pipelining), answering malformed heads, and closing, with a
+//! lingering half-close when the client may still be sending.
 //!
 //! Owns `Conn`. The read buffer holds unconsumed bytes in `rbuf[rpos..]`; everything that
 //! reads the socket for a request (head, chunk lines, body) goes through it, so bytes of a
@@ -39,19 +39,23 @@ impl From<HttpError> for HeadFailure {
     }
 }
 
-/// Serves requests on one connection until it closes.
+/// Serves requests on one connection until it closes, after a TLS handshake if the port
+/// has TLS.
 pub(crate) async fn serve_connection<H: Handler>(
     stream: TcpStream,
     peer_addr: SocketAddr,
     shard: Rc<ShardState>,
     handler: &H,
 ) {
-    let mut conn = Conn::new(stream, peer_addr, shard);
+    let Some(socket) = serve_connection_socket(stream, peer_addr, &shard).await else {
+        return;
+    };
+    let mut conn = Conn::new(socket, peer_addr, shard);
     let mut first = true;
     loop {
         let framing = match conn.read_head(first).await {
             Ok(framing) => framing,
-            Err(HeadFailure::Quiet) => return,
+            Err(HeadFailure::Quiet) => return conn.close_quietly().await,
             Err(HeadFailure::Answer(status)) => return conn.answer_and_close(status).await,
         };
         first = false;
@@ -59,6 +63,28 @@ pub(crate) async fn serve_connection<H: Handler>(
             ExchangeEnd::KeepAlive => {}
             ExchangeEnd::Close { linger: false } => return,
             ExchangeEnd::Close { linger: true } => return conn.close_lingering().await,
+        }
+    }
+}
+
+/// The connection's transport, after the handshake when the port has TLS. A failed
+/// handshake closes the connection quietly (None): whoever cannot complete one (a
+/// plain-HTTP client, a scanner, a stalled peer) cannot read an answer either.
+async fn serve_connection_socket(
+    stream: TcpStream,
+    peer_addr: SocketAddr,
+    shard: &ShardState,
+) -> Option<Socket> {
+    let stop = shard.stopping.clone();
+    let Some(acceptor) = &shard.tls else {
+        return Some(Socket::plain(stream, stop));
+    };
+    let timeout = Duration::from_millis(shard.limits.tls_handshake_timeout_ms);
+    match Socket::tls(stream, stop, acceptor, timeout).await {
+        Ok(socket) => Some(socket),
+        Err(e) => {
+            tracing::debug!(%peer_addr, error = ?e, "TLS handshake failed; closing");
+            None
         }
     }
 }
@@ -92,13 +118,13 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    fn new(stream: TcpStream, peer_addr: SocketAddr, shard: Rc<ShardState>) -> Conn {
+    fn new(socket: Socket, peer_addr: SocketAddr, shard: Rc<ShardState>) -> Conn {
         let rbuf = shard
             .buffers
             .take_read(shard.limits.read_buffer_capacity_bytes());
         let wbuf = Vec::with_capacity(shard.limits.write_buffer_bytes);
         Conn {
-            socket: Socket::new(stream),
+            socket,
             peer_addr,
             shard,
             head: RequestHead::default(),
@@ -133,10 +159,9 @@ impl Conn {
         self.fill_make_room();
         let rbuf = std::mem::take(&mut self.rbuf);
         let (filled, capacity) = (rbuf.len(), rbuf.capacity());
-        let stop = stop_on_shutdown.then_some(&self.shard.stopping);
         let read = self
             .socket
-            .read(rbuf.slice_mut(filled..capacity), timeout, stop);
+            .read(rbuf.slice_mut(filled..capacity), timeout, stop_on_shutdown);
         let (result, slice) = read.await;
         self.rbuf = slice.into_inner();
         result
@@ -225,7 +250,7 @@ impl Conn {
         let read_bytes = dst.len().min(bounce.capacity());
         let (result, slice) = self
             .socket
-            .read(bounce.slice_mut(0..read_bytes), timeout, None)
+            .read(bounce.slice_mut(0..read_bytes), timeout, false)
             .await;
         self.bounce = slice.into_inner();
         match result? {
@@ -351,12 +376,24 @@ impl Conn {
         let _ = self.flush_wbuf().await;
     }
 
+    /// Closes between requests. Over TLS a close_notify goes first, so the client sees a
+    /// clean end of stream rather than a possible truncation attack; plain TCP needs
+    /// nothing before the close.
+    async fn close_quietly(mut self) {
+        if self.socket.is_tls() {
+            let linger = Duration::from_millis(self.limits().close_linger_ms);
+            self.socket.shutdown_write(linger).await;
+        }
+    }
+
     /// Half-closes, then discards what the client still sends for a short while, so that
     /// closing with unread bytes does not reset the connection before the client has read
-    /// our last response.
+    /// our last response. Over TLS, a read that timed out leaves the stream reporting that
+    /// error once more, which ends the linger early: acceptable for a best-effort nicety.
     pub(crate) async fn close_lingering(mut self) {
-        self.socket.shutdown_write().await;
-        let deadline = Instant::now() + Duration::from_millis(self.limits().close_linger_ms);
+        let linger = Duration::from_millis(self.limits().close_linger_ms);
+        let deadline = Instant::now() + linger;
+        self.socket.shutdown_write(linger).await;
         let mut discarded_bytes = 0;
         while discarded_bytes < self.limits().close_linger_bytes_max {
             let timeout = deadline.saturating_duration_since(Instant::now());

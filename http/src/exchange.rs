@@ -151,6 +151,12 @@ impl Exchange<'_> {
         self.conn.peer_addr
     }
 
+    /// Whether the request came over TLS (S3 needs it for SSE-C and the
+    /// `aws:SecureTransport` policy condition).
+    pub fn is_tls(&self) -> bool {
+        self.conn.socket.is_tls()
+    }
+
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub fn http_version_minor(&self) -> u8 {
         self.framing.version_minor

@@ -1,20 +1,34 @@
-//! Socket operations with deadlines, on monoio's owned-buffer (io_uring) model.
+//! Socket operations with deadlines, on monoio's owned-buffer (io_uring) model, over plain
+//! TCP or TLS.
 //!
-//! Owns `Socket`, a TcpStream plus the canceller its operations are tied to, and `race`.
-//! A timed-out read or write is cancelled in the kernel and then awaited to completion,
-//! so the buffer always comes back to its owner and no byte read is silently lost.
-//! Nothing here knows about HTTP.
+//! Owns `Socket` (one connection's transport, plain or TLS), `TimedStream` (a TcpStream
+//! whose every operation ends by a deadline or the stop latch) and `race`. A timed-out
+//! read or write is cancelled in the kernel and then awaited to completion, so the buffer
+//! always comes back to its owner and no byte read is silently lost.
+//!
+//! The deadline is enforced under the TLS layer, never around it: a TLS stream keeps its
+//! ciphertext buffers inside its in-flight operation, and a stream whose operation future
+//! was dropped is unusable (monoio-rustls panics on its next use). So `Socket` arms the
+//! shared `OpBounds` before each operation, and `TimedStream` ends the TCP operation
+//! underneath, which the TLS layer then sees as an ordinary error. Bounds are absolute
+//! deadlines, not per-syscall timeouts, so a peer trickling one TLS record a byte at a time
+//! cannot stretch an operation. Nothing here knows about HTTP.
 
+use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::pin;
+use std::rc::Rc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncWriteRent, CancelableAsyncReadRent, CancelableAsyncWriteRent, Canceller};
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, CancelableAsyncReadRent, CancelableAsyncWriteRent, Canceller,
+};
 use monoio::net::TcpStream;
 use monoio::BufResult;
+use monoio_rustls::{ServerTlsStream, TlsAcceptor};
 
 use crate::error::HttpError;
 use crate::shutdown::Latch;
@@ -60,33 +74,104 @@ impl From<SocketError> for HttpError {
     }
 }
 
-/// An accepted connection's stream. One operation is in flight at a time.
+/// What ends the socket operation in progress. Shared by `Socket`, which arms it before
+/// each operation, and the `TimedStream` under the TLS layer, which `Socket` cannot reach.
+struct OpBounds {
+    deadline: Cell<Instant>,
+    /// Whether the stop latch ends the operation (only waits between requests).
+    stop_armed: Cell<bool>,
+    stop: Rc<Latch>,
+    /// Why the last operation was cut short, if it was.
+    interrupted: Cell<Option<Interrupt>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Interrupt {
+    Timeout,
+    Stopped,
+}
+
+impl OpBounds {
+    fn arm(&self, timeout: Duration, stop_armed: bool) {
+        self.deadline.set(Instant::now() + timeout);
+        self.stop_armed.set(stop_armed);
+        self.interrupted.set(None);
+    }
+
+    /// The operation's result as the caller sees it: an interruption, whatever error the
+    /// TLS layer made of it, is reported as such.
+    fn outcome<T>(&self, result: io::Result<T>) -> Result<T, SocketError> {
+        match (self.interrupted.take(), result) {
+            (_, Ok(value)) => Ok(value),
+            (Some(Interrupt::Timeout), Err(_)) => Err(SocketError::Timeout),
+            (Some(Interrupt::Stopped), Err(_)) => Err(SocketError::Stopped),
+            (None, Err(e)) => Err(SocketError::Io(e)),
+        }
+    }
+}
+
+/// An accepted connection's transport. One operation is in flight at a time.
 pub(crate) struct Socket {
-    stream: TcpStream,
-    canceller: Canceller,
+    transport: Transport,
+    bounds: Rc<OpBounds>,
+}
+
+enum Transport {
+    Plain(TimedStream),
+    /// Boxed: a rustls connection is large, and plain connections should not pay for it.
+    Tls(Box<ServerTlsStream<TimedStream>>),
 }
 
 impl Socket {
-    pub(crate) fn new(stream: TcpStream) -> Socket {
+    /// A plain TCP connection; `stop` ends the operations armed with it.
+    pub(crate) fn plain(stream: TcpStream, stop: Rc<Latch>) -> Socket {
+        let (stream, bounds) = TimedStream::new(stream, stop);
         Socket {
-            stream,
-            canceller: Canceller::new(),
+            transport: Transport::Plain(stream),
+            bounds,
         }
     }
 
-    /// Reads into `buf` (from its write position); Ok(0) means the peer closed.
+    /// Runs the server side of a TLS handshake, all of it within `timeout` and given up
+    /// when `stop` is set. On failure the connection is closed by dropping it.
+    pub(crate) async fn tls(
+        stream: TcpStream,
+        stop: Rc<Latch>,
+        acceptor: &TlsAcceptor,
+        timeout: Duration,
+    ) -> Result<Socket, SocketError> {
+        let (stream, bounds) = TimedStream::new(stream, stop);
+        bounds.arm(timeout, true);
+        let accepted = acceptor.accept(stream).await.map_err(io::Error::from);
+        let stream = bounds.outcome(accepted)?;
+        Ok(Socket {
+            transport: Transport::Tls(Box::new(stream)),
+            bounds,
+        })
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.transport, Transport::Tls(_))
+    }
+
+    /// Reads into `buf` (from its write position); Ok(0) means the peer closed. `stop_armed`:
+    /// the stop latch ends the wait too.
     pub(crate) async fn read<B: IoBufMut>(
         &mut self,
         buf: B,
         timeout: Duration,
-        stop: Option<&Latch>,
+        stop_armed: bool,
     ) -> (Result<usize, SocketError>, B) {
-        let Socket { stream, canceller } = self;
-        let op = stream.cancelable_read(buf, canceller.handle());
-        socket_op_deadline(canceller, op, timeout, stop).await
+        self.bounds.arm(timeout, stop_armed);
+        let (result, buf) = match &mut self.transport {
+            Transport::Plain(stream) => stream.read(buf).await,
+            Transport::Tls(stream) => stream.read(buf).await,
+        };
+        (self.bounds.outcome(result), buf)
     }
 
-    /// Writes all of `buf`; each write must make progress within `timeout`.
+    /// Writes all of `buf`; each write must make progress within `timeout`. Over TLS the
+    /// bytes are copied into records, so `buf` may be any owned buffer either way.
     pub(crate) async fn write_all<B: IoBuf>(
         &mut self,
         mut buf: B,
@@ -95,11 +180,14 @@ impl Socket {
         let total_bytes = buf.bytes_init();
         let mut written_bytes = 0;
         while written_bytes < total_bytes {
-            let Socket { stream, canceller } = self;
-            let op = stream.cancelable_write(buf.slice(written_bytes..), canceller.handle());
-            let (result, slice) = socket_op_deadline(canceller, op, timeout, None).await;
-            buf = slice.into_inner();
-            match result {
+            self.bounds.arm(timeout, false);
+            let rest = buf.slice(written_bytes..);
+            let (result, rest) = match &mut self.transport {
+                Transport::Plain(stream) => stream.write(rest).await,
+                Transport::Tls(stream) => stream.write(rest).await,
+            };
+            buf = rest.into_inner();
+            match self.bounds.outcome(result) {
                 Ok(0) => return (Err(SocketError::Io(io::ErrorKind::WriteZero.into())), buf),
                 Ok(n) => written_bytes += n,
                 Err(e) => return (Err(e), buf),
@@ -108,38 +196,133 @@ impl Socket {
         (Ok(()), buf)
     }
 
-    /// Half-closes: the peer reads end-of-stream after our last byte, we can still read.
-    pub(crate) async fn shutdown_write(&mut self) {
+    /// Half-closes: the peer reads end-of-stream after our last byte (TLS: after a
+    /// close_notify alert), and we can still read.
+    pub(crate) async fn shutdown_write(&mut self, timeout: Duration) {
+        self.bounds.arm(timeout, false);
         // An error means the peer is gone already, which is what we wanted.
-        let _ = self.stream.shutdown().await;
+        let _ = match &mut self.transport {
+            Transport::Plain(stream) => stream.shutdown().await,
+            Transport::Tls(stream) => stream.shutdown().await,
+        };
     }
 }
 
-/// Runs `op` until it completes, `timeout` passes, or `stop` is set. On timeout or stop
-/// the operation is cancelled and awaited, so its buffer is returned; if it completed
-/// anyway, its result wins.
+/// A TCP stream whose every operation ends by the armed deadline (or the stop latch): the
+/// layer under TLS, and the whole transport of a plain connection.
+pub(crate) struct TimedStream {
+    stream: TcpStream,
+    canceller: Canceller,
+    bounds: Rc<OpBounds>,
+}
+
+impl TimedStream {
+    fn new(stream: TcpStream, stop: Rc<Latch>) -> (TimedStream, Rc<OpBounds>) {
+        let bounds = Rc::new(OpBounds {
+            deadline: Cell::new(Instant::now()),
+            stop_armed: Cell::new(false),
+            stop,
+            interrupted: Cell::new(None),
+        });
+        let stream = TimedStream {
+            stream,
+            canceller: Canceller::new(),
+            bounds: bounds.clone(),
+        };
+        (stream, bounds)
+    }
+}
+
+impl AsyncReadRent for TimedStream {
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        let TimedStream {
+            stream,
+            canceller,
+            bounds,
+        } = self;
+        let op = stream.cancelable_read(buf, canceller.handle());
+        socket_op_deadline(canceller, bounds, op).await
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        let TimedStream {
+            stream,
+            canceller,
+            bounds,
+        } = self;
+        let op = stream.cancelable_readv(buf, canceller.handle());
+        socket_op_deadline(canceller, bounds, op).await
+    }
+}
+
+impl AsyncWriteRent for TimedStream {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        let TimedStream {
+            stream,
+            canceller,
+            bounds,
+        } = self;
+        let op = stream.cancelable_write(buf, canceller.handle());
+        socket_op_deadline(canceller, bounds, op).await
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        let TimedStream {
+            stream,
+            canceller,
+            bounds,
+        } = self;
+        let op = stream.cancelable_writev(buf, canceller.handle());
+        socket_op_deadline(canceller, bounds, op).await
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush().await
+    }
+
+    /// Not bounded: a TCP half-close does not wait for the peer.
+    async fn shutdown(&mut self) -> io::Result<()> {
+        self.stream.shutdown().await
+    }
+}
+
+/// Runs `op` until it completes, the armed deadline passes, or the armed stop latch is
+/// set. On timeout or stop the operation is cancelled and awaited, so its buffer is
+/// returned; if it completed anyway, its result wins. An interruption is recorded in
+/// `bounds` and returned as an error the TLS layer can carry up.
 async fn socket_op_deadline<T, F>(
     canceller: &mut Canceller,
+    bounds: &OpBounds,
     op: F,
-    timeout: Duration,
-    stop: Option<&Latch>,
-) -> (Result<usize, SocketError>, T)
+) -> BufResult<usize, T>
 where
     F: Future<Output = BufResult<usize, T>>,
 {
     let mut op = pin!(op);
     let stopped = async {
-        match stop {
-            Some(latch) => latch.wait().await,
-            None => std::future::pending().await,
+        match bounds.stop_armed.get() {
+            true => bounds.stop.wait().await,
+            false => std::future::pending().await,
         }
     };
+    let timeout = bounds
+        .deadline
+        .get()
+        .saturating_duration_since(Instant::now());
     let interrupt = match race(op.as_mut(), race(monoio::time::sleep(timeout), stopped)).await {
-        Either::Left((result, buf)) => return (result.map_err(SocketError::Io), buf),
-        Either::Right(Either::Left(())) => SocketError::Timeout,
-        Either::Right(Either::Right(())) => SocketError::Stopped,
+        Either::Left(done) => return done,
+        Either::Right(Either::Left(())) => Interrupt::Timeout,
+        Either::Right(Either::Right(())) => Interrupt::Stopped,
     };
     *canceller = std::mem::take(canceller).cancel();
     let (result, buf) = op.await;
-    (result.map_err(|_| interrupt), buf)
+    let result = result.map_err(|_| {
+        bounds.interrupted.set(Some(interrupt));
+        // Never `Interrupted`: monoio's write_all would retry it.
+        match interrupt {
+            Interrupt::Timeout => io::Error::from(io::ErrorKind::TimedOut),
+            Interrupt::Stopped => io::Error::from(io::ErrorKind::ConnectionAborted),
+        }
+    });
+    (result, buf)
 }

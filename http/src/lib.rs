@@ -1,16 +1,17 @@
 //! HTTP/1.1 server for one shard: runs on a single monoio (io_uring) runtime, one per
 //! shard thread, with no locks and no `Send` requirements on handlers.
 //!
-//! Owns connections, request parsing, body framing (Content-Length, chunked,
-//! `Expect: 100-continue`), response framing, timeouts, connection limits and graceful
-//! shutdown. Knows nothing of S3: the S3 layer implements `Handler` and sees each request
+//! Owns connections (plain or TLS), request parsing, body framing (Content-Length,
+//! chunked, `Expect: 100-continue`), response framing, timeouts, connection limits and
+//! graceful shutdown. Knows nothing of S3: the S3 layer implements `Handler` and sees each request
 //! as an `Exchange`.
 //!
 //! Main types: `serve`, `Handler`, `Exchange`, `RequestHead`, `BodyLen`, `ServerLimits`,
-//! `Shutdown`/`ShutdownTrigger`, `HttpError`. Module map: `server` (accept loop,
-//! shutdown), `conn` (one connection, read buffer, keep-alive loop), `exchange` (one
-//! request/response), `head` and `chunked` (pure parsers), `response` (heads, status
-//! phrases), `io` (socket ops with deadlines), `limits`, `error`, `shutdown`.
+//! `TlsConfig`, `Shutdown`/`ShutdownTrigger`, `HttpError`. Module map: `server` (accept
+//! loop, shutdown), `conn` (one connection: handshake, read buffer, keep-alive loop),
+//! `exchange` (one request/response), `head` and `chunked` (pure parsers), `response`
+//! (heads, status phrases), `io` (plain or TLS socket ops with deadlines), `tls`
+//! (certificate loading, rustls settings), `limits`, `error`, `shutdown`.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ mod limits;
 mod response;
 mod server;
 mod shutdown;
+mod tls;
 
 pub use error::HttpError;
 pub use exchange::{BodyLen, Exchange};
@@ -32,6 +34,7 @@ pub use limits::{ServerLimits, HEADERS_COUNT_CAP};
 pub use response::{reason_phrase, SERVER_NAME};
 pub use server::serve;
 pub use shutdown::{shutdown_signal, Shutdown, ShutdownTrigger};
+pub use tls::TlsConfig;
 
 /// The application side of the server: called once per request, on the shard thread.
 ///

@@ -68,6 +68,16 @@ pub struct ServerLimits {
     /// Read and bounce buffers of closed connections kept per shard for new connections
     /// (at most 64 x 272 KiB): reused memory is warm, fresh memory is slow on first touch.
     pub pooled_buffers_max: usize,
+    /// Time from accept to a completed TLS handshake, as one deadline over every handshake
+    /// read and write. A handshake is two round trips and a signature, well under a second
+    /// on any working link; a peer that connects and stalls, or trickles its ClientHello,
+    /// holds a connection slot like a slow request head, so it gets the same 10 s.
+    pub tls_handshake_timeout_ms: u64,
+    /// TLS sessions each shard remembers for resumption (rustls' default size; about 100
+    /// bytes each). The cache is per shard so a handshake never takes a lock shared with
+    /// another core; a client that reconnects to another shard does a full handshake.
+    /// 0 disables resumption.
+    pub tls_session_cache_entries_max: usize,
 }
 
 impl Default for ServerLimits {
@@ -92,6 +102,8 @@ impl Default for ServerLimits {
             close_linger_ms: 1_000,
             close_linger_bytes_max: 1024 * 1024,
             pooled_buffers_max: 64,
+            tls_handshake_timeout_ms: 10_000,
+            tls_session_cache_entries_max: 256,
         }
     }
 }
@@ -112,6 +124,7 @@ impl ServerLimits {
             self.header_read_timeout_ms,
             self.body_read_timeout_ms,
             self.write_timeout_ms,
+            self.tls_handshake_timeout_ms,
         ];
         if timeouts_ms.contains(&0) {
             return Err("timeouts must be > 0 ms".into());
@@ -152,6 +165,10 @@ mod tests {
             },
             ServerLimits {
                 idle_timeout_ms: 0,
+                ..ServerLimits::default()
+            },
+            ServerLimits {
+                tls_handshake_timeout_ms: 0,
                 ..ServerLimits::default()
             },
             ServerLimits {

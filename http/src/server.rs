@@ -1,8 +1,9 @@
 //! The per-shard server: `serve` accepts connections on one monoio runtime, enforces the
 //! connection limit, spawns one task per connection, and runs graceful shutdown.
 //!
-//! Owns `ShardState` (limits, Date cache, buffer pool, stop latches, connection count),
-//! shared by `Rc` among the shard's connection tasks: one thread, so no locks.
+//! Owns `ShardState` (limits, TLS acceptor, Date cache, buffer pool, stop latches,
+//! connection count), shared by `Rc` among the shard's connection tasks: one thread, so no
+//! locks.
 //!
 //! Shutdown in three steps: (1) the trigger fires, so the accept loop stops and the
 //! listener closes; (2) `stopping` is set: idle connections close at once, busy ones
@@ -18,12 +19,14 @@ use std::time::Duration;
 
 use monoio::io::Canceller;
 use monoio::net::{TcpListener, TcpStream};
+use monoio_rustls::TlsAcceptor;
 
 use crate::conn::serve_connection;
 use crate::io::{race, Either};
 use crate::limits::ServerLimits;
 use crate::response::DateCache;
 use crate::shutdown::{Latch, Shutdown};
+use crate::tls::TlsConfig;
 use crate::Handler;
 
 /// Pause after an accept failure caused by resource exhaustion (EMFILE and friends): the
@@ -33,10 +36,13 @@ const ACCEPT_BACKOFF_MS: u64 = 50;
 /// State shared by one shard's connection tasks.
 pub(crate) struct ShardState {
     pub(crate) limits: ServerLimits,
+    /// Present when the port speaks TLS: every connection starts with a handshake.
+    pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) date: DateCache,
     pub(crate) buffers: BufferPool,
-    /// Set when shutdown starts: stop accepting, close idle connections.
-    pub(crate) stopping: Latch,
+    /// Set when shutdown starts: stop accepting, close idle connections. Shared with each
+    /// connection's socket, which watches it while waiting between requests.
+    pub(crate) stopping: Rc<Latch>,
     /// Set when the grace period ends: drop every connection.
     halting: Latch,
     connections_count: Cell<usize>,
@@ -88,16 +94,18 @@ impl BufferPool {
 }
 
 impl ShardState {
-    fn new(limits: ServerLimits) -> ShardState {
+    fn new(limits: ServerLimits, tls: Option<TlsConfig>) -> ShardState {
         let buffers = BufferPool {
             read: RefCell::default(),
             bounce: RefCell::default(),
         };
+        let tls = tls.map(|tls| tls.shard_acceptor(limits.tls_session_cache_entries_max));
         ShardState {
             limits,
+            tls,
             date: DateCache::default(),
             buffers,
-            stopping: Latch::default(),
+            stopping: Rc::default(),
             halting: Latch::default(),
             connections_count: Cell::new(0),
             drained: Latch::default(),
@@ -132,18 +140,21 @@ impl Drop for ConnectionSlot {
 }
 
 /// Serves HTTP/1.1 on `listener` until `shutdown` fires, then shuts down gracefully (see
-/// the module comment) and returns. Run one per shard runtime; the runtime must have its
-/// timer enabled. Returns an error for invalid limits or a fatal accept error.
+/// the module comment) and returns. With `tls`, every connection is HTTPS: a client that
+/// fails the handshake (or sends plain HTTP) is closed without an answer. Run one per
+/// shard runtime; the runtime must have its timer enabled. Returns an error for invalid
+/// limits or a fatal accept error.
 pub async fn serve<H: Handler + 'static>(
     listener: TcpListener,
     handler: Rc<H>,
     limits: ServerLimits,
     shutdown: Shutdown,
+    tls: Option<TlsConfig>,
 ) -> io::Result<()> {
     limits
         .check()
         .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
-    let shard = Rc::new(ShardState::new(limits));
+    let shard = Rc::new(ShardState::new(limits, tls));
     let watch_shutdown = async {
         shutdown.triggered().await;
         shard.stopping.set();

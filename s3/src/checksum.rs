@@ -442,3 +442,139 @@ mod tests {
         assert!(mismatch.message.contains("CRC64NVME"));
     }
 }
+
+/// CRC of `A ‖ B` from `crc(A)`, `crc(B)` and `len(B)`, for the reflected
+/// CRCs with all-ones init and xor-out (CRC32, CRC32C, CRC64NVME): appending
+/// `len(B)` zero bytes is a linear map over GF(2), applied by repeated
+/// squaring of the one-zero-bit operator. This is what lets a multipart
+/// upload's FULL_OBJECT checksum be computed from its parts without reading
+/// the data again.
+pub fn crc_combine(
+    algorithm: ChecksumAlgorithm,
+    crc_a: u64,
+    crc_b: u64,
+    len_b_bytes: u64,
+) -> Option<u64> {
+    let (poly_reflected, width) = match algorithm {
+        ChecksumAlgorithm::Crc32 => (0xEDB8_8320_u64, 32),
+        ChecksumAlgorithm::Crc32c => (0x82F6_3B78_u64, 32),
+        ChecksumAlgorithm::Crc64Nvme => (0x9A6C_9329_AC4B_C9B5_u64, 64),
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => return None,
+    };
+    if len_b_bytes == 0 {
+        return Some(crc_a);
+    }
+    let mut odd = [0u64; 64];
+    let mut even = [0u64; 64];
+    odd[0] = poly_reflected;
+    for (n, row) in odd.iter_mut().enumerate().take(width).skip(1) {
+        *row = 1u64 << (n - 1);
+    }
+    gf2_square(&mut even, &odd, width);
+    gf2_square(&mut odd, &even, width);
+    let mut crc = crc_a;
+    let mut len = len_b_bytes;
+    loop {
+        gf2_square(&mut even, &odd, width);
+        if len & 1 != 0 {
+            crc = gf2_times(&even, crc);
+        }
+        len >>= 1;
+        if len == 0 {
+            break;
+        }
+        gf2_square(&mut odd, &even, width);
+        if len & 1 != 0 {
+            crc = gf2_times(&odd, crc);
+        }
+        len >>= 1;
+        if len == 0 {
+            break;
+        }
+    }
+    Some(crc ^ crc_b)
+}
+
+fn gf2_times(matrix: &[u64; 64], mut vector: u64) -> u64 {
+    let mut sum = 0;
+    let mut row = 0;
+    while vector != 0 {
+        if vector & 1 != 0 {
+            sum ^= matrix[row];
+        }
+        vector >>= 1;
+        row += 1;
+    }
+    sum
+}
+
+fn gf2_square(square: &mut [u64; 64], matrix: &[u64; 64], width: usize) {
+    for n in 0..width {
+        square[n] = gf2_times(matrix, matrix[n]);
+    }
+}
+
+impl Checksum {
+    /// The CRC value as an integer (CRCs only).
+    pub fn crc_value(&self) -> Option<u64> {
+        match self.algorithm {
+            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => Some(u64::from(
+                u32::from_be_bytes(self.as_bytes().try_into().ok()?),
+            )),
+            ChecksumAlgorithm::Crc64Nvme => {
+                Some(u64::from_be_bytes(self.as_bytes().try_into().ok()?))
+            }
+            ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
+        }
+    }
+
+    /// A CRC checksum from its integer value.
+    pub fn from_crc_value(algorithm: ChecksumAlgorithm, value: u64) -> Option<Checksum> {
+        match algorithm {
+            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => {
+                Checksum::from_bytes(algorithm, &(value as u32).to_be_bytes()).ok()
+            }
+            ChecksumAlgorithm::Crc64Nvme => {
+                Checksum::from_bytes(algorithm, &value.to_be_bytes()).ok()
+            }
+            ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod combine_tests {
+    use super::*;
+
+    fn crc(algorithm: ChecksumAlgorithm, data: &[u8]) -> u64 {
+        let mut hasher = ChecksumHasher::new(algorithm);
+        hasher.update(data);
+        hasher.finalize().crc_value().unwrap()
+    }
+
+    #[test]
+    fn combined_crc_equals_crc_of_concatenation() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for algorithm in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            for split in [0, 1, 4095, 50_000, 99_999, 100_000] {
+                let (a, b) = data.split_at(split);
+                let combined = crc_combine(
+                    algorithm,
+                    crc(algorithm, a),
+                    crc(algorithm, b),
+                    b.len() as u64,
+                );
+                assert_eq!(
+                    combined,
+                    Some(crc(algorithm, &data)),
+                    "{algorithm:?} at {split}"
+                );
+            }
+        }
+        assert_eq!(crc_combine(ChecksumAlgorithm::Sha256, 1, 2, 3), None);
+    }
+}

@@ -400,7 +400,7 @@ fn query_component_decode(raw: &str) -> Result<String, S3Error> {
 /// A host equal to a base domain is path style even when it also ends in
 /// another base domain (`s3.localhost` with `localhost` configured); otherwise
 /// the longest matching domain wins, so `b.s3.localhost` names `b`, not `b.s3`.
-fn host_bucket(host: &str, base_domains: &[String]) -> Option<String> {
+pub(crate) fn host_bucket(host: &str, base_domains: &[String]) -> Option<String> {
     let host = host_without_port(host).to_ascii_lowercase();
     let host = host.strip_suffix('.').unwrap_or(&host);
     if base_domains.iter().any(|d| d.eq_ignore_ascii_case(host)) {

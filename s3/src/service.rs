@@ -7,12 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{BodyLen, Exchange, Handler};
 
+use crate::auth::sigv2;
 use crate::auth::sigv4::{self, RequestParts, VerifyParams};
 use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{attributes, bucket, copy, delete, list, multipart, object, RequestContext};
-use crate::router::{route, Endpoint, Route, RouteInput};
+use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
 use crate::xml;
 
@@ -88,16 +89,41 @@ impl S3Service {
             region_expected: None,
             now_unix_seconds: (now_ms / 1000) as i64,
         };
+        let now_unix_seconds = (now_ms / 1000) as i64;
+        let host_bucket = head
+            .header("host")
+            .and_then(|host| host_bucket(host, &self.shard.settings.virtual_host_domains));
+        let v2 = sigv2::V2Request {
+            method: &head.method,
+            raw_path: head.path(),
+            bucket_from_host: host_bucket.as_deref(),
+            query_pairs: &route.query,
+            headers: &head.headers,
+        };
+        let v2_mode = |verified: sigv2::V2Verified| match verified.body_sha256 {
+            Some(digest) => PayloadMode::Sha256(digest),
+            None => PayloadMode::Unsigned,
+        };
         let verified = if sigv4::is_presigned(&route.query) {
             let query = sigv4::parse_presigned_query(&route.query)?;
             let secret = secret_of(&query.credential.access_key_id)?;
             sigv4::verify_presigned(&parts, &query, &params(secret), &mut cache)?
+        } else if sigv2::is_presigned_v2(&route.query) {
+            let query = sigv2::parse_presigned_query_v2(&route.query)?;
+            let secret = secret_of(&query.credentials.access_key_id)?;
+            return Ok(v2_mode(sigv2::verify_v2_presigned(
+                &v2,
+                &query,
+                secret,
+                now_unix_seconds,
+            )?));
         } else if let Some(value) = head.header("authorization") {
-            if value.starts_with("AWS ") {
-                return Err(S3Error::new(
-                    S3ErrorCode::NotImplemented,
-                    "Signature Version 2 is not supported yet; use Signature Version 4.",
-                ));
+            if sigv2::is_authorization_header_v2(value) {
+                let credentials = sigv2::parse_authorization_header_v2(value)?;
+                let secret = secret_of(&credentials.access_key_id)?;
+                let verified =
+                    sigv2::verify_v2_header(&v2, &credentials, secret, now_unix_seconds)?;
+                return Ok(v2_mode(verified));
             }
             let header = sigv4::parse_authorization_header(value)?;
             let secret = secret_of(&header.credential.access_key_id)?;

@@ -1,5 +1,6 @@
 //! Behaviour of the HTTP server end to end: a real monoio runtime with a loopback
-//! listener, driven by raw `std::net::TcpStream` clients on the test thread.
+//! listener, driven by raw `std::net::TcpStream` clients (or rustls client streams over
+//! them, for HTTPS) on the test thread.
 
 mod bodies;
 mod errors;
@@ -7,3 +8,4 @@ mod keep_alive;
 mod lifecycle;
 mod support;
 mod timeouts;
+mod tls;

@@ -1,5 +1,6 @@
-//! Test support: a server on its own thread and monoio runtime, a handler with one route
-//! per behaviour under test, and a raw blocking HTTP/1.1 client.
+//! Test support: a server on its own thread and monoio runtime (plain or TLS), a handler
+//! with one route per behaviour under test, and a raw blocking HTTP/1.1 client over any
+//! byte stream (a TcpStream, or a rustls client stream in `tls.rs`).
 
 #![allow(dead_code)]
 
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{
     serve, shutdown_signal, BodyLen, Exchange, Handler, HttpError, ServerLimits, ShutdownTrigger,
+    TlsConfig,
 };
 
 /// A server running `TestHandler` until stopped or dropped.
@@ -27,6 +29,14 @@ impl TestServer {
     }
 
     pub fn start_with(limits: ServerLimits) -> TestServer {
+        TestServer::start_serving(limits, None)
+    }
+
+    pub fn start_tls(limits: ServerLimits, tls: TlsConfig) -> TestServer {
+        TestServer::start_serving(limits, Some(tls))
+    }
+
+    fn start_serving(limits: ServerLimits, tls: Option<TlsConfig>) -> TestServer {
         let (trigger, shutdown) = shutdown_signal();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -37,7 +47,7 @@ impl TestServer {
             runtime.block_on(async move {
                 let listener = monoio::net::TcpListener::bind("127.0.0.1:0")?;
                 addr_tx.send(listener.local_addr()?).expect("test alive");
-                serve(listener, Rc::new(TestHandler), limits, shutdown).await
+                serve(listener, Rc::new(TestHandler), limits, shutdown, tls).await
             })
         });
         let addr = addr_rx.recv().expect("server started");
@@ -115,6 +125,10 @@ impl Handler for TestHandler {
         let param = |key: &str| query_param(&query, key);
         match path.as_str() {
             "/hello" => ok(ex, 200, b"hello").await,
+            "/transport" => match ex.is_tls() {
+                true => ok(ex, 200, b"tls").await,
+                false => ok(ex, 200, b"plain").await,
+            },
             "/echo" => echo(ex, param("buf").unwrap_or(64 * 1024) as usize).await,
             "/explain" => explain(ex).await,
             "/ignore" => ok(ex, 200, b"ignored").await,
@@ -336,19 +350,30 @@ impl Response {
     }
 }
 
-/// A blocking raw-socket client that reads responses off one connection.
-pub struct Client {
-    pub stream: TcpStream,
+/// A blocking raw client that reads responses off one connection.
+pub struct Client<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
 }
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        stream.set_nodelay(true).expect("nodelay");
+        Client::over(connect_tcp(addr))
+    }
+}
+
+/// A loopback TCP connection with a read timeout, so a hung server fails the test.
+pub fn connect_tcp(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+}
+
+impl<S: Read + Write> Client<S> {
+    pub fn over(stream: S) -> Client<S> {
         Client {
             stream,
             buf: Vec::new(),
@@ -359,7 +384,8 @@ impl Client {
         self.stream.write_all(bytes.as_ref()).expect("send");
     }
 
-    /// Reads more bytes; 0 at end of stream (a reset counts as the end too).
+    /// Reads more bytes; 0 at end of stream (a reset counts as the end too, and so does a
+    /// TLS stream closed without close_notify).
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 64 * 1024];
         match self.stream.read(&mut chunk) {
@@ -368,6 +394,7 @@ impl Client {
                 n
             }
             Err(e) if e.kind() == ErrorKind::ConnectionReset => 0,
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => 0,
             Err(e) => panic!("client read failed: {e}"),
         }
     }

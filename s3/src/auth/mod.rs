@@ -1,6 +1,7 @@
 //! Request authentication: AWS Signature Version 4 in the `Authorization`
 //! header and in presigned URLs (`sigv4`), and the streaming `aws-chunked`
-//! body with its chunk and trailer signatures (`chunked`).
+//! body with its chunk and trailer signatures (`chunked`), and AWS Signature
+//! Version 2 for older tools such as s3cmd (`sigv2`).
 //!
 //! Owns: parsing and verifying signatures, the per-shard signing-key cache,
 //! and `AuthError`, the one error type of this module, mapped exhaustively
@@ -22,12 +23,17 @@
 //!    modes build `chunked::AwsChunkedDecoder` from
 //!    `chunked::ChunkedMode::from_verified`, `feed` it and `finish` it, then
 //!    compare the trailing checksum (`crate::checksum`) before committing.
+//!
+//! SigV2 requests (`sigv2::is_presigned_v2`, `sigv2::is_authorization_header_v2`)
+//! follow the same parse / look up / verify order; their body is unsigned
+//! except for `Content-MD5` and an optional signed `x-amz-content-sha256`.
 
 use std::fmt;
 
 use crate::error::{S3Error, S3ErrorCode};
 
 pub mod chunked;
+pub mod sigv2;
 pub mod sigv4;
 
 /// Why a request failed authentication or its body failed verification.
@@ -39,6 +45,11 @@ pub enum AuthError {
     HeaderMalformed(&'static str),
     /// The presigned-URL `X-Amz-*` parameters are missing or malformed.
     QueryMalformed(&'static str),
+    /// The `Authorization` header is not a SigV2 `AWS <key id>:<signature>`.
+    HeaderMalformedV2(&'static str),
+    /// The SigV2 `AWSAccessKeyId`, `Expires`, `Signature` parameters are
+    /// missing, repeated or malformed.
+    QueryMalformedV2(&'static str),
     /// The credential scope names a region other than this server's.
     RegionMismatch {
         region_sent: String,
@@ -102,6 +113,9 @@ impl AuthError {
             // AWS answers AuthorizationQueryParametersError for the presigned
             // form; S3ErrorCode has no such code and this one keeps the 400.
             Self::HeaderMalformed(_) | Self::QueryMalformed(_) => C::AuthorizationHeaderMalformed,
+            // AWS's own answers to broken SigV2 credentials.
+            Self::HeaderMalformedV2(_) => C::InvalidArgument,
+            Self::QueryMalformedV2(_) => C::AccessDenied,
             Self::RegionMismatch { .. } => C::AuthorizationHeaderMalformed,
             Self::ScopeDateMismatch => C::AuthorizationHeaderMalformed,
             Self::AccessKeyUnknown => C::InvalidAccessKeyId,
@@ -130,7 +144,10 @@ impl AuthError {
     /// A message close to AWS's wording, so clients and operators recognise it.
     pub fn message(&self) -> String {
         match self {
-            Self::HeaderMalformed(why) | Self::QueryMalformed(why) => (*why).to_owned(),
+            Self::HeaderMalformed(why)
+            | Self::QueryMalformed(why)
+            | Self::HeaderMalformedV2(why)
+            | Self::QueryMalformedV2(why) => (*why).to_owned(),
             Self::RegionMismatch {
                 region_sent,
                 region_expected,

@@ -14,6 +14,7 @@ use engine::index::{IndexOp, ObjectBody, ObjectRecord, PartRecord, UploadKey, Up
 use http::{BodyLen, Exchange};
 use md5::{Digest, Md5};
 
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::limits::{LIST_KEYS_MAX, PART_SIZE_BYTES_MIN, XML_BODY_BYTES_MAX};
 use crate::names::UploadId;
@@ -23,6 +24,110 @@ use crate::ops::object::{put_stored_headers, receive_body, stored_response_heade
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
 use crate::xml::{self, XmlWriter};
+
+/// Upload metadata naming the checksum every part carries, and how the
+/// object's checksum derives from them.
+const META_CHECKSUM_ALGORITHM: &str = "x-maxiofs-checksum-algorithm";
+const META_CHECKSUM_TYPE: &str = "x-maxiofs-checksum-type";
+const CHECKSUM_TYPE_COMPOSITE: &str = "COMPOSITE";
+const CHECKSUM_TYPE_FULL_OBJECT: &str = "FULL_OBJECT";
+
+/// `x-amz-checksum-algorithm` and `x-amz-checksum-type` of a Create. The
+/// type defaults to COMPOSITE, except for CRC64NVME which AWS only offers
+/// as FULL_OBJECT.
+fn create_checksum_settings(
+    head: &http::RequestHead,
+) -> S3Result<Option<(ChecksumAlgorithm, &'static str)>> {
+    let Some(name) = head.header("x-amz-checksum-algorithm") else {
+        return Ok(None);
+    };
+    let algorithm = ChecksumAlgorithm::from_sdk_name(name.trim()).ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Checksum algorithm provided is unsupported.",
+        )
+    })?;
+    let kind = match head.header("x-amz-checksum-type").map(str::trim) {
+        None if algorithm == ChecksumAlgorithm::Crc64Nvme => CHECKSUM_TYPE_FULL_OBJECT,
+        None => CHECKSUM_TYPE_COMPOSITE,
+        Some(kind) if kind.eq_ignore_ascii_case(CHECKSUM_TYPE_COMPOSITE) => CHECKSUM_TYPE_COMPOSITE,
+        Some(kind) if kind.eq_ignore_ascii_case(CHECKSUM_TYPE_FULL_OBJECT) => {
+            CHECKSUM_TYPE_FULL_OBJECT
+        }
+        Some(_) => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Invalid x-amz-checksum-type.",
+            ))
+        }
+    };
+    let composite_ok = algorithm != ChecksumAlgorithm::Crc64Nvme;
+    let full_ok = crate::checksum::crc_combine(algorithm, 0, 0, 1).is_some();
+    if (kind == CHECKSUM_TYPE_COMPOSITE && !composite_ok)
+        || (kind == CHECKSUM_TYPE_FULL_OBJECT && !full_ok)
+    {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            format!(
+                "The {kind} checksum type cannot be used with the {} checksum algorithm.",
+                algorithm.sdk_name()
+            ),
+        ));
+    }
+    Ok(Some((algorithm, kind)))
+}
+
+/// The object checksum of a completed upload, from its parts' checksums,
+/// and the checksum type. None when the upload asked for none or a part
+/// lacks one.
+fn complete_object_checksum(
+    meta: &[(String, String)],
+    parts: &[&PartRecord],
+) -> S3Result<Option<(Checksum, String, &'static str)>> {
+    let find = |name: &str| {
+        meta.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(algorithm) = find(META_CHECKSUM_ALGORITHM).and_then(ChecksumAlgorithm::from_sdk_name)
+    else {
+        return Ok(None);
+    };
+    let mut part_checksums = Vec::with_capacity(parts.len());
+    for part in parts {
+        let stored = part.meta.iter().find(|(n, _)| n == algorithm.header_name());
+        let Some((_, value)) = stored else {
+            return Ok(None);
+        };
+        let checksum = Checksum::from_base64(algorithm, value)
+            .map_err(|_| S3Error::internal("stored part checksum"))?;
+        part_checksums.push((checksum, part.size_bytes));
+    }
+    if find(META_CHECKSUM_TYPE) == Some(CHECKSUM_TYPE_FULL_OBJECT) {
+        let mut combined = ChecksumHasher::new(algorithm)
+            .finalize()
+            .crc_value()
+            .unwrap_or(0);
+        for (checksum, size) in &part_checksums {
+            let value = checksum
+                .crc_value()
+                .ok_or_else(|| S3Error::internal("crc value"))?;
+            combined = crate::checksum::crc_combine(algorithm, combined, value, *size)
+                .ok_or_else(|| S3Error::internal("crc combine"))?;
+        }
+        let checksum = Checksum::from_crc_value(algorithm, combined)
+            .ok_or_else(|| S3Error::internal("crc value"))?;
+        let text = checksum.to_base64();
+        return Ok(Some((checksum, text, CHECKSUM_TYPE_FULL_OBJECT)));
+    }
+    let mut hasher = ChecksumHasher::new(algorithm);
+    for (checksum, _) in &part_checksums {
+        hasher.update(checksum.as_bytes());
+    }
+    let checksum = hasher.finalize();
+    let text = format!("{}-{}", checksum.to_base64(), parts.len());
+    Ok(Some((checksum, text, CHECKSUM_TYPE_COMPOSITE)))
+}
 
 pub(crate) fn no_such_upload() -> S3Error {
     S3Error::new(
@@ -58,7 +163,15 @@ pub async fn create_multipart_upload(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
-    let meta = put_stored_headers(ex.head(), ctx)?;
+    let mut meta = put_stored_headers(ex.head(), ctx)?;
+    let checksum = create_checksum_settings(ex.head())?;
+    if let Some((algorithm, kind)) = checksum {
+        meta.push((
+            META_CHECKSUM_ALGORITHM.to_string(),
+            algorithm.sdk_name().to_string(),
+        ));
+        meta.push((META_CHECKSUM_TYPE.to_string(), kind.to_string()));
+    }
     let upload: UploadKey = rand::random();
     let record = UploadRecord {
         bucket_id: bucket.id,
@@ -78,7 +191,16 @@ pub async fn create_multipart_upload(
     let mut out = Vec::new();
     let upload_text = hex::encode(upload);
     xml::initiate_multipart_upload_result(&mut out, &bucket.name, key.as_str(), &upload_text);
-    ctx.respond_xml(ex, out).await
+    let mut headers = vec![("content-type", "application/xml")];
+    if let Some((algorithm, kind)) = checksum {
+        headers.push(("x-amz-checksum-algorithm", algorithm.sdk_name()));
+        headers.push(("x-amz-checksum-type", kind));
+    }
+    let len = out.len() as u64;
+    ctx.send_head(ex, 200, &headers, BodyLen::Fixed(len))
+        .await?;
+    let (written, _) = ex.write_body(out).await;
+    written.map_err(|_| S3Error::internal("client went away"))
 }
 
 pub async fn upload_part(
@@ -179,6 +301,7 @@ fn complete_build_record(
     let mut extents = Vec::new();
     let mut size_bytes = 0u64;
     let mut part_sizes = Vec::with_capacity(listed.len());
+    let mut used_parts: Vec<&PartRecord> = Vec::with_capacity(listed.len());
     for (position, (number, etag)) in listed.iter().enumerate() {
         let part = stored
             .iter()
@@ -202,10 +325,16 @@ fn complete_build_record(
         extents.extend_from_slice(&part.extents);
         size_bytes += part.size_bytes;
         part_sizes.push(part.size_bytes.to_string());
+        used_parts.push(part);
     }
     let etag = format!("{}-{}", hex::encode(md5_of_md5s.finalize()), listed.len());
+    let object_checksum = complete_object_checksum(&meta, &used_parts)?;
     let mut meta = meta;
     meta.push((META_PART_SIZES.to_string(), part_sizes.join(",")));
+    if let Some((checksum, text, kind)) = object_checksum {
+        meta.push((checksum.algorithm().header_name().to_string(), text));
+        meta.push(("x-amz-checksum-type".to_string(), kind.to_string()));
+    }
     Ok(ObjectRecord {
         size_bytes,
         etag,
@@ -227,11 +356,12 @@ pub async fn complete_multipart_upload(
     let body = crate::body::read_small_body(ex, &ctx.payload, XML_BODY_BYTES_MAX).await?;
     let listed = complete_parse_parts(&body)?;
     let condition = crate::ops::object::write_condition(ex.head())?;
-    let etag = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
+    let (etag, checksum) = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
         Some(record) => {
             let object =
                 complete_build_record(shard, &bucket, &upload, record.meta, &listed, ctx.now_ms)?;
             let etag = object.etag.clone();
+            let checksum = complete_checksum_of(&object);
             let op = IndexOp::CompleteUpload {
                 bucket_id: bucket.id,
                 key: key.as_bytes().to_vec(),
@@ -244,14 +374,41 @@ pub async fn complete_multipart_upload(
                 .commit(bucket.owner_shard, op)
                 .await
                 .map_err(engine_error)?;
-            etag
+            (etag, checksum)
         }
-        None => complete_retried(shard, &bucket, key.as_bytes(), &upload, &listed)?,
+        None => (
+            complete_retried(shard, &bucket, key.as_bytes(), &upload, &listed)?,
+            None,
+        ),
     };
     let location = format!("/{}/{}", bucket.name, key.as_str());
     let mut out = Vec::new();
-    xml::complete_multipart_upload_result(&mut out, &location, &bucket.name, key.as_str(), &etag);
+    let mut w = XmlWriter::document(&mut out);
+    w.open_root("CompleteMultipartUploadResult");
+    w.text("Location", &location);
+    w.text("Bucket", &bucket.name);
+    w.text("Key", key.as_str());
+    w.etag("ETag", &etag);
+    if let Some((algorithm, value, kind)) = &checksum {
+        w.text(&format!("Checksum{}", algorithm.sdk_name()), value);
+        w.text("ChecksumType", kind);
+    }
+    w.close("CompleteMultipartUploadResult");
     ctx.respond_xml(ex, out).await
+}
+
+/// The checksum a completed object carries: algorithm, wire value, type.
+fn complete_checksum_of(object: &ObjectRecord) -> Option<(ChecksumAlgorithm, String, String)> {
+    let (algorithm, value) = object.meta.iter().find_map(|(name, value)| {
+        ChecksumAlgorithm::from_header_name(name).map(|algorithm| (algorithm, value.clone()))
+    })?;
+    let kind = object
+        .meta
+        .iter()
+        .find(|(name, _)| name == "x-amz-checksum-type")?
+        .1
+        .clone();
+    Some((algorithm, value, kind))
 }
 
 /// A Complete for an upload that no longer exists: if it was completed with

@@ -1,0 +1,43 @@
+//! Every bound, timeout and buffer size of the load generator, with the reason for its value.
+
+use std::time::Duration;
+
+/// Pause after a transport error before the next request, so a dead server does not
+/// turn the workers into a busy loop of refused connects that steals the server's CPU.
+pub const IO_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Highest latency the histograms track, in microseconds. A request slower than a
+/// minute is reported as a minute: by then the run is broken anyway.
+pub const LATENCY_US_MAX: u64 = 60_000_000;
+
+/// Significant decimal digits kept by the latency histograms: 0.1% error, which
+/// is below the run-to-run noise of any latency we report.
+pub const LATENCY_SIGNIFICANT_DIGITS: u8 = 3;
+
+/// Socket read and write timeout. Long enough for a 1 GiB body on a slow link,
+/// short enough that a hung server ends the run instead of hanging it.
+pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Largest response head (status line and headers) we accept. S3 heads are a few
+/// hundred bytes; anything near this means we are not talking to an S3 server.
+pub const RESPONSE_HEAD_BYTES_MAX: usize = 64 * 1024;
+
+/// Bytes of an error response body kept for printing. S3 error XML is well below this.
+pub const ERROR_BODY_BYTES_MAX: usize = 4096;
+
+/// Read buffer per connection and scratch buffer for discarded GET bodies. Large
+/// enough that a 1 MiB body takes few `read` calls.
+pub const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Bytes at the start of every PUT body overwritten with (worker, sequence), so that
+/// no two bodies of a run are equal even though each worker reuses one random buffer.
+pub const BODY_PREFIX_BYTES: usize = 16;
+
+/// Most connections one run opens: one thread each, so this bounds threads too.
+pub const CONCURRENCY_MAX: usize = 4096;
+
+/// Largest object size accepted; bodies are held in memory once per worker.
+pub const OBJECT_BYTES_MAX: u64 = 5 << 30;
+
+/// Buffer size `ceiling` hashes in: the chunk size the engine writes.
+pub const CEILING_BUFFER_BYTES: usize = 1 << 20;

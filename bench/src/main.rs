@@ -1,0 +1,140 @@
+//! `maxiofs-bench`: the command line. Parses arguments, runs one workload or the
+//! ceiling probe, prints the result. The command shape is a public interface that
+//! scripts depend on: extend it, do not change it.
+//!
+//! Exit status: 0 when the measured phase had no errors, 1 when it had some or the
+//! run could not start, 2 for bad arguments.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bench::client::Endpoint;
+use bench::units::{parse_duration, parse_size_bytes};
+use bench::workload::{self, LoadSpec, Op, Target};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "maxiofs-bench",
+    version,
+    about = "S3 load generator for maxiofs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// PUT unique objects for the duration.
+    Put(LoadArgs),
+    /// GET random objects from a prepared set for the duration.
+    Get(LoadArgs),
+    /// PUT and GET mixed by --put-ratio.
+    Mixed(LoadArgs),
+    /// Single-core MD5, CRC32C and SHA-256 rates of this machine.
+    Ceiling(CeilingArgs),
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// Server URL, e.g. http://127.0.0.1:9000 (path-style addressing).
+    #[arg(long)]
+    endpoint: String,
+    #[arg(long, env = "MAXIOFS_BENCH_ACCESS_KEY")]
+    access_key: String,
+    #[arg(long, env = "MAXIOFS_BENCH_SECRET_KEY", hide_env_values = true)]
+    secret_key: String,
+    /// Created if missing.
+    #[arg(long, default_value = "maxiofs-bench")]
+    bucket: String,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Object size: 4KiB, 1MiB, 5MB, 1048576.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size_bytes)]
+    size: u64,
+    /// Connections, one worker thread each.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Length of the measured phase: 5s, 500ms, 2m.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Objects prepared for get and mixed.
+    #[arg(long, default_value_t = 64)]
+    objects: usize,
+    /// Share of mixed operations that are PUTs.
+    #[arg(long, default_value_t = 0.5)]
+    put_ratio: f64,
+    /// Server process whose CPU time to report per GiB and per operation.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// One JSON object per phase instead of the human table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CeilingArgs {
+    /// Bytes to hash with each algorithm.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size_bytes)]
+    total: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (op, args) = match cli.command {
+        Command::Put(args) => (Op::Put, args),
+        Command::Get(args) => (Op::Get, args),
+        Command::Mixed(args) => (Op::Mixed, args),
+        Command::Ceiling(args) => return run_ceiling(&args),
+    };
+    match run_load(op, &args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("maxiofs-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_load(op: Op, args: &LoadArgs) -> Result<ExitCode, String> {
+    let target = Target {
+        endpoint: Endpoint::parse(&args.endpoint)?,
+        access_key_id: args.access_key.clone(),
+        secret_access_key: args.secret_key.clone(),
+        region: args.region.clone(),
+        bucket: args.bucket.clone(),
+    };
+    let spec = LoadSpec {
+        op,
+        size_bytes: args.size,
+        concurrency: args.concurrency,
+        duration: args.duration,
+        objects: args.objects,
+        put_ratio: args.put_ratio,
+    };
+    let report = workload::run(&target, &spec, args.server_pid)?;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_human());
+    }
+    Ok(if report.stats.error_count() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn run_ceiling(args: &CeilingArgs) -> ExitCode {
+    let report = bench::ceiling::measure(args.total);
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_human());
+    }
+    ExitCode::SUCCESS
+}
