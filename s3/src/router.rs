@@ -431,7 +431,7 @@ fn host_without_port(host: &str) -> &str {
 
 fn service_endpoint(method: &str) -> Result<Endpoint, S3Error> {
     match method {
-        "GET" => Ok(Endpoint::ListBuckets),
+        "GET" | "HEAD" => Ok(Endpoint::ListBuckets),
         _ => Err(method_not_allowed(method)),
     }
 }

@@ -86,7 +86,7 @@ impl S3Service {
         let mut cache = self.shard.signing_keys.borrow_mut();
         let params = |secret| VerifyParams {
             secret_access_key: secret,
-            region_expected: None,
+            region_expected: Some(&self.shard.settings.region),
             now_unix_seconds: (now_ms / 1000) as i64,
         };
         let now_unix_seconds = (now_ms / 1000) as i64;

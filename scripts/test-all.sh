@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Run every test of the project: formatting, lints, Rust tests, then the client compatibility
+# suite (boto3, aws cli, rclone, s3cmd) against a release build of the server.
+#
+# Usage (from anywhere): scripts/test-all.sh
+# Installs what it needs idempotently: rclone (Debian package, only when missing) and the
+# Python clients pinned in tests/requirements.txt (into .venv). Works with CI=true and no stdin.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PIP_NO_INPUT=1
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        echo "need root to run: $*" >&2
+        return 1
+    fi
+}
+
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" -eq 0 ]; then
+        as_root apt-get update -qq </dev/null
+        apt_updated=1
+    fi
+    as_root apt-get install -y -qq --no-install-recommends "$@" </dev/null
+}
+
+step "system packages"
+if ! command -v rclone >/dev/null 2>&1; then
+    apt_install rclone
+fi
+rclone version </dev/null | sed -n 1p
+
+step "python clients (.venv, tests/requirements.txt)"
+if ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
+    rm -rf .venv
+    if ! python3 -m venv .venv </dev/null; then
+        apt_install python3-venv
+        rm -rf .venv
+        python3 -m venv .venv </dev/null
+    fi
+fi
+# Pinned versions: a no-op (and no network) when they are already installed.
+.venv/bin/python -m pip install -q -r tests/requirements.txt </dev/null
+.venv/bin/python -c 'import boto3, botocore, awscli, pytest; print("boto3", boto3.__version__, "botocore", botocore.__version__, "awscli", awscli.__version__, "pytest", pytest.__version__)'
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace </dev/null
+
+step "cargo build --release --bin maxiofs"
+cargo build --release --bin maxiofs
+
+step "client compatibility suite (pytest tests/clients)"
+exec .venv/bin/python -m pytest -q tests/clients </dev/null
