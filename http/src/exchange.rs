@@ -185,7 +185,14 @@ impl Exchange<'_> {
         if self.read_broken.is_some() || self.write_broken {
             return Err(HttpError::ConnectionBroken);
         }
-        if dst.is_empty() || self.body == BodyState::Done {
+        if dst.is_empty() {
+            return Ok(0);
+        }
+        if self.body == BodyState::Done {
+            // A zero-length body with `Expect: 100-continue` still gets its "100 Continue":
+            // aws cli v1's vendored botocore otherwise treats the final response as an early
+            // answer and misreads the next response on the connection.
+            self.send_continue().await?;
             return Ok(0);
         }
         let result = self.read_body_step(dst).await;
@@ -635,6 +642,7 @@ impl Exchange<'_> {
     fn complete_drain_buffered(&mut self) -> bool {
         let buffered_bytes = self.conn.buffered().len() as u64;
         match self.body {
+            BodyState::Done => true,
             BodyState::Fixed { remaining_bytes } if remaining_bytes <= buffered_bytes => {
                 self.conn.consume(remaining_bytes as usize);
                 self.body = BodyState::Done;

@@ -187,7 +187,7 @@ pub(crate) fn request_framing(head: &RequestHead, version_minor: u8) -> Result<F
         body,
         version_minor,
         keep_alive: !fields.close && (version_minor == 1 || fields.keep_alive),
-        expect_continue: fields.expect_continue && version_minor == 1 && body != RequestBody::Empty,
+        expect_continue: fields.expect_continue && version_minor == 1,
     })
 }
 
@@ -386,7 +386,7 @@ mod tests {
             (
                 "1.1",
                 "Content-Length: 0|Expect: 100-continue",
-                Some((Empty, true, false)),
+                Some((Empty, true, true)),
             ),
             (
                 "1.0",

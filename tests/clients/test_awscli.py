@@ -61,11 +61,6 @@ def test_s3_mb_cp_ls_rm(aws, s3, bucket_name, tmp_path):
     assert bucket_name not in aws("s3", "ls").stdout
 
 
-@pytest.mark.xfail(
-    reason="known bug: no 100 Continue before a 2xx on zero-length PUTs; aws cli v1 then misreads "
-    "the next response on the connection",
-    strict=False,
-)
 def test_s3_sync(aws, bucket, tmp_path):
     src = tmp_path / "src"
     (src / "a" / "b").mkdir(parents=True)
@@ -175,11 +170,6 @@ for key, body in [("one/a-empty", b""), ("one/b-small", b"x" * 2000),
 """
 
 
-@pytest.mark.xfail(
-    reason="known bug: no 100 Continue before a 2xx on zero-length PUTs; aws cli v1 then misreads "
-    "the next response on the connection",
-    strict=False,
-)
 def test_awscli_http_stack_empty_put_then_put_on_one_connection(server, s3, bucket):
     """aws cli's own HTTP stack: a zero-length PUT, then another PUT on the same connection.
 
