@@ -1,6 +1,7 @@
 //! A minimal blocking S3 client: one keep-alive HTTP/1.1 connection, requests written
-//! by hand and signed with SigV4 (`UNSIGNED-PAYLOAD`, path-style), responses parsed for
-//! status, `Content-Length` and `Connection: close`.
+//! by hand and signed with SigV4 (unsigned, signed or `aws-chunked` payloads; path- or
+//! virtual-host-style), responses parsed for status, `Content-Length`, `ETag` and
+//! `Connection: close`.
 //!
 //! Must not touch: statistics or timing; the caller measures around `request`.
 //!
@@ -13,10 +14,12 @@ use std::time::SystemTime;
 
 use s3::auth::sigv4::{self, AmzDate};
 
+use crate::limits::AWS_CHUNK_BYTES;
 use crate::limits::{
-    ERROR_BODY_BYTES_MAX, READ_BUFFER_BYTES, RESPONSE_HEAD_BYTES_MAX, SOCKET_TIMEOUT,
+    CAPTURED_BODY_BYTES_MAX, READ_BUFFER_BYTES, RESPONSE_HEAD_BYTES_MAX, SOCKET_TIMEOUT,
 };
-use crate::sign::{Signer, UNSIGNED_PAYLOAD};
+use crate::sign::{hex, Signer, STREAMING_PAYLOAD, UNSIGNED_PAYLOAD};
+use sha2::{Digest, Sha256};
 
 /// An `http://host:port` endpoint, resolved once.
 #[derive(Debug, Clone)]
@@ -24,6 +27,60 @@ pub struct Endpoint {
     /// The `Host` header: the URL's authority as given.
     pub host_header: String,
     pub addr: SocketAddr,
+    /// Bucket in the `Host` header (`bucket.host:port`) instead of the path. The
+    /// server must know `host` as its domain (`maxiofs server --domains`).
+    pub virtual_host: bool,
+}
+
+/// How a request body is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadMode {
+    /// `x-amz-content-sha256: UNSIGNED-PAYLOAD`: what SDKs send over TLS.
+    Unsigned,
+    /// The body's SHA-256 in `x-amz-content-sha256`, verified by the server.
+    Signed,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: 64 KiB chunks, each signed.
+    AwsChunked,
+}
+
+impl PayloadMode {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "unsigned" => Ok(PayloadMode::Unsigned),
+            "signed" => Ok(PayloadMode::Signed),
+            "aws-chunked" => Ok(PayloadMode::AwsChunked),
+            _ => Err(format!(
+                "payload mode {text:?} must be unsigned, signed or aws-chunked"
+            )),
+        }
+    }
+}
+
+/// One request. `path_decoded` is `/bucket` or `/bucket/key` before percent-encoding;
+/// `headers` are extra lowercase headers, all signed.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path_decoded: &'a str,
+    pub query: &'a [(String, String)],
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+    pub payload: PayloadMode,
+    /// Keep a successful response's body (list pages, upload ids).
+    pub capture_body: bool,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(method: &'a str, path_decoded: &'a str) -> Self {
+        Request {
+            method,
+            path_decoded,
+            query: &[],
+            headers: &[],
+            body: &[],
+            payload: PayloadMode::Unsigned,
+            capture_body: false,
+        }
+    }
 }
 
 impl Endpoint {
@@ -50,6 +107,7 @@ impl Endpoint {
         Ok(Endpoint {
             host_header: authority.to_owned(),
             addr,
+            virtual_host: false,
         })
     }
 }
@@ -62,6 +120,9 @@ pub struct Response {
     pub body_bytes: u64,
     /// The start of the body of a non-2xx response, for the operator.
     pub error_body: Vec<u8>,
+    /// The whole body of a successful response, when the request asked for it.
+    pub body: Vec<u8>,
+    pub etag: Option<String>,
 }
 
 impl Response {
@@ -78,6 +139,8 @@ pub struct S3Client {
     /// Where GET bodies are read to and dropped.
     scratch: Vec<u8>,
     head: Vec<u8>,
+    /// The body as sent (aws-chunked framing included), reused between requests.
+    body: Vec<u8>,
 }
 
 impl S3Client {
@@ -88,6 +151,7 @@ impl S3Client {
             connection: None,
             scratch: vec![0; READ_BUFFER_BYTES],
             head: Vec::with_capacity(1024),
+            body: Vec::new(),
         }
     }
 
@@ -103,75 +167,154 @@ impl S3Client {
         Ok(())
     }
 
-    /// Sends one request and reads the whole response. `path_decoded` is
-    /// `/bucket` or `/bucket/key` before percent-encoding. A `PUT` always carries
-    /// `Content-Length`; other methods send no body. On an I/O error the connection
-    /// is dropped and the next request opens a new one.
-    pub fn request(
-        &mut self,
-        method: &str,
-        path_decoded: &str,
-        body: &[u8],
-    ) -> io::Result<Response> {
+    /// Sends one request and reads the whole response. A `PUT` always carries
+    /// `Content-Length`; other methods send one only with a body. On an I/O error the
+    /// connection is dropped and the next request opens a new one.
+    pub fn send(&mut self, request: &Request<'_>) -> io::Result<Response> {
         self.connect()?;
-        self.build_head(method, path_decoded, body.len());
-        let result = self.exchange(body);
+        self.build_head(request);
+        let result = self.exchange(request.capture_body);
         if !matches!(result, Ok((_, true))) {
             self.connection = None;
         }
         result.map(|(response, _)| response)
     }
 
+    /// A request without query or extra headers, unsigned payload.
+    pub fn request(
+        &mut self,
+        method: &str,
+        path_decoded: &str,
+        body: &[u8],
+    ) -> io::Result<Response> {
+        let mut request = Request::new(method, path_decoded);
+        request.body = body;
+        self.send(&request)
+    }
+
     /// Writes the request and reads the response; true when the connection may be reused.
-    fn exchange(&mut self, body: &[u8]) -> io::Result<(Response, bool)> {
+    fn exchange(&mut self, capture_body: bool) -> io::Result<(Response, bool)> {
         let reader = self.connection.as_mut().expect("connected by the caller");
         let stream = reader.get_mut();
         stream.write_all(&self.head)?;
-        if !body.is_empty() {
-            stream.write_all(body)?;
+        if !self.body.is_empty() {
+            stream.write_all(&self.body)?;
         }
         let head = read_response_head(reader)?;
-        let (body_bytes, error_body) = read_response_body(
+        let keep_body = capture_body || !(200..300).contains(&head.status);
+        let (body_bytes, body) = read_response_body(
             reader,
             &mut self.scratch,
             head.content_length_bytes,
-            head.status,
+            keep_body,
         )?;
+        let (body, error_body) = match (200..300).contains(&head.status) {
+            true => (body, Vec::new()),
+            false => (Vec::new(), body),
+        };
         let response = Response {
             status: head.status,
             body_bytes,
             error_body,
+            body,
+            etag: head.etag,
         };
         Ok((response, head.keep_alive))
     }
 
-    fn build_head(&mut self, method: &str, path_decoded: &str, body_len: usize) {
+    /// Builds the head into `self.head` and, unless the body goes out as given, the
+    /// encoded body into `self.body`.
+    fn build_head(&mut self, request: &Request<'_>) {
         let date = AmzDate::from_unix_seconds(unix_seconds_now());
-        let headers = [
-            ("host".to_owned(), self.endpoint.host_header.clone()),
-            (
-                "x-amz-content-sha256".to_owned(),
-                UNSIGNED_PAYLOAD.to_owned(),
-            ),
+        let (host, path_decoded) = self.host_and_path(request.path_decoded);
+        let content_sha256 = match request.payload {
+            PayloadMode::Unsigned => UNSIGNED_PAYLOAD.to_owned(),
+            PayloadMode::Signed => hex(&Sha256::digest(request.body)),
+            PayloadMode::AwsChunked => STREAMING_PAYLOAD.to_owned(),
+        };
+        let mut headers = vec![
+            ("host".to_owned(), host),
+            ("x-amz-content-sha256".to_owned(), content_sha256),
             ("x-amz-date".to_owned(), date.timestamp().to_owned()),
         ];
-        let authorization = self
-            .signer
-            .authorization(method, path_decoded, &[], &headers, &date);
-        let mut path_encoded = String::with_capacity(path_decoded.len() + 16);
-        sigv4::uri_encode(&mut path_encoded, path_decoded, false);
+        let chunked = request.payload == PayloadMode::AwsChunked && !request.body.is_empty();
+        if chunked {
+            headers.push(("content-encoding".to_owned(), "aws-chunked".to_owned()));
+            headers.push((
+                "x-amz-decoded-content-length".to_owned(),
+                request.body.len().to_string(),
+            ));
+        }
+        headers.extend(request.headers.iter().cloned());
+        let (authorization, seed_signature) = self.signer.sign_request(
+            request.method,
+            &path_decoded,
+            request.query,
+            &headers,
+            &date,
+        );
+        self.body.clear();
+        if chunked {
+            encode_aws_chunked(
+                &mut self.body,
+                &mut self.signer,
+                &date,
+                seed_signature,
+                request.body,
+            );
+        } else {
+            self.body.extend_from_slice(request.body);
+        }
+        let mut target = String::with_capacity(path_decoded.len() + 16);
+        sigv4::uri_encode(&mut target, &path_decoded, false);
+        for (i, (name, value)) in request.query.iter().enumerate() {
+            target.push(if i == 0 { '?' } else { '&' });
+            sigv4::uri_encode(&mut target, name, true);
+            target.push('=');
+            sigv4::uri_encode(&mut target, value, true);
+        }
         self.head.clear();
         let head = &mut self.head;
         // Writing into a Vec cannot fail.
-        let _ = write!(head, "{method} {path_encoded} HTTP/1.1\r\n");
+        let _ = write!(head, "{} {target} HTTP/1.1\r\n", request.method);
         for (name, value) in &headers {
             let _ = write!(head, "{name}: {value}\r\n");
         }
         let _ = write!(head, "authorization: {authorization}\r\n");
-        if method == "PUT" || body_len > 0 {
-            let _ = write!(head, "content-length: {body_len}\r\n");
+        if request.method == "PUT" || !self.body.is_empty() {
+            let _ = write!(head, "content-length: {}\r\n", self.body.len());
         }
         head.extend_from_slice(b"\r\n");
+    }
+
+    /// The `Host` header and the path as sent, for the endpoint's addressing style.
+    fn host_and_path(&self, path_decoded: &str) -> (String, String) {
+        let host = &self.endpoint.host_header;
+        if !self.endpoint.virtual_host {
+            return (host.clone(), path_decoded.to_owned());
+        }
+        let rest = path_decoded.trim_start_matches('/');
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        (format!("{bucket}.{host}"), format!("/{key}"))
+    }
+}
+
+/// Frames `body` as signed 64 KiB `aws-chunked` chunks and a signed empty last chunk.
+fn encode_aws_chunked(
+    out: &mut Vec<u8>,
+    signer: &mut Signer,
+    date: &AmzDate,
+    seed_signature: String,
+    body: &[u8],
+) {
+    let mut previous = seed_signature;
+    let last: &[u8] = &[];
+    for chunk in body.chunks(AWS_CHUNK_BYTES).chain(std::iter::once(last)) {
+        let signature = signer.chunk_signature(date, &previous, chunk);
+        let _ = write!(out, "{:x};chunk-signature={signature}\r\n", chunk.len());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+        previous = signature;
     }
 }
 
@@ -186,6 +329,7 @@ struct ResponseHead {
     status: u16,
     content_length_bytes: u64,
     keep_alive: bool,
+    etag: Option<String>,
 }
 
 fn invalid(message: String) -> io::Error {
@@ -198,6 +342,7 @@ fn read_response_head(reader: &mut BufReader<TcpStream>) -> io::Result<ResponseH
     let mut head_bytes = read_line(reader, &mut line)?;
     let status = parse_status_line(&line)?;
     let (mut content_length, mut keep_alive, mut chunked) = (None, true, false);
+    let mut etag = None;
     loop {
         head_bytes += read_line(reader, &mut line)?;
         if head_bytes > RESPONSE_HEAD_BYTES_MAX {
@@ -215,6 +360,7 @@ fn read_response_head(reader: &mut BufReader<TcpStream>) -> io::Result<ResponseH
             "content-length" => content_length = Some(parse_content_length(value)?),
             "connection" => keep_alive = !value.eq_ignore_ascii_case("close"),
             "transfer-encoding" => chunked = !value.eq_ignore_ascii_case("identity"),
+            "etag" => etag = Some(value.to_owned()),
             _ => {}
         }
     }
@@ -232,6 +378,7 @@ fn read_response_head(reader: &mut BufReader<TcpStream>) -> io::Result<ResponseH
         status,
         content_length_bytes,
         keep_alive,
+        etag,
     })
 }
 
@@ -273,15 +420,15 @@ fn parse_content_length(value: &str) -> io::Result<u64> {
         .map_err(|_| invalid(format!("malformed Content-Length {value:?}")))
 }
 
-/// Reads exactly `length` body bytes; keeps the first few of an error body.
+/// Reads exactly `length` body bytes; keeps up to `CAPTURED_BODY_BYTES_MAX` of
+/// them when asked.
 fn read_response_body(
     reader: &mut BufReader<TcpStream>,
     scratch: &mut [u8],
     length: u64,
-    status: u16,
+    keep: bool,
 ) -> io::Result<(u64, Vec<u8>)> {
-    let keep_error = !(200..300).contains(&status);
-    let mut error_body = Vec::new();
+    let mut kept = Vec::new();
     let mut remaining = length;
     while remaining > 0 {
         let want = usize::try_from(remaining).map_or(scratch.len(), |r| r.min(scratch.len()));
@@ -290,13 +437,13 @@ fn read_response_body(
             let why = "connection closed in the middle of a response body";
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
         }
-        if keep_error && error_body.len() < ERROR_BODY_BYTES_MAX {
-            let keep = got.min(ERROR_BODY_BYTES_MAX - error_body.len());
-            error_body.extend_from_slice(&scratch[..keep]);
+        if keep && kept.len() < CAPTURED_BODY_BYTES_MAX {
+            let take = got.min(CAPTURED_BODY_BYTES_MAX - kept.len());
+            kept.extend_from_slice(&scratch[..take]);
         }
         remaining -= got as u64;
     }
-    Ok((length, error_body))
+    Ok((length, kept))
 }
 
 #[cfg(test)]

@@ -22,8 +22,21 @@ pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
 /// hundred bytes; anything near this means we are not talking to an S3 server.
 pub const RESPONSE_HEAD_BYTES_MAX: usize = 64 * 1024;
 
-/// Bytes of an error response body kept for printing. S3 error XML is well below this.
-pub const ERROR_BODY_BYTES_MAX: usize = 4096;
+/// Bytes of a response body kept (error XML for printing, list pages, upload ids).
+/// A 1000-key list page with long keys stays well below this.
+pub const CAPTURED_BODY_BYTES_MAX: usize = 4 << 20;
+
+/// Payload bytes per `aws-chunked` chunk: the SDKs' default of 64 KiB.
+pub const AWS_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Entries per LIST page: S3's maximum, what a full listing asks for.
+pub const LIST_PAGE_KEYS: usize = 1000;
+
+/// Keys per DeleteObjects request: S3's maximum.
+pub const DELETE_BATCH_KEYS_MAX: usize = 1000;
+
+/// Parts of one multipart upload: S3's maximum.
+pub const MULTIPART_PARTS_MAX: u64 = 10_000;
 
 /// Read buffer per connection and scratch buffer for discarded GET bodies. Large
 /// enough that a 1 MiB body takes few `read` calls.

@@ -9,8 +9,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bench::client::Endpoint;
-use bench::units::{parse_duration, parse_size_bytes};
+use bench::client::{Endpoint, PayloadMode};
+use bench::units::{parse_duration, parse_size_bytes, parse_size_range, SizeRange};
 use bench::workload::{self, LoadSpec, Op, Target};
 use clap::{Args, Parser, Subcommand};
 
@@ -33,15 +33,28 @@ enum Command {
     Get(LoadArgs),
     /// PUT and GET mixed by --put-ratio.
     Mixed(LoadArgs),
+    /// ListObjectsV2 pages of 1000 over a prepared set (flat, or --delimiter /).
+    List(LoadArgs),
+    /// Delete a prepared set: DeleteObject, or DeleteObjects of --batch keys.
+    Delete(LoadArgs),
+    /// Whole multipart uploads of --size in parts of --part-size.
+    Multipart(LoadArgs),
     /// Single-core MD5, CRC32C and SHA-256 rates of this machine.
     Ceiling(CeilingArgs),
 }
 
 #[derive(Args)]
 struct LoadArgs {
-    /// Server URL, e.g. http://127.0.0.1:9000 (path-style addressing).
+    /// Server URL, e.g. http://127.0.0.1:9000.
     #[arg(long)]
     endpoint: String,
+    /// `path` (/bucket/key) or `virtual` (bucket.host/key; the server must know the
+    /// endpoint's host as its domain).
+    #[arg(long, default_value = "path", value_parser = ["path", "virtual"])]
+    addressing: String,
+    /// How bodies are signed: unsigned, signed (SHA-256) or aws-chunked.
+    #[arg(long, default_value = "unsigned", value_parser = PayloadMode::parse)]
+    payload: PayloadMode,
     #[arg(long, env = "MAXIOFS_BENCH_ACCESS_KEY")]
     access_key: String,
     #[arg(long, env = "MAXIOFS_BENCH_SECRET_KEY", hide_env_values = true)]
@@ -51,18 +64,34 @@ struct LoadArgs {
     bucket: String,
     #[arg(long, default_value = "us-east-1")]
     region: String,
-    /// Object size: 4KiB, 1MiB, 5MB, 1048576.
-    #[arg(long, default_value = "1MiB", value_parser = parse_size_bytes)]
-    size: u64,
+    /// Object size: 4KiB, 1MiB, 5MB, 1048576, or a uniform range 256KiB..8MiB.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size_range)]
+    size: SizeRange,
     /// Connections, one worker thread each.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Length of the measured phase: 5s, 500ms, 2m.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     duration: Duration,
-    /// Objects prepared for get and mixed.
+    /// Objects prepared for get, mixed, list and delete.
     #[arg(long, default_value_t = 64)]
     objects: usize,
+    /// Keep the prepared set of get, mixed and list, and reuse it when present
+    /// (a 1M-key listing bucket is prepared once).
+    #[arg(long)]
+    reuse_prepared: bool,
+    /// list: roll keys up at this delimiter.
+    #[arg(long)]
+    delimiter: Option<String>,
+    /// delete: keys per request (1 = DeleteObject, up to 1000 = DeleteObjects).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// multipart: part size.
+    #[arg(long, default_value = "8MiB", value_parser = parse_size_bytes)]
+    part_size: u64,
+    /// multipart: parts of one upload in flight, each on its own connection.
+    #[arg(long, default_value_t = 4)]
+    part_parallel: usize,
     /// Share of mixed operations that are PUTs.
     #[arg(long, default_value_t = 0.5)]
     put_ratio: f64,
@@ -89,6 +118,9 @@ fn main() -> ExitCode {
         Command::Put(args) => (Op::Put, args),
         Command::Get(args) => (Op::Get, args),
         Command::Mixed(args) => (Op::Mixed, args),
+        Command::List(args) => (Op::List, args),
+        Command::Delete(args) => (Op::Delete, args),
+        Command::Multipart(args) => (Op::Multipart, args),
         Command::Ceiling(args) => return run_ceiling(&args),
     };
     match run_load(op, &args) {
@@ -101,8 +133,10 @@ fn main() -> ExitCode {
 }
 
 fn run_load(op: Op, args: &LoadArgs) -> Result<ExitCode, String> {
+    let mut endpoint = Endpoint::parse(&args.endpoint)?;
+    endpoint.virtual_host = args.addressing == "virtual";
     let target = Target {
-        endpoint: Endpoint::parse(&args.endpoint)?,
+        endpoint,
         access_key_id: args.access_key.clone(),
         secret_access_key: args.secret_key.clone(),
         region: args.region.clone(),
@@ -110,11 +144,17 @@ fn run_load(op: Op, args: &LoadArgs) -> Result<ExitCode, String> {
     };
     let spec = LoadSpec {
         op,
-        size_bytes: args.size,
+        size: args.size,
         concurrency: args.concurrency,
         duration: args.duration,
         objects: args.objects,
         put_ratio: args.put_ratio,
+        payload: args.payload,
+        delimiter: args.delimiter.clone(),
+        delete_batch_keys: args.batch,
+        part_size_bytes: args.part_size,
+        part_parallel: args.part_parallel,
+        reuse_prepared: args.reuse_prepared,
     };
     let report = workload::run(&target, &spec, args.server_pid)?;
     if args.json {

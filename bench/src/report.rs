@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 
 use crate::limits::{LATENCY_SIGNIFICANT_DIGITS, LATENCY_US_MAX};
+use crate::units::SizeRange;
 
 const MIB_BYTES: f64 = (1u64 << 20) as f64;
 const GIB_BYTES: f64 = (1u64 << 30) as f64;
@@ -18,8 +19,11 @@ pub struct WorkerStats {
     /// Latency of successful operations, in microseconds.
     pub latency_us: Histogram<u64>,
     pub ops: u64,
-    /// Object body bytes sent (PUT) or received (GET) by successful operations.
+    /// Object body bytes sent (PUT) or received (GET, LIST) by successful operations.
     pub bytes: u64,
+    /// What successful operations handled: objects, list entries, deleted keys,
+    /// multipart parts.
+    pub items: u64,
     /// Failed operations by HTTP status, or `io` for transport errors.
     pub errors: BTreeMap<String, u64>,
 }
@@ -32,14 +36,16 @@ impl WorkerStats {
             latency_us,
             ops: 0,
             bytes: 0,
+            items: 0,
             errors: BTreeMap::new(),
         }
     }
 
-    pub fn record_success(&mut self, latency_us: u64, bytes: u64) {
+    pub fn record_success(&mut self, latency_us: u64, bytes: u64, items: u64) {
         self.latency_us.saturating_record(latency_us.max(1));
         self.ops += 1;
         self.bytes += bytes;
+        self.items += items;
     }
 
     pub fn record_error(&mut self, kind: String) {
@@ -56,6 +62,7 @@ impl WorkerStats {
             .expect("all histograms share the same bounds");
         self.ops += other.ops;
         self.bytes += other.bytes;
+        self.items += other.items;
         for (kind, count) in &other.errors {
             *self.errors.entry(kind.clone()).or_default() += count;
         }
@@ -71,7 +78,7 @@ impl Default for WorkerStats {
 /// One measured phase, ready to print.
 pub struct PhaseReport {
     pub op: &'static str,
-    pub size_bytes: u64,
+    pub size: SizeRange,
     pub concurrency: usize,
     pub elapsed_s: f64,
     pub stats: WorkerStats,
@@ -85,6 +92,10 @@ pub struct PhaseReport {
 impl PhaseReport {
     pub fn ops_per_s(&self) -> f64 {
         self.stats.ops as f64 / self.elapsed_s
+    }
+
+    pub fn items_per_s(&self) -> f64 {
+        self.stats.items as f64 / self.elapsed_s
     }
 
     pub fn mib_per_s(&self) -> f64 {
@@ -116,15 +127,19 @@ impl PhaseReport {
         let mut out = String::with_capacity(512);
         let _ = write!(
             out,
-            "{{\"op\":\"{}\",\"size_bytes\":{},\"concurrency\":{},\"duration_s\":{:.3},\
-             \"ops\":{},\"bytes\":{},\"ops_per_s\":{:.1},\"mib_per_s\":{:.2},",
+            "{{\"op\":\"{}\",\"size_bytes\":{},\"size_bytes_max\":{},\"concurrency\":{},\
+             \"duration_s\":{:.3},\"ops\":{},\"bytes\":{},\"items\":{},\"ops_per_s\":{:.1},\
+             \"items_per_s\":{:.1},\"mib_per_s\":{:.2},",
             self.op,
-            self.size_bytes,
+            self.size.min_bytes,
+            self.size.max_bytes,
             self.concurrency,
             self.elapsed_s,
             self.stats.ops,
             self.stats.bytes,
+            self.stats.items,
             self.ops_per_s(),
+            self.items_per_s(),
             self.mib_per_s(),
         );
         let _ = write!(
@@ -166,13 +181,14 @@ impl PhaseReport {
         let mut out = String::with_capacity(512);
         let _ = writeln!(
             out,
-            "{} {} B x {} conn, {:.2} s: {} ops, {:.1} ops/s, {:.2} MiB/s",
+            "{} {} B x {} conn, {:.2} s: {} ops, {:.1} ops/s, {:.1} items/s, {:.2} MiB/s",
             self.op,
-            self.size_bytes,
+            self.size,
             self.concurrency,
             self.elapsed_s,
             self.stats.ops,
             self.ops_per_s(),
+            self.items_per_s(),
             self.mib_per_s()
         );
         let _ = writeln!(

@@ -9,11 +9,21 @@
 use s3::auth::sigv4::{
     self, AmzDate, CredentialScope, RequestParts, SignatureLocation, SigningKey,
 };
+use sha2::{Digest, Sha256};
 
 /// `x-amz-content-sha256` value of every benchmark request: the body is not hashed,
 /// which is what SDKs send over TLS and what the PUT throughput targets assume.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+/// `x-amz-content-sha256` of an `aws-chunked` body with a signature per chunk.
+pub const STREAMING_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
 const SERVICE_S3: &str = "s3";
+/// First line of a chunk's string to sign.
+const CHUNK_ALGORITHM: &str = "AWS4-HMAC-SHA256-PAYLOAD";
+
+/// Lowercase hex, as SigV4 writes digests.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Signs requests for one access key in one region.
 pub struct Signer {
@@ -48,6 +58,20 @@ impl Signer {
         headers: &[(String, String)],
         date: &AmzDate,
     ) -> String {
+        self.sign_request(method, path_decoded, query_pairs, headers, date)
+            .0
+    }
+
+    /// The `Authorization` header value and the request's signature in hex, which
+    /// seeds the chain of chunk signatures of an `aws-chunked` body.
+    pub fn sign_request(
+        &mut self,
+        method: &str,
+        path_decoded: &str,
+        query_pairs: &[(String, String)],
+        headers: &[(String, String)],
+        date: &AmzDate,
+    ) -> (String, String) {
         let mut signed_headers: Vec<String> = headers.iter().map(|(n, _)| n.clone()).collect();
         signed_headers.sort_unstable();
         signed_headers.dedup();
@@ -69,14 +93,30 @@ impl Signer {
         .expect("every signed header is taken from the request's own headers");
         self.refresh_signing_key(date);
         let (scope, key) = self.key_cached.as_ref().expect("refreshed above");
-        let signature = key.sign(sigv4::string_to_sign(date, scope, &canonical).as_bytes());
-        format!(
-            "{} Credential={}/{scope},SignedHeaders={},Signature={}",
+        let signature = key
+            .sign(sigv4::string_to_sign(date, scope, &canonical).as_bytes())
+            .to_hex();
+        let authorization = format!(
+            "{} Credential={}/{scope},SignedHeaders={},Signature={signature}",
             sigv4::ALGORITHM,
             self.access_key_id,
             signed_headers.join(";"),
-            signature.to_hex()
-        )
+        );
+        (authorization, signature)
+    }
+
+    /// The signature of one `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` chunk, chained to
+    /// the previous chunk's (or the request's) signature.
+    pub fn chunk_signature(&mut self, date: &AmzDate, previous_hex: &str, chunk: &[u8]) -> String {
+        self.refresh_signing_key(date);
+        let (scope, key) = self.key_cached.as_ref().expect("refreshed above");
+        let chunk_sha256_hex = hex(&Sha256::digest(chunk));
+        let string_to_sign = format!(
+            "{CHUNK_ALGORITHM}\n{}\n{scope}\n{previous_hex}\n{}\n{chunk_sha256_hex}",
+            date.timestamp(),
+            sigv4::EMPTY_SHA256_HEX,
+        );
+        key.sign(string_to_sign.as_bytes()).to_hex()
     }
 
     /// Derives the signing key when the day changed since the last request.

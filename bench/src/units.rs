@@ -22,6 +22,46 @@ pub fn parse_size_bytes(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
+/// Object sizes of a run: one size, or uniformly random in `min..=max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeRange {
+    pub min_bytes: u64,
+    pub max_bytes: u64,
+}
+
+impl SizeRange {
+    pub fn is_fixed(&self) -> bool {
+        self.min_bytes == self.max_bytes
+    }
+}
+
+impl std::fmt::Display for SizeRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.is_fixed() {
+            true => write!(f, "{}", self.min_bytes),
+            false => write!(f, "{}..{}", self.min_bytes, self.max_bytes),
+        }
+    }
+}
+
+/// Parses `1MiB` (fixed) or `256KiB..8MiB` (uniform between the two, inclusive).
+pub fn parse_size_range(text: &str) -> Result<SizeRange, String> {
+    let (min_bytes, max_bytes) = match text.split_once("..") {
+        Some((min, max)) => (parse_size_bytes(min)?, parse_size_bytes(max)?),
+        None => {
+            let size = parse_size_bytes(text)?;
+            (size, size)
+        }
+    };
+    if min_bytes > max_bytes {
+        return Err(format!("size range {text:?} runs backwards"));
+    }
+    Ok(SizeRange {
+        min_bytes,
+        max_bytes,
+    })
+}
+
 /// Parses a duration: a decimal number with unit `ms`, `s` or `m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = split_number(text)?;
@@ -68,6 +108,17 @@ mod tests {
         assert!(parse_size_bytes("MiB").is_err());
         assert!(parse_size_bytes("4XB").is_err());
         assert!(parse_size_bytes("99999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn size_ranges_parse() {
+        let fixed = parse_size_range("1MiB").unwrap();
+        assert!(fixed.is_fixed() && fixed.max_bytes == 1 << 20);
+        let range = parse_size_range("256KiB..8MiB").unwrap();
+        assert_eq!((range.min_bytes, range.max_bytes), (256 << 10, 8 << 20));
+        assert_eq!(range.to_string(), "262144..8388608");
+        assert!(parse_size_range("8MiB..1MiB").is_err());
+        assert!(parse_size_range("1KB..").is_err());
     }
 
     #[test]

@@ -1,27 +1,42 @@
-//! The workloads: create the bucket, prepare the object set GETs read from, then run
-//! `concurrency` worker threads, each with its own connection, for the duration.
+//! The workloads: create the bucket, prepare the object set that GET, LIST and DELETE
+//! work on, then run `concurrency` worker threads, each with its own connection (a
+//! multipart worker has one per parallel part), for the duration.
 //!
 //! Only the timed phase is measured and sampled for server CPU; connecting and
-//! preparing happen before it. Every PUT body is unique: each worker fills one random
-//! buffer and stamps (worker, sequence) over its first bytes before each request.
+//! preparing happen before it. Every object body is unique: each worker fills one
+//! random buffer and stamps (worker, sequence) over its first bytes before each
+//! request, and over the first bytes of every multipart part.
 //!
 //! Must not touch: output formatting (see `report`).
 //!
 //! Main types: `Target` (server and credentials), `LoadSpec` (what to run), `Op`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use md5::{Digest, Md5};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-use crate::client::{Endpoint, Response, S3Client};
+use crate::client::{Endpoint, PayloadMode, Request, Response, S3Client};
 use crate::cpu::CpuProbe;
 use crate::limits::{BODY_PREFIX_BYTES, CONCURRENCY_MAX, IO_ERROR_BACKOFF, OBJECT_BYTES_MAX};
+use crate::limits::{DELETE_BATCH_KEYS_MAX, LIST_PAGE_KEYS, MULTIPART_PARTS_MAX};
 use crate::report::{PhaseReport, WorkerStats};
 use crate::sign::Signer;
+use crate::units::SizeRange;
+
+/// S3's smallest part except the last.
+const PART_BYTES_MIN: u64 = 5 << 20;
+/// Most connections one multipart upload uses for its parts.
+const PART_PARALLEL_MAX: usize = 64;
+/// Objects per "directory" of a prepared set, so a delimiter listing has
+/// `objects / 1000` common prefixes to roll up.
+const PREPARED_KEYS_PER_DIRECTORY: usize = 1000;
 
 /// The operation mix of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +44,9 @@ pub enum Op {
     Put,
     Get,
     Mixed,
+    List,
+    Delete,
+    Multipart,
 }
 
 impl Op {
@@ -37,7 +55,15 @@ impl Op {
             Op::Put => "put",
             Op::Get => "get",
             Op::Mixed => "mixed",
+            Op::List => "list",
+            Op::Delete => "delete",
+            Op::Multipart => "multipart",
         }
+    }
+
+    /// Whether the op reads a prepared set of objects.
+    fn needs_prepared_set(self) -> bool {
+        matches!(self, Op::Get | Op::Mixed | Op::List | Op::Delete)
     }
 }
 
@@ -61,13 +87,25 @@ impl Target {
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
     pub op: Op,
-    pub size_bytes: u64,
+    pub size: SizeRange,
     pub concurrency: usize,
     pub duration: Duration,
-    /// Objects prepared for `get` and `mixed` to read.
+    /// Objects prepared for `get`, `mixed`, `list` and `delete`.
     pub objects: usize,
     /// Share of `mixed` operations that are PUTs, 0.0..=1.0.
     pub put_ratio: f64,
+    pub payload: PayloadMode,
+    /// `list`: roll keys up at this delimiter (the prepared set has one level of
+    /// "directories" of 1000 keys).
+    pub delimiter: Option<String>,
+    /// `delete`: keys per request; 1 is DeleteObject, more is DeleteObjects.
+    pub delete_batch_keys: usize,
+    /// `multipart`: part size and how many parts of one upload are in flight.
+    pub part_size_bytes: u64,
+    pub part_parallel: usize,
+    /// Keep the prepared set of `get`, `mixed` and `list` under a name derived from
+    /// its shape, and skip preparing when it is already there.
+    pub reuse_prepared: bool,
 }
 
 impl LoadSpec {
@@ -75,21 +113,54 @@ impl LoadSpec {
         if !(1..=CONCURRENCY_MAX).contains(&self.concurrency) {
             return Err(format!("--concurrency must be 1..={CONCURRENCY_MAX}"));
         }
-        if self.size_bytes > OBJECT_BYTES_MAX {
+        if self.size.max_bytes > OBJECT_BYTES_MAX {
             return Err(format!("--size must be at most {OBJECT_BYTES_MAX} bytes"));
         }
-        if self.op != Op::Put && self.objects == 0 {
-            return Err("--objects must be at least 1 for get and mixed".to_owned());
+        if self.op.needs_prepared_set() && self.objects == 0 {
+            return Err("--objects must be at least 1".to_owned());
         }
         if !(0.0..=1.0).contains(&self.put_ratio) {
             return Err("--put-ratio must be between 0 and 1".to_owned());
         }
+        if !(1..=DELETE_BATCH_KEYS_MAX).contains(&self.delete_batch_keys) {
+            return Err(format!("--batch must be 1..={DELETE_BATCH_KEYS_MAX}"));
+        }
+        if self.op == Op::Multipart {
+            if self.part_size_bytes < PART_BYTES_MIN {
+                return Err(format!(
+                    "--part-size must be at least {PART_BYTES_MIN} bytes"
+                ));
+            }
+            if self.size.max_bytes.div_ceil(self.part_size_bytes) > MULTIPART_PARTS_MAX {
+                return Err(format!(
+                    "--size / --part-size exceeds {MULTIPART_PARTS_MAX} parts"
+                ));
+            }
+            if !(1..=PART_PARALLEL_MAX).contains(&self.part_parallel) {
+                return Err(format!("--part-parallel must be 1..={PART_PARALLEL_MAX}"));
+            }
+        }
         Ok(())
     }
 
-    fn size_usize(&self) -> usize {
-        usize::try_from(self.size_bytes).expect("validated against OBJECT_BYTES_MAX")
+    fn size_max_usize(&self) -> usize {
+        usize::try_from(self.size.max_bytes).expect("validated against OBJECT_BYTES_MAX")
     }
+
+    fn pick_size(&self, rng: &mut StdRng) -> usize {
+        let size = match self.size.is_fixed() {
+            true => self.size.min_bytes,
+            false => rng.gen_range(self.size.min_bytes..=self.size.max_bytes),
+        };
+        usize::try_from(size).expect("validated against OBJECT_BYTES_MAX")
+    }
+}
+
+/// Where the prepared set lives: its path prefix (`/bucket/set/`) and its paths.
+struct PreparedSet {
+    /// Key prefix of the set inside the bucket, ending in "/".
+    key_prefix: String,
+    paths: Vec<String>,
 }
 
 /// Runs one workload and returns its measured phase.
@@ -101,15 +172,19 @@ pub fn run(
     spec.validate()?;
     let run_id = format!("bench-{:016x}", rand::random::<u64>());
     create_bucket(target)?;
-    let prepared_paths = match spec.op {
-        Op::Put => Vec::new(),
-        Op::Get | Op::Mixed => prepare_objects(target, spec, &run_id)?,
+    let prepared = match spec.op.needs_prepared_set() {
+        true => prepare_objects(target, spec, &run_id)?,
+        false => PreparedSet {
+            key_prefix: String::new(),
+            paths: Vec::new(),
+        },
     };
     let phase = Phase {
         target,
         spec,
         run_id: &run_id,
-        prepared_paths: &prepared_paths,
+        prepared: &prepared,
+        next_delete: AtomicUsize::new(0),
         error_printed: AtomicBool::new(false),
     };
     phase.measure(server_pid.map(CpuProbe::new))
@@ -132,22 +207,43 @@ fn create_bucket(target: &Target) -> Result<(), String> {
     ))
 }
 
-/// PUTs `spec.objects` objects of `spec.size_bytes` with up to `spec.concurrency`
-/// connections; returns their paths. Any failure fails the run: measuring GETs of
-/// missing objects would measure nothing.
-fn prepare_objects(target: &Target, spec: &LoadSpec, run_id: &str) -> Result<Vec<String>, String> {
-    eprintln!(
-        "preparing {} objects of {} bytes in {}",
-        spec.objects, spec.size_bytes, target.bucket
-    );
+/// PUTs `spec.objects` objects with up to `spec.concurrency` connections, in
+/// "directories" of 1000; returns their paths. Any failure fails the run: measuring
+/// reads of missing objects would measure nothing. A reused set is found by HEAD of
+/// its last object, which is written last.
+fn prepare_objects(target: &Target, spec: &LoadSpec, run_id: &str) -> Result<PreparedSet, String> {
+    let reuse = spec.reuse_prepared && spec.op != Op::Delete;
+    let key_prefix = match reuse {
+        true => format!("prepared-{}x{}/", spec.objects, spec.size),
+        false => format!("{run_id}/prepared/"),
+    };
+    let bucket = &target.bucket;
     let paths: Vec<String> = (0..spec.objects)
-        .map(|i| format!("/{}/{run_id}/prepared/{i:08}", target.bucket))
+        .map(|i| {
+            let directory = i / PREPARED_KEYS_PER_DIRECTORY;
+            format!("/{bucket}/{key_prefix}{directory:05}/{i:08}")
+        })
         .collect();
-    let workers = spec.concurrency.min(spec.objects);
+    let set = PreparedSet { key_prefix, paths };
+    let (last, rest) = set.paths.split_last().expect("validated: objects >= 1");
+    if reuse
+        && target
+            .client()
+            .request("HEAD", last, &[])
+            .is_ok_and(|r| r.is_success())
+    {
+        eprintln!("reusing {} prepared objects in {bucket}", spec.objects);
+        return Ok(set);
+    }
+    eprintln!(
+        "preparing {} objects of {} bytes in {bucket}",
+        spec.objects, spec.size
+    );
+    let workers = spec.concurrency.min(rest.len()).max(1);
     thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
-                let mine = paths.iter().enumerate().skip(w).step_by(workers);
+                let mine = rest.iter().enumerate().skip(w).step_by(workers);
                 scope.spawn(move || prepare_objects_worker(target, spec, w, mine))
             })
             .collect();
@@ -156,7 +252,8 @@ fn prepare_objects(target: &Target, spec: &LoadSpec, run_id: &str) -> Result<Vec
             .into_iter()
             .try_for_each(|h| h.join().expect("a prepare worker panicked"))
     })?;
-    Ok(paths)
+    prepare_objects_worker(target, spec, 0, std::iter::once((rest.len(), last)))?;
+    Ok(set)
 }
 
 fn prepare_objects_worker<'a>(
@@ -166,11 +263,13 @@ fn prepare_objects_worker<'a>(
     paths: impl Iterator<Item = (usize, &'a String)>,
 ) -> Result<(), String> {
     let mut client = target.client();
-    let mut body = random_body(spec.size_usize());
+    let mut rng = StdRng::from_entropy();
+    let mut body = random_body(spec.size_max_usize());
     for (index, path) in paths {
-        stamp_body(&mut body, worker, index as u64);
+        let size = spec.pick_size(&mut rng);
+        stamp_body(&mut body[..size], worker, index as u64);
         let response = client
-            .request("PUT", path, &body)
+            .request("PUT", path, &body[..size])
             .map_err(|e| format!("preparing {path}: {e}"))?;
         if !response.is_success() {
             return Err(format!("preparing {path}: {}", describe_error(&response)));
@@ -195,11 +294,104 @@ fn stamp_body(body: &mut [u8], worker: usize, sequence: u64) {
 }
 
 fn describe_error(response: &Response) -> String {
+    let body = match response.is_success() {
+        true => &response.body,
+        false => &response.error_body,
+    };
     format!(
         "HTTP {}: {}",
         response.status,
-        String::from_utf8_lossy(&response.error_body).trim()
+        String::from_utf8_lossy(body).trim()
     )
+}
+
+/// The text of the first `<tag>` element, XML entities decoded. Enough for the few
+/// fields we read from S3 responses (upload ids, continuation tokens).
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(
+        xml[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// `&`, `<` and `>` escaped for an XML text node.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The key inside the bucket of a `/bucket/key` path.
+fn key_of<'p>(path: &'p str, bucket: &str) -> &'p str {
+    &path[bucket.len() + 2..]
+}
+
+fn pair(name: &str, value: &str) -> (String, String) {
+    (name.to_owned(), value.to_owned())
+}
+
+/// How one timed operation ended.
+enum Outcome {
+    Success {
+        bytes: u64,
+        items: u64,
+    },
+    /// An S3 error (`kind` is the HTTP status) or a transport error (`io`).
+    Failed {
+        kind: String,
+        description: String,
+    },
+    /// Nothing left to do (`delete` ran out of prepared keys).
+    Exhausted,
+}
+
+impl Outcome {
+    /// A response as the outcome of an operation that moved `bytes` and `items`.
+    fn of(result: io::Result<Response>, bytes: u64, items: u64) -> Outcome {
+        match result {
+            Ok(response) if response.is_success() => Outcome::Success { bytes, items },
+            Ok(response) => Outcome::failed(&response),
+            Err(error) => Outcome::Failed {
+                kind: "io".to_owned(),
+                description: format!("I/O error: {error}"),
+            },
+        }
+    }
+
+    fn failed(response: &Response) -> Outcome {
+        Outcome::Failed {
+            kind: response.status.to_string(),
+            description: describe_error(response),
+        }
+    }
+
+    /// A 200 whose body is an S3 `<Error>` (CompleteMultipartUpload, quiet DeleteObjects).
+    fn error_in_body(response: &Response) -> Outcome {
+        Outcome::Failed {
+            kind: format!("{}-error-in-body", response.status),
+            description: describe_error(response),
+        }
+    }
+}
+
+/// One worker's connections and state between operations.
+struct WorkerState {
+    index: usize,
+    client: S3Client,
+    /// Extra connections for the parallel parts of a multipart upload.
+    part_clients: Vec<S3Client>,
+    rng: StdRng,
+    body: Vec<u8>,
+    sequence: u64,
+    /// Where this worker's listing resumes; None starts from the beginning.
+    list_continuation: Option<String>,
 }
 
 /// The shared, read-only state of the timed phase.
@@ -207,7 +399,9 @@ struct Phase<'a> {
     target: &'a Target,
     spec: &'a LoadSpec,
     run_id: &'a str,
-    prepared_paths: &'a [String],
+    prepared: &'a PreparedSet,
+    /// `delete`: the next prepared object no worker has taken yet.
+    next_delete: AtomicUsize,
     /// Only the first failure is printed, so a failing run does not flood stderr.
     error_printed: AtomicBool,
 }
@@ -245,7 +439,7 @@ impl Phase<'_> {
         let client_cpu_s = before.1.and_then(|b| after.1.map(|a| a - b)).ok();
         Ok(PhaseReport {
             op: self.spec.op.name(),
-            size_bytes: self.spec.size_bytes,
+            size: self.spec.size,
             concurrency,
             elapsed_s,
             stats,
@@ -256,31 +450,40 @@ impl Phase<'_> {
 
     fn worker(&self, index: usize, connected: &Barrier, go: &Barrier) -> WorkerStats {
         let mut stats = WorkerStats::new();
-        let mut client = self.target.client();
-        let mut rng = StdRng::from_entropy();
-        let mut body = match self.spec.op {
-            Op::Get => Vec::new(),
-            Op::Put | Op::Mixed => random_body(self.spec.size_usize()),
+        let part_clients = match self.spec.op {
+            Op::Multipart => (1..self.spec.part_parallel)
+                .map(|_| self.target.client())
+                .collect(),
+            _ => Vec::new(),
         };
-        if let Err(error) = client.connect() {
-            self.record(&mut stats, Err(error), 0, 0);
+        let mut state = WorkerState {
+            index,
+            client: self.target.client(),
+            part_clients,
+            rng: StdRng::from_entropy(),
+            body: match self.spec.op {
+                Op::Put | Op::Mixed | Op::Multipart => random_body(self.spec.size_max_usize()),
+                Op::Get | Op::List | Op::Delete => Vec::new(),
+            },
+            sequence: 0,
+            list_continuation: None,
+        };
+        let connecting = std::iter::once(&mut state.client).chain(&mut state.part_clients);
+        if let Some(error) = connecting.filter_map(|c| c.connect().err()).next() {
+            self.record(&mut stats, Outcome::of(Err(error), 0, 0), 0);
         }
         connected.wait();
         go.wait();
         let deadline = Instant::now() + self.spec.duration;
-        let mut sequence = 0u64;
         while Instant::now() < deadline {
             let started = Instant::now();
-            let (result, put_bytes) = if self.next_is_put(&mut rng) {
-                sequence += 1;
-                self.worker_put(&mut client, &mut body, index, sequence)
-            } else {
-                let path = &self.prepared_paths[rng.gen_range(0..self.prepared_paths.len())];
-                (client.request("GET", path, &[]), 0)
-            };
+            let outcome = self.step(&mut state);
             let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let io_failed = result.is_err();
-            self.record(&mut stats, result, latency_us, put_bytes);
+            if matches!(outcome, Outcome::Exhausted) {
+                break;
+            }
+            let io_failed = matches!(&outcome, Outcome::Failed { kind, .. } if kind == "io");
+            self.record(&mut stats, outcome, latency_us);
             if io_failed {
                 thread::sleep(IO_ERROR_BACKOFF);
             }
@@ -288,54 +491,254 @@ impl Phase<'_> {
         stats
     }
 
-    /// PUTs the worker's `sequence`th object; returns the result and the bytes sent.
-    fn worker_put(
-        &self,
-        client: &mut S3Client,
-        body: &mut [u8],
-        index: usize,
-        sequence: u64,
-    ) -> (std::io::Result<Response>, u64) {
-        stamp_body(body, index, sequence);
-        let (bucket, run_id) = (&self.target.bucket, self.run_id);
-        let path = format!("/{bucket}/{run_id}/w{index}/{sequence}");
-        (client.request("PUT", &path, body), self.spec.size_bytes)
-    }
-
-    fn next_is_put(&self, rng: &mut StdRng) -> bool {
-        match self.spec.op {
+    /// One timed operation of the run's op.
+    fn step(&self, state: &mut WorkerState) -> Outcome {
+        let put = match self.spec.op {
             Op::Put => true,
+            Op::Mixed => state.rng.gen_bool(self.spec.put_ratio),
             Op::Get => false,
-            Op::Mixed => rng.gen_bool(self.spec.put_ratio),
+            Op::List => return self.list_page(state),
+            Op::Delete => return self.delete_batch(state),
+            Op::Multipart => return self.multipart_object(state),
+        };
+        if put {
+            return self.put_object(state);
         }
-    }
-
-    /// Counts a finished request; a GET's bytes are those received.
-    fn record(
-        &self,
-        stats: &mut WorkerStats,
-        result: std::io::Result<Response>,
-        latency_us: u64,
-        put_bytes: u64,
-    ) {
-        match result {
-            Ok(response) if response.is_success() => {
-                stats.record_success(latency_us, put_bytes + response.body_bytes);
-            }
+        let paths = &self.prepared.paths;
+        let path = &paths[state.rng.gen_range(0..paths.len())];
+        match state.client.request("GET", path, &[]) {
             Ok(response) => {
-                self.print_first_error(|| describe_error(&response));
-                stats.record_error(response.status.to_string());
+                let bytes = response.body_bytes;
+                Outcome::of(Ok(response), bytes, 1)
             }
-            Err(error) => {
-                self.print_first_error(|| format!("I/O error: {error}"));
-                stats.record_error("io".to_owned());
-            }
+            Err(error) => Outcome::of(Err(error), 0, 0),
         }
     }
 
-    fn print_first_error(&self, describe: impl FnOnce() -> String) {
-        if !self.error_printed.swap(true, Ordering::Relaxed) {
-            eprintln!("first error: {}", describe());
+    /// PUTs the worker's next object.
+    fn put_object(&self, state: &mut WorkerState) -> Outcome {
+        state.sequence += 1;
+        let size = self.spec.pick_size(&mut state.rng);
+        let body = &mut state.body[..size];
+        stamp_body(body, state.index, state.sequence);
+        let (bucket, run_id) = (&self.target.bucket, self.run_id);
+        let path = format!("/{bucket}/{run_id}/w{}/{}", state.index, state.sequence);
+        let mut request = Request::new("PUT", &path);
+        request.body = body;
+        request.payload = self.spec.payload;
+        Outcome::of(state.client.send(&request), size as u64, 1)
+    }
+
+    /// One ListObjectsV2 page of up to 1000 entries over the prepared set; a worker
+    /// that reaches the end starts over.
+    fn list_page(&self, state: &mut WorkerState) -> Outcome {
+        let mut query = vec![
+            pair("list-type", "2"),
+            pair("max-keys", &LIST_PAGE_KEYS.to_string()),
+            pair("prefix", &self.prepared.key_prefix),
+        ];
+        if let Some(delimiter) = &self.spec.delimiter {
+            query.push(pair("delimiter", delimiter));
+        }
+        if let Some(token) = &state.list_continuation {
+            query.push(pair("continuation-token", token));
+        }
+        let path = format!("/{}", self.target.bucket);
+        let mut request = Request::new("GET", &path);
+        request.query = &query;
+        request.capture_body = true;
+        let response = match state.client.send(&request) {
+            Ok(response) if response.is_success() => response,
+            other => return Outcome::of(other, 0, 0),
+        };
+        let xml = String::from_utf8_lossy(&response.body);
+        state.list_continuation = match xml_text(&xml, "IsTruncated").as_deref() {
+            Some("true") => xml_text(&xml, "NextContinuationToken"),
+            _ => None,
+        };
+        let items = xml.matches("<Contents>").count() + xml.matches("<CommonPrefixes>").count();
+        Outcome::Success {
+            bytes: response.body_bytes,
+            items: items as u64,
+        }
+    }
+
+    /// Deletes the next `--batch` prepared objects: DeleteObject for one, a quiet
+    /// DeleteObjects for more.
+    fn delete_batch(&self, state: &mut WorkerState) -> Outcome {
+        let batch = self.spec.delete_batch_keys;
+        let paths = &self.prepared.paths;
+        let first = self.next_delete.fetch_add(batch, Ordering::Relaxed);
+        if first >= paths.len() {
+            return Outcome::Exhausted;
+        }
+        let taken = &paths[first..paths.len().min(first + batch)];
+        if batch == 1 {
+            return Outcome::of(state.client.request("DELETE", &taken[0], &[]), 0, 1);
+        }
+        let bucket = &self.target.bucket;
+        let mut xml = String::from("<Delete><Quiet>true</Quiet>");
+        for path in taken {
+            let key = xml_escape(key_of(path, bucket));
+            xml.push_str(&format!("<Object><Key>{key}</Key></Object>"));
+        }
+        xml.push_str("</Delete>");
+        let content_md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&xml));
+        let headers = [pair("content-md5", &content_md5)];
+        let query = [pair("delete", "")];
+        let path = format!("/{bucket}");
+        let mut request = Request::new("POST", &path);
+        request.query = &query;
+        request.headers = &headers;
+        request.body = xml.as_bytes();
+        request.capture_body = true;
+        match state.client.send(&request) {
+            Ok(response)
+                if response.is_success() && response.body.windows(7).any(|w| w == b"<Error>") =>
+            {
+                Outcome::error_in_body(&response)
+            }
+            other => Outcome::of(other, 0, taken.len() as u64),
+        }
+    }
+
+    /// One whole multipart upload: create, the parts over `--part-parallel`
+    /// connections, complete. Latency is the whole object's.
+    fn multipart_object(&self, state: &mut WorkerState) -> Outcome {
+        state.sequence += 1;
+        let size = self.spec.pick_size(&mut state.rng);
+        let (bucket, run_id) = (&self.target.bucket, self.run_id);
+        let path = format!("/{bucket}/{run_id}/w{}/{}", state.index, state.sequence);
+        let upload_id = match self.create_upload(&mut state.client, &path) {
+            Ok(upload_id) => upload_id,
+            Err(outcome) => return outcome,
+        };
+        let part_bytes = usize::try_from(self.spec.part_size_bytes).unwrap_or(usize::MAX);
+        let body = &mut state.body[..size];
+        // Every part starts with its own stamp, so no part repeats another's bytes.
+        for (part, chunk) in body.chunks_mut(part_bytes).enumerate() {
+            let sequence = state.sequence * MULTIPART_PARTS_MAX + part as u64;
+            stamp_body(chunk, state.index, sequence);
+        }
+        let parts: Vec<&[u8]> = match body.is_empty() {
+            true => vec![&[]],
+            false => body.chunks(part_bytes).collect(),
+        };
+        let lanes = (&mut state.client, state.part_clients.as_mut_slice());
+        let etags = match self.upload_parts(lanes, &path, &upload_id, &parts) {
+            Ok(etags) => etags,
+            Err(outcome) => {
+                let query = [pair("uploadId", &upload_id)];
+                let mut abort = Request::new("DELETE", &path);
+                abort.query = &query;
+                let _ = state.client.send(&abort);
+                return outcome;
+            }
+        };
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for (i, etag) in etags.iter().enumerate() {
+            let number = i + 1;
+            let etag = xml_escape(etag);
+            xml.push_str(&format!(
+                "<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let query = [pair("uploadId", &upload_id)];
+        let mut complete = Request::new("POST", &path);
+        complete.query = &query;
+        complete.body = xml.as_bytes();
+        complete.capture_body = true;
+        match state.client.send(&complete) {
+            Ok(response)
+                if response.is_success()
+                    && xml_text(&String::from_utf8_lossy(&response.body), "ETag").is_none() =>
+            {
+                Outcome::error_in_body(&response)
+            }
+            other => Outcome::of(other, size as u64, parts.len() as u64),
+        }
+    }
+
+    fn create_upload(&self, client: &mut S3Client, path: &str) -> Result<String, Outcome> {
+        let query = [pair("uploads", "")];
+        let mut request = Request::new("POST", path);
+        request.query = &query;
+        request.capture_body = true;
+        match client.send(&request) {
+            Ok(response) if response.is_success() => {
+                xml_text(&String::from_utf8_lossy(&response.body), "UploadId")
+                    .ok_or_else(|| Outcome::error_in_body(&response))
+            }
+            other => Err(Outcome::of(other, 0, 0)),
+        }
+    }
+
+    /// Uploads `parts` (part i+1 is `parts[i]`), connection c taking parts c, c+P, …;
+    /// returns the ETags in part order, or the first failure.
+    fn upload_parts(
+        &self,
+        (client, part_clients): (&mut S3Client, &mut [S3Client]),
+        path: &str,
+        upload_id: &str,
+        parts: &[&[u8]],
+    ) -> Result<Vec<String>, Outcome> {
+        let clients: Vec<&mut S3Client> = std::iter::once(client).chain(part_clients).collect();
+        let lanes = clients.len();
+        let payload = self.spec.payload;
+        let results: Vec<Result<Vec<(usize, String)>, Outcome>> = thread::scope(|scope| {
+            let handles: Vec<_> = clients
+                .into_iter()
+                .enumerate()
+                .map(|(lane, client)| {
+                    scope.spawn(move || {
+                        let mut etags = Vec::new();
+                        for (i, part) in parts.iter().enumerate().skip(lane).step_by(lanes) {
+                            let query = [
+                                pair("partNumber", &(i + 1).to_string()),
+                                pair("uploadId", upload_id),
+                            ];
+                            let mut request = Request::new("PUT", path);
+                            request.query = &query;
+                            request.body = part;
+                            request.payload = payload;
+                            match client.send(&request) {
+                                Ok(response) if response.is_success() => match response.etag {
+                                    Some(etag) => etags.push((i, etag)),
+                                    None => return Err(Outcome::error_in_body(&response)),
+                                },
+                                other => return Err(Outcome::of(other, 0, 0)),
+                            }
+                        }
+                        Ok(etags)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a part uploader panicked"))
+                .collect()
+        });
+        let mut etags = vec![String::new(); parts.len()];
+        for lane in results {
+            for (i, etag) in lane? {
+                etags[i] = etag;
+            }
+        }
+        Ok(etags)
+    }
+
+    /// Counts a finished operation.
+    fn record(&self, stats: &mut WorkerStats, outcome: Outcome, latency_us: u64) {
+        match outcome {
+            Outcome::Success { bytes, items } => stats.record_success(latency_us, bytes, items),
+            Outcome::Failed { kind, description } => {
+                if !self.error_printed.swap(true, Ordering::Relaxed) {
+                    eprintln!("first error: {description}");
+                }
+                stats.record_error(kind);
+            }
+            Outcome::Exhausted => {}
         }
     }
 }
