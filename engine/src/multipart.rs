@@ -171,7 +171,11 @@ impl Index {
                 out.push((id, record));
             }
         }
-        out.sort_by(|a, b| (&a.1.key, a.1.initiated_ms).cmp(&(&b.1.key, b.1.initiated_ms)));
+        // Key, then start time; the id breaks ties so the order is total and
+        // a listing resumes at the same place every time.
+        out.sort_by(|a, b| {
+            (&a.1.key, a.1.initiated_ms, a.0).cmp(&(&b.1.key, b.1.initiated_ms, b.0))
+        });
         Ok(out)
     }
 }

@@ -209,10 +209,21 @@ fn trailer_checksum(trailers: &Trailers) -> S3Result<Option<Checksum>> {
 
 /// Reads a whole small body (XML configurations, DeleteObjects), refusing
 /// more than `max_bytes`.
+/// What a request's `x-amz-checksum-*` headers are a checksum of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderChecksums {
+    /// The request body (PutBucket*, DeleteObjects): verified here.
+    OfBody,
+    /// The object being completed (CompleteMultipartUpload): the caller checks
+    /// them against the object; only a trailer is about the body.
+    OfObject,
+}
+
 pub async fn read_small_body(
     ex: &mut Exchange<'_>,
     mode: &PayloadMode,
     max_bytes: usize,
+    header_checksums: HeaderChecksums,
 ) -> S3Result<Vec<u8>> {
     let mut reader = PayloadReader::new(ex, mode)?;
     let mut body = vec![0u8; 16 * 1024];
@@ -235,7 +246,7 @@ pub async fn read_small_body(
     }
     body.truncate(len);
     let trailer = reader.finish()?;
-    small_body_verify_checksums(ex.head(), &body, trailer)?;
+    small_body_verify_checksums(ex.head(), &body, trailer, header_checksums)?;
     Ok(body)
 }
 
@@ -245,8 +256,11 @@ fn small_body_verify_checksums(
     head: &http::RequestHead,
     body: &[u8],
     trailer: Option<Checksum>,
+    header_checksums: HeaderChecksums,
 ) -> S3Result<()> {
-    let from_headers = head.headers.iter().filter_map(|(name, value)| {
+    let of_body = header_checksums == HeaderChecksums::OfBody;
+    let headers = head.headers.iter().filter(|_| of_body);
+    let from_headers = headers.filter_map(|(name, value)| {
         let algorithm = ChecksumAlgorithm::from_header_name(name)?;
         Some(Checksum::from_base64(algorithm, value).map_err(|_| {
             S3Error::new(

@@ -47,7 +47,13 @@ pub async fn create_bucket(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let name = ctx.bucket_name()?.to_string();
-    let body = crate::body::read_small_body(ex, &ctx.payload, XML_BODY_BYTES_MAX).await?;
+    let body = crate::body::read_small_body(
+        ex,
+        &ctx.payload,
+        XML_BODY_BYTES_MAX,
+        crate::body::HeaderChecksums::OfBody,
+    )
+    .await?;
     let location = xml::parse_create_bucket_configuration(&body)?;
     if let Some(location) = location.filter(|l| !l.is_empty()) {
         if location != shard.settings.region

@@ -75,7 +75,13 @@ pub async fn delete_objects(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = crate::body::read_small_body(ex, &ctx.payload, XML_BODY_BYTES_MAX).await?;
+    let body = crate::body::read_small_body(
+        ex,
+        &ctx.payload,
+        XML_BODY_BYTES_MAX,
+        crate::body::HeaderChecksums::OfBody,
+    )
+    .await?;
     delete_objects_check_integrity(ex.head(), &body)?;
     let request = xml::parse_delete(&body)?;
     let mut pending = Vec::with_capacity(request.objects.len());

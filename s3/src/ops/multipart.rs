@@ -353,7 +353,13 @@ pub async fn complete_multipart_upload(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
     let upload = upload_key(upload_id)?;
-    let body = crate::body::read_small_body(ex, &ctx.payload, XML_BODY_BYTES_MAX).await?;
+    let body = crate::body::read_small_body(
+        ex,
+        &ctx.payload,
+        XML_BODY_BYTES_MAX,
+        crate::body::HeaderChecksums::OfObject,
+    )
+    .await?;
     let listed = complete_parse_parts(&body)?;
     let condition = crate::ops::object::write_condition(ex.head())?;
     let (etag, checksum) = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
@@ -362,6 +368,7 @@ pub async fn complete_multipart_upload(
                 complete_build_record(shard, &bucket, &upload, record.meta, &listed, ctx.now_ms)?;
             let etag = object.etag.clone();
             let checksum = complete_checksum_of(&object);
+            complete_verify_object_checksum(ex.head(), checksum.as_ref())?;
             let op = IndexOp::CompleteUpload {
                 bucket_id: bucket.id,
                 key: key.as_bytes().to_vec(),
@@ -409,6 +416,38 @@ fn complete_checksum_of(object: &ObjectRecord) -> Option<(ChecksumAlgorithm, Str
         .1
         .clone();
     Some((algorithm, value, kind))
+}
+
+/// The `x-amz-checksum-*` headers of a Complete are the client's checksum of the
+/// whole object (SDK multipart uploaders send the FULL_OBJECT one): one of the
+/// upload's algorithm must match what the parts combine to. A COMPOSITE value may
+/// come with or without its `-N` part count.
+fn complete_verify_object_checksum(
+    head: &http::RequestHead,
+    computed: Option<&(ChecksumAlgorithm, String, String)>,
+) -> S3Result<()> {
+    for (name, value) in &head.headers {
+        let Some(algorithm) = ChecksumAlgorithm::from_header_name(name) else {
+            continue;
+        };
+        let Some((computed_algorithm, computed_value, _)) = computed else {
+            continue; // the upload has no checksum to compare with
+        };
+        if algorithm != *computed_algorithm {
+            continue;
+        }
+        let without_count = |v: &str| v.split_once('-').map_or(v, |(base, _)| base).to_owned();
+        if without_count(value.trim()) != without_count(computed_value) {
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    algorithm.header_name()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A Complete for an upload that no longer exists: if it was completed with
@@ -538,13 +577,23 @@ pub async fn list_multipart_uploads(
     let max = query_number(ctx, "max-uploads", LIST_KEYS_MAX as u64)?.min(LIST_KEYS_MAX as u64);
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
     let uploads = index.bucket_uploads(bucket.id).map_err(engine_error)?;
+    // Uploads of one key list in the order they started, so the upload-id marker
+    // means "after this upload in that order", found by position, not by id text.
+    let marker_position = uploads.iter().position(|(id, record)| {
+        record.key == key_marker.as_bytes() && hex::encode(id) == id_marker
+    });
     let mut items: Vec<(String, Option<(String, u64)>)> = Vec::new();
     let mut truncated = false;
-    for (id, record) in uploads {
+    for (position, (id, record)) in uploads.into_iter().enumerate() {
         let key = String::from_utf8(record.key).map_err(|_| S3Error::internal("key utf-8"))?;
         let id_hex = hex::encode(id);
+        let after_id_marker = match marker_position {
+            Some(marker) => position > marker,
+            // The marker upload is gone (completed or aborted): fall back to id order.
+            None => id_hex.as_str() > id_marker.as_str(),
+        };
         let after_marker = key.as_str() > key_marker.as_str()
-            || (key == key_marker && !id_marker.is_empty() && id_hex.as_str() > id_marker.as_str());
+            || (key == key_marker && !id_marker.is_empty() && after_id_marker);
         if !key.starts_with(&prefix) || (!key_marker.is_empty() && !after_marker) {
             continue;
         }
