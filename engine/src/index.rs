@@ -55,7 +55,7 @@ impl Extent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ObjectBody {
     /// Small objects are stored in the index value itself.
-    Inline(Vec<u8>),
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Larger objects: chunks in segment files, in object order.
     Extents(Vec<Extent>),
 }
@@ -152,6 +152,7 @@ pub type UploadKey = [u8; 16];
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadRecord {
     pub bucket_id: u64,
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
     pub initiated_ms: u64,
     pub meta: Vec<(String, String)>,
@@ -174,6 +175,7 @@ pub struct PartRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletedUpload {
     pub bucket_id: u64,
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
     pub parts: Vec<(u16, String)>,
     pub etag: String,
@@ -453,5 +455,27 @@ impl Index {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `serde_bytes` must not change the stored form: values written before it
+    /// (as a postcard sequence of u8) still decode, and new ones are identical.
+    #[test]
+    fn inline_bodies_keep_the_sequence_wire_form() {
+        #[derive(Serialize)]
+        enum PlainBody {
+            #[allow(dead_code)]
+            Inline(Vec<u8>),
+        }
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+        let plain = postcard::to_stdvec(&PlainBody::Inline(bytes.clone())).unwrap();
+        let blob = postcard::to_stdvec(&ObjectBody::Inline(bytes.clone())).unwrap();
+        assert_eq!(plain, blob);
+        let decoded: ObjectBody = postcard::from_bytes(&plain).unwrap();
+        assert_eq!(decoded, ObjectBody::Inline(bytes));
     }
 }
