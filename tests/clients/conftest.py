@@ -1,16 +1,14 @@
 """Fixtures for the maxiofs client compatibility suite.
 
-The suite never builds anything: scripts/test-all.sh runs `cargo build --release --bin maxiofs`
-first. Set MAXIOFS_BIN to test another binary.
+The suite never builds anything: scripts/test-all.sh runs `cargo build --release --bin maxiofs
+--bin maxiofs-bench` first. Set MAXIOFS_BIN to test another binary.
 
 Every server started here gets its own data directory under target/test-data/<run>/ and its
 stdout/stderr in files beside it; when a test fails, the new part of each server's stderr is
 attached to the failure report ("server stderr" section).
 
-NOTE: multipart upload is not implemented yet (a later issue). Every client here is configured
-so that its transfers stay single-part PUTs (boto3 TransferConfig / aws cli
-multipart_threshold = 5GB / rclone upload_cutoff = 5G / s3cmd enable_multipart = False).
-Remove those settings when multipart lands.
+Clients keep their own defaults for multipart (boto3 and aws cli split at 8 MB); rclone and
+s3cmd are set to split at a few MiB so that moderate files exercise multipart there too.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ import boto3
 import psutil
 import pytest
 import requests
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from helpers import (
@@ -49,9 +46,6 @@ SHARDS = int(os.environ.get("MAXIOFS_TEST_SHARDS", "2"))
 KEEP_DATA = os.environ.get("MAXIOFS_KEEP_TEST_DATA") == "1"
 
 RUN_DIR = REPO_ROOT / "target" / "test-data" / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-
-# No multipart until the multipart issue lands (see module docstring).
-SINGLE_PART = TransferConfig(multipart_threshold=5 * 1024**3, multipart_chunksize=64 * 1024**2)
 
 
 # --------------------------------------------------------------------------- *.localhost
@@ -424,9 +418,6 @@ def aws(server, tmp_path):
         "[default]\n"
         f"region = {REGION}\n"
         "s3 =\n"
-        # No multipart until the multipart issue lands: keep every transfer a single PUT.
-        "    multipart_threshold = 5GB\n"
-        "    multipart_chunksize = 64MB\n"
         "    addressing_style = path\n"
     )
     (cfg_dir / "credentials").write_text("")
@@ -471,9 +462,9 @@ def rclone(server, tmp_path):
             "RCLONE_CONFIG_MYS3_ENDPOINT": server.endpoint,
             "RCLONE_CONFIG_MYS3_REGION": REGION,
             "RCLONE_CONFIG_MYS3_FORCE_PATH_STYLE": "true",
-            # No multipart until the multipart issue lands: every file is one PutObject.
-            "RCLONE_CONFIG_MYS3_UPLOAD_CUTOFF": "5G",
-            "RCLONE_CONFIG_MYS3_CHUNK_SIZE": "64M",
+            # Files over 16 MiB go multipart in 5 MiB parts (rclone's defaults are 200M/5M).
+            "RCLONE_CONFIG_MYS3_UPLOAD_CUTOFF": "16M",
+            "RCLONE_CONFIG_MYS3_CHUNK_SIZE": "5M",
         }
     )
 
@@ -485,9 +476,10 @@ def rclone(server, tmp_path):
     return run
 
 
-@pytest.fixture
-def s3cmd(server, tmp_path):
-    """Run s3cmd (SigV4 mode; SigV2 comes with a later issue) with a generated config file."""
+@pytest.fixture(params=["sigv4", "sigv2"])
+def s3cmd(request, server, tmp_path):
+    """Run s3cmd with a generated config file, once signing with SigV4 and once with SigV2
+    (`signature_v2 = True`, what older s3cmd setups use)."""
     exe = Path(sys.executable).with_name("s3cmd")
     if not exe.exists():
         exe = Path(shutil.which("s3cmd") or "s3cmd")
@@ -500,10 +492,9 @@ def s3cmd(server, tmp_path):
         f"host_base = {hostport}\n"
         f"host_bucket = {hostport}\n"
         "use_https = False\n"
-        "signature_v2 = False\n"
+        f"signature_v2 = {request.param == 'sigv2'}\n"
         f"bucket_location = {REGION}\n"
-        # No multipart until the multipart issue lands.
-        "enable_multipart = False\n"
+        "multipart_chunk_size_mb = 5\n"
         "check_ssl_certificate = False\n"
         "progress_meter = False\n"
         "max_retries = 1\n"

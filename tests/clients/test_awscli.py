@@ -1,15 +1,17 @@
 """aws cli v1 (`aws s3 ...` and `aws s3api ...`).
 
-The aws fixture writes an AWS_CONFIG_FILE with multipart_threshold = 5GB: multipart is a later
-issue, so every `aws s3 cp` here is a single PutObject.
+The aws fixture writes an AWS_CONFIG_FILE with path-style addressing and otherwise aws cli's
+defaults: files over 8 MB go multipart.
 """
 
 from __future__ import annotations
 
-import pytest
+import hashlib
 import json
 import os
 import time
+
+import pytest
 
 from helpers import MiB, md5_hex, rand_bytes
 
@@ -34,9 +36,11 @@ def test_s3_mb_cp_ls_rm(aws, s3, bucket_name, tmp_path):
     aws("s3", "cp", "--recursive", src / "sub dir", f"s3://{bucket_name}/sub dir/")
     aws("s3", "cp", src / "empty", f"s3://{bucket_name}/empty")
 
-    # single-part (multipart disabled): ETag is the plain MD5
+    # Over the 8 MiB threshold aws cli uploads two 8 MiB parts: the ETag is MD5(part MD5s)-2.
     head = s3.head_object(Bucket=bucket_name, Key="sub dir/data.bin")
-    assert head["ETag"] == f'"{md5_hex(files["sub dir/data.bin"])}"'
+    big = files["sub dir/data.bin"]
+    part_md5s = hashlib.md5(big[: 8 * MiB]).digest() + hashlib.md5(big[8 * MiB :]).digest()
+    assert head["ETag"] == f'"{hashlib.md5(part_md5s).hexdigest()}-2"'
     assert head["ContentLength"] == len(files["sub dir/data.bin"])
 
     top = aws("s3", "ls", f"s3://{bucket_name}/").stdout

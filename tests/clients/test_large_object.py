@@ -103,19 +103,20 @@ def test_200mib_single_put_streams(server, s3, bucket, tmp_path):
 def test_transfer_manager_upload_and_parallel_ranged_download(s3, bucket, tmp_path):
     """boto3's upload_file/download_file (s3transfer).
 
-    Upload stays a single PUT (SINGLE_PART: multipart is a later issue); the download uses the
-    default config, which fetches a 40 MiB object as concurrent ranged GETs.
+    The upload uses the default config (multipart over 8 MiB, parts in parallel); so does the
+    download, which fetches the 40 MiB object as concurrent ranged GETs.
     """
     from boto3.s3.transfer import TransferConfig
-
-    from conftest import SINGLE_PART
 
     src = tmp_path / "src.bin"
     data = os.urandom(40 * MiB + 333)
     src.write_bytes(data)
-    s3.upload_file(str(src), bucket, "transfer/obj.bin", Config=SINGLE_PART)
+    s3.upload_file(str(src), bucket, "transfer/obj.bin")
     head = s3.head_object(Bucket=bucket, Key="transfer/obj.bin")
-    assert head["ETag"] == f'"{hashlib.md5(data).hexdigest()}"', "expected a single-part upload"
+    # 8 MiB parts: five full and a 333-byte last one.
+    chunk = 8 * MiB
+    part_md5s = b"".join(hashlib.md5(data[i : i + chunk]).digest() for i in range(0, len(data), chunk))
+    assert head["ETag"] == f'"{hashlib.md5(part_md5s).hexdigest()}-6"', "expected a 6-part upload"
 
     dst = tmp_path / "dst.bin"
     s3.download_file(bucket, "transfer/obj.bin", str(dst), Config=TransferConfig(max_concurrency=8))

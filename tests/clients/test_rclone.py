@@ -1,7 +1,8 @@
 """rclone (Debian package) with an `s3` remote, provider Other.
 
-The rclone fixture sets upload_cutoff = 5G: multipart is a later issue, so every file is a single
-PutObject and its ETag is the MD5 that `rclone check` compares.
+The rclone fixture sets upload_cutoff = 16M with 5 MiB chunks, so the tree's two large files go
+multipart: `rclone check` then compares the MD5 rclone stored in the object's metadata
+(X-Amz-Meta-Md5chksum) instead of the ETag, and both paths must agree.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ DIRS = ["", "nested/a", "nested/a/b/c", "with space", "ünïcödé/日本語", "
 
 def _make_tree(root: Path, n_files: int = 50) -> dict[str, int]:
     rng = random.Random(4242)
-    sizes = [0, 1, 4095, 4096, 4097, 3 * MiB] + [rng.randint(0, 3 * MiB) for _ in range(n_files - 6)]
+    sizes = [0, 1, 4095, 4096, 4097, 3 * MiB, 17 * MiB + 5, 41 * MiB]
+    sizes += [rng.randint(0, 3 * MiB) for _ in range(n_files - len(sizes))]
     files = {}
     for i, size in enumerate(sizes):
         d = DIRS[i % len(DIRS)]
@@ -55,7 +57,7 @@ def test_rclone_copy_check_ls_copy_back(rclone, s3, bucket_name, tmp_path):
     rclone("mkdir", f"mys3:{bucket_name}")
     rclone("copy", src, f"mys3:{bucket_name}/tree", "--transfers", "8", "--checkers", "8")
 
-    # rclone check compares sizes and MD5 (the single-part ETag)
+    # rclone check compares sizes and MD5 (the ETag, or for multipart files rclone's own metadata)
     check = rclone("check", src, f"mys3:{bucket_name}/tree", check=False)
     assert check.returncode == 0, check
     assert "0 differences found" in check.stderr, check
