@@ -31,6 +31,8 @@ pub enum EngineError {
     PreconditionFailed,
     /// `If-Match` on a key with no object.
     ConditionTargetMissing,
+    /// An in-place change (tagging) of a key with no object.
+    NoSuchObject,
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
@@ -49,6 +51,7 @@ impl fmt::Display for EngineError {
             EngineError::NoSuchUpload => write!(f, "no such multipart upload"),
             EngineError::PreconditionFailed => write!(f, "write precondition failed"),
             EngineError::ConditionTargetMissing => write!(f, "conditional write on a missing key"),
+            EngineError::NoSuchObject => write!(f, "no such object"),
             EngineError::InvalidPart { part_number } => {
                 write!(f, "part {part_number} is missing or changed")
             }

@@ -105,6 +105,15 @@ pub enum IndexOp {
         bucket_id: u64,
         key: Vec<u8>,
     },
+    /// Sets (`Some`) or removes (`None`) one `meta` entry of the latest version
+    /// of an object in place, bytes and ETag untouched (object tagging).
+    /// `NoSuchObject` if the key has no object.
+    SetObjectMeta {
+        bucket_id: u64,
+        key: Vec<u8>,
+        name: String,
+        value: Option<String>,
+    },
     /// Starts a multipart upload.
     CreateUpload {
         bucket_id: u64,
@@ -420,6 +429,24 @@ impl Index {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
                 self.objects.delete(wtxn, &index_key)?;
+            }
+            IndexOp::SetObjectMeta {
+                bucket_id,
+                key,
+                name,
+                value,
+            } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                let mut record: ObjectRecord = match self.objects.get(wtxn, &index_key)? {
+                    Some(stored) => decode_value(stored)?,
+                    None => return Err(EngineError::NoSuchObject),
+                };
+                record.meta.retain(|(existing, _)| existing != name);
+                if let Some(value) = value {
+                    record.meta.push((name.clone(), value.clone()));
+                }
+                self.objects.put(wtxn, &index_key, &encode_value(&record))?;
             }
             IndexOp::CreateUpload {
                 bucket_id,

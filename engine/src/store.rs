@@ -338,7 +338,8 @@ fn op_extents(op: &IndexOp) -> &[Extent] {
         | IndexOp::AbortUpload { .. }
         | IndexOp::CreateBucket { .. }
         | IndexOp::DropBucket { .. }
-        | IndexOp::DeleteObject { .. } => &[],
+        | IndexOp::DeleteObject { .. }
+        | IndexOp::SetObjectMeta { .. } => &[],
     }
 }
 
@@ -358,6 +359,7 @@ fn clone_error(err: &EngineError) -> EngineError {
         EngineError::NoSuchUpload => EngineError::NoSuchUpload,
         EngineError::PreconditionFailed => EngineError::PreconditionFailed,
         EngineError::ConditionTargetMissing => EngineError::ConditionTargetMissing,
+        EngineError::NoSuchObject => EngineError::NoSuchObject,
         EngineError::InvalidPart { part_number } => EngineError::InvalidPart {
             part_number: *part_number,
         },

@@ -12,7 +12,9 @@ use crate::auth::sigv4::{self, RequestParts, VerifyParams};
 use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::ops::{attributes, bucket, copy, delete, list, multipart, object, RequestContext};
+use crate::ops::{
+    attributes, bucket, copy, delete, list, multipart, object, tagging, RequestContext,
+};
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
 use crate::xml;
@@ -165,6 +167,15 @@ impl S3Service {
                 attributes::get_object_attributes(shard, ctx, ex).await
             }
             Endpoint::CopyObject => copy::copy_object(shard, ctx, ex).await,
+            Endpoint::GetObjectTagging { version_id: None } => {
+                tagging::get_object_tagging(shard, ctx, ex).await
+            }
+            Endpoint::PutObjectTagging { version_id: None } => {
+                tagging::put_object_tagging(shard, ctx, ex).await
+            }
+            Endpoint::DeleteObjectTagging { version_id: None } => {
+                tagging::delete_object_tagging(shard, ctx, ex).await
+            }
             Endpoint::UploadPartCopy {
                 part_number,
                 upload_id,

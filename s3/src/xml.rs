@@ -678,6 +678,28 @@ pub fn parse_create_bucket_configuration(body: &[u8]) -> Result<Option<String>, 
     Ok(region.filter(|r| !r.is_empty()).map(str::to_owned))
 }
 
+/// Parses `<Tagging><TagSet><Tag><Key/><Value/></Tag>*</TagSet></Tagging>`
+/// into (key, value) pairs in document order; the caller applies AWS's rules.
+pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
+    let root = parse_tree(body)?;
+    root_expect(&root, "Tagging")?;
+    let tag_sets: Vec<&Node> = root
+        .children
+        .iter()
+        .filter(|c| c.name == "TagSet")
+        .collect();
+    let [tag_set] = tag_sets.as_slice() else {
+        return Err(malformed("Tagging needs exactly one TagSet"));
+    };
+    let mut tags = Vec::new();
+    for tag in tag_set.children.iter().filter(|c| c.name == "Tag") {
+        let key = child_text_once(tag, "Key")?.ok_or_else(|| malformed("Tag needs a Key"))?;
+        let value = child_text_once(tag, "Value")?.unwrap_or_default();
+        tags.push((key.to_owned(), value.to_owned()));
+    }
+    Ok(tags)
+}
+
 /// One `<Part>` of a CompleteMultipartUpload body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CompletedPart {

@@ -18,6 +18,7 @@ use crate::names::{BucketName, ObjectKey, UploadId};
 use crate::ops::conditions::{evaluate_read_conditions, ReadDecision};
 use crate::ops::object::{put_stored_headers, write_condition};
 use crate::ops::range::ByteRange;
+use crate::ops::tagging::{request_tagging_meta, tagging_directive_replace, META_TAGGING};
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
 use crate::xml;
@@ -145,7 +146,7 @@ pub async fn copy_object(
              or encryption attributes.",
         ));
     }
-    let meta = if replace {
+    let mut meta = if replace {
         let mut meta = put_stored_headers(ex.head(), ctx)?;
         // The bytes are the same, so their checksum still holds.
         meta.extend(
@@ -160,6 +161,14 @@ pub async fn copy_object(
     } else {
         source.record.meta.clone()
     };
+    // Tags follow their own directive, whatever the metadata one says.
+    meta.retain(|(name, _)| name != META_TAGGING);
+    if tagging_directive_replace(ex.head())? {
+        meta.extend(request_tagging_meta(ex.head())?);
+    } else {
+        let source_tags = source.record.meta.iter().find(|(n, _)| n == META_TAGGING);
+        meta.extend(source_tags.cloned());
+    }
     let record = ObjectRecord {
         size_bytes: source.record.size_bytes,
         etag: source.record.etag.clone(),

@@ -10,6 +10,7 @@ pub mod list;
 pub mod multipart;
 pub mod object;
 pub mod range;
+pub mod tagging;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -163,7 +164,7 @@ pub fn engine_error(err: EngineError) -> S3Error {
             S3ErrorCode::PreconditionFailed,
             "At least one of the pre-conditions you specified did not hold",
         ),
-        EngineError::ConditionTargetMissing => {
+        EngineError::ConditionTargetMissing | EngineError::NoSuchObject => {
             S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
         }
         EngineError::Io(_)

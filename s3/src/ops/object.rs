@@ -301,6 +301,7 @@ pub(crate) fn put_stored_headers(
             meta.push((name.clone(), value.clone()));
         }
     }
+    meta.extend(crate::ops::tagging::request_tagging_meta(head)?);
     let meta_bytes: usize = meta
         .iter()
         .filter(|(name, _)| name.starts_with(USER_META_PREFIX))
@@ -610,6 +611,9 @@ fn get_object_stored_headers(
 ) {
     if !record.meta.iter().any(|(name, _)| name == "content-type") {
         out.push(("content-type".into(), CONTENT_TYPE_DEFAULT.into()));
+    }
+    if let Some(count) = crate::ops::tagging::tagging_count(&record.meta) {
+        out.push(("x-amz-tagging-count".into(), count.to_string()));
     }
     for (name, value) in &record.meta {
         if name.starts_with(INTERNAL_META_PREFIX) {
