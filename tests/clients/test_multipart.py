@@ -658,6 +658,28 @@ def test_wrong_part_checksum_is_bad_digest(s3, bucket):
     assert s3.list_parts(Bucket=bucket, Key="bad-part", UploadId=upload_id).get("Parts", []) == []
 
 
+def test_complete_with_wrong_listed_part_checksum_is_invalid_part(s3, bucket):
+    """A checksum listed with a part in Complete must match the one stored with that part."""
+    bodies = [rand_bytes(PART_SIZE_MIN, "listed-1"), rand_bytes(1000, "listed-2")]
+    upload_id = create_upload(s3, bucket, "listed", ChecksumAlgorithm="CRC32")
+    parts = []
+    for number, body in enumerate(bodies, start=1):
+        resp = s3.upload_part(
+            Bucket=bucket, Key="listed", UploadId=upload_id, PartNumber=number, Body=body, ChecksumAlgorithm="CRC32"
+        )
+        assert resp["ChecksumCRC32"] == checksum_b64("CRC32", body)
+        parts.append({"PartNumber": number, "ETag": resp["ETag"], "ChecksumCRC32": resp["ChecksumCRC32"]})
+    wrong = [dict(p) for p in parts]
+    wrong[1]["ChecksumCRC32"] = checksum_b64("CRC32", b"other bytes")
+    expect_client_error(
+        complete_upload, s3, bucket, "listed", upload_id, wrong, code="InvalidPart", status=400
+    )
+    assert object_absent(s3, bucket, "listed")
+    done = complete_upload(s3, bucket, "listed", upload_id, parts)
+    assert done["ChecksumCRC32"] == composite_checksum("CRC32", bodies)
+    assert get_body(s3, bucket, "listed") == b"".join(bodies)
+
+
 # --------------------------------------------------------------------------- conditional complete
 
 

@@ -254,8 +254,12 @@ pub async fn upload_part(
     ctx.respond(ex, 200, &refs, BodyLen::Empty).await
 }
 
-/// The part list of a Complete request, in order, ETags unquoted.
-fn complete_parse_parts(body: &[u8]) -> S3Result<Vec<(u16, String)>> {
+/// The per-part checksums a Complete request lists, in part order.
+type ListedChecksums = Vec<Vec<(ChecksumAlgorithm, String)>>;
+
+/// The part list of a Complete request, in order, ETags unquoted, and the
+/// checksums listed with each part.
+fn complete_parse_parts(body: &[u8]) -> S3Result<(Vec<(u16, String)>, ListedChecksums)> {
     let parts = xml::parse_complete_multipart_upload(body)?;
     if parts.is_empty() {
         return Err(S3Error::new(
@@ -265,6 +269,7 @@ fn complete_parse_parts(body: &[u8]) -> S3Result<Vec<(u16, String)>> {
         ));
     }
     let mut out: Vec<(u16, String)> = Vec::with_capacity(parts.len());
+    let mut checksums: ListedChecksums = Vec::with_capacity(parts.len());
     for part in parts {
         if out
             .last()
@@ -280,8 +285,36 @@ fn complete_parse_parts(body: &[u8]) -> S3Result<Vec<(u16, String)>> {
             part.part_number,
             part.etag.trim().trim_matches('"').to_string(),
         ));
+        let listed = [
+            (ChecksumAlgorithm::Crc32, part.checksum_crc32),
+            (ChecksumAlgorithm::Crc32c, part.checksum_crc32c),
+            (ChecksumAlgorithm::Crc64Nvme, part.checksum_crc64nvme),
+            (ChecksumAlgorithm::Sha1, part.checksum_sha1),
+            (ChecksumAlgorithm::Sha256, part.checksum_sha256),
+        ];
+        let listed = listed.into_iter().filter_map(|(a, v)| Some((a, v?)));
+        checksums.push(listed.collect());
     }
-    Ok(out)
+    Ok((out, checksums))
+}
+
+/// A checksum listed with a part in a Complete must be the one stored with
+/// that part (AWS answers InvalidPart otherwise). A part stored without that
+/// algorithm has nothing to compare with.
+fn complete_check_part_checksums(
+    number: u16,
+    part: &PartRecord,
+    listed: &[(ChecksumAlgorithm, String)],
+) -> S3Result<()> {
+    for (algorithm, value) in listed {
+        let stored = part.meta.iter().find(|(n, _)| n == algorithm.header_name());
+        if stored.is_some_and(|(_, stored)| stored != value.trim()) {
+            return Err(engine_error(engine::EngineError::InvalidPart {
+                part_number: number,
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the listed parts against the stored ones and builds the object.
@@ -290,7 +323,7 @@ fn complete_build_record(
     bucket: &BucketInfo,
     upload: &UploadKey,
     meta: Vec<(String, String)>,
-    listed: &[(u16, String)],
+    (listed, listed_checksums): (&[(u16, String)], &ListedChecksums),
     now_ms: u64,
 ) -> S3Result<ObjectRecord> {
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
@@ -313,6 +346,7 @@ fn complete_build_record(
                     part_number: *number,
                 })
             })?;
+        complete_check_part_checksums(*number, part, &listed_checksums[position])?;
         let is_last = position + 1 == listed.len();
         if !is_last && part.size_bytes < PART_SIZE_BYTES_MIN {
             return Err(S3Error::new(
@@ -360,12 +394,18 @@ pub async fn complete_multipart_upload(
         crate::body::HeaderChecksums::OfObject,
     )
     .await?;
-    let listed = complete_parse_parts(&body)?;
+    let (listed, listed_checksums) = complete_parse_parts(&body)?;
     let condition = crate::ops::object::write_condition(ex.head())?;
     let (etag, checksum) = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
         Some(record) => {
-            let object =
-                complete_build_record(shard, &bucket, &upload, record.meta, &listed, ctx.now_ms)?;
+            let object = complete_build_record(
+                shard,
+                &bucket,
+                &upload,
+                record.meta,
+                (&listed, &listed_checksums),
+                ctx.now_ms,
+            )?;
             let etag = object.etag.clone();
             let checksum = complete_checksum_of(&object);
             complete_verify_object_checksum(ex.head(), checksum.as_ref())?;
