@@ -64,8 +64,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace"
 cargo test --workspace </dev/null
 
-step "cargo build --release --bin maxiofs --bin maxiofs-bench"
-cargo build --release --bin maxiofs --bin maxiofs-bench
+step "cargo build --release -p maxiofs -p bench"
+cargo build --release -p maxiofs -p bench
 
 step "client compatibility suite (pytest tests/clients)"
 exec .venv/bin/python -m pytest -q tests/clients </dev/null

@@ -34,3 +34,8 @@ pub const CLOCK_SKEW_SECS_MAX: u64 = 15 * 60;
 
 /// Smallest part that may be followed by another (AWS: 5 MiB).
 pub const PART_SIZE_BYTES_MIN: u64 = 5 << 20;
+
+/// Largest response body (XML, or the first chunk of a GET) copied behind the
+/// response head so both leave in one send: copying this much costs less than a
+/// second send and a second wakeup of the client. Larger bodies go out as they are.
+pub const BODY_COPY_BYTES_MAX: usize = 64 * 1024;

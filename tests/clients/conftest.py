@@ -1,7 +1,7 @@
 """Fixtures for the maxiofs client compatibility suite.
 
-The suite never builds anything: scripts/test-all.sh runs `cargo build --release --bin maxiofs
---bin maxiofs-bench` first. Set MAXIOFS_BIN to test another binary.
+The suite never builds anything: scripts/test-all.sh runs `cargo build --release -p maxiofs
+-p bench` first. Set MAXIOFS_BIN to test another binary.
 
 Every server started here gets its own data directory under target/test-data/<run>/ and its
 stdout/stderr in files beside it; when a test fails, the new part of each server's stderr is

@@ -3,7 +3,7 @@ shared server so the harness never rots.
 
 Asserts only that every workload produced results and no errors, never how fast: speed belongs
 in docs/PERFORMANCE.md, measured on a quiet machine. The binary is built beside the server by
-scripts/test-all.sh (`cargo build --release --bin maxiofs --bin maxiofs-bench`).
+scripts/test-all.sh (`cargo build --release -p maxiofs -p bench`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ WORKLOADS = {
 
 def run_bench(server, bucket: str, args: list[str], endpoint: str | None = None) -> dict:
     if not BENCH_BIN.exists():
-        pytest.fail(f"{BENCH_BIN} not found: run `cargo build --release --bin maxiofs-bench`")
+        pytest.fail(f"{BENCH_BIN} not found: run `cargo build --release -p bench`")
     cmd = [str(BENCH_BIN), *args, "--endpoint", endpoint or server.endpoint, "--bucket", bucket,
            "--duration", "1s", "--server-pid", str(server.pid), "--json"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAXIOFS_")}

@@ -162,6 +162,16 @@ fn large_unread_body_closes_the_connection() {
 }
 
 #[test]
+fn copied_body_follows_the_head_and_keeps_the_connection() {
+    let server = TestServer::start();
+    let mut client = server.client();
+    client.send(get("/copied"));
+    assert_eq!(client.read_response().body, b"hello world");
+    client.send(get("/hello"));
+    assert_eq!(client.read_response().body, b"hello");
+}
+
+#[test]
 fn chunked_response_is_framed_and_terminated() {
     let server = TestServer::start();
     let mut client = server.client();

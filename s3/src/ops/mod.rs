@@ -123,7 +123,11 @@ impl RequestContext {
             BodyLen::Fixed(len),
         )
         .await?;
-        let (written, _) = ex.write_body(body).await;
+        let written = if body.len() <= crate::limits::BODY_COPY_BYTES_MAX {
+            ex.write_body_copied(&body).await
+        } else {
+            ex.write_body(body).await.0
+        };
         written.map_err(|_| S3Error::internal("client went away"))
     }
 }

@@ -20,7 +20,7 @@ use monoio::task::JoinHandle;
 use crate::body::PayloadReader;
 use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::limits::{PUT_CHUNKS_IN_FLIGHT_MAX, PUT_OBJECT_BYTES_MAX};
+use crate::limits::{BODY_COPY_BYTES_MAX, PUT_CHUNKS_IN_FLIGHT_MAX, PUT_OBJECT_BYTES_MAX};
 use crate::ops::conditions::{evaluate_read_conditions, ReadDecision};
 use crate::ops::range::{parse_range, ByteRange};
 use crate::ops::{engine_error, format_http_date, RequestContext};
@@ -648,8 +648,8 @@ async fn stream_body(
 ) -> S3Result<()> {
     let extents = match body {
         ObjectBody::Inline(bytes) => {
-            let part = bytes[span.start as usize..=span.end_inclusive as usize].to_vec();
-            let (written, _) = ex.write_body(part).await;
+            let part = &bytes[span.start as usize..=span.end_inclusive as usize];
+            let written = ex.write_body_copied(part).await;
             return written.map_err(|_| S3Error::internal("client went away"));
         }
         ObjectBody::Extents(extents) => extents,
@@ -684,9 +684,17 @@ async fn stream_body(
             ex.close_after();
             return Err(engine_error(err));
         }
-        let window = buf.slice(RECORD_HEADER_BYTES + from..RECORD_HEADER_BYTES + to);
-        let (written, window) = ex.write_body(window).await;
-        shard.give_buf(window.into_inner());
+        let window = RECORD_HEADER_BYTES + from..RECORD_HEADER_BYTES + to;
+        let written = if position == 0 && to - from <= BODY_COPY_BYTES_MAX {
+            // Small: copied behind the response head so both leave in one send.
+            let written = ex.write_body_copied(&buf.as_slice()[window]).await;
+            shard.give_buf(buf);
+            written
+        } else {
+            let (written, window) = ex.write_body(buf.slice(window)).await;
+            shard.give_buf(window.into_inner());
+            written
+        };
         written.map_err(|_| S3Error::internal("client went away"))?;
     }
     Ok(())
