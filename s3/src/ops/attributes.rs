@@ -8,7 +8,7 @@ use http::Exchange;
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::object::META_PART_SIZES;
-use crate::ops::{engine_error, format_http_date, RequestContext};
+use crate::ops::{format_http_date, RequestContext};
 use crate::shard::Shard;
 use crate::xml::XmlWriter;
 
@@ -50,15 +50,7 @@ pub async fn get_object_attributes(
 ) -> S3Result<()> {
     let wanted = requested_attributes(ex.head())?;
     let bucket = ctx.bucket_info(shard)?;
-    let key = ctx.key()?;
-    let index = shard.reader.shard_index(bucket.owner_shard as usize);
-    let record = index
-        .get_object(bucket.id, key.as_bytes())
-        .map_err(engine_error)?
-        .ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
-                .with_resource(ctx.resource())
-        })?;
+    let record = crate::ops::load_object(shard, ctx, &bucket)?;
     let part_sizes: Option<Vec<&str>> = record
         .meta
         .iter()

@@ -117,15 +117,7 @@ fn copy_source_load(
 }
 
 fn metadata_directive_replace(head: &http::RequestHead) -> S3Result<bool> {
-    match head.header("x-amz-metadata-directive").map(str::trim) {
-        None => Ok(false),
-        Some(value) if value.eq_ignore_ascii_case("COPY") => Ok(false),
-        Some(value) if value.eq_ignore_ascii_case("REPLACE") => Ok(true),
-        Some(_) => Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            "Unknown metadata directive.",
-        )),
-    }
+    crate::ops::directive_is_replace(head, "x-amz-metadata-directive")
 }
 
 pub async fn copy_object(

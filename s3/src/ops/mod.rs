@@ -132,6 +132,37 @@ impl RequestContext {
     }
 }
 
+/// The latest version of the request's object, or NoSuchKey.
+pub(crate) fn load_object(
+    shard: &Shard,
+    ctx: &RequestContext,
+    bucket: &BucketInfo,
+) -> S3Result<engine::index::ObjectRecord> {
+    let key = ctx.key()?;
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
+    index
+        .get_object(bucket.id, key.as_bytes())
+        .map_err(engine_error)?
+        .ok_or_else(|| {
+            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+                .with_resource(ctx.resource())
+        })
+}
+
+/// A `COPY`/`REPLACE` directive header (`x-amz-metadata-directive`,
+/// `x-amz-tagging-directive`): true for REPLACE; COPY is the default.
+pub(crate) fn directive_is_replace(head: &http::RequestHead, header: &str) -> S3Result<bool> {
+    match head.header(header).map(str::trim) {
+        None => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("COPY") => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("REPLACE") => Ok(true),
+        Some(_) => Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            format!("Unknown value for {header}."),
+        )),
+    }
+}
+
 /// Engine failures as the client sees them. Only what the client can act on
 /// is passed on; the rest is an InternalError (and a log line).
 pub fn engine_error(err: EngineError) -> S3Error {

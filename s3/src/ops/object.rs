@@ -457,15 +457,7 @@ pub async fn get_object(
     part_number: Option<u16>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let key = ctx.key()?;
-    let index = shard.reader.shard_index(bucket.owner_shard as usize);
-    let record = index
-        .get_object(bucket.id, key.as_bytes())
-        .map_err(engine_error)?
-        .ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
-                .with_resource(ctx.resource())
-        })?;
+    let record = crate::ops::load_object(shard, ctx, &bucket)?;
     let etag = format!("\"{}\"", record.etag);
     let last_modified = format_http_date(record.last_modified_ms);
     match evaluate_read_conditions(ex.head(), &etag, record.last_modified_ms)? {

@@ -137,15 +137,7 @@ pub(crate) fn request_tagging_meta(head: &http::RequestHead) -> S3Result<Option<
 /// Whether CopyObject takes the tags from the request (`REPLACE`) rather than
 /// from the source (`COPY`, the default).
 pub(crate) fn tagging_directive_replace(head: &http::RequestHead) -> S3Result<bool> {
-    match head.header("x-amz-tagging-directive").map(str::trim) {
-        None => Ok(false),
-        Some(value) if value.eq_ignore_ascii_case("COPY") => Ok(false),
-        Some(value) if value.eq_ignore_ascii_case("REPLACE") => Ok(true),
-        Some(_) => Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            "Unknown tagging directive.",
-        )),
-    }
+    crate::ops::directive_is_replace(head, "x-amz-tagging-directive")
 }
 
 /// `x-amz-tagging-count` for GET and HEAD, when the object has tags.
@@ -161,15 +153,7 @@ pub async fn get_object_tagging(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let key = ctx.key()?;
-    let index = shard.reader.shard_index(bucket.owner_shard as usize);
-    let record = index
-        .get_object(bucket.id, key.as_bytes())
-        .map_err(engine_error)?
-        .ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
-                .with_resource(ctx.resource())
-        })?;
+    let record = crate::ops::load_object(shard, ctx, &bucket)?;
     let tags = record
         .meta
         .iter()
