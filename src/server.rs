@@ -24,7 +24,7 @@ use crate::ServerArgs;
 const SHARD_INBOX_REQUESTS_MAX: usize = 1024;
 /// Bucket creations/deletions waiting for the control plane.
 const CONTROL_INBOX_REQUESTS_MAX: usize = 256;
-const SETTING_SHARD_COUNT: &str = "shard_count";
+pub(crate) const SETTING_SHARD_COUNT: &str = "shard_count";
 const LOCK_FILE: &str = "LOCK";
 
 type StartResult = Result<(), String>;
@@ -65,7 +65,7 @@ fn load_tls(args: &ServerArgs) -> Result<Option<http::TlsConfig>, String> {
     }
 }
 
-fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
+pub(crate) fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
     let path = data_dir.join(LOCK_FILE);
     let file = std::fs::File::create(&path).map_err(|err| format!("{}: {err}", path.display()))?;
     file.try_lock().map_err(|_| {
@@ -134,7 +134,7 @@ fn ensure_root_credentials(
     Ok(Some(creds))
 }
 
-fn open_indexes(data_dir: &Path, shard_count: u16) -> Result<Vec<Index>, String> {
+pub(crate) fn open_indexes(data_dir: &Path, shard_count: u16) -> Result<Vec<Index>, String> {
     (0..shard_count)
         .map(|shard| Index::open(&index_dir(data_dir, shard)).map_err(|err| err.to_string()))
         .collect()

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-const CATALOG_FILE: &str = "catalog.db";
+pub const CATALOG_FILE: &str = "catalog.db";
 
 /// Schema version 1. Later versions add migrations keyed on `user_version`.
 const SCHEMA_V1: &str = "

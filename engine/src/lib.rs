@@ -10,6 +10,7 @@
 //! with an io_uring O_DIRECT and a simulated implementation).
 #![deny(unsafe_code)]
 
+pub mod check;
 pub mod committer;
 pub mod error;
 pub mod format;
