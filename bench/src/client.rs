@@ -1,7 +1,7 @@
-//! A minimal blocking S3 client: one keep-alive HTTP/1.1 connection, requests written
-//! by hand and signed with SigV4 (unsigned, signed or `aws-chunked` payloads; path- or
-//! virtual-host-style), responses parsed for status, `Content-Length`, `ETag` and
-//! `Connection: close`.
+//! A minimal blocking S3 client: one keep-alive HTTP/1.1 connection (plain or TLS, see
+//! `tls`), requests written by hand and signed with SigV4 (unsigned, signed or
+//! `aws-chunked` payloads; path- or virtual-host-style), responses parsed for status,
+//! `Content-Length`, `ETag` and `Connection: close`.
 //!
 //! Must not touch: statistics or timing; the caller measures around `request`.
 //!
@@ -19,14 +19,17 @@ use crate::limits::{
     CAPTURED_BODY_BYTES_MAX, READ_BUFFER_BYTES, RESPONSE_HEAD_BYTES_MAX, SOCKET_TIMEOUT,
 };
 use crate::sign::{hex, Signer, STREAMING_PAYLOAD, UNSIGNED_PAYLOAD};
+use crate::tls::{Connection, TlsEndpoint, TlsTrust};
 use sha2::{Digest, Sha256};
 
-/// An `http://host:port` endpoint, resolved once.
+/// An `http://` or `https://host:port` endpoint, resolved once.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     /// The `Host` header: the URL's authority as given.
     pub host_header: String,
     pub addr: SocketAddr,
+    /// TLS settings of an `https://` endpoint.
+    pub tls: Option<TlsEndpoint>,
     /// Bucket in the `Host` header (`bucket.host:port`) instead of the path. The
     /// server must know `host` as its domain (`maxiofs server --domains`).
     pub virtual_host: bool,
@@ -84,31 +87,60 @@ impl<'a> Request<'a> {
 }
 
 impl Endpoint {
-    /// Parses `http://host[:port][/]`. HTTPS is not supported by this client.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("endpoint {url:?} must start with http:// (no TLS yet)"))?;
+    /// Parses `http://host[:port][/]` or `https://host[:port][/]` (ports 80 and 443 by
+    /// default). An https endpoint needs `trust`: no root store is built in.
+    pub fn parse(url: &str, trust: Option<&TlsTrust>) -> Result<Self, String> {
+        let (rest, default_port, https) = if let Some(rest) = url.strip_prefix("http://") {
+            (rest, 80, false)
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            (rest, 443, true)
+        } else {
+            return Err(format!(
+                "endpoint {url:?} must start with http:// or https://"
+            ));
+        };
         let authority = rest.split('/').next().unwrap_or_default();
-        if authority.is_empty() {
+        let (host, port) = split_authority(authority);
+        if host.is_empty() {
             return Err(format!("endpoint {url:?} has no host"));
         }
-        let has_port = authority.rsplit_once(':').is_some() && !authority.ends_with(']');
-        let with_port = if has_port {
-            authority.to_owned()
-        } else {
-            format!("{authority}:80")
+        let with_port = match port {
+            Some(_) => authority.to_owned(),
+            None => format!("{authority}:{default_port}"),
         };
         let addr = with_port
             .to_socket_addrs()
             .map_err(|e| format!("cannot resolve {authority:?}: {e}"))?
             .next()
             .ok_or_else(|| format!("{authority:?} resolves to no address"))?;
+        let tls = match (https, trust) {
+            (false, _) => None,
+            (true, Some(trust)) => Some(TlsEndpoint::new(host, trust)?),
+            (true, None) => {
+                return Err(format!(
+                    "endpoint {url:?} is https: give --ca-file PEM to trust its certificate, \
+                     or --insecure to accept any"
+                ))
+            }
+        };
         Ok(Endpoint {
             host_header: authority.to_owned(),
             addr,
+            tls,
             virtual_host: false,
         })
+    }
+}
+
+/// `host:port` or `[v6]:port` into the host (without brackets) and the port, if any.
+fn split_authority(authority: &str) -> (&str, Option<&str>) {
+    if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').unwrap_or((bracketed, ""));
+        return (host, after.strip_prefix(':'));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
     }
 }
 
@@ -135,7 +167,7 @@ impl Response {
 pub struct S3Client {
     endpoint: Endpoint,
     signer: Signer,
-    connection: Option<BufReader<TcpStream>>,
+    connection: Option<BufReader<Connection>>,
     /// Where GET bodies are read to and dropped.
     scratch: Vec<u8>,
     head: Vec<u8>,
@@ -162,7 +194,11 @@ impl S3Client {
             stream.set_nodelay(true)?;
             stream.set_read_timeout(Some(SOCKET_TIMEOUT))?;
             stream.set_write_timeout(Some(SOCKET_TIMEOUT))?;
-            self.connection = Some(BufReader::with_capacity(READ_BUFFER_BYTES, stream));
+            let connection = match &self.endpoint.tls {
+                None => Connection::Plain(stream),
+                Some(tls) => tls.connect(stream)?,
+            };
+            self.connection = Some(BufReader::with_capacity(READ_BUFFER_BYTES, connection));
         }
         Ok(())
     }
@@ -200,6 +236,7 @@ impl S3Client {
         if !self.body.is_empty() {
             stream.write_all(&self.body)?;
         }
+        stream.flush()?;
         let head = read_response_head(reader)?;
         let keep_body = capture_body || !(200..300).contains(&head.status);
         let (body_bytes, body) = read_response_body(
@@ -337,7 +374,7 @@ fn invalid(message: String) -> io::Error {
 }
 
 /// Reads the status line and headers up to the blank line.
-fn read_response_head(reader: &mut BufReader<TcpStream>) -> io::Result<ResponseHead> {
+fn read_response_head(reader: &mut impl BufRead) -> io::Result<ResponseHead> {
     let mut line = Vec::with_capacity(128);
     let mut head_bytes = read_line(reader, &mut line)?;
     let status = parse_status_line(&line)?;
@@ -383,7 +420,7 @@ fn read_response_head(reader: &mut BufReader<TcpStream>) -> io::Result<ResponseH
 }
 
 /// Reads one line into `line` without its CRLF; returns the bytes consumed.
-fn read_line(reader: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> io::Result<usize> {
+fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<usize> {
     line.clear();
     let limit = u64::try_from(RESPONSE_HEAD_BYTES_MAX).unwrap_or(u64::MAX);
     let consumed = reader.by_ref().take(limit).read_until(b'\n', line)?;
@@ -423,7 +460,7 @@ fn parse_content_length(value: &str) -> io::Result<u64> {
 /// Reads exactly `length` body bytes; keeps up to `CAPTURED_BODY_BYTES_MAX` of
 /// them when asked.
 fn read_response_body(
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut impl BufRead,
     scratch: &mut [u8],
     length: u64,
     keep: bool,
@@ -455,10 +492,54 @@ mod tests {
         assert_eq!(parse_status_line(b"HTTP/1.1 200 OK").unwrap(), 200);
         assert_eq!(parse_status_line(b"HTTP/1.1 503 Slow Down").unwrap(), 503);
         assert!(parse_status_line(b"SSH-2.0 x").is_err());
-        let endpoint = Endpoint::parse("http://127.0.0.1:9000/").unwrap();
+        let endpoint = Endpoint::parse("http://127.0.0.1:9000/", None).unwrap();
         assert_eq!(endpoint.host_header, "127.0.0.1:9000");
         assert_eq!(endpoint.addr.port(), 9000);
-        assert_eq!(Endpoint::parse("http://127.0.0.1").unwrap().addr.port(), 80);
-        assert!(Endpoint::parse("https://127.0.0.1:9000").is_err());
+        assert!(endpoint.tls.is_none());
+        assert_eq!(
+            Endpoint::parse("http://127.0.0.1", None)
+                .unwrap()
+                .addr
+                .port(),
+            80
+        );
+        assert_eq!(
+            Endpoint::parse("http://[::1]", None).unwrap().addr.port(),
+            80
+        );
+        assert!(Endpoint::parse("ftp://127.0.0.1", None).is_err());
+        assert!(Endpoint::parse("http://:9000", None).is_err());
+    }
+
+    #[test]
+    fn https_endpoints_need_a_trust_setting_and_default_to_443() {
+        let error = Endpoint::parse("https://127.0.0.1:9000", None).unwrap_err();
+        assert!(
+            error.contains("--ca-file") && error.contains("--insecure"),
+            "{error}"
+        );
+        let insecure = Some(&TlsTrust::Insecure);
+        let endpoint = Endpoint::parse("https://127.0.0.1", insecure).unwrap();
+        assert_eq!(endpoint.addr.port(), 443);
+        assert_eq!(endpoint.host_header, "127.0.0.1");
+        assert!(endpoint.tls.is_some());
+        let v6 = Endpoint::parse("https://[::1]:9443/", insecure).unwrap();
+        assert_eq!(v6.addr.port(), 9443);
+        // A trust setting does not turn a plain endpoint into TLS.
+        assert!(Endpoint::parse("http://127.0.0.1", insecure)
+            .unwrap()
+            .tls
+            .is_none());
+    }
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        assert_eq!(
+            split_authority("a.example:9000"),
+            ("a.example", Some("9000"))
+        );
+        assert_eq!(split_authority("a.example"), ("a.example", None));
+        assert_eq!(split_authority("[::1]:9000"), ("::1", Some("9000")));
+        assert_eq!(split_authority("[::1]"), ("::1", None));
     }
 }

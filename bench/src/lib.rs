@@ -1,17 +1,19 @@
 //! `maxiofs-bench`: a small, blocking S3 load generator and machine-ceiling probe.
 //!
-//! Owns: the `bench/` crate only. It talks to a server over plain HTTP/1.1 like any
-//! client would, so it may depend on `s3` for SigV4 signing but must never reach into
+//! Owns: the `bench/` crate only. It talks to a server over HTTP/1.1 (plain or TLS) like
+//! any client would, so it may depend on `s3` for SigV4 signing but must never reach into
 //! the server's engine or shards.
 //!
 //! Modules, in the order a run flows through them:
 //! - `units`: `4KiB` / `500ms` argument parsing.
 //! - `sign`: SigV4 `Authorization` headers built with `s3::auth::sigv4`.
-//! - `client`: one keep-alive `TcpStream`, hand-written requests and response parsing.
+//! - `tls`: certificate trust (`--insecure`, `--ca-file`) and the plain-or-TLS stream.
+//! - `client`: one keep-alive connection, hand-written requests and response parsing.
 //! - `workload`: bucket setup, the prepared object set, the timed worker threads.
 //! - `cpu`: the server's CPU time from `/proc/PID/stat`.
 //! - `report`: merged statistics, the human table and the `--json` line.
-//! - `ceiling`: single-core MD5, CRC32C and SHA-256 rates of this machine.
+//! - `ceiling`: this machine's limits: single-core MD5, CRC32C, SHA-256 and
+//!   AES-256-CTR + HMAC-SHA256 rates, O_DIRECT disk and loopback TCP bandwidth.
 //! - `limits`: every bound and buffer size, with the reason for its value.
 #![forbid(unsafe_code)]
 
@@ -21,5 +23,6 @@ pub mod cpu;
 pub mod limits;
 pub mod report;
 pub mod sign;
+pub mod tls;
 pub mod units;
 pub mod workload;

@@ -54,3 +54,15 @@ pub const OBJECT_BYTES_MAX: u64 = 5 << 30;
 
 /// Buffer size `ceiling` hashes in: the chunk size the engine writes.
 pub const CEILING_BUFFER_BYTES: usize = 1 << 20;
+
+/// Size of each `ceiling` disk write and read: the chunk size the engine writes, and
+/// large enough that per-call overhead does not lower the bandwidth measured.
+pub const CEILING_DISK_IO_BYTES: usize = 1 << 20;
+
+/// Alignment of O_DIRECT buffers, offsets and lengths: the largest logical block size
+/// of the disks we run on (4Kn), which every 512-byte-sector disk accepts too.
+pub const DIRECT_IO_ALIGNMENT_BYTES: usize = 4096;
+
+/// Size of each `ceiling` loopback TCP write and of the receiver's reads: large enough
+/// that the copy through the kernel, not the syscall count, sets the pace.
+pub const CEILING_TCP_IO_BYTES: usize = 1 << 20;

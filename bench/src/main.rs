@@ -6,10 +6,13 @@
 //! run could not start, 2 for bad arguments.
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bench::ceiling::CeilingSpec;
 use bench::client::{Endpoint, PayloadMode};
+use bench::tls::TlsTrust;
 use bench::units::{parse_duration, parse_size_bytes, parse_size_range, SizeRange};
 use bench::workload::{self, LoadSpec, Op, Target};
 use clap::{Args, Parser, Subcommand};
@@ -39,15 +42,26 @@ enum Command {
     Delete(LoadArgs),
     /// Whole multipart uploads of --size in parts of --part-size.
     Multipart(LoadArgs),
-    /// Single-core MD5, CRC32C and SHA-256 rates of this machine.
+    /// This machine's limits: single-core MD5, CRC32C, SHA-256 and AES-256-CTR +
+    /// HMAC-SHA256 rates, O_DIRECT disk write/read and loopback TCP bandwidth.
     Ceiling(CeilingArgs),
 }
 
 #[derive(Args)]
 struct LoadArgs {
-    /// Server URL, e.g. http://127.0.0.1:9000.
+    /// Server URL, e.g. http://127.0.0.1:9000 or https://127.0.0.1:9443. https needs
+    /// --ca-file or --insecure: no system root certificates are used.
     #[arg(long)]
     endpoint: String,
+    /// https: accept any server certificate for any name (handshake signatures are
+    /// still verified). For test servers with throwaway certificates.
+    #[arg(long, conflicts_with = "ca_file")]
+    insecure: bool,
+    /// https: trust the certificates in this PEM file (a CA, or the server's own
+    /// self-signed certificate if it is not marked as a CA). The certificate must name
+    /// the endpoint's host.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
     /// `path` (/bucket/key) or `virtual` (bucket.host/key; the server must know the
     /// endpoint's host as its domain).
     #[arg(long, default_value = "path", value_parser = ["path", "virtual"])]
@@ -105,9 +119,19 @@ struct LoadArgs {
 
 #[derive(Args)]
 struct CeilingArgs {
-    /// Bytes to hash with each algorithm.
+    /// Bytes to hash (and encrypt) with each algorithm.
     #[arg(long, default_value = "1GiB", value_parser = parse_size_bytes)]
     total: u64,
+    /// Directory whose disk to measure. A temporary file is written there and removed.
+    #[arg(long, default_value = ".")]
+    data_dir: PathBuf,
+    /// Bytes written to --data-dir and read back, in 1 MiB O_DIRECT I/Os (buffered when
+    /// the filesystem refuses O_DIRECT, as tmpfs did before Linux 6.6; the output says so).
+    #[arg(long, default_value = "1GiB", value_parser = parse_size_bytes)]
+    disk_bytes: u64,
+    /// Bytes sent over loopback TCP, in 1 MiB writes.
+    #[arg(long, default_value = "2GiB", value_parser = parse_size_bytes)]
+    tcp_bytes: u64,
     #[arg(long)]
     json: bool,
 }
@@ -133,7 +157,12 @@ fn main() -> ExitCode {
 }
 
 fn run_load(op: Op, args: &LoadArgs) -> Result<ExitCode, String> {
-    let mut endpoint = Endpoint::parse(&args.endpoint)?;
+    let trust = match (args.insecure, &args.ca_file) {
+        (true, _) => Some(TlsTrust::Insecure),
+        (false, Some(path)) => Some(TlsTrust::CaFile(path.clone())),
+        (false, None) => None,
+    };
+    let mut endpoint = Endpoint::parse(&args.endpoint, trust.as_ref())?;
     endpoint.virtual_host = args.addressing == "virtual";
     let target = Target {
         endpoint,
@@ -170,7 +199,19 @@ fn run_load(op: Op, args: &LoadArgs) -> Result<ExitCode, String> {
 }
 
 fn run_ceiling(args: &CeilingArgs) -> ExitCode {
-    let report = bench::ceiling::measure(args.total);
+    let spec = CeilingSpec {
+        hash_bytes: args.total,
+        data_dir: args.data_dir.clone(),
+        disk_bytes: args.disk_bytes,
+        tcp_bytes: args.tcp_bytes,
+    };
+    let report = match bench::ceiling::measure(&spec) {
+        Ok(report) => report,
+        Err(message) => {
+            eprintln!("maxiofs-bench: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     if args.json {
         println!("{}", report.to_json());
     } else {
