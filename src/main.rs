@@ -81,6 +81,17 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Background scrub rate in MiB/s: every stored chunk is read back and verified
+    /// this fast at most, so damage is found before a client needs the data. 0 turns
+    /// the scrubber off.
+    #[arg(long, env = "MAXIOFS_SCRUB_RATE_MIB", default_value_t = 16)]
+    pub scrub_rate_mib: u64,
+
+    /// Seconds from the start of one scrub pass to the start of the next (a pass
+    /// longer than this is followed by the next at once).
+    #[arg(long, env = "MAXIOFS_SCRUB_INTERVAL_S", default_value_t = 86_400)]
+    pub scrub_interval_s: u64,
+
     /// Domains for virtual-host-style requests (`bucket.<domain>`), comma separated.
     #[arg(
         long,

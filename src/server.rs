@@ -13,6 +13,7 @@ use engine::index::{Index, IndexOp};
 use engine::io::uring::UringDisk;
 use engine::limits::SEGMENT_BYTES;
 use engine::reader::ObjectReader;
+use engine::scrub::{ScrubConfig, Scrubber};
 use engine::store::{index_dir, ShardStore, StoreConfig};
 use s3::shard::{CatalogSnapshot, ControlRequest, S3Settings, Shard, ShardRequest};
 
@@ -34,6 +35,8 @@ struct Runtime {
     control_thread: JoinHandle<()>,
     shutdowns: Vec<http::ShutdownTrigger>,
     control_tx: async_channel::Sender<ControlRequest>,
+    /// One per shard unless scrubbing is off; dropped (stopped) first on shutdown.
+    scrubbers: Vec<Scrubber>,
 }
 
 pub fn run(args: ServerArgs) -> Result<(), String> {
@@ -223,11 +226,13 @@ fn start(
         shard_threads.push(thread);
     }
     drop(started_tx);
+    let scrubbers = start_scrubbers(&args, &indexes)?;
     let runtime = Runtime {
         shard_threads,
         control_thread,
         shutdowns,
         control_tx,
+        scrubbers,
     };
     for _ in 0..shard_count {
         match started_rx.recv() {
@@ -385,7 +390,27 @@ fn wait_for_signal() -> Result<(), String> {
     Ok(())
 }
 
+fn start_scrubbers(args: &ServerArgs, indexes: &[Index]) -> Result<Vec<Scrubber>, String> {
+    let config = ScrubConfig {
+        rate_bytes_per_s: args.scrub_rate_mib.saturating_mul(1 << 20),
+        pass_interval: std::time::Duration::from_secs(args.scrub_interval_s),
+    };
+    let mut scrubbers = Vec::new();
+    for (shard, index) in indexes.iter().enumerate() {
+        let scrubber = Scrubber::spawn(
+            index.clone(),
+            args.data_dir.clone(),
+            shard as u16,
+            config.clone(),
+        )
+        .map_err(|err| format!("starting the scrubber of shard {shard}: {err}"))?;
+        scrubbers.extend(scrubber);
+    }
+    Ok(scrubbers)
+}
+
 fn stop(runtime: Runtime) {
+    drop(runtime.scrubbers);
     for trigger in &runtime.shutdowns {
         trigger.trigger();
     }

@@ -56,11 +56,12 @@ pub struct ShardCheck {
     pub problems: Vec<Problem>,
 }
 
-/// Open segment files, by (shard, segment); `None` when the file is missing.
-struct Segments<'a> {
-    data_dir: &'a Path,
-    files: HashMap<(u16, u32), Option<File>>,
-    record: Vec<u8>,
+/// Reads extents back from the segment files and verifies them; keeps the
+/// files it opened (`None` when missing). Shared with the scrubber.
+pub(crate) struct Segments<'a> {
+    pub(crate) data_dir: &'a Path,
+    pub(crate) files: HashMap<(u16, u32), Option<File>>,
+    pub(crate) record: Vec<u8>,
 }
 
 impl Segments<'_> {
@@ -98,7 +99,7 @@ impl Segments<'_> {
     }
 
     /// Verifies every extent and that they add up to `size_bytes`.
-    fn verify_all(
+    pub(crate) fn verify_all(
         &mut self,
         extents: &[Extent],
         size_bytes: u64,

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod list;
 pub mod multipart;
 pub mod reader;
+pub mod scrub;
 pub mod store;
 
 pub use error::{EngineError, EngineResult};
