@@ -12,7 +12,8 @@
 //!     16   16 object id        u128, random per object (or per part)
 //!     32    4 payload crc32c   over the payload bytes only
 //!     36    4 header crc32c    over bytes 0..36 and 40..64 of this header
-//!     40   24 reserved         zero
+//!     40   24 auth tag         HMAC-SHA256 of an encrypted chunk, truncated
+//!                              (see `crypto`); zero for a chunk stored in clear
 //!     64    n payload
 //!   64+n    p zero padding to the next multiple of 4096
 //! ```
@@ -29,7 +30,7 @@ pub const RECORD_FORMAT_VERSION: u8 = 1;
 pub const RECORD_KIND_OBJECT_CHUNK: u8 = 1;
 pub const RECORD_HEADER_BYTES: usize = 64;
 
-const _: () = assert!(RECORD_HEADER_BYTES == 40 + 24);
+const _: () = assert!(RECORD_HEADER_BYTES == AUTH_TAG_OFFSET + AUTH_TAG_BYTES);
 const _: () = assert!(crate::limits::DISK_BLOCK_BYTES.is_multiple_of(RECORD_HEADER_BYTES));
 
 /// What a record header says about its payload.
@@ -40,7 +41,13 @@ pub struct RecordHeader {
     pub chunk_index: u32,
     pub object_id: u128,
     pub payload_crc32c: u32,
+    /// The encrypted payload's authentication tag; zero in clear.
+    pub auth_tag: [u8; AUTH_TAG_BYTES],
 }
+
+/// Bytes of the header's authentication-tag field.
+pub const AUTH_TAG_BYTES: usize = 24;
+const AUTH_TAG_OFFSET: usize = 40;
 
 /// Bytes a record with this payload occupies on disk, padding included.
 pub const fn record_len_bytes(payload_len_bytes: usize) -> usize {
@@ -60,6 +67,7 @@ impl RecordHeader {
         out[12..16].copy_from_slice(&self.chunk_index.to_le_bytes());
         out[16..32].copy_from_slice(&self.object_id.to_le_bytes());
         out[32..36].copy_from_slice(&self.payload_crc32c.to_le_bytes());
+        out[AUTH_TAG_OFFSET..].copy_from_slice(&self.auth_tag);
         let header_crc = header_crc32c(out);
         out[36..40].copy_from_slice(&header_crc.to_le_bytes());
     }
@@ -86,6 +94,7 @@ impl RecordHeader {
             chunk_index: u32::from_le_bytes(input[12..16].try_into().expect("4 bytes")),
             object_id: u128::from_le_bytes(input[16..32].try_into().expect("16 bytes")),
             payload_crc32c: u32::from_le_bytes(input[32..36].try_into().expect("4 bytes")),
+            auth_tag: input[AUTH_TAG_OFFSET..].try_into().expect("24 bytes"),
         })
     }
 }
@@ -105,6 +114,23 @@ pub fn seal_chunk(
     chunk_index: u32,
     payload_len_bytes: usize,
 ) {
+    seal_chunk_tagged(
+        buf,
+        object_id,
+        chunk_index,
+        payload_len_bytes,
+        &[0; AUTH_TAG_BYTES],
+    );
+}
+
+/// `seal_chunk` for an encrypted payload: the header carries its tag.
+pub fn seal_chunk_tagged(
+    buf: &mut crate::io::AlignedBuf,
+    object_id: u128,
+    chunk_index: u32,
+    payload_len_bytes: usize,
+    auth_tag: &[u8; AUTH_TAG_BYTES],
+) {
     let record_len = record_len_bytes(payload_len_bytes);
     assert!(record_len <= buf.capacity(), "chunk larger than its buffer");
     let bytes = buf.as_full_mut();
@@ -116,6 +142,7 @@ pub fn seal_chunk(
         chunk_index,
         object_id,
         payload_crc32c: crc32c::crc32c(&bytes[RECORD_HEADER_BYTES..payload_end]),
+        auth_tag: *auth_tag,
     };
     header.encode(bytes);
     buf.set_len(record_len);
@@ -156,6 +183,7 @@ mod tests {
             chunk_index: 7,
             object_id: 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10,
             payload_crc32c: crc32c::crc32c(b"hello"),
+            auth_tag: [0x5A; AUTH_TAG_BYTES],
         }
     }
 

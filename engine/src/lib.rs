@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod committer;
+pub mod crypto;
 pub mod error;
 pub mod format;
 pub mod index;
