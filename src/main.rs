@@ -5,6 +5,7 @@
 
 mod check;
 mod control;
+mod master_key;
 mod server;
 
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the S3 server.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Verify a stopped server's data directory: every object and multipart part is
     /// read back and checked (checksums, sizes, segment files). Changes nothing unless
     /// --repair is given. Exit status: 0 clean (or fully repaired), 1 problems found,
@@ -81,6 +82,17 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Encrypt new objects at rest (SSE-S3, AES-256, as AWS does by default). `off` is for
+    /// disks already encrypted below us; objects written encrypted stay readable either way.
+    #[arg(long, env = "MAXIOFS_ENCRYPTION", default_value = "on", value_parser = ["on", "off"])]
+    pub encryption: String,
+
+    /// File holding the master key (base64 of 32 bytes, mode 0600, outside the data
+    /// directory). Default: `maxiofs-master.key` beside the data directory, generated at
+    /// the first start with encryption on. MAXIOFS_MASTER_KEY (base64) takes precedence.
+    #[arg(long, env = "MAXIOFS_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
     /// Background scrub rate in MiB/s: every stored chunk is read back and verified
     /// this fast at most, so damage is found before a client needs the data. 0 turns
     /// the scrubber off.
@@ -112,7 +124,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let code = match cli.command {
-        Command::Server(args) => match server::run(args) {
+        Command::Server(args) => match server::run(*args) {
             Ok(()) => 0,
             Err(err) => {
                 eprintln!("maxiofs: {err}");

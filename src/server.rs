@@ -16,6 +16,7 @@ use engine::reader::ObjectReader;
 use engine::scrub::{ScrubConfig, Scrubber};
 use engine::store::{index_dir, ShardStore, StoreConfig};
 use s3::shard::{CatalogSnapshot, ControlRequest, S3Settings, Shard, ShardRequest};
+use s3::sse::EncryptionSettings;
 
 use crate::control::{load_snapshot, now_ms, ControlPlane};
 use crate::ServerArgs;
@@ -50,7 +51,11 @@ pub fn run(args: ServerArgs) -> Result<(), String> {
     reconcile_buckets(&catalog, &indexes)?;
     let snapshot = Arc::new(load_snapshot(&catalog, 1).map_err(|err| err.to_string())?);
     let tls = load_tls(&args)?;
-    let runtime = start(args.clone(), catalog, indexes, snapshot, tls)?;
+    let encryption = EncryptionSettings {
+        master: crate::master_key::load(&args)?,
+        encrypt_new_objects: args.encryption == "on",
+    };
+    let runtime = start(args.clone(), catalog, indexes, snapshot, (tls, encryption))?;
     announce(&args, shard_count, generated.as_ref());
     wait_for_signal()?;
     tracing::info!("shutting down: finishing in-flight requests");
@@ -181,7 +186,7 @@ fn start(
     catalog: Catalog,
     indexes: Vec<Index>,
     snapshot: Arc<CatalogSnapshot>,
-    tls: Option<http::TlsConfig>,
+    (tls, encryption): (Option<http::TlsConfig>, EncryptionSettings),
 ) -> Result<Runtime, String> {
     let shard_count = indexes.len();
     let (inbox_txs, inbox_rxs): (Vec<_>, Vec<_>) = (0..shard_count)
@@ -218,6 +223,7 @@ fn start(
             shutdown,
             started: started_tx.clone(),
             tls: tls.clone(),
+            encryption: encryption.clone(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{shard}"))
@@ -271,6 +277,7 @@ struct ShardContext {
     shutdown: http::Shutdown,
     started: mpsc::Sender<StartResult>,
     tls: Option<http::TlsConfig>,
+    encryption: EncryptionSettings,
 }
 
 fn run_shard(context: ShardContext) {
@@ -315,6 +322,7 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     let settings = S3Settings {
         region: context.args.region.clone(),
         virtual_host_domains: context.args.domains.clone(),
+        encryption: context.encryption.clone(),
     };
     let shard = std::rc::Rc::new(Shard::new(
         context.shard,

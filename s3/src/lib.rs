@@ -14,4 +14,5 @@ pub mod ops;
 pub mod router;
 pub mod service;
 pub mod shard;
+pub mod sse;
 pub mod xml;

@@ -89,6 +89,7 @@ pub struct S3Settings {
     pub region: String,
     /// Domains under which `bucket.domain` is virtual-host style.
     pub virtual_host_domains: Vec<String>,
+    pub encryption: crate::sse::EncryptionSettings,
 }
 
 pub struct Shard {

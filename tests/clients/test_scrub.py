@@ -14,7 +14,9 @@ from urllib3.exceptions import ProtocolError
 
 from helpers import MiB, rand_bytes
 
-SCRUB_ENV = {"MAXIOFS_SCRUB_RATE_MIB": "1024", "MAXIOFS_SCRUB_INTERVAL_S": "1"}
+# Stored in clear so that a test can find an object's bytes in the segment files; the scrubber
+# verifies the crc32c of what is stored, encrypted or not.
+SCRUB_ENV = {"MAXIOFS_SCRUB_RATE_MIB": "1024", "MAXIOFS_SCRUB_INTERVAL_S": "1", "MAXIOFS_ENCRYPTION": "off"}
 # Seconds to wait for the scrubber to reach a planted fault (passes start every second).
 SCRUB_FIND_TIMEOUT_S = 30
 DAMAGE_MESSAGE = "scrub found damaged object data"

@@ -7,7 +7,8 @@
 
 use std::rc::Rc;
 
-use engine::format::{seal_chunk, RECORD_HEADER_BYTES};
+use engine::crypto::DataKey;
+use engine::format::RECORD_HEADER_BYTES;
 use engine::index::{IndexOp, ObjectBody, ObjectRecord, PartRecord};
 use engine::limits::CHUNK_PAYLOAD_BYTES_MAX;
 use http::Exchange;
@@ -16,7 +17,7 @@ use md5::{Digest, Md5};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::names::{BucketName, ObjectKey, UploadId};
 use crate::ops::conditions::{evaluate_read_conditions, ReadDecision};
-use crate::ops::object::{put_stored_headers, write_condition};
+use crate::ops::object::{put_stored_headers, write_condition, INTERNAL_META_PREFIX};
 use crate::ops::range::ByteRange;
 use crate::ops::tagging::{request_tagging_meta, tagging_directive_replace, META_TAGGING};
 use crate::ops::{engine_error, RequestContext};
@@ -140,13 +141,18 @@ pub async fn copy_object(
     }
     let mut meta = if replace {
         let mut meta = put_stored_headers(ex.head(), ctx)?;
-        // The bytes are the same, so their checksum still holds.
+        // The bytes are the same, so their checksum, their encryption (data key
+        // and header) and the server's own notes about them (part sizes) still hold.
         meta.extend(
             source
                 .record
                 .meta
                 .iter()
-                .filter(|(n, _)| n.starts_with("x-amz-checksum-"))
+                .filter(|(n, _)| {
+                    n.starts_with("x-amz-checksum-")
+                        || n.starts_with(INTERNAL_META_PREFIX)
+                        || n == crate::sse::HEADER_SSE
+                })
                 .cloned(),
         );
         meta
@@ -225,12 +231,19 @@ pub async fn upload_part_copy(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
     let upload = crate::ops::multipart::upload_key(upload_id)?;
-    if crate::ops::multipart::load_upload(shard, &bucket, &key, &upload)?.is_none() {
+    let Some(upload_record) = crate::ops::multipart::load_upload(shard, &bucket, &key, &upload)?
+    else {
         return Err(crate::ops::multipart::no_such_upload());
-    }
+    };
     let source = copy_source_load(shard, ctx, ex.head())?;
     let span = copy_source_range(ex.head(), source.record.size_bytes)?;
-    let (extents, md5, size_bytes) = copy_bytes(shard, &source.record.body, span, &bucket).await?;
+    let encryption = &shard.settings.encryption;
+    let keys = (
+        crate::sse::key_of(encryption, &source.record.meta)?,
+        crate::sse::key_of(encryption, &upload_record.meta)?,
+    );
+    let (extents, md5, size_bytes) =
+        copy_bytes(shard, &source.record.body, span, &bucket, keys).await?;
     let etag = hex::encode(md5);
     let record = PartRecord {
         size_bytes,
@@ -253,12 +266,14 @@ pub async fn upload_part_copy(
     ctx.respond_xml(ex, out).await
 }
 
-/// Copies `span` of an object into new chunk records on `dest`'s owner shard.
+/// Copies `span` of an object into new chunk records on `dest`'s owner shard,
+/// decrypting with the source's key and encrypting with the destination's.
 async fn copy_bytes(
     shard: &Rc<Shard>,
     body: &ObjectBody,
     span: ByteRange,
     dest: &BucketInfo,
+    (source_key, dest_key): (Option<DataKey>, Option<DataKey>),
 ) -> S3Result<(Vec<engine::index::Extent>, [u8; 16], u64)> {
     let object_id: u128 = rand::random();
     let mut md5 = Md5::new();
@@ -268,9 +283,16 @@ async fn copy_bytes(
     } else {
         span.end_inclusive - span.start + 1
     };
+    let inline_plain = match (body, &source_key) {
+        (ObjectBody::Inline(stored), Some(key)) => Some(crate::sse::open_inline(key, stored)?),
+        (ObjectBody::Inline(stored), None) => Some(stored.clone()),
+        (ObjectBody::Extents(_), _) => None,
+    };
     let mut source = SourceCursor {
         shard,
         body,
+        inline_plain,
+        key: source_key.as_ref(),
         position: span.start,
         end: span.start + len,
     };
@@ -286,7 +308,15 @@ async fn copy_bytes(
             }
         };
         md5.update(&area[..filled]);
-        seal_chunk(&mut buf, object_id, chunk_index, filled);
+        let last = source.position >= source.end;
+        crate::sse::seal_record(
+            &mut buf,
+            dest_key.as_ref(),
+            object_id,
+            chunk_index,
+            filled,
+            last,
+        );
         let (result, buf) = shard
             .append_chunk(dest.owner_shard, buf, object_id, chunk_index, filled as u32)
             .await;
@@ -301,6 +331,10 @@ async fn copy_bytes(
 struct SourceCursor<'a> {
     shard: &'a Rc<Shard>,
     body: &'a ObjectBody,
+    /// An inline body's plaintext (decrypted once).
+    inline_plain: Option<Vec<u8>>,
+    /// The source's data key, when it is encrypted.
+    key: Option<&'a DataKey>,
     position: u64,
     end: u64,
 }
@@ -310,15 +344,18 @@ impl SourceCursor<'_> {
     async fn fill(&mut self, dst: &mut [u8]) -> S3Result<usize> {
         let mut filled = 0;
         while filled < dst.len() && self.position < self.end {
-            let copied = match self.body {
-                ObjectBody::Inline(bytes) => {
+            let copied = match (self.body, &self.inline_plain) {
+                (ObjectBody::Inline(_), Some(bytes)) => {
                     let from = self.position as usize;
                     let n = (dst.len() - filled).min(self.end as usize - from);
                     dst[filled..filled + n].copy_from_slice(&bytes[from..from + n]);
                     n
                 }
-                ObjectBody::Extents(extents) => {
+                (ObjectBody::Extents(extents), _) => {
                     self.fill_from_extent(extents, &mut dst[filled..]).await?
+                }
+                (ObjectBody::Inline(_), None) => {
+                    return Err(S3Error::internal("inline copy source not opened"))
                 }
             };
             filled += copied;
@@ -333,17 +370,25 @@ impl SourceCursor<'_> {
         dst: &mut [u8],
     ) -> S3Result<usize> {
         let mut start = 0u64;
-        for extent in extents {
+        for (i, extent) in extents.iter().enumerate() {
             let end = start + u64::from(extent.payload_len_bytes);
             if self.position < end {
-                let (read, buf) = self
+                let (read, mut buf) = self
                     .shard
                     .reader
                     .read_chunk(extent, self.shard.take_buf())
                     .await;
-                if let Err(err) = read {
+                let opened = match (read, self.key) {
+                    (Err(err), _) => Err(engine_error(err)),
+                    (Ok(()), Some(key)) => {
+                        let last = crate::sse::is_last_of_its_write(extents, i);
+                        crate::sse::open_record(&mut buf, key, extent, last)
+                    }
+                    (Ok(()), None) => Ok(()),
+                };
+                if let Err(err) = opened {
                     self.shard.give_buf(buf);
-                    return Err(engine_error(err));
+                    return Err(err);
                 }
                 let from = (self.position - start) as usize;
                 let n = dst.len().min((end.min(self.end) - self.position) as usize);

@@ -164,6 +164,9 @@ pub async fn create_multipart_upload(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
     let mut meta = put_stored_headers(ex.head(), ctx)?;
+    // The upload's data key: every part and the completed object use it.
+    let sse = crate::sse::key_for_new_object(&shard.settings.encryption, ex.head())?;
+    meta.extend(sse.into_iter().flat_map(|(_, sse_meta)| sse_meta));
     let checksum = create_checksum_settings(ex.head())?;
     if let Some((algorithm, kind)) = checksum {
         meta.push((
@@ -172,6 +175,7 @@ pub async fn create_multipart_upload(
         ));
         meta.push((META_CHECKSUM_TYPE.to_string(), kind.to_string()));
     }
+    let encrypted = crate::sse::response_header(&meta).is_some();
     let upload: UploadKey = rand::random();
     let record = UploadRecord {
         bucket_id: bucket.id,
@@ -192,6 +196,9 @@ pub async fn create_multipart_upload(
     let upload_text = hex::encode(upload);
     xml::initiate_multipart_upload_result(&mut out, &bucket.name, key.as_str(), &upload_text);
     let mut headers = vec![("content-type", "application/xml")];
+    if encrypted {
+        headers.push((crate::sse::HEADER_SSE, crate::sse::SSE_AES256));
+    }
     if let Some((algorithm, kind)) = checksum {
         headers.push(("x-amz-checksum-algorithm", algorithm.sdk_name()));
         headers.push(("x-amz-checksum-type", kind));
@@ -215,10 +222,11 @@ pub async fn upload_part(
     let upload = upload_key(upload_id)?;
     // Checked before the body is read, so a stale id costs no bandwidth; the
     // commit checks again atomically.
-    if load_upload(shard, &bucket, &key, &upload)?.is_none() {
+    let Some(upload_record) = load_upload(shard, &bucket, &key, &upload)? else {
         return Err(no_such_upload());
-    }
-    let ingested = receive_body(shard, ctx, ex, &bucket, Inline::Never).await?;
+    };
+    let data_key = crate::sse::key_of(&shard.settings.encryption, &upload_record.meta)?;
+    let ingested = receive_body(shard, ctx, ex, &bucket, Inline::Never, data_key.as_ref()).await?;
     let ObjectBody::Extents(extents) = ingested.body else {
         unreachable!("parts are never inline")
     };
@@ -230,7 +238,8 @@ pub async fn upload_part(
             checksum.to_base64(),
         ));
     }
-    let headers = stored_response_headers(&etag, ingested.checksum.as_ref());
+    let mut headers = stored_response_headers(&etag, ingested.checksum.as_ref());
+    headers.extend(crate::sse::response_header(&upload_record.meta));
     let record = PartRecord {
         size_bytes: ingested.size_bytes,
         etag,

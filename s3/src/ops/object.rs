@@ -7,7 +7,8 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use engine::format::{seal_chunk, RECORD_HEADER_BYTES};
+use engine::crypto::DataKey;
+use engine::format::RECORD_HEADER_BYTES;
 use engine::index::{Extent, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
 use engine::io::AlignedBuf;
 use engine::limits::{CHUNK_PAYLOAD_BYTES_MAX, INLINE_OBJECT_BYTES_MAX};
@@ -64,6 +65,7 @@ pub(crate) async fn receive_body(
     ex: &mut Exchange<'_>,
     bucket: &BucketInfo,
     inline: Inline,
+    key: Option<&DataKey>,
 ) -> S3Result<Ingested> {
     let content_md5 = parse_content_md5(ex.head().header("content-md5"))?;
     let checksum_expected = header_checksum(ex.head())?;
@@ -87,7 +89,7 @@ pub(crate) async fn receive_body(
             "Your proposed upload exceeds the maximum allowed object size.",
         ));
     }
-    let ingested = ingest(shard, bucket, &mut payload, checksum_algorithm, inline).await?;
+    let ingested = ingest(shard, bucket, &mut payload, checksum_algorithm, inline, key).await?;
     let trailer_checksum = payload.finish()?;
     // The closing blank line of an unsigned trailer is optional, so a body cut
     // right after the last chunk would parse: the announced trailer must be there.
@@ -129,7 +131,11 @@ pub async fn put_object(
     let key = ctx.key()?.as_bytes().to_vec();
     let mut meta = put_stored_headers(ex.head(), ctx)?;
     let condition = write_condition(ex.head())?;
-    let ingested = receive_body(shard, ctx, ex, &bucket, Inline::Allowed).await?;
+    let sse = crate::sse::key_for_new_object(&shard.settings.encryption, ex.head())?;
+    let (data_key, sse_meta) = sse.unzip();
+    meta.extend(sse_meta.into_iter().flatten());
+    let ingested =
+        receive_body(shard, ctx, ex, &bucket, Inline::Allowed, data_key.as_ref()).await?;
     let etag = hex::encode(ingested.md5);
     if let Some(checksum) = &ingested.checksum {
         meta.push((
@@ -137,7 +143,8 @@ pub async fn put_object(
             checksum.to_base64(),
         ));
     }
-    let headers = stored_response_headers(&etag, ingested.checksum.as_ref());
+    let mut headers = stored_response_headers(&etag, ingested.checksum.as_ref());
+    headers.extend(crate::sse::response_header(&meta));
     let record = ObjectRecord {
         size_bytes: ingested.size_bytes,
         etag,
@@ -317,21 +324,33 @@ pub(crate) fn put_stored_headers(
     Ok(meta)
 }
 
-/// Streams the body into chunk records on the owner shard, hashing as it goes.
+/// Streams the body into chunk records on the owner shard, hashing (and, with
+/// a key, encrypting) as it goes. A chunk is sealed only once the next read
+/// shows whether it is the last: an encrypted chunk's tag says so, which is
+/// how a truncated object is caught.
 async fn ingest(
     shard: &Rc<Shard>,
     bucket: &BucketInfo,
     payload: &mut PayloadReader<'_, '_>,
     checksum_algorithm: Option<ChecksumAlgorithm>,
     inline: Inline,
+    key: Option<&DataKey>,
 ) -> S3Result<Ingested> {
     let object_id: u128 = rand::random();
     let mut md5 = Md5::new();
     let mut checksum = checksum_algorithm.map(ChecksumHasher::new);
-    let mut in_flight: VecDeque<JoinHandle<(EngineResult<Extent>, AlignedBuf)>> = VecDeque::new();
-    let mut extents = Vec::new();
+    let mut writer = ChunkWriter {
+        shard,
+        owner: bucket.owner_shard,
+        object_id,
+        key,
+        in_flight: VecDeque::new(),
+        extents: Vec::new(),
+        next_index: 0,
+    };
+    // The chunk read last, not yet sealed: (buffer, payload bytes).
+    let mut pending: Option<(AlignedBuf, usize)> = None;
     let mut size_bytes: u64 = 0;
-    let mut chunk_index: u32 = 0;
     loop {
         let mut buf = shard.take_buf();
         let payload_area = &mut buf.as_full_mut()[RECORD_HEADER_BYTES..][..CHUNK_PAYLOAD_BYTES_MAX];
@@ -339,6 +358,7 @@ async fn ingest(
             Ok(filled) => filled,
             Err(err) => {
                 shard.give_buf(buf);
+                writer.abandon(pending.map(|(pending, _)| pending));
                 return Err(err);
             }
         };
@@ -350,6 +370,7 @@ async fn ingest(
         size_bytes += filled as u64;
         if size_bytes > PUT_OBJECT_BYTES_MAX {
             shard.give_buf(buf);
+            writer.abandon(pending.map(|(pending, _)| pending));
             return Err(S3Error::new(
                 S3ErrorCode::EntityTooLarge,
                 "Your proposed upload exceeds the maximum allowed object size.",
@@ -357,45 +378,93 @@ async fn ingest(
         }
         let at_end = filled < CHUNK_PAYLOAD_BYTES_MAX;
         if inline == Inline::Allowed
-            && chunk_index == 0
+            && pending.is_none()
+            && writer.next_index == 0
             && at_end
             && filled <= INLINE_OBJECT_BYTES_MAX
         {
-            let inline = bytes.to_vec();
+            let stored = match key {
+                Some(key) => crate::sse::seal_inline(key, bytes),
+                None => bytes.to_vec(),
+            };
             shard.give_buf(buf);
-            let body = ObjectBody::Inline(inline);
-            return Ok(finish_ingest(size_bytes, md5, checksum, body));
+            return Ok(finish_ingest(
+                size_bytes,
+                md5,
+                checksum,
+                ObjectBody::Inline(stored),
+            ));
         }
         if filled == 0 {
             shard.give_buf(buf);
+            if let Some((pending, len)) = pending.take() {
+                writer.write(pending, len, true).await?;
+            }
             break;
         }
-        seal_chunk(&mut buf, object_id, chunk_index, filled);
-        let owner = bucket.owner_shard;
-        let task_shard = shard.clone();
-        let index = chunk_index;
-        in_flight.push_back(monoio::spawn(async move {
-            task_shard
-                .append_chunk(owner, buf, object_id, index, filled as u32)
-                .await
-        }));
-        chunk_index += 1;
-        if in_flight.len() >= PUT_CHUNKS_IN_FLIGHT_MAX {
-            extents.push(ingest_collect(shard, in_flight.pop_front()).await?);
+        if let Some((pending, len)) = pending.take() {
+            writer.write(pending, len, false).await?;
         }
         if at_end {
+            writer.write(buf, filled, true).await?;
             break;
         }
+        pending = Some((buf, filled));
     }
-    while let Some(handle) = in_flight.pop_front() {
-        extents.push(ingest_collect(shard, Some(handle)).await?);
-    }
+    let extents = writer.finish().await?;
     Ok(finish_ingest(
         size_bytes,
         md5,
         checksum,
         ObjectBody::Extents(extents),
     ))
+}
+
+/// Seals chunks and keeps up to PUT_CHUNKS_IN_FLIGHT_MAX appends in flight to
+/// the owner shard.
+struct ChunkWriter<'a> {
+    shard: &'a Rc<Shard>,
+    owner: u16,
+    object_id: u128,
+    key: Option<&'a DataKey>,
+    in_flight: VecDeque<JoinHandle<(EngineResult<Extent>, AlignedBuf)>>,
+    extents: Vec<Extent>,
+    next_index: u32,
+}
+
+impl ChunkWriter<'_> {
+    async fn write(&mut self, mut buf: AlignedBuf, len: usize, last: bool) -> S3Result<()> {
+        let index = self.next_index;
+        crate::sse::seal_record(&mut buf, self.key, self.object_id, index, len, last);
+        let (task_shard, owner, object_id) = (self.shard.clone(), self.owner, self.object_id);
+        self.in_flight.push_back(monoio::spawn(async move {
+            task_shard
+                .append_chunk(owner, buf, object_id, index, len as u32)
+                .await
+        }));
+        self.next_index += 1;
+        if self.in_flight.len() >= PUT_CHUNKS_IN_FLIGHT_MAX {
+            let extent = ingest_collect(self.shard, self.in_flight.pop_front()).await?;
+            self.extents.push(extent);
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> S3Result<Vec<Extent>> {
+        while let Some(handle) = self.in_flight.pop_front() {
+            let extent = ingest_collect(self.shard, Some(handle)).await?;
+            self.extents.push(extent);
+        }
+        Ok(self.extents)
+    }
+
+    /// Returns an unsealed buffer to the pool; appends in flight finish on
+    /// their own (their extents are never committed).
+    fn abandon(&self, pending: Option<AlignedBuf>) {
+        if let Some(buf) = pending {
+            self.shard.give_buf(buf);
+        }
+    }
 }
 
 async fn ingest_collect(
@@ -458,6 +527,8 @@ pub async fn get_object(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let record = crate::ops::load_object(shard, ctx, &bucket)?;
+    // Opened before any header goes out, so a key problem is a clean error.
+    let data_key = crate::sse::key_of(&shard.settings.encryption, &record.meta)?;
     let etag = format!("\"{}\"", record.etag);
     let last_modified = format_http_date(record.last_modified_ms);
     match evaluate_read_conditions(ex.head(), &etag, record.last_modified_ms)? {
@@ -532,7 +603,7 @@ pub async fn get_object(
     ctx.send_head(ex, status, &header_refs, BodyLen::Fixed(len))
         .await?;
     if len > 0 {
-        stream_body(shard, ex, &record.body, span).await?;
+        stream_body(shard, ex, &record.body, span, data_key.as_ref()).await?;
     }
     Ok(())
 }
@@ -637,10 +708,15 @@ async fn stream_body(
     ex: &mut Exchange<'_>,
     body: &ObjectBody,
     span: ByteRange,
+    key: Option<&DataKey>,
 ) -> S3Result<()> {
     let extents = match body {
-        ObjectBody::Inline(bytes) => {
-            let part = &bytes[span.start as usize..=span.end_inclusive as usize];
+        ObjectBody::Inline(stored) => {
+            let plain = match key {
+                Some(key) => std::borrow::Cow::Owned(crate::sse::open_inline(key, stored)?),
+                None => std::borrow::Cow::Borrowed(stored),
+            };
+            let part = &plain[span.start as usize..=span.end_inclusive as usize];
             let written = ex.write_body_copied(part).await;
             return written.map_err(|_| S3Error::internal("client went away"));
         }
@@ -649,7 +725,7 @@ async fn stream_body(
     // The chunks the span touches, with the part of each payload it needs.
     let mut wanted = Vec::new();
     let mut offset: u64 = 0;
-    for extent in extents {
+    for (i, extent) in extents.iter().enumerate() {
         let extent_start = offset;
         let extent_end = offset + u64::from(extent.payload_len_bytes);
         offset = extent_end;
@@ -658,23 +734,29 @@ async fn stream_body(
         }
         let from = span.start.saturating_sub(extent_start) as usize;
         let to = ((span.end_inclusive + 1).min(extent_end) - extent_start) as usize;
-        wanted.push((*extent, from, to));
+        let last = crate::sse::is_last_of_its_write(extents, i);
+        wanted.push((*extent, from, to, last));
     }
     // One chunk is read ahead while the previous one goes to the socket, so
     // the disk and the network overlap.
     let mut next = wanted
         .first()
-        .map(|(extent, _, _)| read_ahead(shard, *extent));
-    for (position, (_, from, to)) in wanted.iter().enumerate() {
-        let (read, buf) = next.take().expect("a chunk read in flight").await;
+        .map(|(extent, _, _, _)| read_ahead(shard, *extent));
+    for (position, (extent, from, to, last)) in wanted.iter().enumerate() {
+        let (read, mut buf) = next.take().expect("a chunk read in flight").await;
         next = wanted
             .get(position + 1)
-            .map(|(extent, _, _)| read_ahead(shard, *extent));
-        if let Err(err) = read {
+            .map(|(extent, _, _, _)| read_ahead(shard, *extent));
+        let opened = match (read, key) {
+            (Err(err), _) => Err(engine_error(err)),
+            (Ok(()), Some(key)) => crate::sse::open_record(&mut buf, key, extent, *last),
+            (Ok(()), None) => Ok(()),
+        };
+        if let Err(err) = opened {
             shard.give_buf(buf);
             // Headers are out: the only honest signal left is a cut connection.
             ex.close_after();
-            return Err(engine_error(err));
+            return Err(err);
         }
         let window = RECORD_HEADER_BYTES + from..RECORD_HEADER_BYTES + to;
         let written = if position == 0 && to - from <= BODY_COPY_BYTES_MAX {
