@@ -11,6 +11,7 @@ Over https boto3 and the aws cli send every upload as `aws-chunked` with a CRC32
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -262,6 +263,33 @@ def test_aws_cli_cp_64mib_up_and_down(tls_server, tls_s3, tls_bucket, tmp_path, 
         assert hashlib.sha256(f.read()).hexdigest() == digest
     listing = aws("s3", "ls", f"s3://{tls_bucket}/cli/").stdout
     assert "big.bin" in listing and str(64 * MiB + 123) in listing, listing
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(16 * MiB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_aws_cli_cp_1gib_up_and_down(tls_server, tls_s3, tls_bucket, tmp_path):
+    """The issue's 1 GiB round trip over HTTPS with aws cli's defaults (8 MB parts, 10 at once)."""
+    aws = aws_cli(tls_server, tmp_path, multipart=True)
+    src = tmp_path / "gib.bin"
+    size = 1024 * MiB + 5
+    with open(src, "wb") as f:
+        for _ in range(64):
+            f.write(os.urandom(16 * MiB))
+        f.write(b"tail!")
+    digest = file_sha256(src)
+    aws("s3", "cp", src, f"s3://{tls_bucket}/cli/gib.bin")
+    head = tls_s3.head_object(Bucket=tls_bucket, Key="cli/gib.bin")
+    assert head["ContentLength"] == size and head["ETag"].strip('"').endswith("-129"), head["ETag"]
+    src.unlink()
+    dst = tmp_path / "gib-back.bin"
+    aws("s3", "cp", f"s3://{tls_bucket}/cli/gib.bin", dst)
+    assert dst.stat().st_size == size and file_sha256(dst) == digest
 
 
 # --------------------------------------------------------------------------- not TLS
