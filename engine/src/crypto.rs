@@ -37,6 +37,8 @@ const WRAP_IV_BYTES: usize = 16;
 const WRAP_TAG_BYTES: usize = 32;
 /// Format tag of a wrapped data key, so the scheme can change later.
 const WRAPPED_PREFIX: &str = "v1";
+/// The id written for data keys wrapped by a client's SSE-C key.
+const CUSTOMER_KEY_ID: &str = "sse-c";
 
 /// Why a key or chunk could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +90,15 @@ impl MasterKey {
         MasterKey::new(rand::random())
     }
 
+    /// A client's SSE-C key used as a wrapping key. Its id is a constant, so a
+    /// stored wrapped value does not fingerprint the client's key.
+    pub fn customer(key: [u8; MASTER_KEY_BYTES]) -> MasterKey {
+        MasterKey {
+            key,
+            id: CUSTOMER_KEY_ID.to_owned(),
+        }
+    }
+
     /// The key's id, as stored beside every data key it wraps.
     pub fn id(&self) -> &str {
         &self.id
@@ -106,8 +117,12 @@ impl MasterKey {
     /// what an object stores.
     pub fn new_data_key(&self) -> (DataKey, String) {
         let secret: [u8; DATA_SECRET_BYTES] = rand::random();
+        (DataKey::from_secret(&secret), self.wrap_secret(&secret))
+    }
+
+    fn wrap_secret(&self, secret: &[u8; DATA_SECRET_BYTES]) -> String {
         let iv: [u8; WRAP_IV_BYTES] = rand::random();
-        let mut sealed = secret;
+        let mut sealed = *secret;
         Aes256Ctr32::new(&self.subkey(b"wrap-enc").into(), &iv.into()).apply_keystream(&mut sealed);
         let tag = hmac_sha256(&self.subkey(b"wrap-mac"), &[&iv, &sealed]);
         let mut blob = Vec::with_capacity(WRAP_IV_BYTES + DATA_SECRET_BYTES + WRAP_TAG_BYTES);
@@ -115,12 +130,23 @@ impl MasterKey {
         blob.extend_from_slice(&sealed);
         blob.extend_from_slice(&tag);
         let encoded = base64::engine::general_purpose::STANDARD.encode(blob);
-        let wrapped = format!("{WRAPPED_PREFIX}:{}:{encoded}", self.id);
-        (DataKey::from_secret(&secret), wrapped)
+        format!("{WRAPPED_PREFIX}:{}:{encoded}", self.id)
     }
 
     /// Opens a wrapped data key written by `new_data_key` with this key.
     pub fn unwrap_data_key(&self, wrapped: &str) -> Result<DataKey, CryptoError> {
+        self.unwrap_secret(wrapped)
+            .map(|secret| DataKey::from_secret(&secret))
+    }
+
+    /// The same data key wrapped by `to` instead: a copy to another encryption
+    /// key shares the ciphertext and rewraps only the key.
+    pub fn rewrap_data_key(&self, wrapped: &str, to: &MasterKey) -> Result<String, CryptoError> {
+        let secret = self.unwrap_secret(wrapped)?;
+        Ok(to.wrap_secret(&secret))
+    }
+
+    fn unwrap_secret(&self, wrapped: &str) -> Result<[u8; DATA_SECRET_BYTES], CryptoError> {
         let mut fields = wrapped.splitn(3, ':');
         let (Some(WRAPPED_PREFIX), Some(key_id), Some(encoded)) =
             (fields.next(), fields.next(), fields.next())
@@ -144,7 +170,7 @@ impl MasterKey {
         let mut secret: [u8; DATA_SECRET_BYTES] = sealed.try_into().expect("length checked");
         let iv: [u8; WRAP_IV_BYTES] = iv.try_into().expect("length checked");
         Aes256Ctr32::new(&self.subkey(b"wrap-enc").into(), &iv.into()).apply_keystream(&mut secret);
-        Ok(DataKey::from_secret(&secret))
+        Ok(secret)
     }
 }
 
@@ -222,7 +248,8 @@ impl DataKey {
     }
 }
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+/// HMAC-SHA256 of the concatenated `parts`.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for part in parts {
         mac.update(part);
@@ -239,7 +266,7 @@ fn verify_tag(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError
 }
 
 /// Equality that takes the same time wherever the first difference is.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -282,6 +309,20 @@ mod tests {
             master.unwrap_data_key("v2:abc:def").err(),
             Some(CryptoError::Malformed)
         );
+    }
+
+    #[test]
+    fn rewrapping_keeps_the_data_key() {
+        let master = MasterKey::generate();
+        let customer = MasterKey::customer([9; 32]);
+        let (key, wrapped) = master.new_data_key();
+        let for_customer = master.rewrap_data_key(&wrapped, &customer).unwrap();
+        assert!(for_customer.starts_with("v1:sse-c:"));
+        let opened = customer.unwrap_data_key(&for_customer).unwrap();
+        assert_eq!(opened.cipher_key, key.cipher_key);
+        assert!(MasterKey::customer([8; 32])
+            .unwrap_data_key(&for_customer)
+            .is_err());
     }
 
     #[test]

@@ -1,6 +1,13 @@
-//! Server-side encryption with server-managed keys (SSE-S3) in the S3 layer:
-//! which new objects are encrypted, where their wrapped data key is kept, and
-//! sealing and opening chunk records and inline bodies with `engine::crypto`.
+//! Server-side encryption in the S3 layer, with server-managed keys (SSE-S3)
+//! and customer-provided keys (SSE-C): which new objects are encrypted, where
+//! their wrapped data key is kept, and sealing and opening chunk records and
+//! inline bodies with `engine::crypto`.
+//!
+//! SSE-C: the client's key wraps the object's data key and is never stored;
+//! the object keeps a salted HMAC of it to tell a wrong key (403) from damage,
+//! and returns the key's MD5 as AWS does. Reads, parts and copies of an SSE-C
+//! object must present the same key. A copy between encryption keys rewraps
+//! the data key and shares the ciphertext.
 //!
 //! Like AWS since 2023, every new object is encrypted unless the server runs
 //! with encryption off; a request may also ask for it
@@ -11,10 +18,12 @@
 //! object use it. Objects written in clear (before encryption, or with it off)
 //! stay readable.
 
-use engine::crypto::{DataKey, MasterKey, CHUNK_TAG_BYTES};
+use base64::Engine as _;
+use engine::crypto::{constant_time_eq, hmac_sha256, DataKey, MasterKey, CHUNK_TAG_BYTES};
 use engine::format::{seal_chunk, seal_chunk_tagged, RecordHeader, RECORD_HEADER_BYTES};
 use engine::index::Extent;
 use engine::io::AlignedBuf;
+use md5::{Digest, Md5};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 
@@ -35,6 +44,121 @@ pub struct EncryptionSettings {
     pub encrypt_new_objects: bool,
 }
 
+pub(crate) const HEADER_CUSTOMER_ALGORITHM: &str =
+    "x-amz-server-side-encryption-customer-algorithm";
+pub(crate) const HEADER_CUSTOMER_KEY_MD5: &str = "x-amz-server-side-encryption-customer-key-md5";
+/// Stored-form tag of an SSE-C wrapped key: `c1:<salt>:<hmac>:<wrapped>`.
+const CUSTOMER_STORED_PREFIX: &str = "c1:";
+const CUSTOMER_SALT_BYTES: usize = 16;
+
+/// Which SSE-C headers to read: the object's own, or a copy source's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CustomerHeaders {
+    Request,
+    CopySource,
+}
+
+impl CustomerHeaders {
+    fn prefix(self) -> &'static str {
+        match self {
+            CustomerHeaders::Request => "x-amz-server-side-encryption-customer-",
+            CustomerHeaders::CopySource => "x-amz-copy-source-server-side-encryption-customer-",
+        }
+    }
+}
+
+/// A client's SSE-C key, checked against its MD5.
+pub(crate) struct CustomerKey {
+    key: [u8; 32],
+    key_md5_base64: String,
+}
+
+/// The SSE-C key a request presents, if any (all three headers, AES256, a
+/// 32-byte key whose MD5 matches).
+pub(crate) fn customer_key(
+    head: &http::RequestHead,
+    which: CustomerHeaders,
+) -> S3Result<Option<CustomerKey>> {
+    let prefix = which.prefix();
+    let field = |name: &str| head.header(&format!("{prefix}{name}")).map(str::trim);
+    let (algorithm, key, key_md5) = (field("algorithm"), field("key"), field("key-md5"));
+    if algorithm.is_none() && key.is_none() && key_md5.is_none() {
+        return Ok(None);
+    }
+    let invalid = |message: &str| S3Error::new(S3ErrorCode::InvalidArgument, message);
+    if algorithm != Some(SSE_AES256) {
+        return Err(invalid(
+            "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.",
+        ));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key: [u8; 32] = key
+        .and_then(|key| b64.decode(key).ok())
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| invalid("The secret key was invalid for the specified algorithm."))?;
+    let computed_md5 = b64.encode(Md5::digest(key));
+    if key_md5 != Some(computed_md5.as_str()) {
+        return Err(invalid(
+            "The calculated MD5 hash of the key did not match the hash that was provided.",
+        ));
+    }
+    Ok(Some(CustomerKey {
+        key,
+        key_md5_base64: computed_md5,
+    }))
+}
+
+/// The stored form of a data key wrapped by a client's key: a salted HMAC of
+/// the key (to recognise it later), then the wrapped data key.
+fn customer_stored(customer: &CustomerKey, wrapped: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let salt: [u8; CUSTOMER_SALT_BYTES] = rand::random();
+    let check = hmac_sha256(&salt, &[&customer.key]);
+    format!(
+        "{CUSTOMER_STORED_PREFIX}{}:{}:{wrapped}",
+        b64.encode(salt),
+        b64.encode(check)
+    )
+}
+
+/// Opens an SSE-C stored key with the presented key: AccessDenied when it is
+/// not the key the object was written with.
+fn customer_unwrap(stored: &str, customer: &CustomerKey) -> S3Result<DataKey> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let damaged = || S3Error::internal("This object's stored encryption key is damaged.");
+    let rest = stored
+        .strip_prefix(CUSTOMER_STORED_PREFIX)
+        .ok_or_else(damaged)?;
+    let mut fields = rest.splitn(3, ':');
+    let (Some(salt), Some(check), Some(wrapped)) = (fields.next(), fields.next(), fields.next())
+    else {
+        return Err(damaged());
+    };
+    let salt = b64.decode(salt).map_err(|_| damaged())?;
+    let check = b64.decode(check).map_err(|_| damaged())?;
+    if !constant_time_eq(&hmac_sha256(&salt, &[&customer.key]), &check) {
+        return Err(S3Error::new(
+            S3ErrorCode::AccessDenied,
+            "The provided encryption key is not the one this object was encrypted with.",
+        ));
+    }
+    MasterKey::customer(customer.key)
+        .unwrap_data_key(wrapped)
+        .map_err(|_| damaged())
+}
+
+fn is_customer_stored(stored: &str) -> bool {
+    stored.starts_with(CUSTOMER_STORED_PREFIX)
+}
+
+/// The wrapped part of a stored key (without the SSE-C check prefix).
+fn wrapped_part(stored: &str) -> &str {
+    match stored.strip_prefix(CUSTOMER_STORED_PREFIX) {
+        Some(rest) => rest.splitn(3, ':').nth(2).unwrap_or(""),
+        None => stored,
+    }
+}
+
 /// A new object's data key and the metadata entries that record it.
 pub(crate) type NewObjectKey = (DataKey, Vec<(String, String)>);
 
@@ -44,14 +168,16 @@ pub(crate) fn key_for_new_object(
     settings: &EncryptionSettings,
     head: &http::RequestHead,
 ) -> S3Result<Option<NewObjectKey>> {
-    if head
-        .header("x-amz-server-side-encryption-customer-algorithm")
-        .is_some()
-    {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Server-side encryption with customer-provided keys (SSE-C) is not implemented yet.",
-        ));
+    if let Some(customer) = customer_key(head, CustomerHeaders::Request)? {
+        if head.header(HEADER_SSE).is_some() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+            ));
+        }
+        let (key, wrapped) = MasterKey::customer(customer.key).new_data_key();
+        let meta = customer_meta(&customer, customer_stored(&customer, &wrapped));
+        return Ok(Some((key, meta)));
     }
     let requested = match head.header(HEADER_SSE).map(str::trim) {
         None => false,
@@ -86,13 +212,47 @@ pub(crate) fn key_for_new_object(
     Ok(Some((key, meta)))
 }
 
+fn customer_meta(customer: &CustomerKey, stored: String) -> Vec<(String, String)> {
+    vec![
+        (META_SSE_KEY.to_owned(), stored),
+        (HEADER_CUSTOMER_ALGORITHM.to_owned(), SSE_AES256.to_owned()),
+        (
+            HEADER_CUSTOMER_KEY_MD5.to_owned(),
+            customer.key_md5_base64.clone(),
+        ),
+    ]
+}
+
+fn not_applicable() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidRequest,
+        "The encryption parameters are not applicable to this object.",
+    )
+}
+
 /// The data key stored data was written with; None when it is in clear.
+/// `customer` is the SSE-C key the request presents for this data.
 pub(crate) fn key_of(
     settings: &EncryptionSettings,
     meta: &[(String, String)],
+    customer: Option<&CustomerKey>,
 ) -> S3Result<Option<DataKey>> {
-    let Some((_, wrapped)) = meta.iter().find(|(name, _)| name == META_SSE_KEY) else {
-        return Ok(None);
+    let stored = meta.iter().find(|(name, _)| name == META_SSE_KEY);
+    let wrapped = match (stored, customer) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => return Err(not_applicable()),
+        (Some((_, stored)), Some(customer)) if is_customer_stored(stored) => {
+            return customer_unwrap(stored, customer).map(Some)
+        }
+        (Some((_, stored)), None) if is_customer_stored(stored) => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The object was stored using a form of Server Side Encryption. The correct \
+                 parameters must be provided to retrieve the object.",
+            ))
+        }
+        (Some(_), Some(_)) => return Err(not_applicable()),
+        (Some((_, wrapped)), None) => wrapped,
     };
     let Some(master) = &settings.master else {
         tracing::error!("an encrypted object was read but the server has no master key");
@@ -106,11 +266,102 @@ pub(crate) fn key_of(
     })
 }
 
-/// The `x-amz-server-side-encryption` response header when `meta` says so.
-pub(crate) fn response_header(meta: &[(String, String)]) -> Option<(String, String)> {
+/// The encryption response headers `meta` calls for: the SSE-S3 one, or the
+/// SSE-C algorithm and key MD5.
+pub(crate) fn response_headers(meta: &[(String, String)]) -> Vec<(String, String)> {
+    let Some((_, stored)) = meta.iter().find(|(name, _)| name == META_SSE_KEY) else {
+        return Vec::new();
+    };
+    if !is_customer_stored(stored) {
+        return vec![(HEADER_SSE.to_owned(), SSE_AES256.to_owned())];
+    }
     meta.iter()
-        .find(|(name, _)| name == META_SSE_KEY)
-        .map(|_| (HEADER_SSE.to_owned(), SSE_AES256.to_owned()))
+        .filter(|(name, _)| name == HEADER_CUSTOMER_ALGORITHM || name == HEADER_CUSTOMER_KEY_MD5)
+        .cloned()
+        .collect()
+}
+
+/// The ETag of data written with `meta`: the MD5 of the plaintext, except for
+/// SSE-C, whose ETag (as on AWS) is not that MD5 (it would let anyone without
+/// the key test guesses of the content).
+pub(crate) fn etag_for(md5: [u8; 16], meta: &[(String, String)]) -> String {
+    match meta.iter().find(|(name, _)| name == META_SSE_KEY) {
+        Some((_, stored)) if is_customer_stored(stored) => {
+            let mut hasher = Md5::new();
+            hasher.update(md5);
+            hasher.update(stored.as_bytes());
+            hex::encode(hasher.finalize())
+        }
+        _ => hex::encode(md5),
+    }
+}
+
+/// Whether a metadata entry records how data is encrypted.
+pub(crate) fn is_encryption_meta(name: &str) -> bool {
+    name == META_SSE_KEY
+        || name == HEADER_SSE
+        || name == HEADER_CUSTOMER_ALGORITHM
+        || name == HEADER_CUSTOMER_KEY_MD5
+}
+
+/// The encryption entries of a copy's metadata. The copy shares the source's
+/// ciphertext, so only the data key's wrapping changes: kept as it is, moved
+/// from SSE-C to the server's key (a copy without destination SSE-C headers,
+/// as on AWS), or to the destination's SSE-C key.
+pub(crate) fn meta_for_copy(
+    settings: &EncryptionSettings,
+    source_meta: &[(String, String)],
+    source_customer: Option<&CustomerKey>,
+    dest_customer: Option<&CustomerKey>,
+) -> S3Result<Vec<(String, String)>> {
+    // Checks the source key first: a wrong or missing one fails the copy.
+    key_of(settings, source_meta, source_customer)?;
+    let stored = source_meta.iter().find(|(name, _)| name == META_SSE_KEY);
+    let Some((_, stored)) = stored else {
+        if dest_customer.is_some() {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "Copying an object stored in clear to SSE-C is not supported yet.",
+            ));
+        }
+        return Ok(Vec::new());
+    };
+    let from_customer = is_customer_stored(stored);
+    if !from_customer && dest_customer.is_none() {
+        return Ok(source_meta
+            .iter()
+            .filter(|(name, _)| is_encryption_meta(name))
+            .cloned()
+            .collect());
+    }
+    let master = || {
+        settings.master.clone().ok_or_else(|| {
+            S3Error::internal("The server has no master key to re-encrypt this copy.")
+        })
+    };
+    let from = match source_customer.filter(|_| from_customer) {
+        Some(customer) => MasterKey::customer(customer.key),
+        None => master()?,
+    };
+    let damaged = |_| S3Error::internal("This object's stored encryption key is damaged.");
+    match dest_customer {
+        Some(customer) => {
+            let to = MasterKey::customer(customer.key);
+            let wrapped = from
+                .rewrap_data_key(wrapped_part(stored), &to)
+                .map_err(damaged)?;
+            Ok(customer_meta(customer, customer_stored(customer, &wrapped)))
+        }
+        None => {
+            let wrapped = from
+                .rewrap_data_key(wrapped_part(stored), &master()?)
+                .map_err(damaged)?;
+            Ok(vec![
+                (META_SSE_KEY.to_owned(), wrapped),
+                (HEADER_SSE.to_owned(), SSE_AES256.to_owned()),
+            ])
+        }
+    }
 }
 
 /// Frames a chunk whose payload sits at `buf[64..64 + payload_len]`,

@@ -1,5 +1,6 @@
 """Encryption at rest (SSE-S3): on by default, as on AWS since 2023.
 
+SSE-C (customer-provided keys) works for PUT, GET/HEAD, ranges, multipart and copies between keys.
 Objects, multipart uploads and copies are stored encrypted (no plaintext window of them is found
 in the segment files or the index), read back whole, by range and by part, and carry
 `x-amz-server-side-encryption: AES256`. The master key lives beside the data directory (0600), a
@@ -167,3 +168,91 @@ def test_unsupported_encryption_requests_are_refused(s3, bucket):
     expect_client_error(s3.put_object, Bucket=bucket, Key="bogus", Body=b"x", ServerSideEncryption="ROT13",
                         code="InvalidArgument", status=400)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+# --------------------------------------------------------------------------- SSE-C
+
+CUSTOMER_KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
+SSE_C = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": CUSTOMER_KEY}
+
+
+def test_sse_c_put_get_head_range_and_wrong_keys(s3, bucket):
+    data = rand_bytes(2 * MiB + 9, "sse-c")
+    put = s3.put_object(Bucket=bucket, Key="c", Body=data, **SSE_C)
+    key_md5 = base64.b64encode(hashlib.md5(CUSTOMER_KEY).digest()).decode()
+    assert put["SSECustomerAlgorithm"] == "AES256" and put["SSECustomerKeyMD5"] == key_md5
+    assert "ServerSideEncryption" not in put
+    # As on AWS, the ETag of an SSE-C object is not the MD5 of its content.
+    assert put["ETag"].strip('"') != hashlib.md5(data).hexdigest()
+
+    got = s3.get_object(Bucket=bucket, Key="c", **SSE_C)
+    assert got["Body"].read() == data and got["SSECustomerKeyMD5"] == key_md5
+    assert s3.head_object(Bucket=bucket, Key="c", **SSE_C)["ContentLength"] == len(data)
+    ranged = s3.get_object(Bucket=bucket, Key="c", Range="bytes=1048570-1048590", **SSE_C)["Body"].read()
+    assert ranged == data[1048570:1048591]
+
+    expect_client_error(s3.get_object, Bucket=bucket, Key="c", code="InvalidRequest", status=400)
+    expect_client_error(s3.get_object, Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256",
+                        SSECustomerKey=OTHER_KEY, code="AccessDenied", status=403)
+    # SSE-C headers on an object that is not SSE-C.
+    s3.put_object(Bucket=bucket, Key="s3-managed", Body=b"x")
+    expect_client_error(s3.get_object, Bucket=bucket, Key="s3-managed", code="InvalidRequest", status=400, **SSE_C)
+
+
+def test_sse_c_bad_headers_are_refused(s3, bucket):
+    # With an explicit key MD5 botocore sends the key as given: already base64.
+    expect_client_error(s3.put_object, Bucket=bucket, Key="bad", Body=b"x", SSECustomerAlgorithm="AES256",
+                        SSECustomerKey=base64.b64encode(CUSTOMER_KEY).decode(),
+                        SSECustomerKeyMD5=base64.b64encode(b"0" * 16).decode(),
+                        code="InvalidArgument", status=400)
+    expect_client_error(s3.put_object, Bucket=bucket, Key="bad", Body=b"x", SSECustomerAlgorithm="AES128",
+                        SSECustomerKey=CUSTOMER_KEY, code="InvalidArgument", status=400)
+    expect_client_error(s3.put_object, Bucket=bucket, Key="bad", Body=b"x", SSECustomerAlgorithm="AES256",
+                        SSECustomerKey=b"short", code="InvalidArgument", status=400)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_sse_c_multipart_and_copies(s3, bucket):
+    parts_data = [rand_bytes(5 * MiB, "sse-c-p1"), rand_bytes(MiB + 1, "sse-c-p2")]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", **SSE_C)
+    assert upload["SSECustomerAlgorithm"] == "AES256"
+    expect_client_error(s3.upload_part, Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1,
+                        Body=parts_data[0], code="InvalidRequest", status=400)
+    listed = []
+    for number, body in enumerate(parts_data, start=1):
+        part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=number,
+                              Body=body, **SSE_C)
+        listed.append({"PartNumber": number, "ETag": part["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": listed})
+    whole = b"".join(parts_data)
+    assert s3.get_object(Bucket=bucket, Key="mp", **SSE_C)["Body"].read() == whole
+    expect_client_error(s3.get_object, Bucket=bucket, Key="mp", code="InvalidRequest", status=400)
+
+    source_key = {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": CUSTOMER_KEY}
+    # SSE-C -> server-managed: readable without a key afterwards.
+    expect_client_error(s3.copy_object, Bucket=bucket, Key="to-s3", CopySource={"Bucket": bucket, "Key": "mp"},
+                        code="InvalidRequest", status=400)
+    s3.copy_object(Bucket=bucket, Key="to-s3", CopySource={"Bucket": bucket, "Key": "mp"}, **source_key)
+    got = s3.get_object(Bucket=bucket, Key="to-s3")
+    assert got["ServerSideEncryption"] == SSE and got["Body"].read() == whole
+    # SSE-C -> another SSE-C key.
+    s3.copy_object(Bucket=bucket, Key="to-other", CopySource={"Bucket": bucket, "Key": "mp"}, **source_key,
+                   SSECustomerAlgorithm="AES256", SSECustomerKey=OTHER_KEY)
+    assert s3.get_object(Bucket=bucket, Key="to-other", SSECustomerAlgorithm="AES256",
+                         SSECustomerKey=OTHER_KEY)["Body"].read() == whole
+    expect_client_error(s3.get_object, Bucket=bucket, Key="to-other", code="AccessDenied", status=403, **SSE_C)
+    # Server-managed -> SSE-C.
+    s3.put_object(Bucket=bucket, Key="plain-src", Body=b"server managed")
+    s3.copy_object(Bucket=bucket, Key="to-c", CopySource={"Bucket": bucket, "Key": "plain-src"}, **SSE_C)
+    assert s3.get_object(Bucket=bucket, Key="to-c", **SSE_C)["Body"].read() == b"server managed"
+    # UploadPartCopy from an SSE-C source into a server-managed upload.
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="assembled")
+    part = s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=upload["UploadId"], PartNumber=1,
+                               CopySource={"Bucket": bucket, "Key": "mp"}, CopySourceRange="bytes=0-99",
+                               **source_key)
+    s3.complete_multipart_upload(Bucket=bucket, Key="assembled", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1,
+                                                             "ETag": part["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == whole[:100]

@@ -22,6 +22,7 @@ use crate::ops::range::ByteRange;
 use crate::ops::tagging::{request_tagging_meta, tagging_directive_replace, META_TAGGING};
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
+use crate::sse::{customer_key, CustomerHeaders};
 use crate::xml;
 
 /// The object named by `x-amz-copy-source`.
@@ -149,9 +150,7 @@ pub async fn copy_object(
                 .meta
                 .iter()
                 .filter(|(n, _)| {
-                    n.starts_with("x-amz-checksum-")
-                        || n.starts_with(INTERNAL_META_PREFIX)
-                        || n == crate::sse::HEADER_SSE
+                    n.starts_with("x-amz-checksum-") || n.starts_with(INTERNAL_META_PREFIX)
                 })
                 .cloned(),
         );
@@ -159,6 +158,14 @@ pub async fn copy_object(
     } else {
         source.record.meta.clone()
     };
+    // The copy shares the source's ciphertext; its key may be rewrapped.
+    meta.retain(|(name, _)| !crate::sse::is_encryption_meta(name));
+    meta.extend(crate::sse::meta_for_copy(
+        &shard.settings.encryption,
+        &source.record.meta,
+        customer_key(ex.head(), CustomerHeaders::CopySource)?.as_ref(),
+        customer_key(ex.head(), CustomerHeaders::Request)?.as_ref(),
+    )?);
     // Tags follow their own directive, whatever the metadata one says.
     meta.retain(|(name, _)| name != META_TAGGING);
     if tagging_directive_replace(ex.head())? {
@@ -238,9 +245,13 @@ pub async fn upload_part_copy(
     let source = copy_source_load(shard, ctx, ex.head())?;
     let span = copy_source_range(ex.head(), source.record.size_bytes)?;
     let encryption = &shard.settings.encryption;
+    let (source_customer, dest_customer) = (
+        customer_key(ex.head(), CustomerHeaders::CopySource)?,
+        customer_key(ex.head(), CustomerHeaders::Request)?,
+    );
     let keys = (
-        crate::sse::key_of(encryption, &source.record.meta)?,
-        crate::sse::key_of(encryption, &upload_record.meta)?,
+        crate::sse::key_of(encryption, &source.record.meta, source_customer.as_ref())?,
+        crate::sse::key_of(encryption, &upload_record.meta, dest_customer.as_ref())?,
     );
     let (extents, md5, size_bytes) =
         copy_bytes(shard, &source.record.body, span, &bucket, keys).await?;

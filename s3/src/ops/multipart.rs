@@ -175,7 +175,7 @@ pub async fn create_multipart_upload(
         ));
         meta.push((META_CHECKSUM_TYPE.to_string(), kind.to_string()));
     }
-    let encrypted = crate::sse::response_header(&meta).is_some();
+    let sse_headers = crate::sse::response_headers(&meta);
     let upload: UploadKey = rand::random();
     let record = UploadRecord {
         bucket_id: bucket.id,
@@ -196,9 +196,7 @@ pub async fn create_multipart_upload(
     let upload_text = hex::encode(upload);
     xml::initiate_multipart_upload_result(&mut out, &bucket.name, key.as_str(), &upload_text);
     let mut headers = vec![("content-type", "application/xml")];
-    if encrypted {
-        headers.push((crate::sse::HEADER_SSE, crate::sse::SSE_AES256));
-    }
+    headers.extend(sse_headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     if let Some((algorithm, kind)) = checksum {
         headers.push(("x-amz-checksum-algorithm", algorithm.sdk_name()));
         headers.push(("x-amz-checksum-type", kind));
@@ -225,12 +223,17 @@ pub async fn upload_part(
     let Some(upload_record) = load_upload(shard, &bucket, &key, &upload)? else {
         return Err(no_such_upload());
     };
-    let data_key = crate::sse::key_of(&shard.settings.encryption, &upload_record.meta)?;
+    let customer = crate::sse::customer_key(ex.head(), crate::sse::CustomerHeaders::Request)?;
+    let data_key = crate::sse::key_of(
+        &shard.settings.encryption,
+        &upload_record.meta,
+        customer.as_ref(),
+    )?;
     let ingested = receive_body(shard, ctx, ex, &bucket, Inline::Never, data_key.as_ref()).await?;
     let ObjectBody::Extents(extents) = ingested.body else {
         unreachable!("parts are never inline")
     };
-    let etag = hex::encode(ingested.md5);
+    let etag = crate::sse::etag_for(ingested.md5, &upload_record.meta);
     let mut meta = Vec::new();
     if let Some(checksum) = &ingested.checksum {
         meta.push((
@@ -239,7 +242,7 @@ pub async fn upload_part(
         ));
     }
     let mut headers = stored_response_headers(&etag, ingested.checksum.as_ref());
-    headers.extend(crate::sse::response_header(&upload_record.meta));
+    headers.extend(crate::sse::response_headers(&upload_record.meta));
     let record = PartRecord {
         size_bytes: ingested.size_bytes,
         etag,

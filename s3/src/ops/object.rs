@@ -136,7 +136,7 @@ pub async fn put_object(
     meta.extend(sse_meta.into_iter().flatten());
     let ingested =
         receive_body(shard, ctx, ex, &bucket, Inline::Allowed, data_key.as_ref()).await?;
-    let etag = hex::encode(ingested.md5);
+    let etag = crate::sse::etag_for(ingested.md5, &meta);
     if let Some(checksum) = &ingested.checksum {
         meta.push((
             checksum.algorithm().header_name().to_string(),
@@ -144,7 +144,7 @@ pub async fn put_object(
         ));
     }
     let mut headers = stored_response_headers(&etag, ingested.checksum.as_ref());
-    headers.extend(crate::sse::response_header(&meta));
+    headers.extend(crate::sse::response_headers(&meta));
     let record = ObjectRecord {
         size_bytes: ingested.size_bytes,
         etag,
@@ -528,7 +528,8 @@ pub async fn get_object(
     let bucket = ctx.bucket_info(shard)?;
     let record = crate::ops::load_object(shard, ctx, &bucket)?;
     // Opened before any header goes out, so a key problem is a clean error.
-    let data_key = crate::sse::key_of(&shard.settings.encryption, &record.meta)?;
+    let customer = crate::sse::customer_key(ex.head(), crate::sse::CustomerHeaders::Request)?;
+    let data_key = crate::sse::key_of(&shard.settings.encryption, &record.meta, customer.as_ref())?;
     let etag = format!("\"{}\"", record.etag);
     let last_modified = format_http_date(record.last_modified_ms);
     match evaluate_read_conditions(ex.head(), &etag, record.last_modified_ms)? {
