@@ -1,4 +1,5 @@
-//! `maxiofs-bench`: a small, blocking S3 load generator and machine-ceiling probe.
+//! `maxiofs-bench`: a small S3 load generator on monoio (io_uring) and a machine-ceiling
+//! probe.
 //!
 //! Owns: the `bench/` crate only. It talks to a server over HTTP/1.1 (plain or TLS) like
 //! any client would, so it may depend on `s3` for SigV4 signing but must never reach into
@@ -7,9 +8,12 @@
 //! Modules, in the order a run flows through them:
 //! - `units`: `4KiB` / `500ms` argument parsing.
 //! - `sign`: SigV4 `Authorization` headers built with `s3::auth::sigv4`.
-//! - `tls`: certificate trust (`--insecure`, `--ca-file`) and the plain-or-TLS stream.
-//! - `client`: one keep-alive connection, hand-written requests and response parsing.
-//! - `workload`: bucket setup, the prepared object set, the timed worker threads.
+//! - `tls`: certificate trust (`--insecure`, `--ca-file`) and the plain-or-TLS monoio
+//!   stream.
+//! - `client`: one keep-alive connection, hand-written requests, response parsing, socket
+//!   timeouts, and `block_on`, the monoio runtime everything network runs in.
+//! - `workload`: bucket setup, the prepared object set, the timed workers: futures on
+//!   `--threads` runtime threads.
 //! - `cpu`: the server's CPU time from `/proc/PID/stat`.
 //! - `report`: merged statistics, the human table and the `--json` line.
 //! - `ceiling`: this machine's limits: single-core MD5, CRC32C, SHA-256 and

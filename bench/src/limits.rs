@@ -14,7 +14,8 @@ pub const LATENCY_US_MAX: u64 = 60_000_000;
 /// is below the run-to-run noise of any latency we report.
 pub const LATENCY_SIGNIFICANT_DIGITS: u8 = 3;
 
-/// Socket read and write timeout. Long enough for a 1 GiB body on a slow link,
+/// Longest a connect (with its TLS handshake), or any one read or write, may take. Each
+/// read or write moves at most a buffer, so this is long enough on a slow link, and
 /// short enough that a hung server ends the run instead of hanging it.
 pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -38,15 +39,18 @@ pub const DELETE_BATCH_KEYS_MAX: usize = 1000;
 /// Parts of one multipart upload: S3's maximum.
 pub const MULTIPART_PARTS_MAX: u64 = 10_000;
 
-/// Read buffer per connection and scratch buffer for discarded GET bodies. Large
-/// enough that a 1 MiB body takes few `read` calls.
+/// Receive buffer per connection: response heads are parsed in it and GET bodies read
+/// into it and dropped. Large enough that a 1 MiB body takes few `read` calls.
 pub const READ_BUFFER_BYTES: usize = 256 * 1024;
+// A response head being parsed must leave room in the buffer to read the rest into.
+const _: () = assert!(RESPONSE_HEAD_BYTES_MAX < READ_BUFFER_BYTES);
 
 /// Bytes at the start of every PUT body overwritten with (worker, sequence), so that
 /// no two bodies of a run are equal even though each worker reuses one random buffer.
 pub const BODY_PREFIX_BYTES: usize = 16;
 
-/// Most connections one run opens: one thread each, so this bounds threads too.
+/// Most load workers one run starts, each with its connection (a multipart worker has
+/// `--part-parallel`) and a body buffer of `--size`: this bounds sockets and memory.
 pub const CONCURRENCY_MAX: usize = 4096;
 
 /// Largest object size accepted; bodies are held in memory once per worker.

@@ -81,9 +81,13 @@ struct LoadArgs {
     /// Object size: 4KiB, 1MiB, 5MB, 1048576, or a uniform range 256KiB..8MiB.
     #[arg(long, default_value = "1MiB", value_parser = parse_size_range)]
     size: SizeRange,
-    /// Connections, one worker thread each.
+    /// Connections, one worker each; the workers are spread over --threads.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// OS threads for the workers, each running one io_uring (monoio) runtime; at most
+    /// the cores available. No more threads than workers are started.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// Length of the measured phase: 5s, 500ms, 2m.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     duration: Duration,
@@ -175,6 +179,7 @@ fn run_load(op: Op, args: &LoadArgs) -> Result<ExitCode, String> {
         op,
         size: args.size,
         concurrency: args.concurrency,
+        threads: args.threads,
         duration: args.duration,
         objects: args.objects,
         put_ratio: args.put_ratio,

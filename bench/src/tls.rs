@@ -1,31 +1,34 @@
 //! HTTPS for the client: which server certificates to trust (`TlsTrust`), the rustls
-//! client settings built from it (`TlsEndpoint`), and `Connection`, one byte stream over
-//! plain TCP or TLS, so the HTTP code in `client` reads and writes both the same way.
+//! client settings built from it (`TlsEndpoint`), and `Connection`, one monoio byte stream
+//! over plain TCP or TLS (monoio-rustls), so the HTTP code in `client` reads and writes
+//! both the same way, with owned buffers.
 //!
 //! Owns: the rustls client configuration (the ring provider, as the server uses; TLS 1.3
 //! and 1.2; ALPN "http/1.1"), the accept-any-certificate verifier behind `--insecure`,
 //! and PEM loading of `--ca-file`. No system or bundled root store: an https endpoint
 //! needs one of the two, which is what a benchmark against a test server has anyway.
 //!
-//! Must not touch: HTTP, signing or timing.
+//! Must not touch: HTTP, signing, timing or timeouts (the caller bounds each operation
+//! and drops the connection when one fails).
 //!
 //! Main types: `TlsTrust`, `TlsEndpoint`, `Connection`.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::net::TcpStream;
+use monoio::BufResult;
+use monoio_rustls::{ClientTlsStream, TlsConnector};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{
     verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
-    StreamOwned,
-};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// The only application protocol the client speaks.
 const ALPN_HTTP_1_1: &[u8] = b"http/1.1";
@@ -77,16 +80,19 @@ impl TlsEndpoint {
 
     /// Completes the handshake over `tcp` now, so the first request does not pay for it
     /// and a refused certificate is reported as such.
-    pub fn connect(&self, mut tcp: TcpStream) -> io::Result<Connection> {
-        let mut tls = ClientConnection::new(self.config.clone(), self.server_name.clone())
-            .map_err(io::Error::other)?;
-        while tls.is_handshaking() {
-            tls.complete_io(&mut tcp).map_err(|e| {
+    pub async fn connect(&self, tcp: TcpStream) -> io::Result<Connection> {
+        let connector = TlsConnector::from(self.config.clone());
+        match connector.connect(self.server_name.clone(), tcp).await {
+            Ok(tls) => Ok(Connection::Tls(Box::new(tls))),
+            Err(e) => {
+                let e = io::Error::from(e);
                 let name = self.server_name.to_str();
-                io::Error::new(e.kind(), format!("TLS handshake with {name}: {e}"))
-            })?;
+                Err(io::Error::new(
+                    e.kind(),
+                    format!("TLS handshake with {name}: {e}"),
+                ))
+            }
         }
-        Ok(Connection::Tls(Box::new(StreamOwned::new(tls, tcp))))
     }
 }
 
@@ -156,36 +162,29 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-/// One connection to the server, plain or TLS; reads and writes application bytes.
+/// One connection to the server, plain or TLS; reads and writes application bytes with
+/// monoio's owned buffers: a buffer moves into the operation and comes back with its result.
 pub enum Connection {
     Plain(TcpStream),
     /// Boxed: the rustls state is large and the plain variant should not carry its size.
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Tls(Box<ClientTlsStream<TcpStream>>),
 }
 
-impl Read for Connection {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl Connection {
+    /// Reads into `buf` from its write position; Ok(0) means the server closed.
+    pub async fn read<B: IoBufMut>(&mut self, buf: B) -> BufResult<usize, B> {
         match self {
-            Connection::Plain(tcp) => tcp.read(buf),
-            Connection::Tls(tls) => tls.read(buf),
-        }
-    }
-}
-
-impl Write for Connection {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Connection::Plain(tcp) => tcp.write(buf),
-            Connection::Tls(tls) => tls.write(buf),
+            Connection::Plain(tcp) => tcp.read(buf).await,
+            Connection::Tls(tls) => tls.read(buf).await,
         }
     }
 
-    /// For TLS, sends any records rustls still holds; a request is complete on the wire
-    /// only after this.
-    fn flush(&mut self) -> io::Result<()> {
+    /// Writes some of `buf`. Over TLS the bytes written are encrypted and on the wire when
+    /// this returns: monoio-rustls sends every record it makes before returning.
+    pub async fn write<B: IoBuf>(&mut self, buf: B) -> BufResult<usize, B> {
         match self {
-            Connection::Plain(tcp) => tcp.flush(),
-            Connection::Tls(tls) => tls.flush(),
+            Connection::Plain(tcp) => tcp.write(buf).await,
+            Connection::Tls(tls) => tls.write(buf).await,
         }
     }
 }

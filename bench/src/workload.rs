@@ -1,6 +1,11 @@
 //! The workloads: create the bucket, prepare the object set that GET, LIST and DELETE
-//! work on, then run `concurrency` worker threads, each with its own connection (a
-//! multipart worker has one per parallel part), for the duration.
+//! work on, then run `concurrency` workers, each with its own connection (a multipart
+//! worker has one per parallel part, and sends the parts of an upload as concurrent
+//! futures), for the duration.
+//!
+//! The workers are futures on `--threads` OS threads, each running one monoio runtime
+//! with its share of them, so many connections cost no context switches the server's
+//! cores would pay for. Setup runs on one runtime on the calling thread.
 //!
 //! Only the timed phase is measured and sampled for server CPU; connecting and
 //! preparing happen before it. Every object body is unique: each worker fills one
@@ -12,17 +17,19 @@
 //! Main types: `Target` (server and credentials), `LoadSpec` (what to run), `Op`.
 
 use std::io;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use futures_util::future::join_all;
 use md5::{Digest, Md5};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-use crate::client::{Endpoint, PayloadMode, Request, Response, S3Client};
+use crate::client::{self, Endpoint, PayloadMode, Request, Response, S3Client};
 use crate::cpu::CpuProbe;
 use crate::limits::{BODY_PREFIX_BYTES, CONCURRENCY_MAX, IO_ERROR_BACKOFF, OBJECT_BYTES_MAX};
 use crate::limits::{DELETE_BATCH_KEYS_MAX, LIST_PAGE_KEYS, MULTIPART_PARTS_MAX};
@@ -89,6 +96,9 @@ pub struct LoadSpec {
     pub op: Op,
     pub size: SizeRange,
     pub concurrency: usize,
+    /// OS threads, each running one monoio runtime with its share of the workers; a run
+    /// with fewer workers than this uses one thread per worker.
+    pub threads: usize,
     pub duration: Duration,
     /// Objects prepared for `get`, `mixed`, `list` and `delete`.
     pub objects: usize,
@@ -112,6 +122,14 @@ impl LoadSpec {
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=CONCURRENCY_MAX).contains(&self.concurrency) {
             return Err(format!("--concurrency must be 1..={CONCURRENCY_MAX}"));
+        }
+        // More runtime threads than cores would bring back the context switches they
+        // exist to avoid.
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        if !(1..=cores).contains(&self.threads) {
+            return Err(format!(
+                "--threads must be 1..={cores}, the cores available"
+            ));
         }
         if self.size.max_bytes > OBJECT_BYTES_MAX {
             return Err(format!("--size must be at most {OBJECT_BYTES_MAX} bytes"));
@@ -171,14 +189,8 @@ pub fn run(
 ) -> Result<PhaseReport, String> {
     spec.validate()?;
     let run_id = format!("bench-{:016x}", rand::random::<u64>());
-    create_bucket(target)?;
-    let prepared = match spec.op.needs_prepared_set() {
-        true => prepare_objects(target, spec, &run_id)?,
-        false => PreparedSet {
-            key_prefix: String::new(),
-            paths: Vec::new(),
-        },
-    };
+    let prepared = client::block_on(set_up(target, spec, &run_id))
+        .map_err(|e| format!("starting a monoio runtime: {e}"))??;
     let phase = Phase {
         target,
         spec,
@@ -190,12 +202,25 @@ pub fn run(
     phase.measure(server_pid.map(CpuProbe::new))
 }
 
+/// Creates the bucket and prepares the object set the op needs, if any.
+async fn set_up(target: &Target, spec: &LoadSpec, run_id: &str) -> Result<PreparedSet, String> {
+    create_bucket(target).await?;
+    match spec.op.needs_prepared_set() {
+        true => prepare_objects(target, spec, run_id).await,
+        false => Ok(PreparedSet {
+            key_prefix: String::new(),
+            paths: Vec::new(),
+        }),
+    }
+}
+
 /// PUT /bucket: 200 (created) and 409 (already exists) are both fine.
-fn create_bucket(target: &Target) -> Result<(), String> {
+async fn create_bucket(target: &Target) -> Result<(), String> {
     let path = format!("/{}", target.bucket);
     let response = target
         .client()
         .request("PUT", &path, &[])
+        .await
         .map_err(|e| format!("creating bucket {}: {e}", target.bucket))?;
     if response.is_success() || response.status == 409 {
         return Ok(());
@@ -211,7 +236,11 @@ fn create_bucket(target: &Target) -> Result<(), String> {
 /// "directories" of 1000; returns their paths. Any failure fails the run: measuring
 /// reads of missing objects would measure nothing. A reused set is found by HEAD of
 /// its last object, which is written last.
-fn prepare_objects(target: &Target, spec: &LoadSpec, run_id: &str) -> Result<PreparedSet, String> {
+async fn prepare_objects(
+    target: &Target,
+    spec: &LoadSpec,
+    run_id: &str,
+) -> Result<PreparedSet, String> {
     let reuse = spec.reuse_prepared && spec.op != Op::Delete;
     let key_prefix = match reuse {
         true => format!("prepared-{}x{}/", spec.objects, spec.size),
@@ -230,6 +259,7 @@ fn prepare_objects(target: &Target, spec: &LoadSpec, run_id: &str) -> Result<Pre
         && target
             .client()
             .request("HEAD", last, &[])
+            .await
             .is_ok_and(|r| r.is_success())
     {
         eprintln!("reusing {} prepared objects in {bucket}", spec.objects);
@@ -240,23 +270,20 @@ fn prepare_objects(target: &Target, spec: &LoadSpec, run_id: &str) -> Result<Pre
         spec.objects, spec.size
     );
     let workers = spec.concurrency.min(rest.len()).max(1);
-    thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let mine = rest.iter().enumerate().skip(w).step_by(workers);
-                scope.spawn(move || prepare_objects_worker(target, spec, w, mine))
-            })
-            .collect();
-        // Stops at the first failure; the scope still joins the other workers.
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("a prepare worker panicked"))
-    })?;
-    prepare_objects_worker(target, spec, 0, std::iter::once((rest.len(), last)))?;
+    let stripes = (0..workers).map(|w| {
+        let mine = rest.iter().enumerate().skip(w).step_by(workers);
+        prepare_objects_worker(target, spec, w, mine)
+    });
+    // Every worker runs to its end; the first failure in worker order is reported.
+    join_all(stripes)
+        .await
+        .into_iter()
+        .collect::<Result<(), String>>()?;
+    prepare_objects_worker(target, spec, 0, std::iter::once((rest.len(), last))).await?;
     Ok(set)
 }
 
-fn prepare_objects_worker<'a>(
+async fn prepare_objects_worker<'a>(
     target: &Target,
     spec: &LoadSpec,
     worker: usize,
@@ -270,6 +297,7 @@ fn prepare_objects_worker<'a>(
         stamp_body(&mut body[..size], worker, index as u64);
         let response = client
             .request("PUT", path, &body[..size])
+            .await
             .map_err(|e| format!("preparing {path}: {e}"))?;
         if !response.is_success() {
             return Err(format!("preparing {path}: {}", describe_error(&response)));
@@ -335,6 +363,14 @@ fn key_of<'p>(path: &'p str, bucket: &str) -> &'p str {
 
 fn pair(name: &str, value: &str) -> (String, String) {
     (name.to_owned(), value.to_owned())
+}
+
+/// The workers of runtime thread `thread_index` of `threads`: consecutive indices, the
+/// remainder of `concurrency / threads` spread one each over the first threads.
+fn workers_of_thread(concurrency: usize, threads: usize, thread_index: usize) -> Range<usize> {
+    let (share, extra) = (concurrency / threads, concurrency % threads);
+    let start = thread_index * share + thread_index.min(extra);
+    start..start + share + usize::from(thread_index < extra)
 }
 
 /// How one timed operation ended.
@@ -407,31 +443,37 @@ struct Phase<'a> {
 }
 
 impl Phase<'_> {
-    /// Starts the workers, waits until all are connected, samples the server's CPU,
-    /// releases them, and samples again when the last one finishes. The load
-    /// generator's own CPU is sampled too: it shares the machine with the server.
+    /// Starts the runtime threads, waits until all their workers are connected, samples
+    /// the server's CPU, releases them, and samples again when the last one finishes.
+    /// The load generator's own CPU is sampled too: it shares the machine with the server.
     fn measure(&self, server: Option<CpuProbe>) -> Result<PhaseReport, String> {
         let concurrency = self.spec.concurrency;
+        let threads = self.spec.threads.min(concurrency);
         let client = CpuProbe::new(std::process::id());
         let sample = || (server.as_ref().map(CpuProbe::cpu_s), client.cpu_s());
-        let (connected, go) = (Barrier::new(concurrency + 1), Barrier::new(concurrency + 1));
-        let (stats, elapsed_s, before, after) = thread::scope(|scope| {
-            let handles: Vec<_> = (0..concurrency)
-                .map(|w| {
+        let (connected, go) = (Barrier::new(threads + 1), Barrier::new(threads + 1));
+        let (results, elapsed_s, before, after) = thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let workers = workers_of_thread(concurrency, threads, t);
                     let (connected, go) = (&connected, &go);
-                    scope.spawn(move || self.worker(w, connected, go))
+                    scope.spawn(move || self.runtime_thread(workers, connected, go))
                 })
                 .collect();
             connected.wait();
             let before = sample();
             let started = Instant::now();
             go.wait();
-            let mut stats = WorkerStats::new();
-            for handle in handles {
-                stats.merge(&handle.join().expect("a load worker panicked"));
-            }
-            (stats, started.elapsed().as_secs_f64(), before, sample())
+            let results: Vec<Result<WorkerStats, String>> = handles
+                .into_iter()
+                .map(|handle| handle.join().expect("a load thread panicked"))
+                .collect();
+            (results, started.elapsed().as_secs_f64(), before, sample())
         });
+        let mut stats = WorkerStats::new();
+        for result in results {
+            stats.merge(&result?);
+        }
         let server_cpu_s = match (before.0.transpose()?, after.0.transpose()?) {
             (Some(before), Some(after)) => Some(after - before),
             _ => None,
@@ -448,7 +490,40 @@ impl Phase<'_> {
         })
     }
 
-    fn worker(&self, index: usize, connected: &Barrier, go: &Barrier) -> WorkerStats {
+    /// One runtime thread: connects its workers, waits at the two barriers with the
+    /// other threads, then runs the workers to the deadline as concurrent futures.
+    fn runtime_thread(
+        &self,
+        workers: Range<usize>,
+        connected: &Barrier,
+        go: &Barrier,
+    ) -> Result<WorkerStats, String> {
+        let run = async {
+            let ready = join_all(workers.map(|w| self.worker_connect(w))).await;
+            // Blocking the runtime's thread is what we want here: all of its workers
+            // are waiting for the start, and nothing else runs on it.
+            connected.wait();
+            go.wait();
+            let deadline = Instant::now() + self.spec.duration;
+            let running = ready
+                .into_iter()
+                .map(|(state, stats)| self.worker_run(state, stats, deadline));
+            let mut merged = WorkerStats::new();
+            for stats in join_all(running).await {
+                merged.merge(&stats);
+            }
+            merged
+        };
+        client::block_on(run).map_err(|e| {
+            // The workers never ran: still meet the others at the barriers.
+            connected.wait();
+            go.wait();
+            format!("starting a monoio runtime: {e}")
+        })
+    }
+
+    /// A worker's state with its connections open; a connect failure is its first error.
+    async fn worker_connect(&self, index: usize) -> (WorkerState, WorkerStats) {
         let mut stats = WorkerStats::new();
         let part_clients = match self.spec.op {
             Op::Multipart => (1..self.spec.part_parallel)
@@ -468,16 +543,25 @@ impl Phase<'_> {
             sequence: 0,
             list_continuation: None,
         };
-        let connecting = std::iter::once(&mut state.client).chain(&mut state.part_clients);
-        if let Some(error) = connecting.filter_map(|c| c.connect().err()).next() {
-            self.record(&mut stats, Outcome::of(Err(error), 0, 0), 0);
+        for client in std::iter::once(&mut state.client).chain(&mut state.part_clients) {
+            if let Err(error) = client.connect().await {
+                self.record(&mut stats, Outcome::of(Err(error), 0, 0), 0);
+                break;
+            }
         }
-        connected.wait();
-        go.wait();
-        let deadline = Instant::now() + self.spec.duration;
+        (state, stats)
+    }
+
+    /// Runs timed operations until `deadline` (or until `delete` runs out of keys).
+    async fn worker_run(
+        &self,
+        mut state: WorkerState,
+        mut stats: WorkerStats,
+        deadline: Instant,
+    ) -> WorkerStats {
         while Instant::now() < deadline {
             let started = Instant::now();
-            let outcome = self.step(&mut state);
+            let outcome = self.step(&mut state).await;
             let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             if matches!(outcome, Outcome::Exhausted) {
                 break;
@@ -485,28 +569,28 @@ impl Phase<'_> {
             let io_failed = matches!(&outcome, Outcome::Failed { kind, .. } if kind == "io");
             self.record(&mut stats, outcome, latency_us);
             if io_failed {
-                thread::sleep(IO_ERROR_BACKOFF);
+                monoio::time::sleep(IO_ERROR_BACKOFF).await;
             }
         }
         stats
     }
 
     /// One timed operation of the run's op.
-    fn step(&self, state: &mut WorkerState) -> Outcome {
+    async fn step(&self, state: &mut WorkerState) -> Outcome {
         let put = match self.spec.op {
             Op::Put => true,
             Op::Mixed => state.rng.gen_bool(self.spec.put_ratio),
             Op::Get => false,
-            Op::List => return self.list_page(state),
-            Op::Delete => return self.delete_batch(state),
-            Op::Multipart => return self.multipart_object(state),
+            Op::List => return self.list_page(state).await,
+            Op::Delete => return self.delete_batch(state).await,
+            Op::Multipart => return self.multipart_object(state).await,
         };
         if put {
-            return self.put_object(state);
+            return self.put_object(state).await;
         }
         let paths = &self.prepared.paths;
         let path = &paths[state.rng.gen_range(0..paths.len())];
-        match state.client.request("GET", path, &[]) {
+        match state.client.request("GET", path, &[]).await {
             Ok(response) => {
                 let bytes = response.body_bytes;
                 Outcome::of(Ok(response), bytes, 1)
@@ -516,7 +600,7 @@ impl Phase<'_> {
     }
 
     /// PUTs the worker's next object.
-    fn put_object(&self, state: &mut WorkerState) -> Outcome {
+    async fn put_object(&self, state: &mut WorkerState) -> Outcome {
         state.sequence += 1;
         let size = self.spec.pick_size(&mut state.rng);
         let body = &mut state.body[..size];
@@ -526,12 +610,12 @@ impl Phase<'_> {
         let mut request = Request::new("PUT", &path);
         request.body = body;
         request.payload = self.spec.payload;
-        Outcome::of(state.client.send(&request), size as u64, 1)
+        Outcome::of(state.client.send(&request).await, size as u64, 1)
     }
 
     /// One ListObjectsV2 page of up to 1000 entries over the prepared set; a worker
     /// that reaches the end starts over.
-    fn list_page(&self, state: &mut WorkerState) -> Outcome {
+    async fn list_page(&self, state: &mut WorkerState) -> Outcome {
         let mut query = vec![
             pair("list-type", "2"),
             pair("max-keys", &LIST_PAGE_KEYS.to_string()),
@@ -547,7 +631,7 @@ impl Phase<'_> {
         let mut request = Request::new("GET", &path);
         request.query = &query;
         request.capture_body = true;
-        let response = match state.client.send(&request) {
+        let response = match state.client.send(&request).await {
             Ok(response) if response.is_success() => response,
             other => return Outcome::of(other, 0, 0),
         };
@@ -565,7 +649,7 @@ impl Phase<'_> {
 
     /// Deletes the next `--batch` prepared objects: DeleteObject for one, a quiet
     /// DeleteObjects for more.
-    fn delete_batch(&self, state: &mut WorkerState) -> Outcome {
+    async fn delete_batch(&self, state: &mut WorkerState) -> Outcome {
         let batch = self.spec.delete_batch_keys;
         let paths = &self.prepared.paths;
         let first = self.next_delete.fetch_add(batch, Ordering::Relaxed);
@@ -574,7 +658,8 @@ impl Phase<'_> {
         }
         let taken = &paths[first..paths.len().min(first + batch)];
         if batch == 1 {
-            return Outcome::of(state.client.request("DELETE", &taken[0], &[]), 0, 1);
+            let response = state.client.request("DELETE", &taken[0], &[]).await;
+            return Outcome::of(response, 0, 1);
         }
         let bucket = &self.target.bucket;
         let mut xml = String::from("<Delete><Quiet>true</Quiet>");
@@ -592,7 +677,7 @@ impl Phase<'_> {
         request.headers = &headers;
         request.body = xml.as_bytes();
         request.capture_body = true;
-        match state.client.send(&request) {
+        match state.client.send(&request).await {
             Ok(response)
                 if response.is_success() && response.body.windows(7).any(|w| w == b"<Error>") =>
             {
@@ -604,12 +689,12 @@ impl Phase<'_> {
 
     /// One whole multipart upload: create, the parts over `--part-parallel`
     /// connections, complete. Latency is the whole object's.
-    fn multipart_object(&self, state: &mut WorkerState) -> Outcome {
+    async fn multipart_object(&self, state: &mut WorkerState) -> Outcome {
         state.sequence += 1;
         let size = self.spec.pick_size(&mut state.rng);
         let (bucket, run_id) = (&self.target.bucket, self.run_id);
         let path = format!("/{bucket}/{run_id}/w{}/{}", state.index, state.sequence);
-        let upload_id = match self.create_upload(&mut state.client, &path) {
+        let upload_id = match self.create_upload(&mut state.client, &path).await {
             Ok(upload_id) => upload_id,
             Err(outcome) => return outcome,
         };
@@ -624,14 +709,14 @@ impl Phase<'_> {
             true => vec![&[]],
             false => body.chunks(part_bytes).collect(),
         };
-        let lanes = (&mut state.client, state.part_clients.as_mut_slice());
-        let etags = match self.upload_parts(lanes, &path, &upload_id, &parts) {
+        let lanes = std::iter::once(&mut state.client).chain(&mut state.part_clients);
+        let etags = match self.upload_parts(lanes, &path, &upload_id, &parts).await {
             Ok(etags) => etags,
             Err(outcome) => {
                 let query = [pair("uploadId", &upload_id)];
                 let mut abort = Request::new("DELETE", &path);
                 abort.query = &query;
-                let _ = state.client.send(&abort);
+                let _ = state.client.send(&abort).await;
                 return outcome;
             }
         };
@@ -649,7 +734,7 @@ impl Phase<'_> {
         complete.query = &query;
         complete.body = xml.as_bytes();
         complete.capture_body = true;
-        match state.client.send(&complete) {
+        match state.client.send(&complete).await {
             Ok(response)
                 if response.is_success()
                     && xml_text(&String::from_utf8_lossy(&response.body), "ETag").is_none() =>
@@ -660,12 +745,12 @@ impl Phase<'_> {
         }
     }
 
-    fn create_upload(&self, client: &mut S3Client, path: &str) -> Result<String, Outcome> {
+    async fn create_upload(&self, client: &mut S3Client, path: &str) -> Result<String, Outcome> {
         let query = [pair("uploads", "")];
         let mut request = Request::new("POST", path);
         request.query = &query;
         request.capture_body = true;
-        match client.send(&request) {
+        match client.send(&request).await {
             Ok(response) if response.is_success() => {
                 xml_text(&String::from_utf8_lossy(&response.body), "UploadId")
                     .ok_or_else(|| Outcome::error_in_body(&response))
@@ -674,55 +759,55 @@ impl Phase<'_> {
         }
     }
 
-    /// Uploads `parts` (part i+1 is `parts[i]`), connection c taking parts c, c+P, …;
-    /// returns the ETags in part order, or the first failure.
-    fn upload_parts(
+    /// Uploads `parts` (part i+1 is `parts[i]`), connection c taking parts c, c+P, …,
+    /// the connections as concurrent futures; returns the ETags in part order, or the
+    /// first failure.
+    async fn upload_parts<'c>(
         &self,
-        (client, part_clients): (&mut S3Client, &mut [S3Client]),
+        clients: impl Iterator<Item = &'c mut S3Client>,
         path: &str,
         upload_id: &str,
         parts: &[&[u8]],
     ) -> Result<Vec<String>, Outcome> {
-        let clients: Vec<&mut S3Client> = std::iter::once(client).chain(part_clients).collect();
+        let clients: Vec<&mut S3Client> = clients.collect();
         let lanes = clients.len();
-        let payload = self.spec.payload;
-        let results: Vec<Result<Vec<(usize, String)>, Outcome>> = thread::scope(|scope| {
-            let handles: Vec<_> = clients
-                .into_iter()
-                .enumerate()
-                .map(|(lane, client)| {
-                    scope.spawn(move || {
-                        let mut etags = Vec::new();
-                        for (i, part) in parts.iter().enumerate().skip(lane).step_by(lanes) {
-                            let query = [
-                                pair("partNumber", &(i + 1).to_string()),
-                                pair("uploadId", upload_id),
-                            ];
-                            let mut request = Request::new("PUT", path);
-                            request.query = &query;
-                            request.body = part;
-                            request.payload = payload;
-                            match client.send(&request) {
-                                Ok(response) if response.is_success() => match response.etag {
-                                    Some(etag) => etags.push((i, etag)),
-                                    None => return Err(Outcome::error_in_body(&response)),
-                                },
-                                other => return Err(Outcome::of(other, 0, 0)),
-                            }
-                        }
-                        Ok(etags)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a part uploader panicked"))
-                .collect()
+        let uploads = clients.into_iter().enumerate().map(|(lane, client)| {
+            let mine = parts.iter().enumerate().skip(lane).step_by(lanes);
+            self.upload_parts_lane(client, path, upload_id, mine)
         });
         let mut etags = vec![String::new(); parts.len()];
-        for lane in results {
+        for lane in join_all(uploads).await {
             for (i, etag) in lane? {
                 etags[i] = etag;
+            }
+        }
+        Ok(etags)
+    }
+
+    /// One connection's share of `upload_parts`, in turn: (index, ETag) of each part.
+    async fn upload_parts_lane<'p>(
+        &self,
+        client: &mut S3Client,
+        path: &str,
+        upload_id: &str,
+        parts: impl Iterator<Item = (usize, &'p &'p [u8])>,
+    ) -> Result<Vec<(usize, String)>, Outcome> {
+        let mut etags = Vec::new();
+        for (i, part) in parts {
+            let query = [
+                pair("partNumber", &(i + 1).to_string()),
+                pair("uploadId", upload_id),
+            ];
+            let mut request = Request::new("PUT", path);
+            request.query = &query;
+            request.body = part;
+            request.payload = self.spec.payload;
+            match client.send(&request).await {
+                Ok(response) if response.is_success() => match response.etag {
+                    Some(etag) => etags.push((i, etag)),
+                    None => return Err(Outcome::error_in_body(&response)),
+                },
+                other => return Err(Outcome::of(other, 0, 0)),
             }
         }
         Ok(etags)
@@ -758,5 +843,20 @@ mod tests {
         let mut tiny = vec![0u8; 3];
         stamp_body(&mut tiny, 1, 0);
         assert_eq!(tiny, [1, 0, 0]);
+    }
+
+    #[test]
+    fn workers_are_spread_over_threads_in_order_and_evenly() {
+        for (concurrency, threads) in [(1, 1), (8, 1), (64, 2), (7, 2), (10, 4), (5, 5)] {
+            let ranges: Vec<Range<usize>> = (0..threads)
+                .map(|t| workers_of_thread(concurrency, threads, t))
+                .collect();
+            assert_eq!(ranges[0].start, 0);
+            assert_eq!(ranges[threads - 1].end, concurrency);
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert!(pair[0].len() == pair[1].len() || pair[0].len() == pair[1].len() + 1);
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! HTTPS in the load generator's client: a tiny rustls server thread with certificates
-//! generated for the test (no key material is checked in) answers one request, and the
-//! client must complete the exchange with `--insecure` and with `--ca-file`, and must
-//! refuse a certificate it was not told to trust.
+//! HTTPS in the load generator's client: a tiny blocking rustls server thread with
+//! certificates generated for the test (no key material is checked in) answers one
+//! request, and the client, on a monoio runtime on the test's thread, must complete the
+//! exchange with `--insecure` and with `--ca-file`, and must refuse a certificate it was
+//! not told to trust.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener};
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bench::client::{Endpoint, S3Client};
+use bench::client::{self, Endpoint, Response, S3Client};
 use bench::sign::Signer;
 use bench::tls::TlsTrust;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
@@ -123,11 +124,16 @@ fn client(url: &str, trust: &TlsTrust) -> S3Client {
     S3Client::new(endpoint, signer)
 }
 
+/// One GET of /bucket/key on a new connection, run on a monoio runtime.
+fn get(client: &mut S3Client) -> std::io::Result<Response> {
+    client::block_on(client.request("GET", "/bucket/key", &[])).expect("monoio runtime")
+}
+
 /// The client gets the whole response, and the server saw a signed S3 request.
 fn assert_exchange(url: &str, trust: &TlsTrust, cert: &TestCert) {
     let (port, server) = serve_one(cert);
     let mut client = client(&format!("{url}:{port}"), trust);
-    let response = client.request("GET", "/bucket/key", &[]).expect("request");
+    let response = get(&mut client).expect("request");
     assert_eq!(response.status, 200);
     assert_eq!(response.body_bytes, RESPONSE_BODY.len() as u64);
     let head = server
@@ -151,9 +157,7 @@ fn insecure_accepts_a_certificate_for_another_name_and_ca_file_does_not() {
     let path = write_pem(&cert.trust_pem, "other-name");
     let (port, server) = serve_one(&cert);
     let url = format!("https://127.0.0.1:{port}");
-    let error = client(&url, &TlsTrust::CaFile(path.clone()))
-        .request("GET", "/bucket/key", &[])
-        .unwrap_err();
+    let error = get(&mut client(&url, &TlsTrust::CaFile(path.clone()))).unwrap_err();
     std::fs::remove_file(&path).expect("remove PEM");
     assert!(error.to_string().contains("certificate"), "{error}");
     assert!(server.join().expect("server thread").is_err());
@@ -185,7 +189,7 @@ fn ca_file_refuses_a_server_signed_by_another_ca() {
         &format!("https://127.0.0.1:{port}"),
         &TlsTrust::CaFile(path.clone()),
     );
-    let error = client.request("GET", "/bucket/key", &[]).unwrap_err();
+    let error = get(&mut client).unwrap_err();
     std::fs::remove_file(&path).expect("remove PEM");
     assert!(error.to_string().contains("certificate"), "{error}");
     assert!(
