@@ -33,6 +33,7 @@ from helpers import (
     REGION,
     REPO_ROOT,
     empty_and_delete_bucket,
+    aws_cli_env,
     env_without_aws,
     make_client,
     unique_bucket_name,
@@ -412,28 +413,7 @@ def _run(cmd, env, check, timeout=600, cwd=None, input_data=None) -> CliResult:
 @pytest.fixture
 def aws(server, tmp_path):
     """Run aws cli v1 (this venv's awscli) against the server: aws("s3", "ls", ...)."""
-    cfg_dir = tmp_path / "awscfg"
-    cfg_dir.mkdir()
-    (cfg_dir / "config").write_text(
-        "[default]\n"
-        f"region = {REGION}\n"
-        "s3 =\n"
-        "    addressing_style = path\n"
-    )
-    (cfg_dir / "credentials").write_text("")
-    env = env_without_aws()
-    env.update(
-        {
-            "AWS_ACCESS_KEY_ID": server.access_key,
-            "AWS_SECRET_ACCESS_KEY": server.secret_key,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": str(cfg_dir / "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(cfg_dir / "credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_MAX_ATTEMPTS": "1",
-            "AWS_PAGER": "",
-        }
-    )
+    env = aws_cli_env(tmp_path / "awscfg", server.access_key, server.secret_key)
 
     def run(*args, check=True, timeout=600) -> CliResult:
         cmd = [sys.executable, "-m", "awscli", "--endpoint-url", server.endpoint, *map(str, args)]

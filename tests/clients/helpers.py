@@ -255,6 +255,31 @@ def env_without_aws() -> dict:
     }
 
 
+def aws_cli_env(cfg_dir, access_key: str, secret_key: str, s3_settings: dict[str, str] | None = None) -> dict:
+    """The environment for running aws cli v1 against a test server: a private config file
+    (region, path-style addressing, plus `s3_settings` such as multipart_chunksize) and
+    credentials, one try per request (the cli's retries would hide server errors)."""
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+    settings = {"addressing_style": "path", **(s3_settings or {})}
+    lines = "".join(f"    {name} = {value}\n" for name, value in settings.items())
+    (cfg_dir / "config").write_text(f"[default]\nregion = {REGION}\ns3 =\n{lines}")
+    (cfg_dir / "credentials").write_text("")
+    env = env_without_aws()
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": str(cfg_dir / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(cfg_dir / "credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_PAGER": "",
+        }
+    )
+    return env
+
+
 # --------------------------------------------------------------------------- clients and buckets
 
 

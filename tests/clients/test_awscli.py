@@ -11,8 +11,6 @@ import json
 import os
 import time
 
-import pytest
-
 from helpers import MiB, md5_hex, rand_bytes
 
 

@@ -24,9 +24,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from helpers import (
-    REGION,
     MiB,
-    env_without_aws,
+    aws_cli_env,
     expect_client_error,
     md5_hex,
     object_absent,
@@ -190,32 +189,12 @@ def test_transfer_manager_upload_download_1gib(s3, bucket, big_file, tmp_path):
 @pytest.fixture
 def aws_multipart(server, tmp_path):
     """aws cli v1 configured to upload in BIG_CHUNK parts, 8 at a time."""
-    cfg_dir = tmp_path / "awscfg"
-    cfg_dir.mkdir()
-    (cfg_dir / "config").write_text(
-        "[default]\n"
-        f"region = {REGION}\n"
-        "s3 =\n"
-        "    multipart_threshold = 8MB\n"
-        f"    multipart_chunksize = {BIG_CHUNK // MiB}MB\n"
-        "    max_concurrent_requests = 8\n"
-        "    addressing_style = path\n"
-    )
-    (cfg_dir / "credentials").write_text("")
-    env = env_without_aws()
-    env.update(
-        {
-            "AWS_ACCESS_KEY_ID": server.access_key,
-            "AWS_SECRET_ACCESS_KEY": server.secret_key,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": str(cfg_dir / "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(cfg_dir / "credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-            # One try: the cli's retries would hide server errors.
-            "AWS_MAX_ATTEMPTS": "1",
-            "AWS_PAGER": "",
-        }
-    )
+    s3_settings = {
+        "multipart_threshold": "8MB",
+        "multipart_chunksize": f"{BIG_CHUNK // MiB}MB",
+        "max_concurrent_requests": "8",
+    }
+    env = aws_cli_env(tmp_path / "awscfg", server.access_key, server.secret_key, s3_settings)
 
     def run(*args):
         cmd = [sys.executable, "-m", "awscli", "--endpoint-url", server.endpoint, *map(str, args)]

@@ -31,7 +31,7 @@ from helpers import (
     MiB,
     crc32_b64,
     empty_and_delete_bucket,
-    env_without_aws,
+    aws_cli_env,
     http_status,
     md5_hex,
     rand_bytes,
@@ -207,28 +207,9 @@ def test_presigned_url_over_https_with_curl(tls_server, tls_s3, tls_bucket, tmp_
 
 
 def aws_cli(server: TlsServer, tmp_path: Path, multipart: bool):
-    cfg_dir = tmp_path / "awscfg"
-    cfg_dir.mkdir(exist_ok=True)
-    threshold = "8MB" if multipart else "5GB"
-    (cfg_dir / "config").write_text(
-        f"[default]\nregion = {REGION}\ns3 =\n"
-        f"    multipart_threshold = {threshold}\n    multipart_chunksize = 8MB\n    addressing_style = path\n"
-    )
-    (cfg_dir / "credentials").write_text("")
-    env = env_without_aws()
-    env.update(
-        {
-            "AWS_ACCESS_KEY_ID": server.access_key,
-            "AWS_SECRET_ACCESS_KEY": server.secret_key,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": str(cfg_dir / "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(cfg_dir / "credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_MAX_ATTEMPTS": "1",
-            "AWS_PAGER": "",
-            "PYTHONWARNINGS": "ignore",
-        }
-    )
+    s3_settings = {"multipart_threshold": "8MB" if multipart else "5GB", "multipart_chunksize": "8MB"}
+    env = aws_cli_env(tmp_path / "awscfg", server.access_key, server.secret_key, s3_settings)
+    env["PYTHONWARNINGS"] = "ignore"
 
     def run(*args):
         cmd = [sys.executable, "-m", "awscli", "--endpoint-url", server.endpoint, "--no-verify-ssl", *map(str, args)]
