@@ -93,7 +93,8 @@ def test_multipart_and_copies_are_encrypted(server_factory):
     assert not any(on_disk(srv, w) for w in windows(whole))
 
     # CopyObject shares the encrypted extents; REPLACE keeps them readable too.
-    s3.copy_object(Bucket="mpu", Key="copy", CopySource={"Bucket": "mpu", "Key": "obj"})
+    copied = s3.copy_object(Bucket="mpu", Key="copy", CopySource={"Bucket": "mpu", "Key": "obj"})
+    assert copied["ServerSideEncryption"] == SSE
     s3.copy_object(Bucket="mpu", Key="copy-replaced", CopySource={"Bucket": "mpu", "Key": "obj"},
                    MetadataDirective="REPLACE", Metadata={"new": "meta"}, ContentType="text/plain")
     for key in ["copy", "copy-replaced"]:
@@ -238,8 +239,9 @@ def test_sse_c_multipart_and_copies(s3, bucket):
     got = s3.get_object(Bucket=bucket, Key="to-s3")
     assert got["ServerSideEncryption"] == SSE and got["Body"].read() == whole
     # SSE-C -> another SSE-C key.
-    s3.copy_object(Bucket=bucket, Key="to-other", CopySource={"Bucket": bucket, "Key": "mp"}, **source_key,
-                   SSECustomerAlgorithm="AES256", SSECustomerKey=OTHER_KEY)
+    copied = s3.copy_object(Bucket=bucket, Key="to-other", CopySource={"Bucket": bucket, "Key": "mp"},
+                            **source_key, SSECustomerAlgorithm="AES256", SSECustomerKey=OTHER_KEY)
+    assert copied["SSECustomerKeyMD5"] == base64.b64encode(hashlib.md5(OTHER_KEY).digest()).decode()
     assert s3.get_object(Bucket=bucket, Key="to-other", SSECustomerAlgorithm="AES256",
                          SSECustomerKey=OTHER_KEY)["Body"].read() == whole
     expect_client_error(s3.get_object, Bucket=bucket, Key="to-other", code="AccessDenied", status=403, **SSE_C)

@@ -174,6 +174,7 @@ pub async fn copy_object(
         let source_tags = source.record.meta.iter().find(|(n, _)| n == META_TAGGING);
         meta.extend(source_tags.cloned());
     }
+    let encryption_headers = crate::sse::response_headers(&meta);
     let record = ObjectRecord {
         size_bytes: source.record.size_bytes,
         etag: source.record.etag.clone(),
@@ -194,7 +195,7 @@ pub async fn copy_object(
         .map_err(engine_error)?;
     let mut out = Vec::new();
     xml::copy_object_result(&mut out, &source.record.etag, ctx.now_ms);
-    ctx.respond_xml(ex, out).await
+    ctx.respond_xml_with(ex, &encryption_headers, out).await
 }
 
 /// `x-amz-copy-source-range: bytes=first-last` (both required, inclusive).

@@ -115,14 +115,20 @@ impl RequestContext {
 
     /// A 200 response with an XML body.
     pub async fn respond_xml(&mut self, ex: &mut Exchange<'_>, body: Vec<u8>) -> S3Result<()> {
+        self.respond_xml_with(ex, &[], body).await
+    }
+
+    /// A 200 response with an XML body and extra headers.
+    pub async fn respond_xml_with(
+        &mut self,
+        ex: &mut Exchange<'_>,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> S3Result<()> {
         let len = body.len() as u64;
-        self.send_head(
-            ex,
-            200,
-            &[("content-type", "application/xml")],
-            BodyLen::Fixed(len),
-        )
-        .await?;
+        let mut all = vec![("content-type", "application/xml")];
+        all.extend(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        self.send_head(ex, 200, &all, BodyLen::Fixed(len)).await?;
         let written = if body.len() <= crate::limits::BODY_COPY_BYTES_MAX {
             ex.write_body_copied(&body).await
         } else {
