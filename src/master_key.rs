@@ -9,6 +9,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use cluster::catalog::Catalog;
 use engine::crypto::{MasterKey, MASTER_KEY_BYTES};
 
 use crate::ServerArgs;
@@ -16,20 +17,56 @@ use crate::ServerArgs;
 /// The default key file's name, beside the data directory.
 const DEFAULT_KEY_FILE: &str = "maxiofs-master.key";
 const ENV_MASTER_KEY: &str = "MAXIOFS_MASTER_KEY";
+/// Catalog setting: the id of the master key this data directory uses.
+const SETTING_MASTER_KEY_ID: &str = "master_key_id";
 
 /// The master key to use, if any: `MAXIOFS_MASTER_KEY`, else `--master-key-file`,
 /// else the default file (generated when encryption is on and it is missing).
-pub fn load(args: &ServerArgs) -> Result<Option<MasterKey>, String> {
+/// The catalog records the id of the key the data directory was first served
+/// with: a start with another key, or without it, is refused rather than
+/// silently writing new data under a key the old data cannot be read with.
+pub fn load(args: &ServerArgs, catalog: &Catalog) -> Result<Option<MasterKey>, String> {
+    let recorded = catalog
+        .setting(SETTING_MASTER_KEY_ID)
+        .map_err(|err| err.to_string())?;
+    let key = find(args, recorded.is_some())?;
+    match (&recorded, &key) {
+        (Some(recorded), Some(key)) if recorded != key.id() => Err(format!(
+            "this data directory's objects are encrypted with master key {recorded}, but the \
+             key given is {}: start with the original key",
+            key.id()
+        )),
+        (Some(recorded), None) => Err(format!(
+            "this data directory's objects are encrypted with master key {recorded}, and no \
+             master key was found: restore {} or set {ENV_MASTER_KEY}",
+            key_file_path(args).display()
+        )),
+        (None, Some(key)) => {
+            catalog
+                .set_setting(SETTING_MASTER_KEY_ID, key.id())
+                .map_err(|err| err.to_string())?;
+            Ok(Some(key.clone()))
+        }
+        _ => Ok(key),
+    }
+}
+
+fn key_file_path(args: &ServerArgs) -> PathBuf {
+    match &args.master_key_file {
+        Some(path) => path.clone(),
+        None => default_path(&args.data_dir),
+    }
+}
+
+/// Finds (or, for a data directory that never had one, generates) the key.
+fn find(args: &ServerArgs, data_dir_has_key: bool) -> Result<Option<MasterKey>, String> {
     if let Ok(encoded) = std::env::var(ENV_MASTER_KEY) {
         return decode(&encoded)
             .map(Some)
             .map_err(|why| format!("{ENV_MASTER_KEY}: {why}"));
     }
     let encrypt_new = args.encryption == "on";
-    let path = match &args.master_key_file {
-        Some(path) => path.clone(),
-        None => default_path(&args.data_dir),
-    };
+    let path = key_file_path(args);
     refuse_inside_data_dir(&path, &args.data_dir)?;
     if path.exists() {
         return read_key_file(&path).map(Some);
@@ -37,7 +74,7 @@ pub fn load(args: &ServerArgs) -> Result<Option<MasterKey>, String> {
     if args.master_key_file.is_some() {
         return Err(format!("master key file {} does not exist", path.display()));
     }
-    if !encrypt_new {
+    if !encrypt_new || data_dir_has_key {
         return Ok(None);
     }
     let key = MasterKey::generate();

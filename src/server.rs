@@ -52,7 +52,7 @@ pub fn run(args: ServerArgs) -> Result<(), String> {
     let snapshot = Arc::new(load_snapshot(&catalog, 1).map_err(|err| err.to_string())?);
     let tls = load_tls(&args)?;
     let encryption = EncryptionSettings {
-        master: crate::master_key::load(&args)?,
+        master: crate::master_key::load(&args, &catalog)?,
         encrypt_new_objects: args.encryption == "on",
     };
     let runtime = start(args.clone(), catalog, indexes, snapshot, (tls, encryption))?;

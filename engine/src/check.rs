@@ -17,6 +17,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::crypto::{CHUNK_TAG_BYTES, META_WRAPPED_KEY};
 use crate::error::EngineResult;
 use crate::format::{record_len_bytes, verify_chunk};
 use crate::index::{decode_value, object_key_of, Extent, Index, IndexOp, ObjectBody, ObjectRecord};
@@ -144,11 +145,11 @@ impl Index {
             let problem = match decode_value::<ObjectRecord>(value) {
                 Err(err) => Some(format!("unreadable index record: {err}")),
                 Ok(record) => match &record.body {
-                    ObjectBody::Inline(bytes) if bytes.len() as u64 != record.size_bytes => {
+                    ObjectBody::Inline(bytes) if bytes.len() as u64 != inline_len(&record) => {
                         Some(format!(
                             "inline body of {} bytes, the record says {}",
                             bytes.len(),
-                            record.size_bytes
+                            inline_len(&record)
                         ))
                     }
                     ObjectBody::Inline(_) => None,
@@ -242,6 +243,12 @@ impl Index {
         }
         Ok(lost)
     }
+}
+
+/// Bytes an inline body takes: the object, plus the tag when it is encrypted.
+fn inline_len(record: &ObjectRecord) -> u64 {
+    let encrypted = record.meta.iter().any(|(name, _)| name == META_WRAPPED_KEY);
+    record.size_bytes + if encrypted { CHUNK_TAG_BYTES as u64 } else { 0 }
 }
 
 fn hex_id(id: &UploadKey) -> String {

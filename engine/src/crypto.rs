@@ -30,6 +30,10 @@ type Aes256Ctr32 = ctr::Ctr32BE<Aes256>;
 type HmacSha256 = Hmac<Sha256>;
 
 pub const MASTER_KEY_BYTES: usize = 32;
+/// The object metadata entry holding the wrapped data key of encrypted data.
+/// The engine stores metadata opaquely; it knows this one name so that offline
+/// checks can tell an encrypted inline body (tag + ciphertext) from a damaged one.
+pub const META_WRAPPED_KEY: &str = "x-maxiofs-sse-key";
 /// Bytes of the chunk tag kept (HMAC-SHA256 truncated; the header field's size).
 pub const CHUNK_TAG_BYTES: usize = 24;
 const DATA_SECRET_BYTES: usize = 32;

@@ -28,7 +28,7 @@ use md5::{Digest, Md5};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 
 /// Internal metadata entry holding an object's (or upload's) wrapped data key.
-pub(crate) const META_SSE_KEY: &str = "x-maxiofs-sse-key";
+pub(crate) const META_SSE_KEY: &str = engine::crypto::META_WRAPPED_KEY;
 pub(crate) const HEADER_SSE: &str = "x-amz-server-side-encryption";
 pub(crate) const SSE_AES256: &str = "AES256";
 /// Object id used for the cipher of an inline body (an inline object has no

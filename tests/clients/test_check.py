@@ -89,3 +89,20 @@ def test_check_refuses_what_is_not_a_data_directory(tmp_path):
     result = run_check(tmp_path / "nothing-here")
     assert result.returncode == 2 and "not a maxiofs data directory" in result.stderr
     assert not (tmp_path / "nothing-here").exists()
+
+
+def test_check_passes_an_encrypted_store(server_factory):
+    """Encrypted objects (the default), inline and chunked, check clean and survive --repair."""
+    srv = server_factory()
+    s3 = srv.client()
+    s3.create_bucket(Bucket="sealed")
+    s3.put_object(Bucket="sealed", Key="folder/", Body=b"")
+    s3.put_object(Bucket="sealed", Key="tiny", Body=b"a hundred bytes" * 7)
+    s3.put_object(Bucket="sealed", Key="big", Body=rand_bytes(2 * MiB + 1, "sealed-big"))
+    assert srv.terminate() == 0
+    for extra in [(), ("--repair",)]:
+        result = run_check(srv.data_dir, *extra)
+        assert result.returncode == 0 and "check: OK" in result.stdout, result.stdout + result.stderr
+        assert "PROBLEM" not in result.stdout and "REPAIRED" not in result.stdout
+    srv.restart()
+    assert srv.client().get_object(Bucket="sealed", Key="tiny")["Body"].read() == b"a hundred bytes" * 7

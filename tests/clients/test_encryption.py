@@ -155,12 +155,22 @@ def test_key_file_rules_and_wrong_key(server_factory):
     assert "readable by others" in srv.stderr_tail()
     os.chmod(key_file, 0o600)
 
-    # Another master key cannot open the object: an error, never garbage.
+    # Another master key, or none: the server refuses to start rather than write new data under
+    # a key the old data cannot be read with.
     srv.extra_env["MAXIOFS_MASTER_KEY"] = base64.b64encode(b"\x07" * 32).decode()
+    srv.start(wait=False)
+    assert srv.proc.wait(timeout=30) != 0
+    assert "start with the original key" in srv.stderr_tail()
+    del srv.extra_env["MAXIOFS_MASTER_KEY"]
+    moved = key_file.with_name("moved.key")
+    key_file.rename(moved)
+    srv.start(wait=False)
+    assert srv.proc.wait(timeout=30) != 0
+    assert "no master key was found" in srv.stderr_tail()
+    assert not key_file.exists(), "a missing key must not be silently replaced"
+    moved.rename(key_file)
     srv.start()
-    s3 = srv.client()
-    expect_client_error(s3.get_object, Bucket="keys", Key="k", code="InternalError", status=500)
-    assert srv.running()
+    assert srv.client().get_object(Bucket="keys", Key="k")["Body"].read() == rand_bytes(2 * MiB, "enc-keys")
 
 
 def test_unsupported_encryption_requests_are_refused(s3, bucket):

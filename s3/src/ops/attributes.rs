@@ -51,6 +51,9 @@ pub async fn get_object_attributes(
     let wanted = requested_attributes(ex.head())?;
     let bucket = ctx.bucket_info(shard)?;
     let record = crate::ops::load_object(shard, ctx, &bucket)?;
+    // An SSE-C object's checksums describe its plaintext: only its key holder sees them.
+    let customer = crate::sse::customer_key(ex.head(), crate::sse::CustomerHeaders::Request)?;
+    crate::sse::key_of(&shard.settings.encryption, &record.meta, customer.as_ref())?;
     let part_sizes: Option<Vec<&str>> = record
         .meta
         .iter()

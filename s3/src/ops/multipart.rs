@@ -176,7 +176,11 @@ pub async fn create_multipart_upload(
         meta.push((META_CHECKSUM_TYPE.to_string(), kind.to_string()));
     }
     let sse_headers = crate::sse::response_headers(&meta);
-    let upload: UploadKey = rand::random();
+    // Start time first, so that upload ids sort like the uploads of a key are
+    // listed (by start) and an upload-id marker whose upload is gone still
+    // resumes at the right place.
+    let mut upload: UploadKey = rand::random();
+    upload[..8].copy_from_slice(&ctx.now_ms.to_be_bytes());
     let record = UploadRecord {
         bucket_id: bucket.id,
         key: key.as_bytes().to_vec(),
