@@ -138,6 +138,7 @@ impl S3Service {
 
     async fn dispatch(&self, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
         let shard = &self.shard;
+        crate::sse::require_tls_for_customer_keys(ex.head(), ex.is_tls())?;
         match ctx.route.endpoint.clone() {
             Endpoint::Health => unreachable!("health is answered before authentication"),
             Endpoint::ListBuckets => {

@@ -6,8 +6,8 @@
 //! SSE-C: the client's key wraps the object's data key and is never stored;
 //! the object keeps a salted HMAC of it to tell a wrong key (403) from damage,
 //! and returns the key's MD5 as AWS does. Reads, parts and copies of an SSE-C
-//! object must present the same key. A copy between encryption keys rewraps
-//! the data key and shares the ciphertext.
+//! object must present the same key. A copy that changes key re-encrypts
+//! under a fresh data key, so the old key never opens the copy.
 //!
 //! Like AWS since 2023, every new object is encrypted unless the server runs
 //! with encryption off; a request may also ask for it
@@ -71,6 +71,23 @@ impl CustomerHeaders {
 pub(crate) struct CustomerKey {
     key: [u8; 32],
     key_md5_base64: String,
+}
+
+/// A customer's key travels in a header: AWS (and we) accept it only over
+/// TLS, so it is never sent in clear.
+pub(crate) fn require_tls_for_customer_keys(head: &http::RequestHead, tls: bool) -> S3Result<()> {
+    let carries_key = head.headers.iter().any(|(name, _)| {
+        name.starts_with(CustomerHeaders::Request.prefix())
+            || name.starts_with(CustomerHeaders::CopySource.prefix())
+    });
+    if carries_key && !tls {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Requests specifying Server Side Encryption with Customer provided keys must be made \
+             over a secure connection.",
+        ));
+    }
+    Ok(())
 }
 
 /// The SSE-C key a request presents, if any (all three headers, AES256, a
@@ -149,14 +166,6 @@ fn customer_unwrap(stored: &str, customer: &CustomerKey) -> S3Result<DataKey> {
 
 fn is_customer_stored(stored: &str) -> bool {
     stored.starts_with(CUSTOMER_STORED_PREFIX)
-}
-
-/// The wrapped part of a stored key (without the SSE-C check prefix).
-fn wrapped_part(stored: &str) -> &str {
-    match stored.strip_prefix(CUSTOMER_STORED_PREFIX) {
-        Some(rest) => rest.splitn(3, ':').nth(2).unwrap_or(""),
-        None => stored,
-    }
 }
 
 /// A new object's data key and the metadata entries that record it.
@@ -304,64 +313,47 @@ pub(crate) fn is_encryption_meta(name: &str) -> bool {
         || name == HEADER_CUSTOMER_KEY_MD5
 }
 
-/// The encryption entries of a copy's metadata. The copy shares the source's
-/// ciphertext, so only the data key's wrapping changes: kept as it is, moved
-/// from SSE-C to the server's key (a copy without destination SSE-C headers,
-/// as on AWS), or to the destination's SSE-C key.
-pub(crate) fn meta_for_copy(
+/// How a CopyObject treats the bytes.
+pub(crate) enum CopyEncryption {
+    /// The copy keeps the source's encryption: it shares the source's extents
+    /// and these metadata entries (its wrapped key, if any).
+    Share(Vec<(String, String)>),
+    /// The copy changes key (or goes in or out of encryption): the bytes are
+    /// decrypted with `source_key` and written anew under `dest`, a fresh data
+    /// key, so that the old key never opens the new copy.
+    Reencrypt {
+        source_key: Option<DataKey>,
+        dest: Option<NewObjectKey>,
+    },
+}
+
+/// Decides a copy's encryption from the source and the request, as AWS does:
+/// SSE-C headers ask for SSE-C under that key; `x-amz-server-side-encryption`
+/// (or the server default) for SSE-S3; an SSE-S3 source stays as it is unless
+/// SSE-C is asked for; an SSE-C source needs its key and becomes SSE-S3 (or
+/// clear with encryption off) unless new SSE-C headers say otherwise.
+pub(crate) fn copy_encryption(
     settings: &EncryptionSettings,
     source_meta: &[(String, String)],
-    source_customer: Option<&CustomerKey>,
-    dest_customer: Option<&CustomerKey>,
-) -> S3Result<Vec<(String, String)>> {
-    // Checks the source key first: a wrong or missing one fails the copy.
-    key_of(settings, source_meta, source_customer)?;
+    head: &http::RequestHead,
+) -> S3Result<CopyEncryption> {
+    let source_customer = customer_key(head, CustomerHeaders::CopySource)?;
+    let source_key = key_of(settings, source_meta, source_customer.as_ref())?;
     let stored = source_meta.iter().find(|(name, _)| name == META_SSE_KEY);
-    let Some((_, stored)) = stored else {
-        if dest_customer.is_some() {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "Copying an object stored in clear to SSE-C is not supported yet.",
-            ));
-        }
-        return Ok(Vec::new());
-    };
-    let from_customer = is_customer_stored(stored);
-    if !from_customer && dest_customer.is_none() {
-        return Ok(source_meta
-            .iter()
-            .filter(|(name, _)| is_encryption_meta(name))
-            .cloned()
-            .collect());
+    let source_is_server_managed = stored.is_some_and(|(_, s)| !is_customer_stored(s));
+    let dest = key_for_new_object(settings, head)?;
+    let dest_is_customer = dest.as_ref().is_some_and(|(_, meta)| {
+        meta.iter()
+            .any(|(n, v)| n == META_SSE_KEY && is_customer_stored(v))
+    });
+    if source_is_server_managed && !dest_is_customer {
+        let kept = source_meta.iter().filter(|(n, _)| is_encryption_meta(n));
+        return Ok(CopyEncryption::Share(kept.cloned().collect()));
     }
-    let master = || {
-        settings.master.clone().ok_or_else(|| {
-            S3Error::internal("The server has no master key to re-encrypt this copy.")
-        })
-    };
-    let from = match source_customer.filter(|_| from_customer) {
-        Some(customer) => MasterKey::customer(customer.key),
-        None => master()?,
-    };
-    let damaged = |_| S3Error::internal("This object's stored encryption key is damaged.");
-    match dest_customer {
-        Some(customer) => {
-            let to = MasterKey::customer(customer.key);
-            let wrapped = from
-                .rewrap_data_key(wrapped_part(stored), &to)
-                .map_err(damaged)?;
-            Ok(customer_meta(customer, customer_stored(customer, &wrapped)))
-        }
-        None => {
-            let wrapped = from
-                .rewrap_data_key(wrapped_part(stored), &master()?)
-                .map_err(damaged)?;
-            Ok(vec![
-                (META_SSE_KEY.to_owned(), wrapped),
-                (HEADER_SSE.to_owned(), SSE_AES256.to_owned()),
-            ])
-        }
+    if stored.is_none() && dest.is_none() {
+        return Ok(CopyEncryption::Share(Vec::new()));
     }
+    Ok(CopyEncryption::Reencrypt { source_key, dest })
 }
 
 /// Frames a chunk whose payload sits at `buf[64..64 + payload_len]`,

@@ -16,6 +16,7 @@ import os
 import stat
 
 from helpers import MiB, expect_client_error, rand_bytes
+from test_tls import tls_bucket, tls_s3, tls_server  # noqa: F401  (fixtures)
 
 SSE = "AES256"
 
@@ -182,13 +183,15 @@ def test_unsupported_encryption_requests_are_refused(s3, bucket):
 
 
 # --------------------------------------------------------------------------- SSE-C
+# A customer key is accepted over TLS only (as on AWS): these tests use test_tls's HTTPS server.
 
 CUSTOMER_KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 SSE_C = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": CUSTOMER_KEY}
 
 
-def test_sse_c_put_get_head_range_and_wrong_keys(s3, bucket):
+def test_sse_c_put_get_head_range_and_wrong_keys(tls_s3, tls_bucket):
+    s3, bucket = tls_s3, tls_bucket
     data = rand_bytes(2 * MiB + 9, "sse-c")
     put = s3.put_object(Bucket=bucket, Key="c", Body=data, **SSE_C)
     key_md5 = base64.b64encode(hashlib.md5(CUSTOMER_KEY).digest()).decode()
@@ -211,7 +214,8 @@ def test_sse_c_put_get_head_range_and_wrong_keys(s3, bucket):
     expect_client_error(s3.get_object, Bucket=bucket, Key="s3-managed", code="InvalidRequest", status=400, **SSE_C)
 
 
-def test_sse_c_bad_headers_are_refused(s3, bucket):
+def test_sse_c_bad_headers_are_refused(tls_s3, tls_bucket):
+    s3, bucket = tls_s3, tls_bucket
     # With an explicit key MD5 botocore sends the key as given: already base64.
     expect_client_error(s3.put_object, Bucket=bucket, Key="bad", Body=b"x", SSECustomerAlgorithm="AES256",
                         SSECustomerKey=base64.b64encode(CUSTOMER_KEY).decode(),
@@ -224,7 +228,8 @@ def test_sse_c_bad_headers_are_refused(s3, bucket):
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
-def test_sse_c_multipart_and_copies(s3, bucket):
+def test_sse_c_multipart_and_copies(tls_s3, tls_bucket):
+    s3, bucket = tls_s3, tls_bucket
     parts_data = [rand_bytes(5 * MiB, "sse-c-p1"), rand_bytes(MiB + 1, "sse-c-p2")]
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", **SSE_C)
     assert upload["SSECustomerAlgorithm"] == "AES256"
@@ -268,3 +273,45 @@ def test_sse_c_multipart_and_copies(s3, bucket):
                                  MultipartUpload={"Parts": [{"PartNumber": 1,
                                                              "ETag": part["CopyPartResult"]["ETag"]}]})
     assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == whole[:100]
+
+
+def test_copy_that_changes_key_reencrypts(tls_s3, tls_bucket):
+    s3, bucket = tls_s3, tls_bucket
+    """Rotating an SSE-C key by copying in place: afterwards only the new key opens the object,
+    and a copy of an object stored in clear that asks for SSE-S3 is encrypted."""
+    data = rand_bytes(MiB + 77, "rotate")
+    s3.put_object(Bucket=bucket, Key="rot", Body=data, **SSE_C)
+    copied = s3.copy_object(Bucket=bucket, Key="rot", CopySource={"Bucket": bucket, "Key": "rot"},
+                            CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=CUSTOMER_KEY,
+                            SSECustomerAlgorithm="AES256", SSECustomerKey=OTHER_KEY)
+    assert copied["CopyObjectResult"]["ETag"].strip('"') != hashlib.md5(data).hexdigest()
+    assert s3.get_object(Bucket=bucket, Key="rot", SSECustomerAlgorithm="AES256",
+                         SSECustomerKey=OTHER_KEY)["Body"].read() == data
+    expect_client_error(s3.get_object, Bucket=bucket, Key="rot", code="AccessDenied", status=403, **SSE_C)
+
+
+def test_copy_of_clear_object_asking_for_sse_is_encrypted(server_factory):
+    srv = server_factory(env={"MAXIOFS_ENCRYPTION": "off"})
+    s3 = srv.client()
+    s3.create_bucket(Bucket="clear-src")
+    data = rand_bytes(MiB, "clear-copy")
+    s3.put_object(Bucket="clear-src", Key="plain", Body=data)
+    assert srv.terminate() == 0
+    srv.extra_env["MAXIOFS_ENCRYPTION"] = "on"
+    srv.start()
+    s3 = srv.client()
+    copied = s3.copy_object(Bucket="clear-src", Key="sealed", CopySource={"Bucket": "clear-src", "Key": "plain"},
+                            ServerSideEncryption=SSE)
+    assert copied["ServerSideEncryption"] == SSE
+    got = s3.get_object(Bucket="clear-src", Key="sealed")
+    assert got["ServerSideEncryption"] == SSE and got["Body"].read() == data
+    # In place, only the encryption changes: allowed, as on AWS.
+    s3.copy_object(Bucket="clear-src", Key="plain", CopySource={"Bucket": "clear-src", "Key": "plain"},
+                   ServerSideEncryption=SSE)
+    assert s3.head_object(Bucket="clear-src", Key="plain")["ServerSideEncryption"] == SSE
+
+
+def test_sse_c_over_plain_http_is_refused(s3, bucket):
+    expect_client_error(s3.put_object, Bucket=bucket, Key="c", Body=b"secret", code="InvalidRequest", status=400,
+                        **SSE_C)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

@@ -22,7 +22,7 @@ use crate::ops::range::ByteRange;
 use crate::ops::tagging::{request_tagging_meta, tagging_directive_replace, META_TAGGING};
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
-use crate::sse::{customer_key, CustomerHeaders};
+use crate::sse::{customer_key, CopyEncryption, CustomerHeaders};
 use crate::xml;
 
 /// The object named by `x-amz-copy-source`.
@@ -131,8 +131,11 @@ pub async fn copy_object(
     let key = ctx.key()?.clone();
     let source = copy_source_load(shard, ctx, ex.head())?;
     let replace = metadata_directive_replace(ex.head())?;
+    let encryption =
+        crate::sse::copy_encryption(&shard.settings.encryption, &source.record.meta, ex.head())?;
+    let reencrypt = matches!(encryption, CopyEncryption::Reencrypt { .. });
     let same_object = source.bucket.id == bucket.id && source.key == key;
-    if same_object && !replace {
+    if same_object && !replace && !reencrypt {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself \
@@ -158,14 +161,7 @@ pub async fn copy_object(
     } else {
         source.record.meta.clone()
     };
-    // The copy shares the source's ciphertext; its key may be rewrapped.
     meta.retain(|(name, _)| !crate::sse::is_encryption_meta(name));
-    meta.extend(crate::sse::meta_for_copy(
-        &shard.settings.encryption,
-        &source.record.meta,
-        customer_key(ex.head(), CustomerHeaders::CopySource)?.as_ref(),
-        customer_key(ex.head(), CustomerHeaders::Request)?.as_ref(),
-    )?);
     // Tags follow their own directive, whatever the metadata one says.
     meta.retain(|(name, _)| name != META_TAGGING);
     if tagging_directive_replace(ex.head())? {
@@ -174,13 +170,32 @@ pub async fn copy_object(
         let source_tags = source.record.meta.iter().find(|(n, _)| n == META_TAGGING);
         meta.extend(source_tags.cloned());
     }
+    let (body, etag) = match encryption {
+        CopyEncryption::Share(encryption_meta) => {
+            meta.extend(encryption_meta);
+            (source.record.body.clone(), source.record.etag.clone())
+        }
+        CopyEncryption::Reencrypt { source_key, dest } => {
+            let (dest_key, dest_meta) = dest.unzip();
+            meta.extend(dest_meta.into_iter().flatten());
+            let whole = ByteRange {
+                start: 0,
+                end_inclusive: source.record.size_bytes.wrapping_sub(1),
+            };
+            let keys = (source_key, dest_key);
+            let (extents, md5, _) =
+                copy_bytes(shard, &source.record.body, whole, &bucket, keys).await?;
+            let etag = crate::sse::etag_for(md5, &meta);
+            (ObjectBody::Extents(extents), etag)
+        }
+    };
     let encryption_headers = crate::sse::response_headers(&meta);
     let record = ObjectRecord {
         size_bytes: source.record.size_bytes,
-        etag: source.record.etag.clone(),
+        etag: etag.clone(),
         last_modified_ms: ctx.now_ms,
         meta,
-        body: source.record.body.clone(),
+        body,
     };
     let condition = write_condition(ex.head())?;
     let op = IndexOp::PutObject {
@@ -194,7 +209,7 @@ pub async fn copy_object(
         .await
         .map_err(engine_error)?;
     let mut out = Vec::new();
-    xml::copy_object_result(&mut out, &source.record.etag, ctx.now_ms);
+    xml::copy_object_result(&mut out, &etag, ctx.now_ms);
     ctx.respond_xml_with(ex, &encryption_headers, out).await
 }
 
