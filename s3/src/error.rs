@@ -45,6 +45,7 @@ pub enum S3ErrorCode {
     PreconditionFailed,
     RequestTimeTooSkewed,
     RequestTimeout,
+    ServerSideEncryptionConfigurationNotFoundError,
     SignatureDoesNotMatch,
     SlowDown,
     XAmzContentSHA256Mismatch,
@@ -90,6 +91,9 @@ impl S3ErrorCode {
             Self::PreconditionFailed => "PreconditionFailed",
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
             Self::RequestTimeout => "RequestTimeout",
+            Self::ServerSideEncryptionConfigurationNotFoundError => {
+                "ServerSideEncryptionConfigurationNotFoundError"
+            }
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             Self::SlowDown => "SlowDown",
             Self::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
@@ -135,6 +139,7 @@ impl S3ErrorCode {
             Self::PreconditionFailed => 412,
             Self::RequestTimeTooSkewed => 403,
             Self::RequestTimeout => 400,
+            Self::ServerSideEncryptionConfigurationNotFoundError => 404,
             Self::SignatureDoesNotMatch => 403,
             Self::SlowDown => 503,
             Self::XAmzContentSHA256Mismatch => 400,

@@ -168,6 +168,10 @@ impl S3Service {
                 attributes::get_object_attributes(shard, ctx, ex).await
             }
             Endpoint::CopyObject => copy::copy_object(shard, ctx, ex).await,
+            // Read-only until buckets carry their own encryption setting.
+            Endpoint::Unsupported {
+                name: "GetBucketEncryption",
+            } => bucket::get_bucket_encryption(shard, ctx, ex).await,
             Endpoint::GetObjectTagging { version_id: None } => {
                 tagging::get_object_tagging(shard, ctx, ex).await
             }

@@ -315,3 +315,14 @@ def test_sse_c_over_plain_http_is_refused(s3, bucket):
     expect_client_error(s3.put_object, Bucket=bucket, Key="c", Body=b"secret", code="InvalidRequest", status=400,
                         **SSE_C)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_get_bucket_encryption_reports_the_default(s3, bucket, server_factory):
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == SSE
+    expect_client_error(s3.get_bucket_encryption, Bucket="no-such-bucket-here", code="NoSuchBucket", status=404)
+    srv = server_factory(env={"MAXIOFS_ENCRYPTION": "off"})
+    clear = srv.client()
+    clear.create_bucket(Bucket="clear")
+    expect_client_error(clear.get_bucket_encryption, Bucket="clear",
+                        code="ServerSideEncryptionConfigurationNotFoundError", status=404)
