@@ -15,8 +15,13 @@ import hashlib
 import os
 import stat
 
+import pytest
+
 from helpers import MiB, expect_client_error, rand_bytes
 from test_tls import tls_bucket, tls_s3, tls_server  # noqa: F401  (fixtures)
+
+# The SSE-C tests talk HTTPS to test_tls's self-signed server on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
 SSE = "AES256"
 
