@@ -45,25 +45,12 @@ impl Signer {
         }
     }
 
-    /// The `Authorization` header value for a request.
+    /// The `Authorization` header value and the request's signature in hex, which
+    /// seeds the chain of chunk signatures of an `aws-chunked` body.
     ///
     /// `headers` are lowercase names with their values; every one of them is signed,
     /// and they must include `host`, `x-amz-date` (equal to `date`) and
     /// `x-amz-content-sha256`. `path_decoded` is the path before percent-encoding.
-    pub fn authorization(
-        &mut self,
-        method: &str,
-        path_decoded: &str,
-        query_pairs: &[(String, String)],
-        headers: &[(String, String)],
-        date: &AmzDate,
-    ) -> String {
-        self.sign_request(method, path_decoded, query_pairs, headers, date)
-            .0
-    }
-
-    /// The `Authorization` header value and the request's signature in hex, which
-    /// seeds the chain of chunk signatures of an `aws-chunked` body.
     pub fn sign_request(
         &mut self,
         method: &str,
@@ -160,7 +147,7 @@ mod tests {
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             "us-east-1",
         );
-        let authorization = signer.authorization("GET", "/test.txt", &[], &headers, &date);
+        let (authorization, _) = signer.sign_request("GET", "/test.txt", &[], &headers, &date);
         assert_eq!(
             authorization,
             "AWS4-HMAC-SHA256 \

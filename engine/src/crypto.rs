@@ -69,11 +69,14 @@ impl std::fmt::Display for CryptoError {
 
 impl std::error::Error for CryptoError {}
 
-/// The master key and its id.
+/// The master key, its id, and the two wrapping keys derived from it once
+/// (every PUT wraps a data key and every GET unwraps one).
 #[derive(Clone)]
 pub struct MasterKey {
     key: [u8; MASTER_KEY_BYTES],
     id: String,
+    wrap_cipher_key: [u8; 32],
+    wrap_mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -87,7 +90,16 @@ impl MasterKey {
     pub fn new(key: [u8; MASTER_KEY_BYTES]) -> MasterKey {
         let digest = Sha256::digest(key);
         let id = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        MasterKey { key, id }
+        MasterKey::with_id(key, id)
+    }
+
+    fn with_id(key: [u8; MASTER_KEY_BYTES], id: String) -> MasterKey {
+        MasterKey {
+            key,
+            id,
+            wrap_cipher_key: hmac_sha256(&key, &[b"wrap-enc"]),
+            wrap_mac_key: hmac_sha256(&key, &[b"wrap-mac"]),
+        }
     }
 
     pub fn generate() -> MasterKey {
@@ -97,10 +109,7 @@ impl MasterKey {
     /// A client's SSE-C key used as a wrapping key. Its id is a constant, so a
     /// stored wrapped value does not fingerprint the client's key.
     pub fn customer(key: [u8; MASTER_KEY_BYTES]) -> MasterKey {
-        MasterKey {
-            key,
-            id: CUSTOMER_KEY_ID.to_owned(),
-        }
+        MasterKey::with_id(key, CUSTOMER_KEY_ID.to_owned())
     }
 
     /// The key's id, as stored beside every data key it wraps.
@@ -113,10 +122,6 @@ impl MasterKey {
         &self.key
     }
 
-    fn subkey(&self, purpose: &[u8]) -> [u8; 32] {
-        hmac_sha256(&self.key, &[purpose])
-    }
-
     /// A fresh data key and its wrapped form (`v1:<key id>:<base64>`), which is
     /// what an object stores.
     pub fn new_data_key(&self) -> (DataKey, String) {
@@ -127,8 +132,8 @@ impl MasterKey {
     fn wrap_secret(&self, secret: &[u8; DATA_SECRET_BYTES]) -> String {
         let iv: [u8; WRAP_IV_BYTES] = rand::random();
         let mut sealed = *secret;
-        Aes256Ctr32::new(&self.subkey(b"wrap-enc").into(), &iv.into()).apply_keystream(&mut sealed);
-        let tag = hmac_sha256(&self.subkey(b"wrap-mac"), &[&iv, &sealed]);
+        Aes256Ctr32::new(&self.wrap_cipher_key.into(), &iv.into()).apply_keystream(&mut sealed);
+        let tag = hmac_sha256(&self.wrap_mac_key, &[&iv, &sealed]);
         let mut blob = Vec::with_capacity(WRAP_IV_BYTES + DATA_SECRET_BYTES + WRAP_TAG_BYTES);
         blob.extend_from_slice(&iv);
         blob.extend_from_slice(&sealed);
@@ -141,13 +146,6 @@ impl MasterKey {
     pub fn unwrap_data_key(&self, wrapped: &str) -> Result<DataKey, CryptoError> {
         self.unwrap_secret(wrapped)
             .map(|secret| DataKey::from_secret(&secret))
-    }
-
-    /// The same data key wrapped by `to` instead: a copy to another encryption
-    /// key shares the ciphertext and rewraps only the key.
-    pub fn rewrap_data_key(&self, wrapped: &str, to: &MasterKey) -> Result<String, CryptoError> {
-        let secret = self.unwrap_secret(wrapped)?;
-        Ok(to.wrap_secret(&secret))
     }
 
     fn unwrap_secret(&self, wrapped: &str) -> Result<[u8; DATA_SECRET_BYTES], CryptoError> {
@@ -170,10 +168,10 @@ impl MasterKey {
         }
         let (iv, rest) = blob.split_at(WRAP_IV_BYTES);
         let (sealed, tag) = rest.split_at(DATA_SECRET_BYTES);
-        verify_tag(&self.subkey(b"wrap-mac"), &[iv, sealed], tag)?;
+        verify_tag(&self.wrap_mac_key, &[iv, sealed], tag)?;
         let mut secret: [u8; DATA_SECRET_BYTES] = sealed.try_into().expect("length checked");
         let iv: [u8; WRAP_IV_BYTES] = iv.try_into().expect("length checked");
-        Aes256Ctr32::new(&self.subkey(b"wrap-enc").into(), &iv.into()).apply_keystream(&mut secret);
+        Aes256Ctr32::new(&self.wrap_cipher_key.into(), &iv.into()).apply_keystream(&mut secret);
         Ok(secret)
     }
 }
@@ -296,10 +294,7 @@ mod tests {
             Err(CryptoError::UnknownMasterKey { .. })
         ));
         // Same id, different bytes (a forged id) still fails the MAC.
-        let forged = MasterKey {
-            key: other.key,
-            id: master.id.clone(),
-        };
+        let forged = MasterKey::with_id(other.key, master.id.clone());
         assert_eq!(
             forged.unwrap_data_key(&wrapped).err(),
             Some(CryptoError::Authentication)
@@ -313,20 +308,6 @@ mod tests {
             master.unwrap_data_key("v2:abc:def").err(),
             Some(CryptoError::Malformed)
         );
-    }
-
-    #[test]
-    fn rewrapping_keeps_the_data_key() {
-        let master = MasterKey::generate();
-        let customer = MasterKey::customer([9; 32]);
-        let (key, wrapped) = master.new_data_key();
-        let for_customer = master.rewrap_data_key(&wrapped, &customer).unwrap();
-        assert!(for_customer.starts_with("v1:sse-c:"));
-        let opened = customer.unwrap_data_key(&for_customer).unwrap();
-        assert_eq!(opened.cipher_key, key.cipher_key);
-        assert!(MasterKey::customer([8; 32])
-            .unwrap_data_key(&for_customer)
-            .is_err());
     }
 
     #[test]

@@ -65,6 +65,23 @@ impl CustomerHeaders {
             CustomerHeaders::CopySource => "x-amz-copy-source-server-side-encryption-customer-",
         }
     }
+
+    /// The algorithm, key and key-MD5 header names (read on every GET: no
+    /// formatting per request).
+    fn names(self) -> [&'static str; 3] {
+        match self {
+            CustomerHeaders::Request => [
+                HEADER_CUSTOMER_ALGORITHM,
+                "x-amz-server-side-encryption-customer-key",
+                HEADER_CUSTOMER_KEY_MD5,
+            ],
+            CustomerHeaders::CopySource => [
+                "x-amz-copy-source-server-side-encryption-customer-algorithm",
+                "x-amz-copy-source-server-side-encryption-customer-key",
+                "x-amz-copy-source-server-side-encryption-customer-key-md5",
+            ],
+        }
+    }
 }
 
 /// A client's SSE-C key, checked against its MD5.
@@ -96,9 +113,7 @@ pub(crate) fn customer_key(
     head: &http::RequestHead,
     which: CustomerHeaders,
 ) -> S3Result<Option<CustomerKey>> {
-    let prefix = which.prefix();
-    let field = |name: &str| head.header(&format!("{prefix}{name}")).map(str::trim);
-    let (algorithm, key, key_md5) = (field("algorithm"), field("key"), field("key-md5"));
+    let [algorithm, key, key_md5] = which.names().map(|name| head.header(name).map(str::trim));
     if algorithm.is_none() && key.is_none() && key_md5.is_none() {
         return Ok(None);
     }
