@@ -67,6 +67,13 @@ pub fn run(args: &CheckArgs) -> Result<Verdict, String> {
             for line in &lost {
                 println!("REPAIRED shard {shard}: dropped {line}; its data is lost");
             }
+            if check
+                .problems
+                .iter()
+                .any(|p| p.subject == Subject::Accounting)
+            {
+                println!("REPAIRED shard {shard}: space accounting recomputed from the index");
+            }
             problems_left += lost.iter().filter(|l| l.contains("(not dropped")).count();
             problems_left += check
                 .problems
@@ -111,6 +118,7 @@ fn describe(problem: &Problem, bucket_names: &HashMap<u64, String>) -> String {
             format!("multipart upload {hex}")
         }
         Subject::Segment { shard, segment } => format!("segment {segment} of shard {shard}"),
+        Subject::Accounting => "space accounting".to_string(),
     };
     format!("{subject}: {}", problem.detail)
 }

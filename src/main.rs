@@ -104,6 +104,33 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_SCRUB_INTERVAL_S", default_value_t = 86_400)]
     pub scrub_interval_s: u64,
 
+    /// Compaction rate in MiB/s: records still referenced in mostly dead segments
+    /// are moved this fast at most, so the segments' space can be returned to the
+    /// filesystem. 0 turns compaction off (deleted data then keeps its space).
+    #[arg(long, env = "MAXIOFS_COMPACT_RATE_MIB", default_value_t = 64)]
+    pub compact_rate_mib: u64,
+
+    /// A sealed segment is compacted once its live (still referenced) bytes are at
+    /// most this percentage of the segment.
+    #[arg(long, env = "MAXIOFS_COMPACT_LIVE_PERCENT", default_value_t = 50,
+        value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub compact_live_percent: u8,
+
+    /// Seconds without writes after which a shard's mostly dead active segment is
+    /// sealed, so it can be compacted too.
+    #[arg(long, env = "MAXIOFS_COMPACT_SEAL_IDLE_S", default_value_t = 60)]
+    pub compact_seal_idle_s: u64,
+
+    /// Seconds between compaction checks when there was nothing to compact.
+    #[arg(long, env = "MAXIOFS_COMPACT_INTERVAL_S", default_value_t = 10)]
+    pub compact_interval_s: u64,
+
+    /// MiB of free disk space client writes leave untouched (they fail with
+    /// InsufficientStorage below it), so deletes and compaction work on a full
+    /// disk. Default: one segment plus 64 MiB for the index.
+    #[arg(long, env = "MAXIOFS_RESERVE_MIB", default_value_t = engine::limits::DISK_RESERVE_BYTES >> 20)]
+    pub reserve_mib: u64,
+
     /// Domains for virtual-host-style requests (`bucket.<domain>`), comma separated.
     #[arg(
         long,

@@ -9,9 +9,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cluster::{generate_root_credentials, Catalog};
+use engine::compact::CompactionConfig;
 use engine::index::{Index, IndexOp};
 use engine::io::uring::UringDisk;
 use engine::limits::SEGMENT_BYTES;
+use engine::pins::ReadPins;
 use engine::reader::ObjectReader;
 use engine::scrub::{ScrubConfig, Scrubber};
 use engine::store::{index_dir, ShardStore, StoreConfig};
@@ -204,6 +206,7 @@ fn start(
         .map_err(|err| err.to_string())?;
     let serving = Arc::new(AtomicUsize::new(0));
     let http_done = Arc::new(AtomicUsize::new(0));
+    let pins = ReadPins::new();
     let (started_tx, started_rx) = mpsc::channel::<StartResult>();
     let mut shard_threads = Vec::new();
     let mut shutdowns = Vec::new();
@@ -224,6 +227,7 @@ fn start(
             started: started_tx.clone(),
             tls: tls.clone(),
             encryption: encryption.clone(),
+            pins: pins.clone(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{shard}"))
@@ -232,7 +236,7 @@ fn start(
         shard_threads.push(thread);
     }
     drop(started_tx);
-    let scrubbers = start_scrubbers(&args, &indexes)?;
+    let scrubbers = start_scrubbers(&args, &indexes, &pins)?;
     let runtime = Runtime {
         shard_threads,
         control_thread,
@@ -278,6 +282,7 @@ struct ShardContext {
     started: mpsc::Sender<StartResult>,
     tls: Option<http::TlsConfig>,
     encryption: EncryptionSettings,
+    pins: Arc<ReadPins>,
 }
 
 fn run_shard(context: ShardContext) {
@@ -314,11 +319,18 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
         data_dir: context.args.data_dir.clone(),
         shard: context.shard,
         segment_bytes: SEGMENT_BYTES,
+        reserve_bytes: context.args.reserve_mib.saturating_mul(1 << 20),
     };
     let own_index = context.indexes[context.shard as usize].clone();
     let store = ShardStore::open(config, UringDisk, own_index).map_err(|err| err.to_string())?;
     store.start();
-    let reader = ObjectReader::new(UringDisk, context.args.data_dir.clone(), context.indexes);
+    store.start_compactor(compaction_config(&context.args), context.pins.clone());
+    let reader = ObjectReader::new(
+        UringDisk,
+        context.args.data_dir.clone(),
+        context.indexes,
+        context.pins.clone(),
+    );
     let settings = S3Settings {
         region: context.args.region.clone(),
         virtual_host_domains: context.args.domains.clone(),
@@ -398,7 +410,20 @@ fn wait_for_signal() -> Result<(), String> {
     Ok(())
 }
 
-fn start_scrubbers(args: &ServerArgs, indexes: &[Index]) -> Result<Vec<Scrubber>, String> {
+fn compaction_config(args: &ServerArgs) -> CompactionConfig {
+    CompactionConfig {
+        live_ratio_max: f64::from(args.compact_live_percent) / 100.0,
+        rate_bytes_per_s: args.compact_rate_mib.saturating_mul(1 << 20),
+        idle_interval: std::time::Duration::from_secs(args.compact_interval_s.max(1)),
+        seal_idle_after: std::time::Duration::from_secs(args.compact_seal_idle_s),
+    }
+}
+
+fn start_scrubbers(
+    args: &ServerArgs,
+    indexes: &[Index],
+    pins: &Arc<ReadPins>,
+) -> Result<Vec<Scrubber>, String> {
     let config = ScrubConfig {
         rate_bytes_per_s: args.scrub_rate_mib.saturating_mul(1 << 20),
         pass_interval: std::time::Duration::from_secs(args.scrub_interval_s),
@@ -410,6 +435,7 @@ fn start_scrubbers(args: &ServerArgs, indexes: &[Index]) -> Result<Vec<Scrubber>
             args.data_dir.clone(),
             shard as u16,
             config.clone(),
+            pins.clone(),
         )
         .map_err(|err| format!("starting the scrubber of shard {shard}: {err}"))?;
         scrubbers.extend(scrubber);

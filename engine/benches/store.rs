@@ -51,6 +51,18 @@ impl Disk for NullDisk {
     fn open_segment(&self, _path: &Path, _writable: bool) -> io::Result<NullFile> {
         Ok(NullFile)
     }
+
+    fn remove_segment(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn list_files(&self, _dir: &Path) -> io::Result<Vec<std::path::PathBuf>> {
+        Ok(Vec::new())
+    }
+
+    fn free_bytes(&self, _dir: &Path) -> io::Result<u64> {
+        Ok(u64::MAX)
+    }
 }
 
 impl DiskFile for NullFile {
@@ -107,6 +119,7 @@ impl Bench {
             data_dir: self.dir.path().to_path_buf(),
             shard: 0,
             segment_bytes: appends_per_store * buf.len() as u64,
+            reserve_bytes: 0,
         };
         let mut elapsed = Duration::ZERO;
         let mut remaining = iters;

@@ -39,6 +39,9 @@ pub enum Subject {
         shard: u16,
         segment: u32,
     },
+    /// The space accounting (live bytes, extent owners) disagrees with the
+    /// objects and parts; `--repair` recomputes it.
+    Accounting,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,7 +180,11 @@ impl Index {
                 }
             }
         }
+        let retired = self.space_report()?.retired_segments;
         for (segment, state) in self.segment_states()? {
+            if retired.contains(&segment) {
+                continue;
+            }
             let path = segment_path(data_dir, shard, segment);
             let len_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if len_bytes < state.referenced_end_bytes {
@@ -191,6 +198,12 @@ impl Index {
                 });
             }
         }
+        for detail in self.space_verify()? {
+            check.problems.push(Problem {
+                subject: Subject::Accounting,
+                detail,
+            });
+        }
         Ok(check)
     }
 
@@ -200,6 +213,10 @@ impl Index {
     pub fn repair(&self, problems: &[Problem]) -> EngineResult<Vec<String>> {
         let mut ops = Vec::new();
         let mut lost = Vec::new();
+        if problems.iter().any(|p| p.subject == Subject::Accounting) {
+            // First, so the drops below account against the truth.
+            self.space_rebuild()?;
+        }
         for problem in problems {
             match &problem.subject {
                 Subject::Object { bucket_id, key } => {
@@ -229,7 +246,7 @@ impl Index {
                         hex_id(upload_id)
                     ));
                 }
-                Subject::Segment { .. } => {}
+                Subject::Segment { .. } | Subject::Accounting => {}
             }
         }
         if ops.is_empty() {

@@ -33,6 +33,8 @@ pub enum EngineError {
     ConditionTargetMissing,
     /// An in-place change (tagging) of a key with no object.
     NoSuchObject,
+    /// The compactor tried to retire a segment something still references.
+    SegmentInUse { segment: u32 },
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
@@ -52,6 +54,9 @@ impl fmt::Display for EngineError {
             EngineError::PreconditionFailed => write!(f, "write precondition failed"),
             EngineError::ConditionTargetMissing => write!(f, "conditional write on a missing key"),
             EngineError::NoSuchObject => write!(f, "no such object"),
+            EngineError::SegmentInUse { segment } => {
+                write!(f, "segment {segment} still holds referenced records")
+            }
             EngineError::InvalidPart { part_number } => {
                 write!(f, "part {part_number} is missing or changed")
             }

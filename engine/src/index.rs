@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, EngineResult};
 use crate::io::lmdb::{open_index_env, IndexEnv};
+use crate::space::{body_extents, ExtentOwner, SpaceDeltas};
+use crate::space::{DB_EXTENT_REFS, DB_SEGMENT_SPACE, DB_SPACE_META};
 
 const VALUE_FORMAT_VERSION: u8 = 1;
 const DB_OBJECTS: &str = "objects";
@@ -141,6 +143,18 @@ pub enum IndexOp {
     AbortUpload {
         upload_id: UploadKey,
     },
+    /// The compactor copied the record at `from` verbatim to `to`: every
+    /// owner now points there. A no-op if the record died meanwhile.
+    Relocate {
+        from_segment: u32,
+        from_offset_bytes: u64,
+        to: Extent,
+    },
+    /// The compactor is done with `segment`: refused with `SegmentInUse` if
+    /// anything in it is still referenced, else it is marked retired.
+    RetireSegment {
+        segment: u32,
+    },
 }
 
 /// A precondition checked inside the commit transaction, so no concurrent
@@ -194,13 +208,16 @@ pub struct CompletedUpload {
 /// A shard's index handles. Cheap to clone; shareable across threads.
 #[derive(Clone)]
 pub struct Index {
-    env: IndexEnv,
-    objects: Database<Bytes, Bytes>,
+    pub(crate) env: IndexEnv,
+    pub(crate) objects: Database<Bytes, Bytes>,
     buckets: Database<Bytes, Bytes>,
     segments: Database<Bytes, Bytes>,
     pub(crate) uploads: Database<Bytes, Bytes>,
     pub(crate) parts: Database<Bytes, Bytes>,
     pub(crate) completed: Database<Bytes, Bytes>,
+    pub(crate) extent_refs: Database<Bytes, Bytes>,
+    pub(crate) segment_space: Database<Bytes, Bytes>,
+    pub(crate) space_meta: Database<Bytes, Bytes>,
 }
 
 pub fn encode_value<T: Serialize>(value: &T) -> Vec<u8> {
@@ -262,7 +279,7 @@ pub fn prefix_successor(bytes: &[u8]) -> Option<Vec<u8>> {
 impl Index {
     /// Opens (creating) the index in `dir`.
     pub fn open(dir: &std::path::Path) -> EngineResult<Index> {
-        let env = open_index_env(dir, 8)?;
+        let env = open_index_env(dir, 16)?;
         let mut wtxn = env.write_txn()?;
         let objects = env.create_database(&mut wtxn, Some(DB_OBJECTS))?;
         let buckets = env.create_database(&mut wtxn, Some(DB_BUCKETS))?;
@@ -270,8 +287,14 @@ impl Index {
         let uploads = env.create_database(&mut wtxn, Some(DB_UPLOADS))?;
         let parts = env.create_database(&mut wtxn, Some(DB_PARTS))?;
         let completed = env.create_database(&mut wtxn, Some(DB_COMPLETED))?;
+        let extent_refs = env.create_database(&mut wtxn, Some(DB_EXTENT_REFS))?;
+        let segment_space = env.create_database(&mut wtxn, Some(DB_SEGMENT_SPACE))?;
+        let space_meta = env.create_database(&mut wtxn, Some(DB_SPACE_META))?;
         wtxn.commit()?;
-        Ok(Index {
+        let index = Index {
+            extent_refs,
+            segment_space,
+            space_meta,
             uploads,
             parts,
             completed,
@@ -279,7 +302,9 @@ impl Index {
             objects,
             buckets,
             segments,
-        })
+        };
+        index.space_ensure_accounted()?;
+        Ok(index)
     }
 
     pub(crate) fn objects_db(&self) -> Database<Bytes, Bytes> {
@@ -339,9 +364,18 @@ impl Index {
     ) -> EngineResult<Vec<EngineResult<()>>> {
         let mut wtxn = self.env.write_txn()?;
         let mut outcomes = Vec::with_capacity(ops.len());
+        let mut deltas = SpaceDeltas::default();
         for op in ops {
-            outcomes.push(self.apply_op(&mut wtxn, op));
+            // Ops check their preconditions before writing anything, so a
+            // refused op leaves the transaction (and the accounting) as it was.
+            let mut op_deltas = SpaceDeltas::default();
+            let outcome = self.apply_op(&mut wtxn, op, &mut op_deltas);
+            if outcome.is_ok() {
+                deltas.merge(op_deltas);
+            }
+            outcomes.push(outcome);
         }
+        self.space_apply_deltas(&mut wtxn, &deltas)?;
         for (segment, end_bytes) in segment_ends {
             let key = segment.to_be_bytes();
             let old: SegmentState = match self.segments.get(&wtxn, &key)? {
@@ -355,6 +389,32 @@ impl Index {
         }
         wtxn.commit()?;
         Ok(outcomes)
+    }
+
+    /// Replaces (or with `None` deletes) the object at `index_key`, moving
+    /// the space accounting from the old body's extents to the new one's.
+    fn object_replace(
+        &self,
+        wtxn: &mut heed::RwTxn<'_>,
+        index_key: &[u8],
+        record: Option<&ObjectRecord>,
+        deltas: &mut SpaceDeltas,
+    ) -> EngineResult<()> {
+        let owner = ExtentOwner::Object(index_key.to_vec());
+        if let Some(old) = self.objects.get(wtxn, index_key)? {
+            let old: ObjectRecord = decode_value(old)?;
+            self.space_release(wtxn, body_extents(&old), &owner, deltas)?;
+        }
+        match record {
+            Some(record) => {
+                self.space_acquire(wtxn, body_extents(record), &owner, deltas)?;
+                self.objects.put(wtxn, index_key, &encode_value(record))?;
+            }
+            None => {
+                self.objects.delete(wtxn, index_key)?;
+            }
+        }
+        Ok(())
     }
 
     fn check_condition(
@@ -393,7 +453,12 @@ impl Index {
         }
     }
 
-    fn apply_op(&self, wtxn: &mut heed::RwTxn<'_>, op: &IndexOp) -> EngineResult<()> {
+    fn apply_op(
+        &self,
+        wtxn: &mut heed::RwTxn<'_>,
+        op: &IndexOp,
+        deltas: &mut SpaceDeltas,
+    ) -> EngineResult<()> {
         match op {
             IndexOp::CreateBucket { bucket_id, name } => {
                 let state = BucketState {
@@ -423,12 +488,12 @@ impl Index {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
                 self.check_condition(wtxn, &index_key, condition)?;
-                self.objects.put(wtxn, &index_key, &encode_value(record))?;
+                self.object_replace(wtxn, &index_key, Some(record), deltas)?;
             }
             IndexOp::DeleteObject { bucket_id, key } => {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
-                self.objects.delete(wtxn, &index_key)?;
+                self.object_replace(wtxn, &index_key, None, deltas)?;
             }
             IndexOp::SetObjectMeta {
                 bucket_id,
@@ -461,7 +526,7 @@ impl Index {
                 part_number,
                 record,
             } => {
-                self.part_put(wtxn, upload_id, *part_number, record)?;
+                self.part_put(wtxn, upload_id, *part_number, record, deltas)?;
             }
             IndexOp::CompleteUpload {
                 bucket_id,
@@ -474,11 +539,21 @@ impl Index {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
                 self.check_condition(wtxn, &index_key, condition)?;
-                self.upload_complete(wtxn, upload_id, parts, record)?;
-                self.objects.put(wtxn, &index_key, &encode_value(record))?;
+                self.upload_complete(wtxn, upload_id, parts, record, deltas)?;
+                self.object_replace(wtxn, &index_key, Some(record), deltas)?;
             }
             IndexOp::AbortUpload { upload_id } => {
-                self.upload_abort(wtxn, upload_id)?;
+                self.upload_abort(wtxn, upload_id, deltas)?;
+            }
+            IndexOp::Relocate {
+                from_segment,
+                from_offset_bytes,
+                to,
+            } => {
+                self.space_relocate(wtxn, *from_segment, *from_offset_bytes, to, deltas)?;
+            }
+            IndexOp::RetireSegment { segment } => {
+                self.space_retire(wtxn, *segment)?;
             }
         }
         Ok(())

@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod committer;
+pub mod compact;
 pub mod crypto;
 pub mod error;
 pub mod format;
@@ -20,8 +21,10 @@ pub mod io;
 pub mod limits;
 pub mod list;
 pub mod multipart;
+pub mod pins;
 pub mod reader;
 pub mod scrub;
+pub mod space;
 pub mod store;
 
 pub use error::{EngineError, EngineResult};

@@ -36,3 +36,13 @@ pub const READER_OPEN_SEGMENTS_MAX: usize = 256;
 
 /// Entries one listing call may return (S3's max-keys ceiling).
 pub const LIST_ENTRIES_MAX: usize = 1000;
+
+/// Record bytes the compactor moves between two commits: small enough that a
+/// relocation batch never holds the group commit (and client writes) for
+/// long, large enough that small records do not cost an fsync each.
+pub const COMPACT_BATCH_BYTES_MAX: u64 = 8 << 20;
+
+/// Free space client writes leave on the data disk by default (see
+/// `StoreConfig::reserve_bytes`): one segment for compaction plus room for
+/// index pages.
+pub const DISK_RESERVE_BYTES: u64 = SEGMENT_BYTES + (64 << 20);

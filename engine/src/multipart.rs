@@ -14,8 +14,9 @@ use std::ops::Bound;
 use crate::error::{EngineError, EngineResult};
 use crate::index::{decode_value, encode_value, CompletedUpload, Index, ObjectRecord};
 use crate::index::{PartRecord, UploadKey, UploadRecord};
+use crate::space::{ExtentOwner, SpaceDeltas};
 
-fn part_key(upload_id: &UploadKey, part_number: u16) -> [u8; 18] {
+pub(crate) fn part_key(upload_id: &UploadKey, part_number: u16) -> [u8; 18] {
     let mut out = [0u8; 18];
     out[..16].copy_from_slice(upload_id);
     out[16..].copy_from_slice(&part_number.to_be_bytes());
@@ -39,26 +40,36 @@ impl Index {
         upload_id: &UploadKey,
         part_number: u16,
         record: &PartRecord,
+        deltas: &mut SpaceDeltas,
     ) -> EngineResult<()> {
         if self.uploads.get(wtxn, upload_id)?.is_none() {
             return Err(EngineError::NoSuchUpload);
         }
-        self.parts.put(
-            wtxn,
-            &part_key(upload_id, part_number),
-            &encode_value(record),
-        )?;
+        let key = part_key(upload_id, part_number);
+        let owner = ExtentOwner::Part {
+            upload_id: *upload_id,
+            part_number,
+        };
+        if let Some(old) = self.parts.get(wtxn, &key)? {
+            let old: PartRecord = decode_value(old)?;
+            self.space_release(wtxn, &old.extents, &owner, deltas)?;
+        }
+        self.space_acquire(wtxn, &record.extents, &owner, deltas)?;
+        self.parts.put(wtxn, &key, &encode_value(record))?;
         Ok(())
     }
 
     /// Checks the listed parts, then removes the upload and every part and
-    /// records the completion. The caller writes the object itself.
+    /// records the completion. The caller then writes the object itself in
+    /// the same transaction: the listed parts' extents lose their part owners
+    /// here and gain the object as owner there, so only unlisted parts die.
     pub(crate) fn upload_complete(
         &self,
         wtxn: &mut heed::RwTxn<'_>,
         upload_id: &UploadKey,
         parts: &[(u16, String)],
         record: &ObjectRecord,
+        deltas: &mut SpaceDeltas,
     ) -> EngineResult<()> {
         let upload: UploadRecord = match self.uploads.get(wtxn, upload_id)? {
             Some(value) => decode_value(value)?,
@@ -80,7 +91,7 @@ impl Index {
                 });
             }
         }
-        self.upload_drop(wtxn, upload_id)?;
+        self.upload_drop(wtxn, upload_id, deltas)?;
         let completed = CompletedUpload {
             bucket_id: upload.bucket_id,
             key: upload.key,
@@ -97,18 +108,39 @@ impl Index {
         &self,
         wtxn: &mut heed::RwTxn<'_>,
         upload_id: &UploadKey,
+        deltas: &mut SpaceDeltas,
     ) -> EngineResult<()> {
         if self.uploads.get(wtxn, upload_id)?.is_none() {
             return Err(EngineError::NoSuchUpload);
         }
-        self.upload_drop(wtxn, upload_id)
+        self.upload_drop(wtxn, upload_id, deltas)
     }
 
-    fn upload_drop(&self, wtxn: &mut heed::RwTxn<'_>, upload_id: &UploadKey) -> EngineResult<()> {
+    /// Removes the upload and its parts; the parts' extents lose their owners.
+    fn upload_drop(
+        &self,
+        wtxn: &mut heed::RwTxn<'_>,
+        upload_id: &UploadKey,
+        deltas: &mut SpaceDeltas,
+    ) -> EngineResult<()> {
         self.uploads.delete(wtxn, upload_id)?;
         let first = part_key(upload_id, 0);
         let last = part_key(upload_id, u16::MAX);
         let range = (Bound::Included(&first[..]), Bound::Included(&last[..]));
+        let mut dropped = Vec::new();
+        for entry in self.parts.range(wtxn, &range)? {
+            let (key, value) = entry?;
+            let part_number = u16::from_be_bytes([key[16], key[17]]);
+            let record: PartRecord = decode_value(value)?;
+            dropped.push((part_number, record.extents));
+        }
+        for (part_number, extents) in dropped {
+            let owner = ExtentOwner::Part {
+                upload_id: *upload_id,
+                part_number,
+            };
+            self.space_release(wtxn, &extents, &owner, deltas)?;
+        }
         self.parts.delete_range(wtxn, &range)?;
         Ok(())
     }

@@ -2,16 +2,18 @@
 //! index (LMDB readers are lock-free), and verified reads of chunk records
 //! from any shard's segment files. GET and HEAD never hop shards.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::error::{EngineError, EngineResult};
 use crate::format::{record_len_bytes, verify_chunk};
 use crate::index::{Extent, Index};
 use crate::io::{AlignedBuf, Disk, DiskFile};
 use crate::limits::READER_OPEN_SEGMENTS_MAX;
+use crate::pins::{PinGuard, PinSlot, ReadPins};
 use crate::store::segment_path;
 
 /// Open segment files by (shard, segment number).
@@ -22,17 +24,32 @@ pub struct ObjectReader<D: Disk> {
     data_dir: PathBuf,
     indexes: Vec<Index>,
     files: RefCell<OpenFiles<D::File>>,
+    pins: Arc<ReadPins>,
+    pin_slot: Arc<PinSlot>,
+    /// `pins.removed_generation()` when `files` was last cleared.
+    files_generation: Cell<u64>,
 }
 
 impl<D: Disk> ObjectReader<D> {
-    /// `indexes[i]` is shard i's index.
-    pub fn new(disk: D, data_dir: PathBuf, indexes: Vec<Index>) -> Self {
+    /// `indexes[i]` is shard i's index. The reader registers its own pin
+    /// slot: one reader per thread.
+    pub fn new(disk: D, data_dir: PathBuf, indexes: Vec<Index>, pins: Arc<ReadPins>) -> Self {
         ObjectReader {
             disk,
             data_dir,
             indexes,
             files: RefCell::new(HashMap::new()),
+            pin_slot: pins.register(),
+            files_generation: Cell::new(pins.removed_generation()),
+            pins,
         }
+    }
+
+    /// Pins the segments this request may read: the compactor removes no
+    /// file while a pin older than its retirement is held. Take it before
+    /// the first index lookup, keep it until the last chunk is read.
+    pub fn pin(&self) -> PinGuard {
+        self.pins.pin(&self.pin_slot)
     }
 
     pub fn shard_index(&self, shard: usize) -> &Index {
@@ -41,6 +58,13 @@ impl<D: Disk> ObjectReader<D> {
 
     fn file(&self, shard: u16, segment: u32) -> EngineResult<Rc<D::File>> {
         let mut files = self.files.borrow_mut();
+        let generation = self.pins.removed_generation();
+        if generation != self.files_generation.get() {
+            // A removed segment's space returns only when its last handle
+            // closes; numbers are never reused, so the rest is just reopened.
+            files.clear();
+            self.files_generation.set(generation);
+        }
         if let Some(file) = files.get(&(shard, segment)) {
             return Ok(file.clone());
         }

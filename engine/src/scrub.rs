@@ -21,6 +21,7 @@ use heed::Database;
 
 use crate::check::{Segments, ShardCheck};
 use crate::index::{decode_value, object_key_of, Index, ObjectBody, ObjectRecord, PartRecord};
+use crate::pins::{PinSlot, ReadPins};
 
 /// Index entries read per short read transaction.
 const SCRUB_BATCH_ENTRIES: usize = 64;
@@ -60,6 +61,7 @@ impl Scrubber {
         data_dir: PathBuf,
         shard: u16,
         config: ScrubConfig,
+        pins: Arc<ReadPins>,
     ) -> std::io::Result<Option<Scrubber>> {
         if config.rate_bytes_per_s == 0 {
             return Ok(None);
@@ -73,6 +75,8 @@ impl Scrubber {
             config,
             stop: stop.clone(),
             stats: stats.clone(),
+            pin_slot: pins.register(),
+            pins,
         };
         let thread = std::thread::Builder::new()
             .name(format!("scrub-{shard}"))
@@ -101,6 +105,8 @@ struct Walker {
     config: ScrubConfig,
     stop: Arc<AtomicBool>,
     stats: Arc<ScrubStats>,
+    pins: Arc<ReadPins>,
+    pin_slot: Arc<PinSlot>,
 }
 
 /// What one pass verified (logged when it completes).
@@ -177,6 +183,9 @@ impl Walker {
                 if self.stopping() {
                     return Ok(summary);
                 }
+                // Pinned from the lookup to the last read of the batch: the
+                // compactor keeps every segment file the batch names.
+                let _pin = self.pins.pin(&self.pin_slot);
                 let batch = self.next_batch(db, after.as_deref())?;
                 let Some((last, _)) = batch.last() else {
                     break;

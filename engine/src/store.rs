@@ -32,6 +32,10 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub shard: u16,
     pub segment_bytes: u64,
+    /// Free space new segments for client writes must leave on the disk, so
+    /// deletes (index pages) and compaction (a fresh segment) always work on
+    /// a full disk. Compaction itself may dig into it.
+    pub reserve_bytes: u64,
 }
 
 pub fn shard_dir(data_dir: &Path, shard: u16) -> PathBuf {
@@ -46,20 +50,33 @@ pub fn segment_path(data_dir: &Path, shard: u16, segment: u32) -> PathBuf {
     shard_dir(data_dir, shard).join(format!("seg-{segment:08}"))
 }
 
-struct OpenSegment<F> {
-    number: u32,
+pub(crate) struct OpenSegment<F> {
+    pub(crate) number: u32,
     file: Rc<F>,
 }
 
-struct WriterState<F> {
-    active: Option<Rc<OpenSegment<F>>>,
-    append_at_bytes: u64,
+pub(crate) struct WriterState<F> {
+    pub(crate) active: Option<Rc<OpenSegment<F>>>,
+    pub(crate) append_at_bytes: u64,
     next_segment: u32,
     /// Segments with completed writes not yet covered by an fdatasync.
-    unsynced: Vec<Rc<OpenSegment<F>>>,
+    pub(crate) unsynced: Vec<Rc<OpenSegment<F>>>,
     /// Segments whose write or sync failed: never written again, and no
     /// commit may reference them (their bytes may not be durable).
     poisoned: HashSet<u32>,
+    /// Segments the compactor retired or is retiring: no commit may
+    /// reference them (their files are or will be gone).
+    pub(crate) retired: HashSet<u32>,
+    /// When a client write last went to the active segment (the compactor
+    /// seals an idle, mostly dead active segment so it can be reclaimed).
+    pub(crate) last_append_at: std::time::Instant,
+}
+
+/// Who a new record is for: client writes must leave the reserve free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteFor {
+    Client,
+    Compaction,
 }
 
 struct PendingCommit {
@@ -68,11 +85,14 @@ struct PendingCommit {
 }
 
 pub struct ShardStore<D: Disk> {
-    config: StoreConfig,
-    disk: D,
+    pub(crate) config: StoreConfig,
+    pub(crate) disk: D,
     index: Index,
     committer: Committer,
-    writer: RefCell<WriterState<D::File>>,
+    pub(crate) writer: RefCell<WriterState<D::File>>,
+    pub(crate) compaction: RefCell<crate::compact::CompactorState>,
+    /// Progress counters for metrics (any thread may read them).
+    pub compaction_stats: std::sync::Arc<crate::compact::CompactionStats>,
     pending_tx: async_channel::Sender<PendingCommit>,
     pending_rx: async_channel::Receiver<PendingCommit>,
     /// Dropped by the commit loop when it ends; `drained` waits for that.
@@ -86,16 +106,37 @@ impl<D: Disk> ShardStore<D> {
     pub fn open(config: StoreConfig, disk: D, index: Index) -> EngineResult<Rc<Self>> {
         std::fs::create_dir_all(shard_dir(&config.data_dir, config.shard))?;
         let states = index.segment_states()?;
+        let space = index.space_report()?;
+        let retired: HashSet<u32> = space.retired_segments.iter().copied().collect();
         let mut writer = WriterState {
             active: None,
             append_at_bytes: 0,
             next_segment: 0,
             unsynced: Vec::new(),
             poisoned: HashSet::new(),
+            retired: retired.clone(),
+            last_append_at: std::time::Instant::now(),
         };
-        if let Some((number, state)) = states.iter().max_by_key(|(number, _)| *number) {
-            writer.next_segment = number + 1;
-            if state.referenced_end_bytes < config.segment_bytes {
+        // Segment numbers are never reused: a reader may still hold a handle
+        // to a retired one.
+        let highest = states
+            .iter()
+            .map(|(number, _)| *number)
+            .chain(retired.iter().copied())
+            .chain(space.segments.iter().map(|(number, _)| *number))
+            .max();
+        if let Some(highest) = highest {
+            writer.next_segment = highest + 1;
+        }
+        remove_unreferenced_files(&config, &disk, &states, &retired)?;
+        let newest = states
+            .iter()
+            .filter(|(number, _)| !retired.contains(number))
+            .max_by_key(|(number, _)| *number);
+        if let Some((number, state)) = newest {
+            if *number + 1 == writer.next_segment
+                && state.referenced_end_bytes < config.segment_bytes
+            {
                 let path = segment_path(&config.data_dir, config.shard, *number);
                 let file = disk.open_segment(&path, true)?;
                 writer.active = Some(Rc::new(OpenSegment {
@@ -109,6 +150,8 @@ impl<D: Disk> ShardStore<D> {
         let (pending_tx, pending_rx) = async_channel::unbounded();
         let (loop_alive_tx, loop_alive_rx) = async_channel::bounded(1);
         Ok(Rc::new(ShardStore {
+            compaction: RefCell::new(crate::compact::CompactorState::default()),
+            compaction_stats: Default::default(),
             loop_alive_tx: RefCell::new(Some(loop_alive_tx)),
             loop_alive_rx,
             config,
@@ -140,18 +183,40 @@ impl<D: Disk> ShardStore<D> {
         self.pending_tx.close();
     }
 
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.pending_tx.is_closed()
+    }
+
     /// Reserves room for a record of `record_len` bytes, rolling to a new
     /// segment when the active one is full or poisoned.
-    fn reserve(&self, record_len: u64) -> EngineResult<(Rc<OpenSegment<D::File>>, u64)> {
+    fn reserve(
+        &self,
+        record_len: u64,
+        write_for: WriteFor,
+    ) -> EngineResult<(Rc<OpenSegment<D::File>>, u64)> {
         let mut writer = self.writer.borrow_mut();
         let fits = writer.append_at_bytes + record_len <= self.config.segment_bytes;
-        let active = writer
-            .active
-            .clone()
-            .filter(|seg| fits && !writer.poisoned.contains(&seg.number));
+        let active = writer.active.clone().filter(|seg| {
+            fits && !writer.poisoned.contains(&seg.number) && !writer.retired.contains(&seg.number)
+        });
+        if write_for == WriteFor::Client {
+            writer.last_append_at = std::time::Instant::now();
+        }
         let segment = match active {
             Some(segment) => segment,
             None => {
+                let shard_dir = shard_dir(&self.config.data_dir, self.config.shard);
+                if write_for == WriteFor::Client {
+                    let free_bytes = self.disk.free_bytes(&shard_dir)?;
+                    if free_bytes < self.config.segment_bytes + self.config.reserve_bytes {
+                        tracing::warn!(
+                            shard = self.config.shard,
+                            free_bytes,
+                            "data disk full: client writes refused until space returns"
+                        );
+                        return Err(EngineError::DiskFull);
+                    }
+                }
                 let number = writer.next_segment;
                 let path = segment_path(&self.config.data_dir, self.config.shard, number);
                 let file = self.disk.create_segment(&path, self.config.segment_bytes)?;
@@ -179,9 +244,27 @@ impl<D: Disk> ShardStore<D> {
         chunk_index: u32,
         payload_len_bytes: u32,
     ) -> (EngineResult<Extent>, AlignedBuf) {
+        self.append_record(
+            buf,
+            object_id,
+            chunk_index,
+            payload_len_bytes,
+            WriteFor::Client,
+        )
+        .await
+    }
+
+    pub(crate) async fn append_record(
+        &self,
+        buf: AlignedBuf,
+        object_id: u128,
+        chunk_index: u32,
+        payload_len_bytes: u32,
+        write_for: WriteFor,
+    ) -> (EngineResult<Extent>, AlignedBuf) {
         let record_len = record_len_bytes(payload_len_bytes as usize) as u64;
         debug_assert_eq!(buf.len() as u64, record_len, "chunk not sealed");
-        let (segment, offset_bytes) = match self.reserve(record_len) {
+        let (segment, offset_bytes) = match self.reserve(record_len, write_for) {
             Ok(reserved) => reserved,
             Err(err) => return (Err(err), buf),
         };
@@ -298,7 +381,9 @@ impl<D: Disk> ShardStore<D> {
         let mut refused = Vec::with_capacity(ops.len());
         for op in ops {
             let poisoned = op_extents(&op).iter().any(|extent| {
-                extent.shard == self.config.shard && writer.poisoned.contains(&extent.segment)
+                extent.shard == self.config.shard
+                    && (writer.poisoned.contains(&extent.segment)
+                        || writer.retired.contains(&extent.segment))
             });
             refused.push(poisoned);
             if !poisoned {
@@ -326,6 +411,38 @@ impl<D: Disk> ShardStore<D> {
     }
 }
 
+/// Removes segment files nothing can reference: never committed (a crash
+/// before the first commit into them) or retired (a crash between the
+/// retirement commit and the removal). No reader exists yet at open.
+fn remove_unreferenced_files<D: Disk>(
+    config: &StoreConfig,
+    disk: &D,
+    states: &[(u32, crate::index::SegmentState)],
+    retired: &HashSet<u32>,
+) -> EngineResult<()> {
+    let dir = shard_dir(&config.data_dir, config.shard);
+    for path in disk.list_files(&dir)? {
+        let Some(number) = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_prefix("seg-"))
+            .and_then(|digits| digits.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let referenced = states.iter().any(|(n, _)| *n == number) && !retired.contains(&number);
+        if !referenced {
+            tracing::info!(
+                shard = config.shard,
+                segment = number,
+                "removing a segment file nothing references"
+            );
+            disk.remove_segment(&path)?;
+        }
+    }
+    Ok(())
+}
+
 fn op_extents(op: &IndexOp) -> &[Extent] {
     match op {
         IndexOp::PutObject { record, .. } => match &record.body {
@@ -333,7 +450,9 @@ fn op_extents(op: &IndexOp) -> &[Extent] {
             ObjectBody::Inline(_) => &[],
         },
         IndexOp::PutPart { record, .. } => &record.extents,
-        IndexOp::CompleteUpload { .. }
+        IndexOp::Relocate { to, .. } => std::slice::from_ref(to),
+        IndexOp::RetireSegment { .. }
+        | IndexOp::CompleteUpload { .. }
         | IndexOp::CreateUpload { .. }
         | IndexOp::AbortUpload { .. }
         | IndexOp::CreateBucket { .. }
@@ -360,6 +479,7 @@ fn clone_error(err: &EngineError) -> EngineError {
         EngineError::PreconditionFailed => EngineError::PreconditionFailed,
         EngineError::ConditionTargetMissing => EngineError::ConditionTargetMissing,
         EngineError::NoSuchObject => EngineError::NoSuchObject,
+        EngineError::SegmentInUse { segment } => EngineError::SegmentInUse { segment: *segment },
         EngineError::InvalidPart { part_number } => EngineError::InvalidPart {
             part_number: *part_number,
         },

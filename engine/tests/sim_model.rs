@@ -296,7 +296,12 @@ impl Sim {
                 .collect();
             keys.insert(key.into_bytes());
         }
-        let reader = ObjectReader::new(disk.clone(), dir.path().to_path_buf(), vec![index.clone()]);
+        let reader = ObjectReader::new(
+            disk.clone(),
+            dir.path().to_path_buf(),
+            vec![index.clone()],
+            engine::pins::ReadPins::new(),
+        );
         let mut sim = Sim {
             seed,
             step: 0,
@@ -321,6 +326,7 @@ impl Sim {
             data_dir: self.dir.path().to_path_buf(),
             shard: SHARD,
             segment_bytes: SEGMENT_BYTES,
+            reserve_bytes: 0,
         }
     }
 
@@ -333,6 +339,7 @@ impl Sim {
             self.disk.clone(),
             self.dir.path().to_path_buf(),
             vec![self.index.clone()],
+            engine::pins::ReadPins::new(),
         );
         let referenced_max = self
             .index
@@ -1165,6 +1172,18 @@ impl Disk for CountingDisk {
             syncs: self.syncs.clone(),
         })
     }
+
+    fn remove_segment(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_segment(path)
+    }
+
+    fn list_files(&self, dir: &Path) -> io::Result<Vec<std::path::PathBuf>> {
+        self.inner.list_files(dir)
+    }
+
+    fn free_bytes(&self, dir: &Path) -> io::Result<u64> {
+        self.inner.free_bytes(dir)
+    }
 }
 
 impl DiskFile for CountingFile {
@@ -1204,6 +1223,7 @@ fn concurrent_puts_share_one_fdatasync() {
             data_dir: dir.path().to_path_buf(),
             shard: SHARD,
             segment_bytes: SEGMENT_BYTES,
+            reserve_bytes: 0,
         };
         let store = ShardStore::open(config, disk.clone(), index.clone()).expect("open");
         store.start();
@@ -1239,7 +1259,12 @@ fn concurrent_puts_share_one_fdatasync() {
             "8 concurrent puts into one segment took {} syncs",
             syncs.get()
         );
-        let reader = ObjectReader::new(disk, dir.path().to_path_buf(), vec![index]);
+        let reader = ObjectReader::new(
+            disk,
+            dir.path().to_path_buf(),
+            vec![index],
+            engine::pins::ReadPins::new(),
+        );
         for i in 0..8u8 {
             let data = read_object(&reader, 1, &[b'k', b'a' + i])
                 .await
@@ -1262,6 +1287,7 @@ fn shutdown_drains_queued_commits_then_refuses() {
             data_dir: dir.path().to_path_buf(),
             shard: SHARD,
             segment_bytes: SEGMENT_BYTES,
+            reserve_bytes: 0,
         };
         let store = ShardStore::open(config, disk, index.clone()).expect("open");
         store.start();
@@ -1324,8 +1350,14 @@ fn exactly_full_segment_rolls_over_after_reopen() {
             data_dir: dir.path().to_path_buf(),
             shard: SHARD,
             segment_bytes: SEGMENT_BYTES,
+            reserve_bytes: 0,
         };
-        let reader = ObjectReader::new(disk.clone(), dir.path().to_path_buf(), vec![index.clone()]);
+        let reader = ObjectReader::new(
+            disk.clone(),
+            dir.path().to_path_buf(),
+            vec![index.clone()],
+            engine::pins::ReadPins::new(),
+        );
         let tally = Tally::default();
         let store = ShardStore::open(config.clone(), disk.clone(), index.clone()).expect("open");
         store.start();

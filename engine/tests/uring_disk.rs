@@ -282,6 +282,7 @@ async fn store_round_trip(data_dir: &Path) {
         data_dir: data_dir.to_path_buf(),
         shard: 0,
         segment_bytes: SEGMENT_BYTES,
+        reserve_bytes: 0,
     };
     let store = ShardStore::open(config.clone(), UringDisk, index.clone()).expect("open");
     store.start();
@@ -332,7 +333,12 @@ async fn store_round_trip(data_dir: &Path) {
     }
     let segments: std::collections::BTreeSet<u32> = placements.iter().map(|p| p.0).collect();
     assert!(segments.len() >= 2, "no segment rollover: {segments:?}");
-    let reader = ObjectReader::new(UringDisk, data_dir.to_path_buf(), vec![index.clone()]);
+    let reader = ObjectReader::new(
+        UringDisk,
+        data_dir.to_path_buf(),
+        vec![index.clone()],
+        engine::pins::ReadPins::new(),
+    );
     for (key, data) in &objects {
         assert!(
             get(&reader, key).await.as_deref() == Some(&data[..]),
@@ -344,7 +350,12 @@ async fn store_round_trip(data_dir: &Path) {
 
     let store = ShardStore::open(config.clone(), UringDisk, index.clone()).expect("reopen");
     store.start();
-    let reader = ObjectReader::new(UringDisk, data_dir.to_path_buf(), vec![index.clone()]);
+    let reader = ObjectReader::new(
+        UringDisk,
+        data_dir.to_path_buf(),
+        vec![index.clone()],
+        engine::pins::ReadPins::new(),
+    );
     for (key, data) in &objects {
         assert!(
             get(&reader, key).await.as_deref() == Some(&data[..]),

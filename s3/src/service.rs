@@ -271,6 +271,9 @@ impl Handler for S3Service {
                 return self.respond_error(&request_id, ex, &err).await;
             }
         };
+        // Held until the response is written: the compactor removes no
+        // segment file this request might still read.
+        let _pin = self.shard.reader.pin();
         let mut ctx = RequestContext {
             request_id,
             route,

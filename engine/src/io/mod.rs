@@ -27,6 +27,15 @@ pub trait Disk: Clone + 'static {
 
     /// Opens an existing segment file for reading, and writing if `writable`.
     fn open_segment(&self, path: &Path, writable: bool) -> io::Result<Self::File>;
+
+    /// Removes a segment file (its space returns once no handle is open).
+    fn remove_segment(&self, path: &Path) -> io::Result<()>;
+
+    /// The files directly in `dir` (a shard directory), for cleanup at open.
+    fn list_files(&self, dir: &Path) -> io::Result<Vec<std::path::PathBuf>>;
+
+    /// Bytes still free for new segments in the filesystem holding `dir`.
+    fn free_bytes(&self, dir: &Path) -> io::Result<u64>;
 }
 
 /// One open segment file. Offsets and lengths are multiples of

@@ -41,6 +41,8 @@ struct SimState {
     rng: StdRng,
     faults: SimFaults,
     written_bytes: u64,
+    /// Bytes of files (as created) the disk holds at most; None: unbounded.
+    capacity_bytes: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -60,10 +62,30 @@ impl SimDisk {
             rng: StdRng::seed_from_u64(seed),
             faults: SimFaults::default(),
             written_bytes: 0,
+            capacity_bytes: None,
         };
         SimDisk {
             state: Rc::new(RefCell::new(state)),
         }
+    }
+
+    /// Bounds the bytes all files may occupy: creating a segment past it
+    /// fails with ENOSPC, removing one frees its bytes.
+    pub fn set_capacity(&self, capacity_bytes: Option<u64>) {
+        self.state.borrow_mut().capacity_bytes = capacity_bytes;
+    }
+
+    /// Bytes the files occupy (their preallocated lengths).
+    pub fn allocated_bytes(&self) -> u64 {
+        let state = self.state.borrow();
+        state.files.values().map(|f| f.durable.len() as u64).sum()
+    }
+
+    /// Paths of the files on the disk, sorted.
+    pub fn file_paths(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self.state.borrow().files.keys().cloned().collect();
+        out.sort();
+        out
     }
 
     pub fn set_faults(&self, faults: SimFaults) {
@@ -124,7 +146,14 @@ impl Disk for SimDisk {
     type File = SimFile;
 
     fn create_segment(&self, path: &Path, len_bytes: u64) -> io::Result<SimFile> {
+        let allocated: u64 = self.allocated_bytes();
         let mut state = self.state.borrow_mut();
+        if let Some(capacity) = state.capacity_bytes {
+            let replaced = state.files.get(path).map_or(0, |f| f.durable.len() as u64);
+            if allocated - replaced + len_bytes > capacity {
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+        }
         let data = SimFileData {
             durable: vec![0; len_bytes as usize],
             volatile: vec![0; len_bytes as usize],
@@ -135,6 +164,31 @@ impl Disk for SimDisk {
             path: path.to_path_buf(),
             state: self.state.clone(),
         })
+    }
+
+    fn remove_segment(&self, path: &Path) -> io::Result<()> {
+        match self.state.borrow_mut().files.remove(path) {
+            Some(_) => Ok(()),
+            None => Err(io::Error::from(io::ErrorKind::NotFound)),
+        }
+    }
+
+    fn list_files(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        let state = self.state.borrow();
+        Ok(state
+            .files
+            .keys()
+            .filter(|path| path.parent() == Some(dir))
+            .cloned()
+            .collect())
+    }
+
+    fn free_bytes(&self, _dir: &Path) -> io::Result<u64> {
+        let allocated = self.allocated_bytes();
+        let state = self.state.borrow();
+        Ok(state
+            .capacity_bytes
+            .map_or(u64::MAX, |capacity| capacity.saturating_sub(allocated)))
     }
 
     fn open_segment(&self, path: &Path, _writable: bool) -> io::Result<SimFile> {

@@ -56,7 +56,11 @@ impl Disk for UringDisk {
 
     fn create_segment(&self, path: &Path, len_bytes: u64) -> io::Result<UringFile> {
         let file = open_std(path, true, true)?;
-        preallocate(&file, len_bytes)?;
+        if let Err(err) = preallocate(&file, len_bytes) {
+            // A full disk must not leave a half-made file behind.
+            let _ = std::fs::remove_file(path);
+            return Err(err);
+        }
         // The new directory entry must survive a crash before anything in the
         // file is acknowledged.
         if let Some(dir) = path.parent() {
@@ -73,6 +77,46 @@ impl Disk for UringDisk {
             file: monoio::fs::File::from_std(file)?,
         })
     }
+
+    fn remove_segment(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)?;
+        // Durable like the creation: a crash must not bring the file back.
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    fn list_files(&self, dir: &Path) -> io::Result<Vec<std::path::PathBuf>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                out.push(entry.path());
+            }
+        }
+        Ok(out)
+    }
+
+    fn free_bytes(&self, dir: &Path) -> io::Result<u64> {
+        free_bytes_of(dir)
+    }
+}
+
+/// Space available to unprivileged writers in the filesystem holding `dir`.
+pub fn free_bytes_of(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: statvfs is plain data; zeroed is a valid value to overwrite.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid NUL-terminated string and `stat` a valid
+    // out-pointer for the duration of the call.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
 impl DiskFile for UringFile {

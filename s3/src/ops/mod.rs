@@ -211,6 +211,7 @@ pub fn engine_error(err: EngineError) -> S3Error {
         EngineError::Io(_)
         | EngineError::Corrupt { .. }
         | EngineError::Index(_)
+        | EngineError::SegmentInUse { .. }
         | EngineError::SegmentPoisoned => {
             tracing::error!(%err, "engine failure");
             S3Error::internal("We encountered an internal error. Please try again.")
