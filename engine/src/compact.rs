@@ -37,9 +37,11 @@ pub struct CompactionConfig {
     pub rate_bytes_per_s: u64,
     /// Pause between passes when there was nothing to do.
     pub idle_interval: Duration,
-    /// An active segment with no client write for this long, and few live
-    /// bytes, is sealed so it can be compacted too (else deleting everything
-    /// would leave each shard's last segment allocated forever).
+    /// An active segment with no client write for this long and nothing live
+    /// in it is sealed so its file can be removed (else deleting everything
+    /// would leave each shard's last segment allocated forever). Only when
+    /// nothing is live: sealing one that holds data would make the compactor
+    /// move that data into a new active segment, then seal that, forever.
     pub seal_idle_after: Duration,
 }
 
@@ -149,7 +151,7 @@ impl<D: Disk> ShardStore<D> {
                 .find(|(number, _)| *number == segment)
                 .map_or(0, |(_, space)| space.live_bytes)
         };
-        self.seal_idle_active(config, live_of, live_max_bytes);
+        self.seal_idle_active(config, live_of);
         let candidate = {
             let writer = self.writer.borrow();
             let busy = |segment: u32| {
@@ -174,18 +176,13 @@ impl<D: Disk> ShardStore<D> {
         Ok(outcome)
     }
 
-    fn seal_idle_active(
-        &self,
-        config: &CompactionConfig,
-        live_of: impl Fn(u32) -> u64,
-        live_max_bytes: u64,
-    ) {
+    fn seal_idle_active(&self, config: &CompactionConfig, live_of: impl Fn(u32) -> u64) {
         let mut writer = self.writer.borrow_mut();
         let Some(active) = writer.active.clone() else {
             return;
         };
         if writer.last_append_at.elapsed() >= config.seal_idle_after
-            && live_of(active.number) <= live_max_bytes
+            && live_of(active.number) == 0
             && writer.append_at_bytes > 0
         {
             tracing::debug!(

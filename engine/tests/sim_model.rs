@@ -22,20 +22,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 
+use engine::compact::CompactionConfig;
 use engine::format::{record_len_bytes, seal_chunk, RECORD_HEADER_BYTES};
 use engine::index::{Extent, Index, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
 use engine::io::sim::{SimDisk, SimFaults, SimFile};
 use engine::io::{AlignedBuf, Disk, DiskFile};
 use engine::limits::{CHUNK_PAYLOAD_BYTES_MAX, INLINE_OBJECT_BYTES_MAX, LIST_ENTRIES_MAX};
 use engine::list::{ListItem, ListQuery};
+use engine::pins::ReadPins;
 use engine::reader::ObjectReader;
 use engine::store::{segment_path, ShardStore, StoreConfig};
 use engine::{EngineError, EngineResult};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-const SEEDS_DEFAULT: u64 = 30;
+const SEEDS_DEFAULT: u64 = 1000;
 const STEPS_PER_SEED: usize = 60;
 const SEGMENT_BYTES: u64 = 4 << 20;
 const SHARD: u16 = 0;
@@ -210,6 +213,15 @@ async fn stop<D: Disk>(store: Rc<ShardStore<D>>) {
     drop(store);
 }
 
+/// How many of `retired` still have a file on `disk`.
+fn retired_files(disk: &SimDisk, dir: &Path, retired: &[u32]) -> usize {
+    let paths = disk.file_paths();
+    retired
+        .iter()
+        .filter(|segment| paths.contains(&segment_path(dir, SHARD, **segment)))
+        .count()
+}
+
 fn overlaps(a: &Extent, b: &Extent) -> bool {
     a.shard == b.shard
         && a.segment == b.segment
@@ -275,6 +287,8 @@ struct Sim {
     index: Index,
     store: Option<Rc<ShardStore<SimDisk>>>,
     reader: ObjectReader<SimDisk>,
+    /// Shared by the reader and the compactor, as in the server.
+    pins: Arc<ReadPins>,
     tally: Rc<Tally>,
     model: Model,
     keys: Vec<Vec<u8>>,
@@ -296,13 +310,15 @@ impl Sim {
                 .collect();
             keys.insert(key.into_bytes());
         }
+        let pins = ReadPins::new();
         let reader = ObjectReader::new(
             disk.clone(),
             dir.path().to_path_buf(),
             vec![index.clone()],
-            engine::pins::ReadPins::new(),
+            pins.clone(),
         );
         let mut sim = Sim {
+            pins,
             seed,
             step: 0,
             rng,
@@ -335,11 +351,12 @@ impl Sim {
             .unwrap_or_else(|err| panic!("{}: open: {err}", self.ctx()));
         store.start();
         self.store = Some(store);
+        self.pins = ReadPins::new();
         self.reader = ObjectReader::new(
             self.disk.clone(),
             self.dir.path().to_path_buf(),
             vec![self.index.clone()],
-            engine::pins::ReadPins::new(),
+            self.pins.clone(),
         );
         let referenced_max = self
             .index
@@ -455,6 +472,15 @@ impl Sim {
     /// Every bucket lists exactly the model's keys and every object reads
     /// back byte for byte.
     async fn verify_all(&mut self, when: &str) {
+        let accounting = self
+            .index
+            .space_verify()
+            .expect("space accounting readable");
+        assert!(
+            accounting.is_empty(),
+            "{}: {when}: space accounting is off: {accounting:?}",
+            self.ctx()
+        );
         for bucket_id in BUCKETS {
             let state = self.index.bucket_state(bucket_id).expect("bucket state");
             let live = state.is_some_and(|state| !state.dropped);
@@ -1052,6 +1078,67 @@ impl Sim {
         self.covered("corrupt byte");
     }
 
+    /// A few compaction passes (sometimes while a reader is pinned, which
+    /// must keep every retired file in place until it unpins), then every
+    /// object reads back and the accounting is exact. Retired segments'
+    /// files are gone once nothing is pinned.
+    async fn op_compact(&mut self) {
+        let live_ratio_max = [0.3, 0.6, 1.0][self.rng.gen_range(0..3)];
+        let config = CompactionConfig {
+            live_ratio_max,
+            rate_bytes_per_s: 0,
+            idle_interval: std::time::Duration::ZERO,
+            seal_idle_after: std::time::Duration::ZERO,
+        };
+        let reader_pinned = self.rng.gen_bool(0.3);
+        let pin = reader_pinned.then(|| self.reader.pin());
+        let before = self.index.space_report().expect("space report");
+        let mut compacted = 0;
+        for _ in 0..3 {
+            let outcome = self
+                .store()
+                .compact_pass(&config, &self.pins)
+                .await
+                .unwrap_or_else(|err| panic!("{}: compaction: {err}", self.ctx()));
+            compacted += usize::from(outcome.segment.is_some());
+        }
+        let after = self.index.space_report().expect("space report");
+        assert_eq!(
+            before.live_bytes(),
+            after.live_bytes(),
+            "{}: compaction changed the live bytes",
+            self.ctx()
+        );
+        if reader_pinned && compacted > 0 {
+            assert!(
+                retired_files(&self.disk, self.dir.path(), &after.retired_segments) > 0,
+                "{}: a retired file was removed under a pinned reader",
+                self.ctx()
+            );
+            self.covered("compaction waits for a pinned reader");
+        }
+        self.verify_all("after compaction").await;
+        drop(pin);
+        self.store()
+            .compact_pass(&config, &self.pins)
+            .await
+            .unwrap_or_else(|err| panic!("{}: compaction: {err}", self.ctx()));
+        let retired = self
+            .index
+            .space_report()
+            .expect("space report")
+            .retired_segments;
+        assert_eq!(
+            retired_files(&self.disk, self.dir.path(), &retired),
+            0,
+            "{}: retired files outlived every pin",
+            self.ctx()
+        );
+        if compacted > 0 {
+            self.covered("compaction");
+        }
+    }
+
     async fn run(mut self) -> Coverage {
         self.op_create_bucket().await;
         for step in 1..=STEPS_PER_SEED {
@@ -1070,6 +1157,7 @@ impl Sim {
                 81..=84 => self.op_sync_eio().await,
                 85..=88 => self.op_enospc().await,
                 89..=93 => self.op_corrupt().await,
+                94..=97 => self.op_compact().await,
                 _ => self.verify_all("periodic check").await,
             }
         }
@@ -1133,6 +1221,8 @@ fn engine_matches_model_across_crashes_and_faults() {
         "fdatasync EIO",
         "ENOSPC",
         "corrupt byte",
+        "compaction",
+        "compaction waits for a pinned reader",
         "verify all",
     ] {
         assert!(
