@@ -104,6 +104,12 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_SCRUB_INTERVAL_S", default_value_t = 86_400)]
     pub scrub_interval_s: u64,
 
+    /// Size of a segment file in MiB (preallocated when a shard starts one). Smaller
+    /// segments are compacted sooner and in smaller steps; larger ones roll over less.
+    #[arg(long, env = "MAXIOFS_SEGMENT_MIB", default_value_t = engine::limits::SEGMENT_BYTES >> 20,
+        value_parser = clap::value_parser!(u64).range(4..=4096))]
+    pub segment_mib: u64,
+
     /// Compaction rate in MiB/s: records still referenced in mostly dead segments
     /// are moved this fast at most, so the segments' space can be returned to the
     /// filesystem. 0 turns compaction off (deleted data then keeps its space).

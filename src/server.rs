@@ -12,7 +12,6 @@ use cluster::{generate_root_credentials, Catalog};
 use engine::compact::CompactionConfig;
 use engine::index::{Index, IndexOp};
 use engine::io::uring::UringDisk;
-use engine::limits::SEGMENT_BYTES;
 use engine::pins::ReadPins;
 use engine::reader::ObjectReader;
 use engine::scrub::{ScrubConfig, Scrubber};
@@ -318,7 +317,7 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     let config = StoreConfig {
         data_dir: context.args.data_dir.clone(),
         shard: context.shard,
-        segment_bytes: SEGMENT_BYTES,
+        segment_bytes: context.args.segment_mib << 20,
         reserve_bytes: context.args.reserve_mib.saturating_mul(1 << 20),
     };
     let own_index = context.indexes[context.shard as usize].clone();
