@@ -1,7 +1,8 @@
-//! `maxiofs check`: the offline integrity check of a stopped server's data
-//! directory. Takes the data directory's lock (so it never races a server),
-//! runs the engine's per-shard check, names buckets from the catalog, prints
-//! what it found and, with `--repair`, what it dropped.
+//! The offline commands on a stopped server's data directory: `maxiofs check`
+//! (the integrity check: takes the data directory's lock so it never races a
+//! server, runs the engine's per-shard check, names buckets from the catalog,
+//! prints what it found and, with `--repair`, what it dropped) and
+//! `maxiofs admin rotate-key`.
 
 use std::collections::HashMap;
 
@@ -9,7 +10,8 @@ use cluster::catalog::{Catalog, CATALOG_FILE};
 use engine::check::{Problem, ShardCheck, Subject};
 
 use crate::server::{lock_data_dir, open_indexes, SETTING_SHARD_COUNT};
-use crate::CheckArgs;
+use crate::master_key::{self, KeySource};
+use crate::{CheckArgs, KeyArgs};
 
 const MIB_BYTES: f64 = (1u64 << 20) as f64;
 
@@ -46,12 +48,20 @@ pub fn run(args: &CheckArgs) -> Result<Verdict, String> {
         .into_iter()
         .map(|row| (row.id, row.name))
         .collect();
+    let source = KeySource {
+        data_dir: &args.data_dir,
+        master_key_file: args.master_key_file.as_deref(),
+    };
+    let master = master_key::find_existing(&source)?;
+    if master.is_none() {
+        println!("no master key found: encrypted chunks are verified by checksum only");
+    }
     let indexes = open_indexes(&args.data_dir, shard_count)?;
     let mut problems_left = 0usize;
     for (shard, index) in indexes.iter().enumerate() {
         let shard = shard as u16;
         let check = index
-            .check(&args.data_dir, shard)
+            .check(&args.data_dir, shard, master.as_ref())
             .map_err(|err| format!("shard {shard}: {err}"))?;
         print_summary(shard, &check);
         for problem in &check.problems {
@@ -95,13 +105,44 @@ pub fn run(args: &CheckArgs) -> Result<Verdict, String> {
 
 fn print_summary(shard: u16, check: &ShardCheck) {
     println!(
-        "shard {shard}: {} objects, {} multipart parts, {} chunks, {:.1} MiB verified, {} problem(s)",
+        "shard {shard}: {} objects, {} multipart parts, {} chunks, {:.1} MiB verified, \
+         {} encrypted chunk tags verified, {} encrypted chunks checksum-only, {} problem(s)",
         check.objects,
         check.parts,
         check.extents,
         check.payload_bytes_verified as f64 / MIB_BYTES,
+        check.tags_verified,
+        check.tags_unverifiable,
         check.problems.len()
     );
+}
+
+/// `maxiofs admin rotate-key`.
+pub fn rotate_key(args: &KeyArgs) -> Result<(), String> {
+    if !args.data_dir.join(CATALOG_FILE).exists() {
+        return Err(format!(
+            "{} is not a maxiofs data directory",
+            args.data_dir.display()
+        ));
+    }
+    let _lock = lock_data_dir(&args.data_dir)?;
+    let catalog = Catalog::open(&args.data_dir).map_err(|err| err.to_string())?;
+    let source = KeySource {
+        data_dir: &args.data_dir,
+        master_key_file: args.master_key_file.as_deref(),
+    };
+    let rotated = master_key::rotate(&source, &catalog)?;
+    println!(
+        "master key {} is now current; earlier key(s) {} stay in {} to read older objects.",
+        rotated.id(),
+        rotated.previous_ids().join(", "),
+        master_key::key_file_display(&source)
+    );
+    println!(
+        "Back up the key file now. On its next start the server re-wraps older data keys \
+         under the new key and logs \"re-wrap complete\"; only then may earlier keys be removed."
+    );
+    Ok(())
 }
 
 fn describe(problem: &Problem, bucket_names: &HashMap<u64, String>) -> String {

@@ -3,6 +3,11 @@
 //! disk must not carry its own key), its file must be readable by its owner
 //! only, and the first start with encryption on generates one beside the data
 //! directory and says loudly to back it up.
+//!
+//! The key file holds one base64 key per line: the first is current (wraps
+//! every new data key), the others are earlier keys kept to open older data
+//! until the server's background re-wrap has moved it to the current key.
+//! `maxiofs admin rotate-key` puts a fresh key first.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -26,12 +31,16 @@ const SETTING_MASTER_KEY_ID: &str = "master_key_id";
 /// with: a start with another key, or without it, is refused rather than
 /// silently writing new data under a key the old data cannot be read with.
 pub fn load(args: &ServerArgs, catalog: &Catalog) -> Result<Option<MasterKey>, String> {
+    let source = KeySource {
+        data_dir: &args.data_dir,
+        master_key_file: args.master_key_file.as_deref(),
+    };
     let recorded = catalog
         .setting(SETTING_MASTER_KEY_ID)
         .map_err(|err| err.to_string())?;
-    let key = find(args, recorded.is_some())?;
+    let key = find(&source, args.encryption == "on" && recorded.is_none())?;
     match (&recorded, &key) {
-        (Some(recorded), Some(key)) if recorded != key.id() => Err(format!(
+        (Some(recorded), Some(key)) if !key.all().any(|k| k.id() == recorded) => Err(format!(
             "this data directory's objects are encrypted with master key {recorded}, but the \
              key given is {}: start with the original key",
             key.id()
@@ -39,9 +48,11 @@ pub fn load(args: &ServerArgs, catalog: &Catalog) -> Result<Option<MasterKey>, S
         (Some(recorded), None) => Err(format!(
             "this data directory's objects are encrypted with master key {recorded}, and no \
              master key was found: restore {} or set {ENV_MASTER_KEY}",
-            key_file_path(args).display()
+            source.key_file_path().display()
         )),
-        (None, Some(key)) => {
+        (recorded, Some(key)) if recorded.as_deref() != Some(key.id()) => {
+            // First start, or the operator put a new key first by hand (an
+            // earlier key in the ring is the recorded one): it is current now.
             catalog
                 .set_setting(SETTING_MASTER_KEY_ID, key.id())
                 .map_err(|err| err.to_string())?;
@@ -51,30 +62,43 @@ pub fn load(args: &ServerArgs, catalog: &Catalog) -> Result<Option<MasterKey>, S
     }
 }
 
-fn key_file_path(args: &ServerArgs) -> PathBuf {
-    match &args.master_key_file {
-        Some(path) => path.clone(),
-        None => default_path(&args.data_dir),
+/// Where the master key may come from.
+pub struct KeySource<'a> {
+    pub data_dir: &'a Path,
+    pub master_key_file: Option<&'a Path>,
+}
+
+impl KeySource<'_> {
+    fn key_file_path(&self) -> PathBuf {
+        match self.master_key_file {
+            Some(path) => path.to_path_buf(),
+            None => default_path(self.data_dir),
+        }
     }
 }
 
-/// Finds (or, for a data directory that never had one, generates) the key.
-fn find(args: &ServerArgs, data_dir_has_key: bool) -> Result<Option<MasterKey>, String> {
+/// The key ring for offline tools (`check`): None when there is none.
+pub fn find_existing(source: &KeySource<'_>) -> Result<Option<MasterKey>, String> {
+    find(source, false)
+}
+
+/// Finds the key ring; when `generate` (encryption on, a data directory that
+/// never had a key) and there is none, generates and writes one.
+fn find(source: &KeySource<'_>, generate: bool) -> Result<Option<MasterKey>, String> {
     if let Ok(encoded) = std::env::var(ENV_MASTER_KEY) {
-        return decode(&encoded)
+        return decode_ring(&encoded)
             .map(Some)
             .map_err(|why| format!("{ENV_MASTER_KEY}: {why}"));
     }
-    let encrypt_new = args.encryption == "on";
-    let path = key_file_path(args);
-    refuse_inside_data_dir(&path, &args.data_dir)?;
+    let path = source.key_file_path();
+    refuse_inside_data_dir(&path, source.data_dir)?;
     if path.exists() {
         return read_key_file(&path).map(Some);
     }
-    if args.master_key_file.is_some() {
+    if source.master_key_file.is_some() {
         return Err(format!("master key file {} does not exist", path.display()));
     }
-    if !encrypt_new || data_dir_has_key {
+    if !generate {
         return Ok(None);
     }
     let key = MasterKey::generate();
@@ -117,6 +141,20 @@ fn decode(encoded: &str) -> Result<MasterKey, String> {
     Ok(MasterKey::new(key))
 }
 
+/// Keys separated by newlines, commas or spaces, current first; `#` starts a
+/// comment line.
+fn decode_ring(text: &str) -> Result<MasterKey, String> {
+    let mut keys = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .flat_map(|line| line.split([',', ' ', '\t']))
+        .filter(|field| !field.trim().is_empty())
+        .map(decode);
+    let current = keys.next().ok_or_else(|| "no key".to_owned())??;
+    let previous = keys.collect::<Result<Vec<_>, _>>()?;
+    Ok(current.with_previous(previous))
+}
+
 fn read_key_file(path: &Path) -> Result<MasterKey, String> {
     let metadata = std::fs::metadata(path).map_err(|err| format!("{}: {err}", path.display()))?;
     if metadata.permissions().mode() & 0o077 != 0 {
@@ -126,18 +164,74 @@ fn read_key_file(path: &Path) -> Result<MasterKey, String> {
         ));
     }
     let text = std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
-    decode(&text).map_err(|why| format!("master key file {}: {why}", path.display()))
+    decode_ring(&text).map_err(|why| format!("master key file {}: {why}", path.display()))
 }
 
+/// Writes the ring (current key first) to a new file at `path`.
 fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), String> {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(key.bytes());
+    let mut text = String::new();
+    for key in key.all() {
+        text.push_str(&base64::engine::general_purpose::STANDARD.encode(key.bytes()));
+        text.push('\n');
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .map_err(|err| format!("creating {}: {err}", path.display()))?;
-    file.write_all(format!("{encoded}\n").as_bytes())
+    file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|err| format!("writing {}: {err}", path.display()))
+}
+
+/// `maxiofs admin rotate-key`: a fresh master key becomes current; the
+/// earlier ones stay in the key file (the server re-wraps their data keys in
+/// the background, then logs that they are no longer needed). Runs with the
+/// server stopped (it takes the data directory's lock).
+pub fn rotate(source: &KeySource<'_>, catalog: &Catalog) -> Result<MasterKey, String> {
+    if std::env::var(ENV_MASTER_KEY).is_ok() {
+        return Err(format!(
+            "the key comes from {ENV_MASTER_KEY}: rotate it there (new key first, then the \
+             earlier ones, comma separated)"
+        ));
+    }
+    let path = source.key_file_path();
+    refuse_inside_data_dir(&path, source.data_dir)?;
+    let recorded = catalog
+        .setting(SETTING_MASTER_KEY_ID)
+        .map_err(|err| err.to_string())?
+        .ok_or_else(|| "this data directory has never used a master key".to_owned())?;
+    if !path.exists() {
+        return Err(format!("master key file {} does not exist", path.display()));
+    }
+    let ring = read_key_file(&path)?;
+    if ring.id() != recorded {
+        return Err(format!(
+            "the key file's current key is {}, the data directory's is {recorded}",
+            ring.id()
+        ));
+    }
+    let earlier: Vec<MasterKey> = ring.all().cloned().collect();
+    let rotated = MasterKey::generate().with_previous(earlier);
+    // Written beside, then renamed over: a crash leaves the old or the new
+    // file, never half of one.
+    let staged = path.with_extension("key.new");
+    let _ = std::fs::remove_file(&staged);
+    write_key_file(&staged, &rotated)?;
+    std::fs::rename(&staged, &path).map_err(|err| format!("replacing {}: {err}", path.display()))?;
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|err| format!("{}: {err}", dir.display()))?;
+    }
+    catalog
+        .set_setting(SETTING_MASTER_KEY_ID, rotated.id())
+        .map_err(|err| err.to_string())?;
+    Ok(rotated)
+}
+
+/// Where the key file is, for messages.
+pub fn key_file_display(source: &KeySource<'_>) -> String {
+    source.key_file_path().display().to_string()
 }

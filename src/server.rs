@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use cluster::{generate_root_credentials, Catalog};
 use engine::compact::CompactionConfig;
+use engine::crypto::MasterKey;
 use engine::index::{Index, IndexOp};
 use engine::io::uring::UringDisk;
 use engine::pins::ReadPins;
@@ -235,7 +236,7 @@ fn start(
         shard_threads.push(thread);
     }
     drop(started_tx);
-    let scrubbers = start_scrubbers(&args, &indexes, &pins)?;
+    let scrubbers = start_scrubbers(&args, &indexes, &pins, encryption.master.clone())?;
     let runtime = Runtime {
         shard_threads,
         control_thread,
@@ -324,6 +325,11 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     let store = ShardStore::open(config, UringDisk, own_index).map_err(|err| err.to_string())?;
     store.start();
     store.start_compactor(compaction_config(&context.args), context.pins.clone());
+    if let Some(master) = context.encryption.master.clone() {
+        if !master.previous_ids().is_empty() {
+            monoio::spawn(rewrap_until_done(store.clone(), master));
+        }
+    }
     let reader = ObjectReader::new(
         UringDisk,
         context.args.data_dir.clone(),
@@ -409,6 +415,28 @@ fn wait_for_signal() -> Result<(), String> {
     Ok(())
 }
 
+/// After a key rotation: re-wraps this shard's data keys under the current
+/// master key, pass after pass (an upload started under an earlier key may
+/// complete later), until none is left.
+async fn rewrap_until_done(store: std::rc::Rc<ShardStore<UringDisk>>, master: MasterKey) {
+    const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+    loop {
+        match store.rewrap_pass(&master).await {
+            Ok(outcome) if outcome.remaining == 0 => {
+                tracing::info!(shard = store.shard(), rewrapped = outcome.rewrapped,
+                    current = master.id(), earlier = ?master.previous_ids(),
+                    "re-wrap complete: no data key of this shard needs an earlier master key");
+                return;
+            }
+            Ok(outcome) => tracing::info!(shard = store.shard(), rewrapped = outcome.rewrapped,
+                remaining = outcome.remaining, "re-wrap pass done; retrying the rest later"),
+            Err(engine::EngineError::ShuttingDown) => return,
+            Err(err) => tracing::warn!(shard = store.shard(), %err, "re-wrap pass failed"),
+        }
+        monoio::time::sleep(RETRY_AFTER).await;
+    }
+}
+
 fn compaction_config(args: &ServerArgs) -> CompactionConfig {
     CompactionConfig {
         live_ratio_max: f64::from(args.compact_live_percent) / 100.0,
@@ -422,6 +450,7 @@ fn start_scrubbers(
     args: &ServerArgs,
     indexes: &[Index],
     pins: &Arc<ReadPins>,
+    master: Option<engine::crypto::MasterKey>,
 ) -> Result<Vec<Scrubber>, String> {
     let config = ScrubConfig {
         rate_bytes_per_s: args.scrub_rate_mib.saturating_mul(1 << 20),
@@ -435,6 +464,7 @@ fn start_scrubbers(
             shard as u16,
             config.clone(),
             pins.clone(),
+            master.clone(),
         )
         .map_err(|err| format!("starting the scrubber of shard {shard}: {err}"))?;
         scrubbers.extend(scrubber);

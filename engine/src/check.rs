@@ -1,6 +1,7 @@
 //! Offline integrity check of one shard (`maxiofs check`): every object and
 //! every multipart part in the shard's index is read back from its segment
-//! records and verified (header, identity, crc32c) exactly as a GET would,
+//! records and verified (header, identity, crc32c, and the HMAC tag of
+//! encrypted chunks when the master key is given) exactly as a GET would,
 //! sizes are checked against the manifests, and the segment files against
 //! the index's high-water marks. Nothing is changed unless the caller asks
 //! for [`Index::repair`], which drops the index entries whose bytes are gone.
@@ -9,17 +10,18 @@
 //! `Disk`: the check runs with the server stopped (the data directory lock),
 //! on no reactor, and its speed is the disk's either way.
 //!
-//! Not here: reclaiming segment space that no index entry references
-//! (orphaned extents); that is the compactor's work.
+//! Also checked: the space accounting (live bytes per segment, extent owners)
+//! against what the objects and parts imply. Not here: reclaiming segment
+//! space that no index entry references; that is the compactor's work.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::crypto::{CHUNK_TAG_BYTES, META_WRAPPED_KEY};
+use crate::crypto::{is_last_of_its_write, DataKey, MasterKey, CHUNK_TAG_BYTES, META_WRAPPED_KEY};
 use crate::error::EngineResult;
-use crate::format::{record_len_bytes, verify_chunk};
+use crate::format::{record_len_bytes, verify_chunk, RecordHeader, RECORD_HEADER_BYTES};
 use crate::index::{decode_value, object_key_of, Extent, Index, IndexOp, ObjectBody, ObjectRecord};
 use crate::index::{PartRecord, UploadKey, UploadRecord};
 use crate::store::segment_path;
@@ -57,7 +59,31 @@ pub struct ShardCheck {
     pub parts: u64,
     pub extents: u64,
     pub payload_bytes_verified: u64,
+    /// Encrypted chunks whose HMAC tag was verified.
+    pub tags_verified: u64,
+    /// Encrypted chunks checked by crc32c only: SSE-C (the key is the
+    /// client's) or no master key given.
+    pub tags_unverifiable: u64,
     pub problems: Vec<Problem>,
+}
+
+/// The data key to verify chunk tags with, from an object's (or upload's)
+/// metadata: None for data in clear, SSE-C data, or without a master key.
+pub(crate) fn tag_key(
+    meta: &[(String, String)],
+    master: Option<&MasterKey>,
+) -> Result<(Option<DataKey>, bool), String> {
+    let Some((_, wrapped)) = meta.iter().find(|(name, _)| name == META_WRAPPED_KEY) else {
+        return Ok((None, false));
+    };
+    match master {
+        Some(master) if wrapped.starts_with("v1:") => master
+            .unwrap_data_key(wrapped)
+            .map(|key| (Some(key), false))
+            .map_err(|err| format!("the data key cannot be opened: {err}")),
+        // SSE-C (or no key at hand): encrypted, but only crc32c is checkable.
+        _ => Ok((None, true)),
+    }
 }
 
 /// Reads extents back from the segment files and verifies them; keeps the
@@ -69,8 +95,9 @@ pub(crate) struct Segments<'a> {
 }
 
 impl Segments<'_> {
-    /// Reads and verifies one extent; the error says what is wrong.
-    fn verify(&mut self, extent: &Extent) -> Result<(), String> {
+    /// Reads and verifies one extent (and its tag with `key`, `last` saying
+    /// whether it ends its write); the error says what is wrong.
+    fn verify(&mut self, extent: &Extent, key: Option<&DataKey>, last: bool) -> Result<(), String> {
         let path: PathBuf = segment_path(self.data_dir, extent.shard, extent.segment);
         let file = self
             .files
@@ -99,6 +126,24 @@ impl Segments<'_> {
                 "chunk {} (segment {} offset {}): {why}",
                 extent.chunk_index, extent.segment, extent.offset_bytes
             )
+        })?;
+        let Some(key) = key else {
+            return Ok(());
+        };
+        let header = RecordHeader::decode(&self.record).map_err(|why| why.to_string())?;
+        let ciphertext = &self.record[RECORD_HEADER_BYTES..][..extent.payload_len_bytes as usize];
+        key.verify_chunk_tag(
+            extent.object_id,
+            extent.chunk_index,
+            last,
+            ciphertext,
+            &header.auth_tag,
+        )
+        .map_err(|_| {
+            format!(
+                "chunk {} (segment {} offset {}) fails its authentication tag: tampered with",
+                extent.chunk_index, extent.segment, extent.offset_bytes
+            )
         })
     }
 
@@ -108,19 +153,27 @@ impl Segments<'_> {
         extents: &[Extent],
         size_bytes: u64,
         check: &mut ShardCheck,
+        tags: (Option<DataKey>, bool),
     ) -> Option<String> {
+        let (key, unverifiable) = tags;
         let total: u64 = extents.iter().map(|e| u64::from(e.payload_len_bytes)).sum();
         if total != size_bytes {
             return Some(format!(
                 "manifest holds {total} bytes, the record says {size_bytes}"
             ));
         }
-        for extent in extents {
+        for (i, extent) in extents.iter().enumerate() {
             check.extents += 1;
-            if let Err(why) = self.verify(extent) {
+            let last = is_last_of_its_write(extents, i);
+            if let Err(why) = self.verify(extent, key.as_ref(), last) {
                 return Some(why);
             }
             check.payload_bytes_verified += u64::from(extent.payload_len_bytes);
+            if key.is_some() {
+                check.tags_verified += 1;
+            } else if unverifiable {
+                check.tags_unverifiable += 1;
+            }
         }
         None
     }
@@ -130,7 +183,12 @@ impl Index {
     /// Checks every record of this shard's index against the segment files
     /// under `data_dir`. Index read failures are errors; damaged data is a
     /// reported problem.
-    pub fn check(&self, data_dir: &Path, shard: u16) -> EngineResult<ShardCheck> {
+    pub fn check(
+        &self,
+        data_dir: &Path,
+        shard: u16,
+        master: Option<&MasterKey>,
+    ) -> EngineResult<ShardCheck> {
         let mut check = ShardCheck::default();
         let mut segments = Segments {
             data_dir,
@@ -156,9 +214,12 @@ impl Index {
                         ))
                     }
                     ObjectBody::Inline(_) => None,
-                    ObjectBody::Extents(extents) => {
-                        segments.verify_all(extents, record.size_bytes, &mut check)
-                    }
+                    ObjectBody::Extents(extents) => match tag_key(&record.meta, master) {
+                        Ok(tags) => {
+                            segments.verify_all(extents, record.size_bytes, &mut check, tags)
+                        }
+                        Err(why) => Some(why),
+                    },
                 },
             };
             if let Some(detail) = problem {
@@ -171,7 +232,20 @@ impl Index {
             let upload_id: UploadKey = part_key[..16].try_into().expect("16-byte upload id");
             let problem = match decode_value::<PartRecord>(value) {
                 Err(err) => Some(format!("unreadable part record: {err}")),
-                Ok(part) => segments.verify_all(&part.extents, part.size_bytes, &mut check),
+                Ok(part) => {
+                    let upload: Option<UploadRecord> = self
+                        .uploads
+                        .get(&rtxn, &upload_id)?
+                        .map(decode_value)
+                        .transpose()?;
+                    let meta = upload.map(|u| u.meta).unwrap_or_default();
+                    match tag_key(&meta, master) {
+                        Ok(tags) => {
+                            segments.verify_all(&part.extents, part.size_bytes, &mut check, tags)
+                        }
+                        Err(why) => Some(why),
+                    }
+                }
             };
             if let Some(detail) = problem {
                 let subject = Subject::Upload { upload_id };

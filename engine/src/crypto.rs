@@ -70,13 +70,17 @@ impl std::fmt::Display for CryptoError {
 impl std::error::Error for CryptoError {}
 
 /// The master key, its id, and the two wrapping keys derived from it once
-/// (every PUT wraps a data key and every GET unwraps one).
+/// (every PUT wraps a data key and every GET unwraps one). After a rotation
+/// it also carries the earlier keys (`previous`): new data keys are wrapped
+/// by the current one only, and a data key wrapped by an earlier one still
+/// opens until the re-wrap has moved it.
 #[derive(Clone)]
 pub struct MasterKey {
     key: [u8; MASTER_KEY_BYTES],
     id: String,
     wrap_cipher_key: [u8; 32],
     wrap_mac_key: [u8; 32],
+    previous: Vec<MasterKey>,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -99,7 +103,32 @@ impl MasterKey {
             id,
             wrap_cipher_key: hmac_sha256(&key, &[b"wrap-enc"]),
             wrap_mac_key: hmac_sha256(&key, &[b"wrap-mac"]),
+            previous: Vec::new(),
         }
+    }
+
+    /// This key as the current one, with `previous` (newest first) still
+    /// able to open what they wrapped.
+    pub fn with_previous(mut self, previous: Vec<MasterKey>) -> MasterKey {
+        self.previous = previous
+            .into_iter()
+            .filter(|key| key.id != self.id)
+            .map(|key| MasterKey {
+                previous: Vec::new(),
+                ..key
+            })
+            .collect();
+        self
+    }
+
+    /// Ids of the earlier keys this one still opens data for.
+    pub fn previous_ids(&self) -> Vec<&str> {
+        self.previous.iter().map(|key| key.id.as_str()).collect()
+    }
+
+    /// Every key, current first (for writing the key file).
+    pub fn all(&self) -> impl Iterator<Item = &MasterKey> {
+        std::iter::once(self).chain(self.previous.iter())
     }
 
     pub fn generate() -> MasterKey {
@@ -148,6 +177,16 @@ impl MasterKey {
             .map(|secret| DataKey::from_secret(&secret))
     }
 
+    /// The same data key wrapped by the current master key, or None when it
+    /// already is (the background re-wrap after a rotation).
+    pub fn rewrap_data_key(&self, wrapped: &str) -> Result<Option<String>, CryptoError> {
+        if wrapped_key_id(wrapped)? == self.id {
+            return Ok(None);
+        }
+        let secret = self.unwrap_secret(wrapped)?;
+        Ok(Some(self.wrap_secret(&secret)))
+    }
+
     fn unwrap_secret(&self, wrapped: &str) -> Result<[u8; DATA_SECRET_BYTES], CryptoError> {
         let mut fields = wrapped.splitn(3, ':');
         let (Some(WRAPPED_PREFIX), Some(key_id), Some(encoded)) =
@@ -156,9 +195,12 @@ impl MasterKey {
             return Err(CryptoError::Malformed);
         };
         if key_id != self.id {
-            return Err(CryptoError::UnknownMasterKey {
-                key_id: key_id.to_owned(),
-            });
+            return match self.previous.iter().find(|key| key.id == key_id) {
+                Some(earlier) => earlier.unwrap_secret(wrapped),
+                None => Err(CryptoError::UnknownMasterKey {
+                    key_id: key_id.to_owned(),
+                }),
+            };
         }
         let blob = base64::engine::general_purpose::STANDARD
             .decode(encoded)
@@ -230,6 +272,22 @@ impl DataKey {
         tag[..CHUNK_TAG_BYTES].try_into().expect("32 >= 24")
     }
 
+    /// Checks a chunk's tag without decrypting (the scrubber and `check`).
+    pub fn verify_chunk_tag(
+        &self,
+        object_id: u128,
+        chunk_index: u32,
+        last: bool,
+        ciphertext: &[u8],
+        tag: &[u8],
+    ) -> Result<(), CryptoError> {
+        let expected = self.chunk_tag(object_id, chunk_index, last, ciphertext);
+        match constant_time_eq(&expected[..CHUNK_TAG_BYTES], tag) {
+            true => Ok(()),
+            false => Err(CryptoError::Authentication),
+        }
+    }
+
     /// Checks a chunk's tag, then decrypts its payload in place. On failure the
     /// payload is left encrypted.
     pub fn open_chunk(
@@ -257,6 +315,24 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         mac.update(part);
     }
     mac.finalize().into_bytes().into()
+}
+
+/// The id of the master key a wrapped data key (`v1:<id>:...`) names.
+pub fn wrapped_key_id(wrapped: &str) -> Result<&str, CryptoError> {
+    let mut fields = wrapped.splitn(3, ':');
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(WRAPPED_PREFIX), Some(key_id), Some(_)) => Ok(key_id),
+        _ => Err(CryptoError::Malformed),
+    }
+}
+
+/// Whether `extents[i]` is the last chunk of the write (object or part) that
+/// stored it: the next extent belongs to another write, or there is none.
+/// Chunk tags bind this flag, so truncation is detected.
+pub fn is_last_of_its_write(extents: &[crate::index::Extent], i: usize) -> bool {
+    extents
+        .get(i + 1)
+        .is_none_or(|next| next.object_id != extents[i].object_id)
 }
 
 fn verify_tag(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError> {
@@ -345,6 +421,37 @@ mod tests {
             open(7, 3, false, &payload, &bad_tag).is_err(),
             "flipped tag"
         );
+    }
+
+    #[test]
+    fn a_rotated_ring_opens_old_keys_and_rewraps_them_under_the_new_one() {
+        let old = MasterKey::generate();
+        let (key, wrapped_old) = old.new_data_key();
+        let ring = MasterKey::generate().with_previous(vec![old.clone()]);
+        assert_eq!(ring.previous_ids(), vec![old.id()]);
+        let opened = ring
+            .unwrap_data_key(&wrapped_old)
+            .expect("old key still opens");
+        assert_eq!(opened.mac_key, key.mac_key);
+        let (_, wrapped_new) = ring.new_data_key();
+        assert_eq!(wrapped_key_id(&wrapped_new).unwrap(), ring.id());
+        let moved = ring
+            .rewrap_data_key(&wrapped_old)
+            .unwrap()
+            .expect("an old-key data key moves");
+        assert_eq!(wrapped_key_id(&moved).unwrap(), ring.id());
+        assert_eq!(ring.unwrap_data_key(&moved).unwrap().mac_key, key.mac_key);
+        assert_eq!(
+            ring.rewrap_data_key(&moved).unwrap(),
+            None,
+            "already current"
+        );
+        // Without the old key in the ring, its data keys name a missing key.
+        let alone = MasterKey::new(*ring.bytes());
+        assert!(matches!(
+            alone.unwrap_data_key(&wrapped_old),
+            Err(CryptoError::UnknownMasterKey { .. })
+        ));
     }
 
     #[test]

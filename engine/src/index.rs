@@ -116,6 +116,25 @@ pub enum IndexOp {
         name: String,
         value: Option<String>,
     },
+    /// Replaces one `meta` entry of the latest version of an object, only if
+    /// it still holds `old_value` (`PreconditionFailed` otherwise, so a
+    /// concurrent overwrite is never given the old object's entry;
+    /// `NoSuchObject` if the key has no object). The re-wrap of data keys
+    /// after a master key rotation.
+    ReplaceObjectMeta {
+        bucket_id: u64,
+        key: Vec<u8>,
+        name: String,
+        old_value: String,
+        new_value: String,
+    },
+    /// The same for a multipart upload's metadata (`NoSuchUpload` if gone).
+    ReplaceUploadMeta {
+        upload_id: UploadKey,
+        name: String,
+        old_value: String,
+        new_value: String,
+    },
     /// Starts a multipart upload.
     CreateUpload {
         bucket_id: u64,
@@ -513,6 +532,35 @@ impl Index {
                 }
                 self.objects.put(wtxn, &index_key, &encode_value(&record))?;
             }
+            IndexOp::ReplaceObjectMeta {
+                bucket_id,
+                key,
+                name,
+                old_value,
+                new_value,
+            } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                let mut record: ObjectRecord = match self.objects.get(wtxn, &index_key)? {
+                    Some(stored) => decode_value(stored)?,
+                    None => return Err(EngineError::NoSuchObject),
+                };
+                replace_meta(&mut record.meta, name, old_value, new_value)?;
+                self.objects.put(wtxn, &index_key, &encode_value(&record))?;
+            }
+            IndexOp::ReplaceUploadMeta {
+                upload_id,
+                name,
+                old_value,
+                new_value,
+            } => {
+                let mut record: UploadRecord = match self.uploads.get(wtxn, upload_id)? {
+                    Some(stored) => decode_value(stored)?,
+                    None => return Err(EngineError::NoSuchUpload),
+                };
+                replace_meta(&mut record.meta, name, old_value, new_value)?;
+                self.uploads.put(wtxn, upload_id, &encode_value(&record))?;
+            }
             IndexOp::CreateUpload {
                 bucket_id,
                 upload_id,
@@ -557,6 +605,22 @@ impl Index {
             }
         }
         Ok(())
+    }
+}
+
+/// Sets `name` to `new_value` if it holds `old_value` now.
+fn replace_meta(
+    meta: &mut [(String, String)],
+    name: &str,
+    old_value: &str,
+    new_value: &str,
+) -> EngineResult<()> {
+    match meta.iter_mut().find(|(existing, _)| existing == name) {
+        Some((_, value)) if value == old_value => {
+            *value = new_value.to_owned();
+            Ok(())
+        }
+        _ => Err(EngineError::PreconditionFailed),
     }
 }
 

@@ -23,6 +23,7 @@ pub mod list;
 pub mod multipart;
 pub mod pins;
 pub mod reader;
+pub mod rewrap;
 pub mod scrub;
 pub mod space;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The background scrubber of one shard: walks the shard's index (objects,
 //! then multipart parts) in key order and reads every extent back from its
-//! segment record, verifying it exactly as `maxiofs check` does, at a bounded
+//! segment record, verifying it exactly as `maxiofs check` does (crc32c, and
+//! the HMAC tag of SSE-S3 encrypted chunks), at a bounded
 //! rate so foreground requests keep the disk. What it finds damaged is logged
 //! with the bucket and key and counted; GETs of such data already fail their
 //! own checksum, so nothing wrong is ever served either way.
@@ -19,7 +20,8 @@ use std::time::{Duration, Instant};
 use heed::types::Bytes;
 use heed::Database;
 
-use crate::check::{Segments, ShardCheck};
+use crate::check::{tag_key, Segments, ShardCheck};
+use crate::crypto::MasterKey;
 use crate::index::{decode_value, object_key_of, Index, ObjectBody, ObjectRecord, PartRecord};
 use crate::pins::{PinSlot, ReadPins};
 
@@ -62,6 +64,7 @@ impl Scrubber {
         shard: u16,
         config: ScrubConfig,
         pins: Arc<ReadPins>,
+        master: Option<MasterKey>,
     ) -> std::io::Result<Option<Scrubber>> {
         if config.rate_bytes_per_s == 0 {
             return Ok(None);
@@ -77,6 +80,7 @@ impl Scrubber {
             stats: stats.clone(),
             pin_slot: pins.register(),
             pins,
+            master,
         };
         let thread = std::thread::Builder::new()
             .name(format!("scrub-{shard}"))
@@ -107,6 +111,7 @@ struct Walker {
     stats: Arc<ScrubStats>,
     pins: Arc<ReadPins>,
     pin_slot: Arc<PinSlot>,
+    master: Option<MasterKey>,
 }
 
 /// What one pass verified (logged when it completes).
@@ -193,7 +198,7 @@ impl Walker {
                 after = Some(last.clone());
                 for (key, value) in &batch {
                     let mut entry = ShardCheck::default();
-                    let detail = verify_entry(walked, value, &mut segments, &mut entry);
+                    let detail = self.verify_entry(walked, key, value, &mut segments, &mut entry);
                     let bytes = entry.payload_bytes_verified;
                     summary.entries += 1;
                     summary.payload_bytes_verified += bytes;
@@ -256,26 +261,49 @@ impl Walker {
     }
 }
 
-/// Verifies one index entry's data; the problem, if any.
-fn verify_entry(
-    walked: Walked,
-    value: &[u8],
-    segments: &mut Segments<'_>,
-    check: &mut ShardCheck,
-) -> Option<String> {
-    match walked {
-        Walked::Objects => match decode_value::<ObjectRecord>(value) {
-            Err(err) => Some(format!("unreadable index record: {err}")),
-            Ok(ObjectRecord {
-                body: ObjectBody::Extents(extents),
-                size_bytes,
-                ..
-            }) => segments.verify_all(&extents, size_bytes, check),
-            Ok(_) => None,
-        },
-        Walked::Parts => match decode_value::<PartRecord>(value) {
-            Err(err) => Some(format!("unreadable part record: {err}")),
-            Ok(part) => segments.verify_all(&part.extents, part.size_bytes, check),
-        },
+impl Walker {
+    /// Verifies one index entry's data; the problem, if any.
+    fn verify_entry(
+        &self,
+        walked: Walked,
+        index_key: &[u8],
+        value: &[u8],
+        segments: &mut Segments<'_>,
+        check: &mut ShardCheck,
+    ) -> Option<String> {
+        let master = self.master.as_ref();
+        match walked {
+            Walked::Objects => match decode_value::<ObjectRecord>(value) {
+                Err(err) => Some(format!("unreadable index record: {err}")),
+                Ok(ObjectRecord {
+                    body: ObjectBody::Extents(extents),
+                    size_bytes,
+                    meta,
+                    ..
+                }) => match tag_key(&meta, master) {
+                    Ok(tags) => segments.verify_all(&extents, size_bytes, check, tags),
+                    Err(why) => Some(why),
+                },
+                Ok(_) => None,
+            },
+            Walked::Parts => match decode_value::<PartRecord>(value) {
+                Err(err) => Some(format!("unreadable part record: {err}")),
+                Ok(part) => {
+                    let upload_id: [u8; 16] = index_key[..16].try_into().expect("16-byte id");
+                    // An upload completed or aborted since the batch was read
+                    // has no metadata any more: crc32c only for this one.
+                    let meta = match self.index.upload(&upload_id) {
+                        Ok(upload) => upload.map(|u| u.meta).unwrap_or_default(),
+                        Err(err) => return Some(format!("upload record: {err}")),
+                    };
+                    match tag_key(&meta, master) {
+                        Ok(tags) => {
+                            segments.verify_all(&part.extents, part.size_bytes, check, tags)
+                        }
+                        Err(why) => Some(why),
+                    }
+                }
+            },
+        }
     }
 }

@@ -458,7 +458,9 @@ fn op_extents(op: &IndexOp) -> &[Extent] {
         | IndexOp::CreateBucket { .. }
         | IndexOp::DropBucket { .. }
         | IndexOp::DeleteObject { .. }
-        | IndexOp::SetObjectMeta { .. } => &[],
+        | IndexOp::SetObjectMeta { .. }
+        | IndexOp::ReplaceObjectMeta { .. }
+        | IndexOp::ReplaceUploadMeta { .. } => &[],
     }
 }
 
