@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use cluster::catalog::{Catalog, CATALOG_FILE};
 use engine::check::{Problem, ShardCheck, Subject};
 
-use crate::server::{lock_data_dir, open_indexes, SETTING_SHARD_COUNT};
 use crate::master_key::{self, KeySource};
+use crate::server::{lock_data_dir, open_indexes, SETTING_SHARD_COUNT};
 use crate::{CheckArgs, KeyArgs};
 
 const MIB_BYTES: f64 = (1u64 << 20) as f64;

@@ -1,17 +1,18 @@
 //! The control-plane thread: owns the SQLite catalog, creates and deletes
-//! buckets (telling the owner shard's index first), and publishes catalog
-//! snapshots to every shard.
+//! buckets (telling the owner shard's index first), sets their default
+//! encryption, and publishes catalog snapshots to every shard.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cluster::{BucketRow, Catalog, CatalogError};
+use cluster::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};
 use engine::index::IndexOp;
 use futures_channel::oneshot;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
 use s3::ops::engine_error;
 use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
+use s3::sse::BucketEncryption;
 
 pub struct ControlPlane {
     pub catalog: Catalog,
@@ -28,6 +29,7 @@ pub fn now_ms() -> u64 {
 
 /// Builds a snapshot from the catalog's current contents.
 pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot, CatalogError> {
+    let mut encryptions = load_snapshot_encryptions(catalog)?;
     let buckets: BTreeMap<String, BucketInfo> = catalog
         .buckets()?
         .into_iter()
@@ -37,6 +39,7 @@ pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot,
                 name: row.name.clone(),
                 owner_shard: row.owner_shard,
                 created_ms: row.created_ms,
+                encryption: encryptions.remove(&row.id),
             };
             (row.name, info)
         })
@@ -49,6 +52,29 @@ pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot,
     })
 }
 
+/// Every bucket's default encryption, by bucket id. An algorithm this binary
+/// does not know (a newer one wrote it) stops the load: serving the bucket
+/// without it would store in clear what its owner asked to be encrypted.
+fn load_snapshot_encryptions(
+    catalog: &Catalog,
+) -> Result<HashMap<u64, BucketEncryption>, CatalogError> {
+    catalog
+        .bucket_encryptions()?
+        .into_iter()
+        .map(|(bucket_id, row)| {
+            BucketEncryption::from_stored(&row.sse_algorithm, row.bucket_key_enabled)
+                .map(|encryption| (bucket_id, encryption))
+                .ok_or_else(|| {
+                    CatalogError::Unreadable(format!(
+                        "bucket {bucket_id} has default encryption {:?}, which this version \
+                         does not know",
+                        row.sse_algorithm
+                    ))
+                })
+        })
+        .collect()
+}
+
 fn catalog_error(err: CatalogError) -> S3Error {
     match err {
         CatalogError::BucketExists => S3Error::new(
@@ -59,7 +85,7 @@ fn catalog_error(err: CatalogError) -> S3Error {
             S3ErrorCode::NoSuchBucket,
             "The specified bucket does not exist",
         ),
-        CatalogError::Sqlite(_) | CatalogError::Io(_) => {
+        CatalogError::Sqlite(_) | CatalogError::Io(_) | CatalogError::Unreadable(_) => {
             tracing::error!(%err, "catalog failure");
             S3Error::internal("catalog failure")
         }
@@ -76,6 +102,14 @@ impl ControlPlane {
                 }
                 ControlRequest::DeleteBucket { name, reply } => {
                     let outcome = self.delete_bucket(&name).await;
+                    let _ = reply.send(outcome);
+                }
+                ControlRequest::SetBucketEncryption {
+                    bucket_id,
+                    encryption,
+                    reply,
+                } => {
+                    let outcome = self.set_bucket_encryption(bucket_id, encryption).await;
                     let _ = reply.send(outcome);
                 }
             }
@@ -136,6 +170,25 @@ impl ControlPlane {
         self.commit_on(row.owner_shard, IndexOp::DropBucket { bucket_id: row.id })
             .await?;
         self.catalog.delete_bucket(name).map_err(catalog_error)?;
+        self.publish().await
+    }
+
+    /// Setting or clearing a bucket's default encryption: 1. one catalog
+    /// commit, 2. every shard installs the snapshot before the client hears
+    /// back. A crash after 1 leaves the change made, and the next start
+    /// publishes it; the client, not told, sends it again, which is harmless.
+    async fn set_bucket_encryption(
+        &mut self,
+        bucket_id: u64,
+        encryption: Option<BucketEncryption>,
+    ) -> S3Result<Arc<CatalogSnapshot>> {
+        let row = encryption.map(|encryption| BucketEncryptionRow {
+            sse_algorithm: BucketEncryption::STORED_ALGORITHM.to_owned(),
+            bucket_key_enabled: encryption.bucket_key_enabled,
+        });
+        self.catalog
+            .set_bucket_encryption(bucket_id, row.as_ref())
+            .map_err(catalog_error)?;
         self.publish().await
     }
 

@@ -219,7 +219,8 @@ pub fn rotate(source: &KeySource<'_>, catalog: &Catalog) -> Result<MasterKey, St
     let staged = path.with_extension("key.new");
     let _ = std::fs::remove_file(&staged);
     write_key_file(&staged, &rotated)?;
-    std::fs::rename(&staged, &path).map_err(|err| format!("replacing {}: {err}", path.display()))?;
+    std::fs::rename(&staged, &path)
+        .map_err(|err| format!("replacing {}: {err}", path.display()))?;
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())

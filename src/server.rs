@@ -428,8 +428,12 @@ async fn rewrap_until_done(store: std::rc::Rc<ShardStore<UringDisk>>, master: Ma
                     "re-wrap complete: no data key of this shard needs an earlier master key");
                 return;
             }
-            Ok(outcome) => tracing::info!(shard = store.shard(), rewrapped = outcome.rewrapped,
-                remaining = outcome.remaining, "re-wrap pass done; retrying the rest later"),
+            Ok(outcome) => tracing::info!(
+                shard = store.shard(),
+                rewrapped = outcome.rewrapped,
+                remaining = outcome.remaining,
+                "re-wrap pass done; retrying the rest later"
+            ),
             Err(engine::EngineError::ShuttingDown) => return,
             Err(err) => tracing::warn!(shard = store.shard(), %err, "re-wrap pass failed"),
         }

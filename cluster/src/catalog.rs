@@ -1,6 +1,12 @@
 //! The SQLite catalog: one database file (`catalog.db`, WAL, synchronous=FULL
 //! so a committed change survives power loss), created 0600 because it holds
 //! access-key secrets.
+//!
+//! Tables: `settings`, `buckets`, `access_keys` (schema version 1) and
+//! `bucket_encryption` (version 2: a bucket's default encryption, keyed by
+//! bucket id and removed with the bucket). The schema is brought up to date at
+//! every open; each step is idempotent, so a catalog an older binary opened
+//! again is upgraded once more without harm.
 
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
@@ -28,12 +34,29 @@ CREATE TABLE IF NOT EXISTS access_keys (
 PRAGMA user_version = 1;
 ";
 
+/// Schema version 2: per-bucket default encryption (PutBucketEncryption). A
+/// table of its own rather than a column of `buckets`, so that catalogs of
+/// version 1 gain it with a plain `CREATE TABLE IF NOT EXISTS`.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS bucket_encryption (
+    bucket_id INTEGER PRIMARY KEY,
+    sse_algorithm TEXT NOT NULL,
+    bucket_key_enabled INTEGER NOT NULL
+);
+PRAGMA user_version = 2;
+";
+
+/// The migrations in order: entry `i` brings a catalog to version `i + 1`.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+
 #[derive(Debug)]
 pub enum CatalogError {
     Sqlite(rusqlite::Error),
     Io(std::io::Error),
     BucketExists,
     NoSuchBucket,
+    /// A row this binary cannot interpret (written by a newer version).
+    Unreadable(String),
 }
 
 impl fmt::Display for CatalogError {
@@ -43,6 +66,7 @@ impl fmt::Display for CatalogError {
             CatalogError::Io(err) => write!(f, "catalog file: {err}"),
             CatalogError::BucketExists => write!(f, "bucket exists"),
             CatalogError::NoSuchBucket => write!(f, "no such bucket"),
+            CatalogError::Unreadable(why) => write!(f, "catalog row unreadable: {why}"),
         }
     }
 }
@@ -59,6 +83,14 @@ impl From<std::io::Error> for CatalogError {
     fn from(err: std::io::Error) -> Self {
         CatalogError::Io(err)
     }
+}
+
+/// A bucket's default encryption as stored. The catalog keeps the algorithm
+/// as text and does not interpret it; the S3 layer does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketEncryptionRow {
+    pub sse_algorithm: String,
+    pub bucket_key_enabled: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +113,7 @@ impl Catalog {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA_V1)?;
+        migrate(&conn)?;
         Ok(Catalog { conn })
     }
 
@@ -139,14 +171,73 @@ impl Catalog {
         Ok(stmt.query_row(params![name], bucket_row).optional()?)
     }
 
+    /// Removes the bucket and its settings in one transaction, so a bucket
+    /// created later under the same name starts without them.
     pub fn delete_bucket(&self, name: &str) -> Result<(), CatalogError> {
-        let deleted = self
-            .conn
-            .execute("DELETE FROM buckets WHERE name = ?1", params![name])?;
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "DELETE FROM bucket_encryption
+             WHERE bucket_id IN (SELECT id FROM buckets WHERE name = ?1)",
+            params![name],
+        )?;
+        let deleted = tx.execute("DELETE FROM buckets WHERE name = ?1", params![name])?;
         if deleted == 0 {
             return Err(CatalogError::NoSuchBucket);
         }
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Sets (`Some`) or clears (`None`) the default encryption of the bucket
+    /// with id `bucket_id`; `NoSuchBucket` when there is none.
+    pub fn set_bucket_encryption(
+        &self,
+        bucket_id: u64,
+        encryption: Option<&BucketEncryptionRow>,
+    ) -> Result<(), CatalogError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM buckets WHERE id = ?1",
+                params![bucket_id as i64],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if exists.is_none() {
+            return Err(CatalogError::NoSuchBucket);
+        }
+        match encryption {
+            Some(row) => tx.execute(
+                "INSERT INTO bucket_encryption (bucket_id, sse_algorithm, bucket_key_enabled)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT(bucket_id) DO UPDATE SET
+                     sse_algorithm = excluded.sse_algorithm,
+                     bucket_key_enabled = excluded.bucket_key_enabled",
+                params![bucket_id as i64, row.sse_algorithm, row.bucket_key_enabled],
+            )?,
+            None => tx.execute(
+                "DELETE FROM bucket_encryption WHERE bucket_id = ?1",
+                params![bucket_id as i64],
+            )?,
+        };
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every bucket's default encryption, by bucket id (buckets without one
+    /// are absent).
+    pub fn bucket_encryptions(&self) -> Result<Vec<(u64, BucketEncryptionRow)>, CatalogError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT bucket_id, sse_algorithm, bucket_key_enabled FROM bucket_encryption",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            let encryption = BucketEncryptionRow {
+                sse_algorithm: row.get(1)?,
+                bucket_key_enabled: row.get(2)?,
+            };
+            Ok((row.get::<_, i64>(0)? as u64, encryption))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     pub fn buckets(&self) -> Result<Vec<BucketRow>, CatalogError> {
@@ -180,6 +271,19 @@ impl Catalog {
         )?;
         Ok(())
     }
+}
+
+/// Applies the migrations this catalog has not had yet, each in its own
+/// transaction: a crash in the middle leaves the previous version intact.
+fn migrate(conn: &Connection) -> Result<(), CatalogError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let applied = usize::try_from(version).unwrap_or(0);
+    for migration in MIGRATIONS.iter().skip(applied) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(migration)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 fn bucket_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
@@ -233,6 +337,83 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn insert(catalog: &Catalog, name: &str) -> u64 {
+        let id = catalog.next_bucket_id().unwrap();
+        let row = BucketRow {
+            id,
+            name: name.into(),
+            owner_shard: 0,
+            created_ms: 1,
+        };
+        catalog.insert_bucket(&row).unwrap();
+        id
+    }
+
+    #[test]
+    fn bucket_encryption_is_set_cleared_and_dropped_with_its_bucket() {
+        let dir = temp_dir("encryption");
+        let catalog = Catalog::open(&dir).unwrap();
+        let id = insert(&catalog, "enc");
+        let aes = BucketEncryptionRow {
+            sse_algorithm: "AES256".into(),
+            bucket_key_enabled: true,
+        };
+        catalog.set_bucket_encryption(id, Some(&aes)).unwrap();
+        assert_eq!(
+            catalog.bucket_encryptions().unwrap(),
+            vec![(id, aes.clone())]
+        );
+        catalog.set_bucket_encryption(id, None).unwrap();
+        assert!(catalog.bucket_encryptions().unwrap().is_empty());
+        assert!(matches!(
+            catalog.set_bucket_encryption(id + 100, Some(&aes)),
+            Err(CatalogError::NoSuchBucket)
+        ));
+
+        catalog.set_bucket_encryption(id, Some(&aes)).unwrap();
+        catalog.delete_bucket("enc").unwrap();
+        assert!(catalog.bucket_encryptions().unwrap().is_empty());
+        let again = insert(&catalog, "enc");
+        assert!(catalog.bucket_encryptions().unwrap().is_empty());
+        catalog.set_bucket_encryption(again, Some(&aes)).unwrap();
+        drop(catalog);
+        let reopened = Catalog::open(&dir).unwrap();
+        assert_eq!(reopened.bucket_encryptions().unwrap(), vec![(again, aes)]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_catalog_is_upgraded_in_place() {
+        let dir = temp_dir("upgrade");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let conn = Connection::open(dir.join(CATALOG_FILE)).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute(
+                "INSERT INTO buckets (name, owner_shard, created_ms) VALUES ('old', 0, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let catalog = Catalog::open(&dir).unwrap();
+        let version: i64 = catalog
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+        let old = catalog.bucket("old").unwrap().expect("kept");
+        let aes = BucketEncryptionRow {
+            sse_algorithm: "AES256".into(),
+            bucket_key_enabled: false,
+        };
+        catalog.set_bucket_encryption(old.id, Some(&aes)).unwrap();
+        drop(catalog);
+        // Opening again (as every start does) changes nothing.
+        let catalog = Catalog::open(&dir).unwrap();
+        assert_eq!(catalog.bucket_encryptions().unwrap(), vec![(old.id, aes)]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

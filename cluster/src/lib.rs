@@ -1,5 +1,5 @@
-//! The control plane's state: the SQLite catalog (buckets, access keys,
-//! settings) and the root credentials.
+//! The control plane's state: the SQLite catalog (buckets and their default
+//! encryption, access keys, settings) and the root credentials.
 //!
 //! Owns: `catalog.db` in the data directory. Runs only on the control-plane
 //! thread; shards never touch SQLite. Knows nothing of S3 or the engine: the
@@ -9,5 +9,5 @@
 pub mod catalog;
 pub mod credentials;
 
-pub use catalog::{BucketRow, Catalog, CatalogError};
+pub use catalog::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};
 pub use credentials::{generate_root_credentials, RootCredentials};

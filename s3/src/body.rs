@@ -2,7 +2,9 @@
 //! `aws-chunked` (signed chunks, signed or unsigned trailers), all read
 //! through one [`PayloadReader`] that verifies what the signature promised.
 
+use base64::Engine as _;
 use http::Exchange;
+use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use crate::auth::chunked::{AwsChunkedDecoder, ChunkedMode, Trailers};
@@ -284,4 +286,41 @@ fn small_body_verify_checksums(
         }
     }
     Ok(())
+}
+
+/// For the operations where AWS requires an integrity header (DeleteObjects,
+/// PutBucketEncryption): Content-MD5, checked here, or, since the 2025 SDKs,
+/// any `x-amz-checksum-*` (verified by `read_small_body`).
+pub(crate) fn require_integrity_header(head: &http::RequestHead, body: &[u8]) -> S3Result<()> {
+    if let Some(md5) = head.header("content-md5") {
+        let expected = base64::engine::general_purpose::STANDARD
+            .decode(md5.trim())
+            .map_err(|_| {
+                S3Error::new(
+                    S3ErrorCode::InvalidDigest,
+                    "The Content-MD5 you specified was invalid.",
+                )
+            })?;
+        if expected.as_slice() != Md5::digest(body).as_slice() {
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+        return Ok(());
+    }
+    let has_checksum = head
+        .headers
+        .iter()
+        .any(|(name, _)| name.starts_with("x-amz-checksum-"))
+        || head
+            .header("x-amz-trailer")
+            .is_some_and(|t| t.to_ascii_lowercase().starts_with("x-amz-checksum-"));
+    if has_checksum {
+        return Ok(());
+    }
+    Err(S3Error::new(
+        S3ErrorCode::InvalidRequest,
+        "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
+    ))
 }

@@ -13,7 +13,7 @@ use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
-    attributes, bucket, copy, delete, list, multipart, object, tagging, RequestContext,
+    attributes, bucket, copy, delete, encryption, list, multipart, object, tagging, RequestContext,
 };
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
@@ -168,10 +168,15 @@ impl S3Service {
                 attributes::get_object_attributes(shard, ctx, ex).await
             }
             Endpoint::CopyObject => copy::copy_object(shard, ctx, ex).await,
-            // Read-only until buckets carry their own encryption setting.
-            Endpoint::Unsupported {
-                name: "GetBucketEncryption",
-            } => bucket::get_bucket_encryption(shard, ctx, ex).await,
+            Endpoint::GetBucketEncryption => {
+                encryption::get_bucket_encryption(shard, ctx, ex).await
+            }
+            Endpoint::PutBucketEncryption => {
+                encryption::put_bucket_encryption(shard, ctx, ex).await
+            }
+            Endpoint::DeleteBucketEncryption => {
+                encryption::delete_bucket_encryption(shard, ctx, ex).await
+            }
             Endpoint::GetObjectTagging { version_id: None } => {
                 tagging::get_object_tagging(shard, ctx, ex).await
             }

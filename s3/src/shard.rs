@@ -35,6 +35,8 @@ pub struct BucketInfo {
     pub name: String,
     pub owner_shard: u16,
     pub created_ms: u64,
+    /// The bucket's default encryption, when PutBucketEncryption set one.
+    pub encryption: Option<crate::sse::BucketEncryption>,
 }
 
 /// An immutable, versioned view of the catalog. Shards swap in new ones; a
@@ -69,9 +71,9 @@ pub enum ShardRequest {
     },
 }
 
-/// What a shard asks of the control plane. Only bucket creation and deletion
-/// wait on it; both reply with the snapshot that includes the change, already
-/// installed on every shard.
+/// What a shard asks of the control plane. Only changes to buckets (creation,
+/// deletion, default encryption) wait on it; each replies with the snapshot
+/// that includes the change, already installed on every shard.
 pub enum ControlRequest {
     CreateBucket {
         name: String,
@@ -79,6 +81,14 @@ pub enum ControlRequest {
     },
     DeleteBucket {
         name: String,
+        reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
+    },
+    /// Sets (`Some`) or clears (`None`) the default encryption of the bucket
+    /// with id `bucket_id`. By id, not name: a bucket deleted and created
+    /// again meanwhile is another bucket, and the answer is `NoSuchBucket`.
+    SetBucketEncryption {
+        bucket_id: u64,
+        encryption: Option<crate::sse::BucketEncryption>,
         reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
     },
 }
@@ -207,8 +217,8 @@ impl Shard {
         answer.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
-    /// Asks the control plane to create or delete a bucket and installs the
-    /// snapshot it answers with.
+    /// Asks the control plane to change a bucket (create, delete, set its
+    /// default encryption) and installs the snapshot it answers with.
     pub async fn control(
         &self,
         make: impl FnOnce(oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>) -> ControlRequest,

@@ -11,7 +11,9 @@
 //!
 //! Like AWS since 2023, every new object is encrypted unless the server runs
 //! with encryption off; a request may also ask for it
-//! (`x-amz-server-side-encryption: AES256`). An object stores its wrapped data
+//! (`x-amz-server-side-encryption: AES256`), and a bucket's default encryption
+//! ([`BucketEncryption`], set by PutBucketEncryption) asks for it for every new
+//! object of the bucket, whatever the server's default. An object stores its wrapped data
 //! key in its metadata (`META_SSE_KEY`, internal, never a response header) and
 //! the public `x-amz-server-side-encryption: AES256`, which GET and HEAD return.
 //! A multipart upload gets its key at creation; every part and the completed
@@ -42,6 +44,28 @@ pub struct EncryptionSettings {
     pub master: Option<MasterKey>,
     /// Encrypt new objects that do not ask for it (the default, as on AWS).
     pub encrypt_new_objects: bool,
+}
+
+/// A bucket's default encryption (PutBucketEncryption): a new object of the
+/// bucket whose request asks for no encryption gets SSE-S3, even on a server
+/// running with encryption off. SSE-S3 is the only algorithm a bucket can ask
+/// for (this server has no KMS), so the type holds no algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BucketEncryption {
+    /// Kept only to be reported back by GetBucketEncryption: S3 Bucket Keys
+    /// save KMS requests, and SSE-S3 makes none.
+    pub bucket_key_enabled: bool,
+}
+
+impl BucketEncryption {
+    /// The algorithm as the catalog stores it (AWS's `SSEAlgorithm` value).
+    pub const STORED_ALGORITHM: &'static str = SSE_AES256;
+
+    /// A configuration as the catalog stored it; None for an algorithm this
+    /// binary does not know (written by a newer one).
+    pub fn from_stored(sse_algorithm: &str, bucket_key_enabled: bool) -> Option<Self> {
+        (sse_algorithm == Self::STORED_ALGORITHM).then_some(BucketEncryption { bucket_key_enabled })
+    }
 }
 
 pub(crate) const HEADER_CUSTOMER_ALGORITHM: &str =
@@ -187,9 +211,12 @@ fn is_customer_stored(stored: &str) -> bool {
 pub(crate) type NewObjectKey = (DataKey, Vec<(String, String)>);
 
 /// The data key a new object or multipart upload is written with, and the
-/// metadata entries that record it; None when it is stored in clear.
+/// metadata entries that record it; None when it is stored in clear. The
+/// request's own choice (SSE-C or `x-amz-server-side-encryption`) comes first;
+/// otherwise the destination bucket's default, then the server's, decide.
 pub(crate) fn key_for_new_object(
     settings: &EncryptionSettings,
+    bucket_default: Option<BucketEncryption>,
     head: &http::RequestHead,
 ) -> S3Result<Option<NewObjectKey>> {
     if let Some(customer) = customer_key(head, CustomerHeaders::Request)? {
@@ -219,7 +246,7 @@ pub(crate) fn key_for_new_object(
             ))
         }
     };
-    if !(requested || settings.encrypt_new_objects) {
+    if !(requested || bucket_default.is_some() || settings.encrypt_new_objects) {
         return Ok(None);
     }
     let Some(master) = &settings.master else {
@@ -344,11 +371,13 @@ pub(crate) enum CopyEncryption {
 
 /// Decides a copy's encryption from the source and the request, as AWS does:
 /// SSE-C headers ask for SSE-C under that key; `x-amz-server-side-encryption`
-/// (or the server default) for SSE-S3; an SSE-S3 source stays as it is unless
-/// SSE-C is asked for; an SSE-C source needs its key and becomes SSE-S3 (or
-/// clear with encryption off) unless new SSE-C headers say otherwise.
+/// (or the destination bucket's default, or the server's) for SSE-S3; an
+/// SSE-S3 source stays as it is unless SSE-C is asked for; an SSE-C source
+/// needs its key and becomes SSE-S3 (or clear with encryption off) unless new
+/// SSE-C headers say otherwise.
 pub(crate) fn copy_encryption(
     settings: &EncryptionSettings,
+    dest_bucket_default: Option<BucketEncryption>,
     source_meta: &[(String, String)],
     head: &http::RequestHead,
 ) -> S3Result<CopyEncryption> {
@@ -356,7 +385,7 @@ pub(crate) fn copy_encryption(
     let source_key = key_of(settings, source_meta, source_customer.as_ref())?;
     let stored = source_meta.iter().find(|(name, _)| name == META_SSE_KEY);
     let source_is_server_managed = stored.is_some_and(|(_, s)| !is_customer_stored(s));
-    let dest = key_for_new_object(settings, head)?;
+    let dest = key_for_new_object(settings, dest_bucket_default, head)?;
     let dest_is_customer = dest.as_ref().is_some_and(|(_, meta)| {
         meta.iter()
             .any(|(n, v)| n == META_SSE_KEY && is_customer_stored(v))
@@ -464,6 +493,79 @@ mod tests {
             object_id,
             chunk_index,
         }
+    }
+
+    fn head(headers: &[(&str, &str)]) -> http::RequestHead {
+        http::RequestHead {
+            method: "PUT".into(),
+            target: "/b/k".into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The error code of a refused new-object key (`DataKey` has no `Debug`,
+    /// on purpose, so `unwrap_err` is not available).
+    fn refused(outcome: S3Result<Option<NewObjectKey>>) -> S3ErrorCode {
+        match outcome {
+            Err(err) => err.code,
+            Ok(_) => panic!("expected the request to be refused"),
+        }
+    }
+
+    fn is_sse_s3(key: &Option<NewObjectKey>) -> bool {
+        key.as_ref().is_some_and(|(_, meta)| {
+            response_headers(meta) == [(HEADER_SSE.to_owned(), SSE_AES256.to_owned())]
+        })
+    }
+
+    #[test]
+    fn a_bucket_default_encrypts_on_a_server_with_encryption_off() {
+        let off = EncryptionSettings {
+            master: Some(MasterKey::generate()),
+            encrypt_new_objects: false,
+        };
+        let bucket_default = Some(BucketEncryption {
+            bucket_key_enabled: false,
+        });
+        let plain = head(&[]);
+        assert!(key_for_new_object(&off, None, &plain).unwrap().is_none());
+        assert!(is_sse_s3(
+            &key_for_new_object(&off, bucket_default, &plain).unwrap()
+        ));
+        // The request's own choice still comes first.
+        let kms = head(&[(HEADER_SSE, "aws:kms")]);
+        let code = refused(key_for_new_object(&off, bucket_default, &kms));
+        assert_eq!(code, S3ErrorCode::NotImplemented);
+        // A copy of a clear object into such a bucket is encrypted anew.
+        let copy = copy_encryption(&off, bucket_default, &[], &plain).unwrap();
+        assert!(matches!(
+            copy,
+            CopyEncryption::Reencrypt {
+                source_key: None,
+                dest: Some(_)
+            }
+        ));
+        let copy = copy_encryption(&off, None, &[], &plain).unwrap();
+        assert!(matches!(copy, CopyEncryption::Share(meta) if meta.is_empty()));
+        // Without a master key nothing is written in clear that asked for a key.
+        let keyless = EncryptionSettings::default();
+        let code = refused(key_for_new_object(&keyless, bucket_default, &plain));
+        assert_eq!(code, S3ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn bucket_encryption_stored_form() {
+        let stored = BucketEncryption::from_stored(BucketEncryption::STORED_ALGORITHM, true);
+        assert_eq!(
+            stored,
+            Some(BucketEncryption {
+                bucket_key_enabled: true
+            })
+        );
+        assert_eq!(BucketEncryption::from_stored("aws:kms", false), None);
     }
 
     #[test]

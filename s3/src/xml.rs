@@ -5,7 +5,8 @@
 //! `encoding-type=url`), one render function per response document
 //! (`list_buckets`, `list_objects`, `delete_result`, `error`, ...) over plain
 //! borrowed input structs, and the parsers `parse_delete`,
-//! `parse_create_bucket_configuration`, `parse_complete_multipart_upload`.
+//! `parse_create_bucket_configuration`, `parse_complete_multipart_upload`,
+//! `parse_tagging`, `parse_server_side_encryption_configuration`.
 //!
 //! Must not touch: storage or HTTP. Renderers append to a caller-owned
 //! `Vec<u8>` so a shard can reuse one buffer across responses; listing 1000
@@ -700,6 +701,87 @@ pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
     Ok(tags)
 }
 
+/// GetBucketEncryption's document: the one rule new objects follow.
+pub fn server_side_encryption_configuration(
+    out: &mut Vec<u8>,
+    sse_algorithm: &str,
+    bucket_key_enabled: bool,
+) {
+    let mut w = XmlWriter::document(out);
+    w.open_root("ServerSideEncryptionConfiguration");
+    w.open("Rule");
+    w.open("ApplyServerSideEncryptionByDefault");
+    w.text("SSEAlgorithm", sse_algorithm);
+    w.close("ApplyServerSideEncryptionByDefault");
+    w.boolean("BucketKeyEnabled", bucket_key_enabled);
+    w.close("Rule");
+    w.close("ServerSideEncryptionConfiguration");
+}
+
+/// The `SSEAlgorithm` values AWS's schema allows. Any other value does not
+/// validate against it, which AWS answers with `MalformedXML`.
+const SSE_ALGORITHMS: &[&str] = &["AES256", "aws:kms", "aws:kms:dsse"];
+
+/// The one `<Rule>` of a PutBucketEncryption body, as sent and checked against
+/// the schema; what this server supports is the caller's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionRule {
+    /// One of [`SSE_ALGORITHMS`].
+    pub sse_algorithm: String,
+    /// `None` when absent or empty.
+    pub kms_master_key_id: Option<String>,
+    /// `false` when absent.
+    pub bucket_key_enabled: bool,
+    /// The `EncryptionType` values of `BlockedEncryptionTypes`, if any.
+    pub blocked_encryption_types: Vec<String>,
+}
+
+/// Parses `<ServerSideEncryptionConfiguration><Rule>
+/// <ApplyServerSideEncryptionByDefault><SSEAlgorithm/><KMSMasterKeyID/>?
+/// </ApplyServerSideEncryptionByDefault><BucketKeyEnabled/>?</Rule>
+/// </ServerSideEncryptionConfiguration>`, with any namespace or none. AWS
+/// takes exactly one rule, and a rule without a default algorithm configures
+/// nothing, so both are required.
+pub fn parse_server_side_encryption_configuration(body: &[u8]) -> Result<EncryptionRule, S3Error> {
+    let root = parse_tree(body)?;
+    root_expect(&root, "ServerSideEncryptionConfiguration")?;
+    let rules: Vec<&Node> = root.children.iter().filter(|c| c.name == "Rule").collect();
+    let [rule] = rules.as_slice() else {
+        return Err(malformed(
+            "ServerSideEncryptionConfiguration needs exactly one Rule",
+        ));
+    };
+    let by_default = child_once(rule, "ApplyServerSideEncryptionByDefault")?
+        .ok_or_else(|| malformed("Rule needs ApplyServerSideEncryptionByDefault"))?;
+    let sse_algorithm = child_text_once(by_default, "SSEAlgorithm")?
+        .map(str::trim)
+        .ok_or_else(|| malformed("ApplyServerSideEncryptionByDefault needs an SSEAlgorithm"))?;
+    if !SSE_ALGORITHMS.contains(&sse_algorithm) {
+        return Err(malformed(&format!(
+            "{sse_algorithm:?} is not an SSEAlgorithm (AES256, aws:kms or aws:kms:dsse)"
+        )));
+    }
+    let kms_master_key_id = child_text_once(by_default, "KMSMasterKeyID")?
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
+    let bucket_key_enabled = child_text_once(rule, "BucketKeyEnabled")?
+        .map(parse_bool)
+        .transpose()?
+        .unwrap_or(false);
+    let blocked = child_once(rule, "BlockedEncryptionTypes")?.map(|blocked| {
+        let types = blocked.children.iter();
+        let types = types.filter(|c| c.name == "EncryptionType");
+        types.map(|c| c.text.trim().to_owned()).collect()
+    });
+    Ok(EncryptionRule {
+        sse_algorithm: sse_algorithm.to_owned(),
+        kms_master_key_id,
+        bucket_key_enabled,
+        blocked_encryption_types: blocked.unwrap_or_default(),
+    })
+}
+
 /// One `<Part>` of a CompleteMultipartUpload body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CompletedPart {
@@ -874,14 +956,19 @@ fn root_expect(root: &Node, name: &str) -> Result<(), S3Error> {
     Ok(())
 }
 
-/// The text of the only child called `name`; a repeated child is malformed.
-fn child_text_once<'n>(node: &'n Node, name: &str) -> Result<Option<&'n str>, S3Error> {
+/// The only child called `name`; a repeated child is malformed.
+fn child_once<'n>(node: &'n Node, name: &str) -> Result<Option<&'n Node>, S3Error> {
     let mut found = node.children.iter().filter(|c| c.name == name);
     let first = found.next();
     if found.next().is_some() {
         return Err(malformed(&format!("{name} appears more than once")));
     }
-    Ok(first.map(|c| c.text.as_str()))
+    Ok(first)
+}
+
+/// The text of the only child called `name`; a repeated child is malformed.
+fn child_text_once<'n>(node: &'n Node, name: &str) -> Result<Option<&'n str>, S3Error> {
+    Ok(child_once(node, name)?.map(|c| c.text.as_str()))
 }
 
 /// `xs:boolean`, the type AWS's schema gives `Quiet`.
@@ -1491,6 +1578,105 @@ mod tests {
         for (body, code) in cases {
             let err = parse_complete_multipart_upload(body.as_bytes()).unwrap_err();
             assert_eq!(err.code, code, "{body}");
+        }
+    }
+
+    #[test]
+    fn server_side_encryption_configuration_document() {
+        let doc = render(|out| server_side_encryption_configuration(out, "AES256", false));
+        let expected = format!(
+            "{PROLOG_STR}<ServerSideEncryptionConfiguration xmlns=\"{S3_XMLNS}\"><Rule>\
+             <ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+             </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled>\
+             </Rule></ServerSideEncryptionConfiguration>"
+        );
+        assert_eq!(doc, expected);
+        // What we render, we read back.
+        let rule = parse_server_side_encryption_configuration(doc.as_bytes()).unwrap();
+        assert_eq!(rule.sse_algorithm, "AES256");
+    }
+
+    /// The PutBucketEncryption sample body from the AWS API reference, then
+    /// the same document as boto3 sends it (no namespace, BucketKeyEnabled).
+    #[test]
+    fn parse_server_side_encryption_configuration_samples() {
+        let body = format!(
+            "<ServerSideEncryptionConfiguration xmlns=\"{S3_XMLNS}\">\n   <Rule>\n      \
+             <ApplyServerSideEncryptionByDefault>\n         \
+             <SSEAlgorithm>aws:kms</SSEAlgorithm>\n         \
+             <KMSMasterKeyID>arn:aws:kms:us-east-1:1234/5678example</KMSMasterKeyID>\n      \
+             </ApplyServerSideEncryptionByDefault>\n   </Rule>\n\
+             </ServerSideEncryptionConfiguration>"
+        );
+        let rule = parse_server_side_encryption_configuration(body.as_bytes()).unwrap();
+        assert_eq!(
+            rule,
+            EncryptionRule {
+                sse_algorithm: "aws:kms".into(),
+                kms_master_key_id: Some("arn:aws:kms:us-east-1:1234/5678example".into()),
+                bucket_key_enabled: false,
+                blocked_encryption_types: Vec::new(),
+            }
+        );
+        let boto3 = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+                      <ServerSideEncryptionConfiguration><Rule>\
+                      <ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+                      </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true\
+                      </BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>";
+        let rule = parse_server_side_encryption_configuration(boto3).unwrap();
+        assert_eq!(rule.sse_algorithm, "AES256");
+        assert_eq!(rule.kms_master_key_id, None);
+        assert!(rule.bucket_key_enabled);
+        let blocked = "<ServerSideEncryptionConfiguration><Rule>\
+                       <ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+                       </ApplyServerSideEncryptionByDefault><BlockedEncryptionTypes>\
+                       <EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes></Rule>\
+                       </ServerSideEncryptionConfiguration>";
+        let rule = parse_server_side_encryption_configuration(blocked.as_bytes()).unwrap();
+        assert_eq!(rule.blocked_encryption_types, ["SSE-C"]);
+    }
+
+    #[test]
+    fn parse_server_side_encryption_configuration_rejects_what_the_schema_does() {
+        let rule = |inner: &str| {
+            format!(
+                "<ServerSideEncryptionConfiguration><Rule>{inner}</Rule>\
+                 </ServerSideEncryptionConfiguration>"
+            )
+        };
+        let by_default = |algorithm: &str| {
+            rule(&format!(
+                "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>{algorithm}</SSEAlgorithm>\
+                 </ApplyServerSideEncryptionByDefault>"
+            ))
+        };
+        let two_rules = "<ServerSideEncryptionConfiguration><Rule/><Rule/>\
+                         </ServerSideEncryptionConfiguration>";
+        let bad_bool = rule(
+            "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+             </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>yes</BucketKeyEnabled>",
+        );
+        let cases = [
+            "".to_owned(),
+            "<ServerSideEncryptionConfiguration>".to_owned(),
+            "<Tagging/>".to_owned(),
+            "<ServerSideEncryptionConfiguration/>".to_owned(),
+            two_rules.to_owned(),
+            rule(""),
+            rule("<ApplyServerSideEncryptionByDefault/>"),
+            by_default("SSE-KMS"),
+            by_default("aes256"),
+            by_default(""),
+            bad_bool,
+        ];
+        for body in cases {
+            let err = parse_server_side_encryption_configuration(body.as_bytes()).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::MalformedXML, "{body}");
+        }
+        for algorithm in ["AES256", " AES256\n", "aws:kms", "aws:kms:dsse"] {
+            let body = by_default(algorithm);
+            let rule = parse_server_side_encryption_configuration(body.as_bytes()).unwrap();
+            assert_eq!(rule.sse_algorithm, algorithm.trim());
         }
     }
 }

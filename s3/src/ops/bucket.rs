@@ -131,31 +131,3 @@ pub async fn get_bucket_location(
     xml::location_constraint(&mut out, &shard.settings.region);
     ctx.respond_xml(ex, out).await
 }
-
-/// GetBucketEncryption: the encryption new objects get. There is no per-bucket
-/// setting yet, so every bucket reports the server's default, as AWS reports
-/// SSE-S3 for buckets that never set one; with encryption off there is none.
-pub async fn get_bucket_encryption(
-    shard: &Rc<Shard>,
-    ctx: &mut RequestContext,
-    ex: &mut Exchange<'_>,
-) -> S3Result<()> {
-    ctx.bucket_info(shard)?;
-    if !shard.settings.encryption.encrypt_new_objects {
-        return Err(S3Error::new(
-            S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
-            "The server side encryption configuration was not found",
-        ));
-    }
-    let mut out = Vec::new();
-    let mut w = xml::XmlWriter::document(&mut out);
-    w.open_root("ServerSideEncryptionConfiguration");
-    w.open("Rule");
-    w.open("ApplyServerSideEncryptionByDefault");
-    w.text("SSEAlgorithm", crate::sse::SSE_AES256);
-    w.close("ApplyServerSideEncryptionByDefault");
-    w.boolean("BucketKeyEnabled", false);
-    w.close("Rule");
-    w.close("ServerSideEncryptionConfiguration");
-    ctx.respond_xml(ex, out).await
-}

@@ -131,8 +131,12 @@ pub async fn copy_object(
     let key = ctx.key()?.clone();
     let source = copy_source_load(shard, ctx, ex.head())?;
     let replace = metadata_directive_replace(ex.head())?;
-    let encryption =
-        crate::sse::copy_encryption(&shard.settings.encryption, &source.record.meta, ex.head())?;
+    let encryption = crate::sse::copy_encryption(
+        &shard.settings.encryption,
+        bucket.encryption,
+        &source.record.meta,
+        ex.head(),
+    )?;
     let reencrypt = matches!(encryption, CopyEncryption::Reencrypt { .. });
     let same_object = source.bucket.id == bucket.id && source.key == key;
     if same_object && !replace && !reencrypt {

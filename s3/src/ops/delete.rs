@@ -6,9 +6,8 @@ use std::rc::Rc;
 
 use engine::index::IndexOp;
 use http::{BodyLen, Exchange};
-use md5::{Digest, Md5};
 
-use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::error::S3Result;
 use crate::limits::XML_BODY_BYTES_MAX;
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::Shard;
@@ -32,43 +31,6 @@ pub async fn delete_object(
     ctx.respond(ex, 204, &[], BodyLen::Empty).await
 }
 
-/// AWS requires an integrity header on DeleteObjects: Content-MD5 or, since
-/// the 2025 SDKs, any `x-amz-checksum-*` (verified by the payload reader).
-fn delete_objects_check_integrity(head: &http::RequestHead, body: &[u8]) -> S3Result<()> {
-    if let Some(md5) = head.header("content-md5") {
-        use base64::Engine as _;
-        let expected = base64::engine::general_purpose::STANDARD
-            .decode(md5.trim())
-            .map_err(|_| {
-                S3Error::new(
-                    S3ErrorCode::InvalidDigest,
-                    "The Content-MD5 you specified was invalid.",
-                )
-            })?;
-        if expected.as_slice() != Md5::digest(body).as_slice() {
-            return Err(S3Error::new(
-                S3ErrorCode::BadDigest,
-                "The Content-MD5 you specified did not match what we received.",
-            ));
-        }
-        return Ok(());
-    }
-    let has_checksum = head
-        .headers
-        .iter()
-        .any(|(name, _)| name.starts_with("x-amz-checksum-"))
-        || head
-            .header("x-amz-trailer")
-            .is_some_and(|t| t.to_ascii_lowercase().starts_with("x-amz-checksum-"));
-    if has_checksum {
-        return Ok(());
-    }
-    Err(S3Error::new(
-        S3ErrorCode::InvalidRequest,
-        "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
-    ))
-}
-
 pub async fn delete_objects(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
@@ -82,7 +44,8 @@ pub async fn delete_objects(
         crate::body::HeaderChecksums::OfBody,
     )
     .await?;
-    delete_objects_check_integrity(ex.head(), &body)?;
+    // AWS requires an integrity header on DeleteObjects.
+    crate::body::require_integrity_header(ex.head(), &body)?;
     let request = xml::parse_delete(&body)?;
     let mut pending = Vec::with_capacity(request.objects.len());
     for object in &request.objects {

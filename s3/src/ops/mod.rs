@@ -6,6 +6,7 @@ pub mod bucket;
 pub mod conditions;
 pub mod copy;
 pub mod delete;
+pub mod encryption;
 pub mod list;
 pub mod multipart;
 pub mod object;

@@ -165,7 +165,8 @@ pub async fn create_multipart_upload(
     let key = ctx.key()?.clone();
     let mut meta = put_stored_headers(ex.head(), ctx)?;
     // The upload's data key: every part and the completed object use it.
-    let sse = crate::sse::key_for_new_object(&shard.settings.encryption, ex.head())?;
+    let sse =
+        crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, ex.head())?;
     meta.extend(sse.into_iter().flat_map(|(_, sse_meta)| sse_meta));
     let checksum = create_checksum_settings(ex.head())?;
     if let Some((algorithm, kind)) = checksum {

@@ -131,7 +131,8 @@ pub async fn put_object(
     let key = ctx.key()?.as_bytes().to_vec();
     let mut meta = put_stored_headers(ex.head(), ctx)?;
     let condition = write_condition(ex.head())?;
-    let sse = crate::sse::key_for_new_object(&shard.settings.encryption, ex.head())?;
+    let sse =
+        crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, ex.head())?;
     let (data_key, sse_meta) = sse.unzip();
     meta.extend(sse_meta.into_iter().flatten());
     let ingested =

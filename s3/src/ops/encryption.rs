@@ -1,0 +1,228 @@
+//! A bucket's default encryption: GetBucketEncryption, PutBucketEncryption,
+//! DeleteBucketEncryption.
+//!
+//! The configuration lives in the catalog (the control plane writes it) and
+//! reaches every shard in the catalog snapshot as `BucketInfo::encryption`;
+//! the writes of new objects read it there (`sse::key_for_new_object`). A
+//! bucket without one follows the server's default, which is also what
+//! GetBucketEncryption reports for it.
+//!
+//! Only SSE-S3 (`AES256`) can be configured: this server has no KMS, so
+//! `aws:kms` and `aws:kms:dsse` are refused (`InvalidArgument`), and so is any
+//! configuration on a server without a master key, which could not encrypt
+//! what the configuration asks for (`InvalidRequest`).
+
+use std::rc::Rc;
+
+use http::{BodyLen, Exchange};
+
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::limits::XML_BODY_BYTES_MAX;
+use crate::ops::RequestContext;
+use crate::shard::{BucketInfo, ControlRequest, Shard};
+use crate::sse::{BucketEncryption, EncryptionSettings, SSE_AES256};
+use crate::xml::{self, EncryptionRule};
+
+/// The `EncryptionType` that blocks nothing; any other blocked type asks for
+/// a restriction this server does not enforce.
+const BLOCKED_ENCRYPTION_NONE: &str = "NONE";
+
+pub async fn get_bucket_encryption(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    // A bucket that never set one reports the server's default, as AWS reports
+    // SSE-S3 for buckets that never set one; with encryption off there is none.
+    let bucket_key_enabled = match bucket.encryption {
+        Some(encryption) => encryption.bucket_key_enabled,
+        None if shard.settings.encryption.encrypt_new_objects => false,
+        None => {
+            return Err(S3Error::new(
+                S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
+                "The server side encryption configuration was not found",
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    xml::server_side_encryption_configuration(&mut out, SSE_AES256, bucket_key_enabled);
+    ctx.respond_xml(ex, out).await
+}
+
+pub async fn put_bucket_encryption(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let body = crate::body::read_small_body(
+        ex,
+        &ctx.payload,
+        XML_BODY_BYTES_MAX,
+        crate::body::HeaderChecksums::OfBody,
+    )
+    .await?;
+    // AWS requires Content-MD5 (or, from the 2025 SDKs, a checksum) here.
+    crate::body::require_integrity_header(ex.head(), &body)?;
+    let rule = xml::parse_server_side_encryption_configuration(&body)?;
+    let encryption = put_bucket_encryption_check(&shard.settings.encryption, &rule)?;
+    set_bucket_encryption(shard, &bucket, Some(encryption)).await?;
+    ctx.respond(ex, 200, &[], BodyLen::Empty).await
+}
+
+pub async fn delete_bucket_encryption(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    set_bucket_encryption(shard, &bucket, None).await?;
+    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+}
+
+/// What a PutBucketEncryption rule becomes on this server, or why it cannot
+/// be kept: no KMS, no key id without KMS (as AWS), no blocking of encryption
+/// types, and no SSE-S3 without a master key to encrypt with.
+fn put_bucket_encryption_check(
+    settings: &EncryptionSettings,
+    rule: &EncryptionRule,
+) -> S3Result<BucketEncryption> {
+    if rule.sse_algorithm != SSE_AES256 {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            format!(
+                "The SSEAlgorithm {} is not available on this server: it has no KMS. Use AES256 \
+                 (server-side encryption with server-managed keys).",
+                rule.sse_algorithm
+            ),
+        ));
+    }
+    if rule.kms_master_key_id.is_some() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or \
+             aws:kms:dsse",
+        ));
+    }
+    let blocked = &rule.blocked_encryption_types;
+    if blocked.iter().any(|t| t != BLOCKED_ENCRYPTION_NONE) {
+        return Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "BlockedEncryptionTypes is not supported on this server.",
+        ));
+    }
+    // Storing the configuration would promise encryption that every PUT to
+    // the bucket would then fail to deliver.
+    if settings.master.is_none() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Server-side encryption is not configured on this server: it has no master key. \
+             Start it with one (--master-key-file or MAXIOFS_MASTER_KEY) to set a bucket's \
+             default encryption.",
+        ));
+    }
+    Ok(BucketEncryption {
+        bucket_key_enabled: rule.bucket_key_enabled,
+    })
+}
+
+/// Has the control plane store the change; it answers once every shard holds
+/// the snapshot with it, so the next request anywhere follows it.
+async fn set_bucket_encryption(
+    shard: &Rc<Shard>,
+    bucket: &BucketInfo,
+    encryption: Option<BucketEncryption>,
+) -> S3Result<()> {
+    let bucket_id = bucket.id;
+    shard
+        .control(|reply| ControlRequest::SetBucketEncryption {
+            bucket_id,
+            encryption,
+            reply,
+        })
+        .await
+        .map_err(|err| err.with_resource(format!("/{}", bucket.name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::crypto::MasterKey;
+
+    fn with_key() -> EncryptionSettings {
+        EncryptionSettings {
+            master: Some(MasterKey::generate()),
+            encrypt_new_objects: false,
+        }
+    }
+
+    fn rule(sse_algorithm: &str) -> EncryptionRule {
+        EncryptionRule {
+            sse_algorithm: sse_algorithm.into(),
+            kms_master_key_id: None,
+            bucket_key_enabled: false,
+            blocked_encryption_types: Vec::new(),
+        }
+    }
+
+    fn code(settings: &EncryptionSettings, rule: &EncryptionRule) -> Option<S3ErrorCode> {
+        put_bucket_encryption_check(settings, rule)
+            .err()
+            .map(|err| err.code)
+    }
+
+    #[test]
+    fn sse_s3_is_kept_with_its_bucket_key_flag() {
+        let mut aes = rule("AES256");
+        aes.bucket_key_enabled = true;
+        let kept = put_bucket_encryption_check(&with_key(), &aes).unwrap();
+        assert_eq!(
+            kept,
+            BucketEncryption {
+                bucket_key_enabled: true
+            }
+        );
+        aes.blocked_encryption_types = vec!["NONE".into()];
+        assert_eq!(code(&with_key(), &aes), None);
+    }
+
+    #[test]
+    fn kms_and_its_key_ids_are_refused() {
+        let settings = with_key();
+        assert_eq!(
+            code(&settings, &rule("aws:kms")),
+            Some(S3ErrorCode::InvalidArgument)
+        );
+        assert_eq!(
+            code(&settings, &rule("aws:kms:dsse")),
+            Some(S3ErrorCode::InvalidArgument)
+        );
+        let mut aes_with_key_id = rule("AES256");
+        aes_with_key_id.kms_master_key_id = Some("arn:aws:kms:us-east-1:1234/5678".into());
+        assert_eq!(
+            code(&settings, &aes_with_key_id),
+            Some(S3ErrorCode::InvalidArgument)
+        );
+        let mut blocking = rule("AES256");
+        blocking.blocked_encryption_types = vec!["SSE-C".into()];
+        assert_eq!(
+            code(&settings, &blocking),
+            Some(S3ErrorCode::NotImplemented)
+        );
+    }
+
+    #[test]
+    fn no_master_key_no_bucket_encryption() {
+        let settings = EncryptionSettings::default();
+        let err = put_bucket_encryption_check(&settings, &rule("AES256")).unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::InvalidRequest);
+        assert_eq!(err.code.status(), 400);
+        assert!(err.message.contains("no master key"), "{}", err.message);
+        // KMS is refused for what it is, key or no key.
+        assert_eq!(
+            code(&settings, &rule("aws:kms")),
+            Some(S3ErrorCode::InvalidArgument)
+        );
+    }
+}
