@@ -70,6 +70,7 @@ fn put_op(sequence: u64) -> IndexOp {
         key: format!("photos/2025/01/img_{sequence:010}.jpg").into_bytes(),
         record,
         condition: WriteCondition::None,
+        version: engine::index::VersionWrite::Unversioned,
     }
 }
 

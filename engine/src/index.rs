@@ -33,8 +33,119 @@ const DB_COMPLETED: &str = "completed";
 const BUCKET_ID_BYTES: usize = 8;
 const VERSION_SUFFIX_BYTES: usize = 9;
 
-/// The version slot used by objects in buckets without versioning.
+/// The version slot used by objects in buckets without versioning. Such an
+/// object is the key's "null" version if versioning is enabled later; the
+/// first versioned write to the key moves it to a slot of its own age.
 pub const VERSION_INV_UNVERSIONED: u64 = 0;
+
+/// Engine-known metadata flags of versioned records. The S3 layer hides
+/// every `x-maxiofs-` entry from clients.
+/// A delete marker: no data; the key reads as absent while it is latest.
+pub const META_DELETE_MARKER: &str = "x-maxiofs-delete-marker";
+/// The key's "null" version written in a versioning-suspended bucket (or
+/// moved out of the unversioned slot): at most one per key.
+pub const META_NULL_VERSION: &str = "x-maxiofs-null-version";
+
+/// Which version a write creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionWrite {
+    /// A bucket that never had versioning: the key's one object is replaced.
+    Unversioned,
+    /// A new version with id `seq` (from [`next_version_seq`]); `null` in a
+    /// suspended bucket, where it replaces the key's null version.
+    New { seq: u64, null: bool },
+}
+
+/// One version of a key, as a client names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionSel {
+    Null,
+    Seq(u64),
+}
+
+impl VersionSel {
+    /// `null`, or the 16 hex digits [`version_id_of`] writes.
+    pub fn parse(version_id: &str) -> Option<VersionSel> {
+        if version_id == "null" {
+            return Some(VersionSel::Null);
+        }
+        if version_id.len() != 16 || !version_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(version_id, 16)
+            .ok()
+            .map(VersionSel::Seq)
+    }
+}
+
+/// A fresh version sequence number: microseconds since the epoch times 1024
+/// plus a counter, strictly increasing within the process (so later writes
+/// sort as newer) and across restarts as long as the clock does not go back.
+pub fn next_version_seq() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let candidate = now_us << 10;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = candidate.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+/// The sequence a version written at `last_modified_ms` would have had: the
+/// slot an unversioned object moves to when its key gets versions.
+fn seq_of_time(last_modified_ms: u64) -> u64 {
+    last_modified_ms.saturating_mul(1000) << 10
+}
+
+fn version_inv(seq: u64) -> u64 {
+    u64::MAX - seq
+}
+
+/// The version id clients see for the record at `index_key`.
+pub fn version_id_of(index_key: &[u8], record: &ObjectRecord) -> String {
+    let inv = u64::from_be_bytes(
+        index_key[index_key.len() - 8..]
+            .try_into()
+            .expect("8-byte version suffix"),
+    );
+    if inv == VERSION_INV_UNVERSIONED || record.is_null_version() {
+        "null".to_owned()
+    } else {
+        format!("{:016x}", u64::MAX - inv)
+    }
+}
+
+impl ObjectRecord {
+    pub fn is_delete_marker(&self) -> bool {
+        self.meta.iter().any(|(name, _)| name == META_DELETE_MARKER)
+    }
+
+    pub fn is_null_version(&self) -> bool {
+        self.meta.iter().any(|(name, _)| name == META_NULL_VERSION)
+    }
+
+    /// A delete marker record written at `last_modified_ms`.
+    pub fn delete_marker(last_modified_ms: u64, null: bool) -> ObjectRecord {
+        let mut meta = vec![(META_DELETE_MARKER.to_owned(), "1".to_owned())];
+        if null {
+            meta.push((META_NULL_VERSION.to_owned(), "1".to_owned()));
+        }
+        ObjectRecord {
+            size_bytes: 0,
+            etag: String::new(),
+            last_modified_ms,
+            meta,
+            body: ObjectBody::Inline(Vec::new()),
+        }
+    }
+}
 
 /// Where one chunk of an object lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,11 +212,29 @@ pub enum IndexOp {
         key: Vec<u8>,
         record: ObjectRecord,
         condition: WriteCondition,
+        version: VersionWrite,
     },
     /// Succeeds whether or not the object existed (S3 semantics).
     DeleteObject {
         bucket_id: u64,
         key: Vec<u8>,
+    },
+    /// DELETE without a version in a versioned bucket: a delete marker
+    /// becomes the latest version (in a suspended bucket, as the null
+    /// version, replacing the old one).
+    PutDeleteMarker {
+        bucket_id: u64,
+        key: Vec<u8>,
+        seq: u64,
+        null: bool,
+        last_modified_ms: u64,
+    },
+    /// Removes one version for good (object or delete marker); succeeds
+    /// whether or not it existed.
+    DeleteVersion {
+        bucket_id: u64,
+        key: Vec<u8>,
+        version: VersionSel,
     },
     /// Sets (`Some`) or removes (`None`) one `meta` entry of the latest version
     /// of an object in place, bytes and ETag untouched (object tagging).
@@ -113,6 +242,8 @@ pub enum IndexOp {
     SetObjectMeta {
         bucket_id: u64,
         key: Vec<u8>,
+        /// None: the latest version (a delete marker there: `NoSuchObject`).
+        version: Option<VersionSel>,
         name: String,
         value: Option<String>,
     },
@@ -122,8 +253,8 @@ pub enum IndexOp {
     /// `NoSuchObject` if the key has no object). The re-wrap of data keys
     /// after a master key rotation.
     ReplaceObjectMeta {
-        bucket_id: u64,
-        key: Vec<u8>,
+        /// The version's `objects` index key.
+        index_key: Vec<u8>,
         name: String,
         old_value: String,
         new_value: String,
@@ -157,6 +288,7 @@ pub enum IndexOp {
         parts: Vec<(u16, String)>,
         record: ObjectRecord,
         condition: WriteCondition,
+        version: VersionWrite,
     },
     /// Drops the upload and its parts (`NoSuchUpload` if it is gone).
     AbortUpload {
@@ -334,17 +466,97 @@ impl Index {
         Ok(self.env.read_txn()?)
     }
 
-    /// The latest version of `key`, if any.
+    /// The latest version of `key`, if any and not a delete marker.
     pub fn get_object(&self, bucket_id: u64, key: &[u8]) -> EngineResult<Option<ObjectRecord>> {
+        Ok(self
+            .get_latest(bucket_id, key)?
+            .map(|(_, record)| record)
+            .filter(|record| !record.is_delete_marker()))
+    }
+
+    /// The latest version of `key` (possibly a delete marker) and its index key.
+    pub fn get_latest(
+        &self,
+        bucket_id: u64,
+        key: &[u8],
+    ) -> EngineResult<Option<(Vec<u8>, ObjectRecord)>> {
         let rtxn = self.read_txn()?;
+        self.latest_entry(&rtxn, bucket_id, key)
+    }
+
+    /// One version of `key` (possibly a delete marker) and its index key.
+    pub fn get_version(
+        &self,
+        bucket_id: u64,
+        key: &[u8],
+        version: VersionSel,
+    ) -> EngineResult<Option<(Vec<u8>, ObjectRecord)>> {
+        let rtxn = self.read_txn()?;
+        self.version_entry(&rtxn, bucket_id, key, version)
+    }
+
+    fn latest_entry(
+        &self,
+        txn: &heed::RoTxn<'_>,
+        bucket_id: u64,
+        key: &[u8],
+    ) -> EngineResult<Option<(Vec<u8>, ObjectRecord)>> {
         let start = object_index_key(bucket_id, key, 0);
         let range = (Bound::Included(start.as_slice()), Bound::Unbounded);
-        let mut iter = self.objects.range(&rtxn, &range)?;
+        let mut iter = self.objects.range(txn, &range)?;
         match iter.next().transpose()? {
             Some((found, value)) if same_key_any_version(found, &start) => {
-                Ok(Some(decode_value(value)?))
+                Ok(Some((found.to_vec(), decode_value(value)?)))
             }
             _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn version_entry_pub(
+        &self,
+        txn: &heed::RoTxn<'_>,
+        bucket_id: u64,
+        key: &[u8],
+        version: VersionSel,
+    ) -> EngineResult<Option<(Vec<u8>, ObjectRecord)>> {
+        self.version_entry(txn, bucket_id, key, version)
+    }
+
+    fn version_entry(
+        &self,
+        txn: &heed::RoTxn<'_>,
+        bucket_id: u64,
+        key: &[u8],
+        version: VersionSel,
+    ) -> EngineResult<Option<(Vec<u8>, ObjectRecord)>> {
+        match version {
+            VersionSel::Seq(seq) => {
+                let index_key = object_index_key(bucket_id, key, version_inv(seq));
+                let record: Option<ObjectRecord> = self
+                    .objects
+                    .get(txn, &index_key)?
+                    .map(decode_value)
+                    .transpose()?;
+                Ok(record
+                    .filter(|r| !r.is_null_version())
+                    .map(|r| (index_key, r)))
+            }
+            VersionSel::Null => {
+                // The unversioned slot, or the one version flagged null.
+                let start = object_index_key(bucket_id, key, 0);
+                let range = (Bound::Included(start.as_slice()), Bound::Unbounded);
+                for entry in self.objects.range(txn, &range)? {
+                    let (found, value) = entry?;
+                    if !same_key_any_version(found, &start) {
+                        break;
+                    }
+                    let record: ObjectRecord = decode_value(value)?;
+                    if found == start.as_slice() || record.is_null_version() {
+                        return Ok(Some((found.to_vec(), record)));
+                    }
+                }
+                Ok(None)
+            }
         }
     }
 
@@ -410,6 +622,69 @@ impl Index {
         Ok(outcomes)
     }
 
+    /// Writes `record` as the version `version` says.
+    fn put_version(
+        &self,
+        wtxn: &mut heed::RwTxn<'_>,
+        bucket_id: u64,
+        key: &[u8],
+        record: &ObjectRecord,
+        version: VersionWrite,
+        deltas: &mut SpaceDeltas,
+    ) -> EngineResult<()> {
+        let VersionWrite::New { seq, null } = version else {
+            let index_key = object_index_key(bucket_id, key, VERSION_INV_UNVERSIONED);
+            return self.object_replace(wtxn, &index_key, Some(record), deltas);
+        };
+        if null {
+            // Suspended: the new null version replaces the old one.
+            if let Some((old, _)) = self.version_entry(wtxn, bucket_id, key, VersionSel::Null)? {
+                self.object_replace(wtxn, &old, None, deltas)?;
+            }
+        } else {
+            self.move_unversioned_slot(wtxn, bucket_id, key, deltas)?;
+        }
+        let mut record = record.clone();
+        record.meta.retain(|(name, _)| name != META_NULL_VERSION);
+        if null {
+            record
+                .meta
+                .push((META_NULL_VERSION.to_owned(), "1".to_owned()));
+        }
+        let index_key = object_index_key(bucket_id, key, version_inv(seq));
+        self.object_replace(wtxn, &index_key, Some(&record), deltas)
+    }
+
+    /// The object in the unversioned slot becomes the key's null version, in
+    /// the slot its age gives it, so versions written after it sort first.
+    fn move_unversioned_slot(
+        &self,
+        wtxn: &mut heed::RwTxn<'_>,
+        bucket_id: u64,
+        key: &[u8],
+        deltas: &mut SpaceDeltas,
+    ) -> EngineResult<()> {
+        let slot = object_index_key(bucket_id, key, VERSION_INV_UNVERSIONED);
+        let Some(value) = self.objects.get(wtxn, &slot)? else {
+            return Ok(());
+        };
+        let mut record: ObjectRecord = decode_value(value)?;
+        let mut seq = seq_of_time(record.last_modified_ms).max(1);
+        while self
+            .objects
+            .get(wtxn, &object_index_key(bucket_id, key, version_inv(seq)))?
+            .is_some()
+        {
+            seq -= 1;
+        }
+        self.object_replace(wtxn, &slot, None, deltas)?;
+        record
+            .meta
+            .push((META_NULL_VERSION.to_owned(), "1".to_owned()));
+        let moved = object_index_key(bucket_id, key, version_inv(seq));
+        self.object_replace(wtxn, &moved, Some(&record), deltas)
+    }
+
     /// Replaces (or with `None` deletes) the object at `index_key`, moving
     /// the space accounting from the old body's extents to the new one's.
     fn object_replace(
@@ -445,11 +720,11 @@ impl Index {
         if *condition == WriteCondition::None {
             return Ok(());
         }
-        let current: Option<ObjectRecord> = self
-            .objects
-            .get(txn, index_key)?
-            .map(decode_value)
-            .transpose()?;
+        let bucket_id = u64::from_be_bytes(index_key[..8].try_into().expect("8-byte prefix"));
+        let current = self
+            .latest_entry(txn, bucket_id, object_key_of(index_key))?
+            .map(|(_, record)| record)
+            .filter(|record| !record.is_delete_marker());
         let holds = match (condition, current) {
             (WriteCondition::None, _) => true,
             (WriteCondition::Absent, current) => current.is_none(),
@@ -503,11 +778,37 @@ impl Index {
                 key,
                 record,
                 condition,
+                version,
             } => {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
                 self.check_condition(wtxn, &index_key, condition)?;
-                self.object_replace(wtxn, &index_key, Some(record), deltas)?;
+                self.put_version(wtxn, *bucket_id, key, record, *version, deltas)?;
+            }
+            IndexOp::PutDeleteMarker {
+                bucket_id,
+                key,
+                seq,
+                null,
+                last_modified_ms,
+            } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                let marker = ObjectRecord::delete_marker(*last_modified_ms, *null);
+                let version = VersionWrite::New {
+                    seq: *seq,
+                    null: *null,
+                };
+                self.put_version(wtxn, *bucket_id, key, &marker, version, deltas)?;
+            }
+            IndexOp::DeleteVersion {
+                bucket_id,
+                key,
+                version,
+            } => {
+                self.live_bucket(wtxn, *bucket_id)?;
+                if let Some((index_key, _)) = self.version_entry(wtxn, *bucket_id, key, *version)? {
+                    self.object_replace(wtxn, &index_key, None, deltas)?;
+                }
             }
             IndexOp::DeleteObject { bucket_id, key } => {
                 self.live_bucket(wtxn, *bucket_id)?;
@@ -517,13 +818,20 @@ impl Index {
             IndexOp::SetObjectMeta {
                 bucket_id,
                 key,
+                version,
                 name,
                 value,
             } => {
                 self.live_bucket(wtxn, *bucket_id)?;
-                let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
-                let mut record: ObjectRecord = match self.objects.get(wtxn, &index_key)? {
-                    Some(stored) => decode_value(stored)?,
+                let found = match version {
+                    None => self.latest_entry(wtxn, *bucket_id, key)?,
+                    Some(version) => self.version_entry(wtxn, *bucket_id, key, *version)?,
+                };
+                let (index_key, mut record) = match found {
+                    Some((_, record)) if record.is_delete_marker() => {
+                        return Err(EngineError::NoSuchObject)
+                    }
+                    Some(found) => found,
                     None => return Err(EngineError::NoSuchObject),
                 };
                 record.meta.retain(|(existing, _)| existing != name);
@@ -533,20 +841,17 @@ impl Index {
                 self.objects.put(wtxn, &index_key, &encode_value(&record))?;
             }
             IndexOp::ReplaceObjectMeta {
-                bucket_id,
-                key,
+                index_key,
                 name,
                 old_value,
                 new_value,
             } => {
-                self.live_bucket(wtxn, *bucket_id)?;
-                let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
-                let mut record: ObjectRecord = match self.objects.get(wtxn, &index_key)? {
+                let mut record: ObjectRecord = match self.objects.get(wtxn, index_key)? {
                     Some(stored) => decode_value(stored)?,
                     None => return Err(EngineError::NoSuchObject),
                 };
                 replace_meta(&mut record.meta, name, old_value, new_value)?;
-                self.objects.put(wtxn, &index_key, &encode_value(&record))?;
+                self.objects.put(wtxn, index_key, &encode_value(&record))?;
             }
             IndexOp::ReplaceUploadMeta {
                 upload_id,
@@ -583,12 +888,13 @@ impl Index {
                 parts,
                 record,
                 condition,
+                version,
             } => {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
                 self.check_condition(wtxn, &index_key, condition)?;
                 self.upload_complete(wtxn, upload_id, parts, record, deltas)?;
-                self.object_replace(wtxn, &index_key, Some(record), deltas)?;
+                self.put_version(wtxn, *bucket_id, key, record, *version, deltas)?;
             }
             IndexOp::AbortUpload { upload_id } => {
                 self.upload_abort(wtxn, upload_id, deltas)?;

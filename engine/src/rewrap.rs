@@ -15,7 +15,7 @@ use heed::Database;
 
 use crate::crypto::{wrapped_key_id, MasterKey, META_WRAPPED_KEY};
 use crate::error::{EngineError, EngineResult};
-use crate::index::{decode_value, object_key_of, IndexOp, ObjectRecord, UploadRecord};
+use crate::index::{decode_value, IndexOp, ObjectRecord, UploadRecord};
 use crate::io::Disk;
 use crate::store::ShardStore;
 
@@ -59,10 +59,7 @@ impl<D: Disk> ShardStore<D> {
                     let name = META_WRAPPED_KEY.to_owned();
                     let op = if walked == Walked::Objects {
                         IndexOp::ReplaceObjectMeta {
-                            bucket_id: u64::from_be_bytes(
-                                index_key[..8].try_into().expect("8-byte prefix"),
-                            ),
-                            key: object_key_of(&index_key).to_vec(),
+                            index_key,
                             name,
                             old_value,
                             new_value,

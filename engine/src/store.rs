@@ -458,6 +458,8 @@ fn op_extents(op: &IndexOp) -> &[Extent] {
         | IndexOp::CreateBucket { .. }
         | IndexOp::DropBucket { .. }
         | IndexOp::DeleteObject { .. }
+        | IndexOp::PutDeleteMarker { .. }
+        | IndexOp::DeleteVersion { .. }
         | IndexOp::SetObjectMeta { .. }
         | IndexOp::ReplaceObjectMeta { .. }
         | IndexOp::ReplaceUploadMeta { .. } => &[],

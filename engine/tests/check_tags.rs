@@ -74,6 +74,7 @@ async fn store_encrypted(data_dir: &Path, master: &MasterKey) -> (Index, Vec<Ext
             key: b"secret".to_vec(),
             record,
             condition: WriteCondition::None,
+            version: engine::index::VersionWrite::Unversioned,
         })
         .await
         .expect("put");

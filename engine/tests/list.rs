@@ -157,6 +157,7 @@ fn put(key: &[u8], bucket_id: u64) -> IndexOp {
         key: key.to_vec(),
         record,
         condition: WriteCondition::None,
+        version: engine::index::VersionWrite::Unversioned,
     }
 }
 

@@ -156,6 +156,7 @@ async fn put_object<D: Disk>(
             key: key.to_vec(),
             record,
             condition: WriteCondition::None,
+            version: engine::index::VersionWrite::Unversioned,
         })
         .await?;
     Ok(extents)
@@ -938,6 +939,7 @@ impl Sim {
             key: key.clone(),
             record,
             condition: WriteCondition::None,
+            version: engine::index::VersionWrite::Unversioned,
         };
         self.disk.set_faults(SimFaults {
             sync_eio_next: true,
@@ -1397,6 +1399,7 @@ fn shutdown_drains_queued_commits_then_refuses() {
                             key: vec![b'q', b'a' + i],
                             record,
                             condition: WriteCondition::None,
+                            version: engine::index::VersionWrite::Unversioned,
                         })
                         .await
                 })

@@ -123,6 +123,7 @@ impl Rig {
                 key: key.to_vec(),
                 record,
                 condition: WriteCondition::None,
+                version: engine::index::VersionWrite::Unversioned,
             })
             .await
     }

@@ -223,6 +223,7 @@ async fn put<D: Disk>(
         key: key.as_bytes().to_vec(),
         record,
         condition: WriteCondition::None,
+        version: engine::index::VersionWrite::Unversioned,
     };
     store
         .commit(op)

@@ -207,6 +207,7 @@ pub async fn copy_object(
         key: key.as_bytes().to_vec(),
         record,
         condition,
+        version: engine::index::VersionWrite::Unversioned,
     };
     shard
         .commit(bucket.owner_shard, op)

@@ -433,6 +433,7 @@ pub async fn complete_multipart_upload(
                 parts: listed,
                 record: object,
                 condition,
+                version: engine::index::VersionWrite::Unversioned,
             };
             shard
                 .commit(bucket.owner_shard, op)

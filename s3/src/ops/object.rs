@@ -158,6 +158,7 @@ pub async fn put_object(
         key,
         record,
         condition,
+        version: engine::index::VersionWrite::Unversioned,
     };
     shard
         .commit(bucket.owner_shard, op)

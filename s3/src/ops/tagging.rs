@@ -217,6 +217,7 @@ async fn set_tagging(
     let op = IndexOp::SetObjectMeta {
         bucket_id: bucket.id,
         key: key.to_vec(),
+        version: None,
         name: META_TAGGING.to_owned(),
         value,
     };
