@@ -11,6 +11,7 @@ use engine::index::IndexOp;
 use futures_channel::oneshot;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
 use s3::ops::engine_error;
+use s3::ops::versioning::{BucketVersioning, SETTING_OBJECT_LOCK};
 use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
 use s3::sse::BucketEncryption;
 
@@ -30,6 +31,10 @@ pub fn now_ms() -> u64 {
 /// Builds a snapshot from the catalog's current contents.
 pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot, CatalogError> {
     let mut encryptions = load_snapshot_encryptions(catalog)?;
+    let mut settings: HashMap<u64, Vec<(String, String)>> = HashMap::new();
+    for (bucket_id, name, value) in catalog.bucket_settings()? {
+        settings.entry(bucket_id).or_default().push((name, value));
+    }
     let buckets: BTreeMap<String, BucketInfo> = catalog
         .buckets()?
         .into_iter()
@@ -40,6 +45,14 @@ pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot,
                 owner_shard: row.owner_shard,
                 created_ms: row.created_ms,
                 encryption: encryptions.remove(&row.id),
+                versioning: BucketVersioning::from_settings(
+                    settings.get(&row.id).map(Vec::as_slice).unwrap_or_default(),
+                ),
+                object_lock_enabled: settings.get(&row.id).is_some_and(|settings| {
+                    settings
+                        .iter()
+                        .any(|(name, value)| name == SETTING_OBJECT_LOCK && value == "Enabled")
+                }),
             };
             (row.name, info)
         })
@@ -96,12 +109,32 @@ impl ControlPlane {
     pub async fn run(mut self, requests: async_channel::Receiver<ControlRequest>) {
         while let Ok(request) = requests.recv().await {
             match request {
-                ControlRequest::CreateBucket { name, reply } => {
-                    let outcome = self.create_bucket(&name).await;
+                ControlRequest::CreateBucket {
+                    name,
+                    settings,
+                    reply,
+                } => {
+                    let outcome = self.create_bucket(&name, &settings).await;
                     let _ = reply.send(outcome);
                 }
                 ControlRequest::DeleteBucket { name, reply } => {
                     let outcome = self.delete_bucket(&name).await;
+                    let _ = reply.send(outcome);
+                }
+                ControlRequest::SetBucketSetting {
+                    bucket_id,
+                    name,
+                    value,
+                    reply,
+                } => {
+                    let outcome = self
+                        .catalog
+                        .set_bucket_setting(bucket_id, &name, value.as_deref())
+                        .map_err(catalog_error);
+                    let outcome = match outcome {
+                        Ok(()) => self.publish().await,
+                        Err(err) => Err(err),
+                    };
                     let _ = reply.send(outcome);
                 }
                 ControlRequest::SetBucketEncryption {
@@ -133,7 +166,11 @@ impl ControlPlane {
     ///    entry, invisible (ids are never reused);
     /// 2. the catalog row: the bucket exists;
     /// 3. every shard installs the new snapshot before the client hears back.
-    async fn create_bucket(&mut self, name: &str) -> S3Result<Arc<CatalogSnapshot>> {
+    async fn create_bucket(
+        &mut self,
+        name: &str,
+        settings: &[(String, String)],
+    ) -> S3Result<Arc<CatalogSnapshot>> {
         if self.catalog.bucket(name).map_err(catalog_error)?.is_some() {
             return Err(catalog_error(CatalogError::BucketExists));
         }
@@ -153,7 +190,9 @@ impl ControlPlane {
             owner_shard,
             created_ms: now_ms(),
         };
-        self.catalog.insert_bucket(&row).map_err(catalog_error)?;
+        self.catalog
+            .insert_bucket_with_settings(&row, settings)
+            .map_err(catalog_error)?;
         self.publish().await
     }
 

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use s3::ops::sosapi;
 
 /// maxiofs: a high-throughput S3-compatible object store.
 #[derive(Parser, Debug)]
@@ -166,6 +167,25 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_RESERVE_MIB", default_value_t = engine::limits::DISK_RESERVE_BYTES >> 20)]
     pub reserve_mib: u64,
 
+    /// Veeam SOSAPI recommendation `S3ConcurrentTaskLimit`: S3 requests Veeam runs in
+    /// parallel within one repository task slot.
+    #[arg(long, env = "MAXIOFS_SOSAPI_CONCURRENT_TASKS",
+        default_value_t = sosapi::S3_CONCURRENT_TASKS_DEFAULT,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub sosapi_concurrent_tasks: u32,
+
+    /// Veeam SOSAPI recommendation `StorageConcurrentTasksLimit`: repository task slots
+    /// writing to this server in parallel. 0 is unlimited (every slot the repository has).
+    #[arg(long, env = "MAXIOFS_SOSAPI_STORAGE_TASKS",
+        default_value_t = sosapi::STORAGE_CONCURRENT_TASKS_DEFAULT)]
+    pub sosapi_storage_tasks: u32,
+
+    /// Veeam SOSAPI recommendation `KbBlockSize`: the block size (KiB, before compression)
+    /// of new Veeam jobs. Each block is one object. One of 256, 512, 1024, 4096, 8192.
+    #[arg(long, env = "MAXIOFS_SOSAPI_BLOCK_KIB",
+        default_value_t = sosapi::BLOCK_KIB_DEFAULT, value_parser = parse_sosapi_block_kib)]
+    pub sosapi_block_kib: u32,
+
     /// Domains for virtual-host-style requests (`bucket.<domain>`), comma separated.
     #[arg(
         long,
@@ -174,6 +194,18 @@ pub struct ServerArgs {
         default_value = "localhost"
     )]
     pub domains: Vec<String>,
+}
+
+/// Veeam accepts only its own job block sizes; anything else is refused at startup.
+fn parse_sosapi_block_kib(value: &str) -> Result<u32, String> {
+    let allowed = sosapi::BLOCK_KIB_ALLOWED;
+    let allowed_list = allowed.map(|kib| kib.to_string()).join(", ");
+    match value.trim().parse::<u32>() {
+        Ok(kib) if allowed.contains(&kib) => Ok(kib),
+        _ => Err(format!(
+            "Veeam accepts only these block sizes (KiB): {allowed_list}"
+        )),
+    }
 }
 
 fn main() {
@@ -210,4 +242,33 @@ fn main() {
         },
     };
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sosapi_block_kib_accepts_only_veeam_sizes() {
+        assert_eq!(parse_sosapi_block_kib("1024"), Ok(1024));
+        assert_eq!(parse_sosapi_block_kib("8192"), Ok(8192));
+        for refused in ["0", "2048", "4095", "16384", "4 MiB", ""] {
+            assert!(parse_sosapi_block_kib(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn sosapi_flags_default_to_the_documented_values() {
+        let cli = Cli::try_parse_from(["maxiofs", "server"]).expect("defaults parse");
+        let Command::Server(args) = cli.command else {
+            panic!("not the server command");
+        };
+        assert_eq!(args.sosapi_concurrent_tasks, 64);
+        assert_eq!(args.sosapi_storage_tasks, 0);
+        assert_eq!(args.sosapi_block_kib, 4096);
+        assert!(Cli::try_parse_from(["maxiofs", "server", "--sosapi-block-kib", "2048"]).is_err());
+        assert!(
+            Cli::try_parse_from(["maxiofs", "server", "--sosapi-concurrent-tasks", "0"]).is_err()
+        );
+    }
 }

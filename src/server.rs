@@ -17,6 +17,7 @@ use engine::pins::ReadPins;
 use engine::reader::ObjectReader;
 use engine::scrub::{ScrubConfig, Scrubber};
 use engine::store::{index_dir, ShardStore, StoreConfig};
+use s3::ops::sosapi::SosapiSettings;
 use s3::shard::{CatalogSnapshot, ControlRequest, S3Settings, Shard, ShardRequest};
 use s3::sse::EncryptionSettings;
 
@@ -340,6 +341,12 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
         region: context.args.region.clone(),
         virtual_host_domains: context.args.domains.clone(),
         encryption: context.encryption.clone(),
+        data_dir: context.args.data_dir.clone(),
+        sosapi: SosapiSettings {
+            s3_concurrent_tasks_max: context.args.sosapi_concurrent_tasks,
+            storage_concurrent_tasks_max: context.args.sosapi_storage_tasks,
+            block_kib: context.args.sosapi_block_kib,
+        },
     };
     let shard = std::rc::Rc::new(Shard::new(
         context.shard,

@@ -2,9 +2,10 @@
 //! so a committed change survives power loss), created 0600 because it holds
 //! access-key secrets.
 //!
-//! Tables: `settings`, `buckets`, `access_keys` (schema version 1) and
+//! Tables: `settings`, `buckets`, `access_keys` (schema version 1),
 //! `bucket_encryption` (version 2: a bucket's default encryption, keyed by
-//! bucket id and removed with the bucket). The schema is brought up to date at
+//! bucket id and removed with the bucket) and `bucket_settings` (version 3:
+//! named per-bucket settings such as versioning, removed with the bucket). The schema is brought up to date at
 //! every open; each step is idempotent, so a catalog an older binary opened
 //! again is upgraded once more without harm.
 
@@ -46,8 +47,20 @@ CREATE TABLE IF NOT EXISTS bucket_encryption (
 PRAGMA user_version = 2;
 ";
 
+/// Schema version 3: named per-bucket settings (versioning state, Object Lock
+/// configuration, lifecycle rules), each value in the S3 layer's own format.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS bucket_settings (
+    bucket_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (bucket_id, name)
+);
+PRAGMA user_version = 3;
+";
+
 /// The migrations in order: entry `i` brings a catalog to version `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 #[derive(Debug)]
 pub enum CatalogError {
@@ -147,21 +160,72 @@ impl Catalog {
         Ok(seq.unwrap_or(0) as u64 + 1)
     }
 
-    pub fn insert_bucket(&self, row: &BucketRow) -> Result<(), CatalogError> {
-        let inserted = self.conn.execute(
-            "INSERT INTO buckets (id, name, owner_shard, created_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(name) DO NOTHING",
-            params![
-                row.id as i64,
-                row.name,
-                row.owner_shard,
-                row.created_ms as i64
-            ],
-        )?;
-        if inserted == 0 {
-            return Err(CatalogError::BucketExists);
+    /// Inserts a bucket with its initial settings, in one transaction (a
+    /// bucket created with Object Lock never exists without it).
+    pub fn insert_bucket_with_settings(
+        &self,
+        row: &BucketRow,
+        settings: &[(String, String)],
+    ) -> Result<(), CatalogError> {
+        let tx = self.conn.unchecked_transaction()?;
+        insert_bucket_in(&tx, row)?;
+        for (name, value) in settings {
+            tx.execute(
+                "INSERT INTO bucket_settings (bucket_id, name, value) VALUES (?1, ?2, ?3)",
+                params![row.id as i64, name, value],
+            )?;
         }
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Sets (`Some`) or removes (`None`) one named setting of the bucket with
+    /// id `bucket_id`; `NoSuchBucket` when there is none.
+    pub fn set_bucket_setting(
+        &self,
+        bucket_id: u64,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM buckets WHERE id = ?1",
+                params![bucket_id as i64],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if exists.is_none() {
+            return Err(CatalogError::NoSuchBucket);
+        }
+        match value {
+            Some(value) => tx.execute(
+                "INSERT INTO bucket_settings (bucket_id, name, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(bucket_id, name) DO UPDATE SET value = excluded.value",
+                params![bucket_id as i64, name, value],
+            )?,
+            None => tx.execute(
+                "DELETE FROM bucket_settings WHERE bucket_id = ?1 AND name = ?2",
+                params![bucket_id as i64, name],
+            )?,
+        };
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every bucket setting: (bucket id, name, value).
+    pub fn bucket_settings(&self) -> Result<Vec<(u64, String, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT bucket_id, name, value FROM bucket_settings")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((row.get::<_, i64>(0)? as u64, row.get(1)?, row.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn insert_bucket(&self, row: &BucketRow) -> Result<(), CatalogError> {
+        insert_bucket_in(&self.conn, row)
     }
 
     pub fn bucket(&self, name: &str) -> Result<Option<BucketRow>, CatalogError> {
@@ -177,6 +241,11 @@ impl Catalog {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
             "DELETE FROM bucket_encryption
+             WHERE bucket_id IN (SELECT id FROM buckets WHERE name = ?1)",
+            params![name],
+        )?;
+        tx.execute(
+            "DELETE FROM bucket_settings
              WHERE bucket_id IN (SELECT id FROM buckets WHERE name = ?1)",
             params![name],
         )?;
@@ -275,6 +344,23 @@ impl Catalog {
 
 /// Applies the migrations this catalog has not had yet, each in its own
 /// transaction: a crash in the middle leaves the previous version intact.
+fn insert_bucket_in(conn: &Connection, row: &BucketRow) -> Result<(), CatalogError> {
+    let inserted = conn.execute(
+        "INSERT INTO buckets (id, name, owner_shard, created_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(name) DO NOTHING",
+        params![
+            row.id as i64,
+            row.name,
+            row.owner_shard,
+            row.created_ms as i64
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(CatalogError::BucketExists);
+    }
+    Ok(())
+}
+
 fn migrate(conn: &Connection) -> Result<(), CatalogError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     let applied = usize::try_from(version).unwrap_or(0);

@@ -24,6 +24,7 @@ pub enum S3ErrorCode {
     InvalidAccessKeyId,
     InvalidArgument,
     InvalidBucketName,
+    InvalidBucketState,
     InvalidDigest,
     InvalidPart,
     InvalidPartNumber,
@@ -40,6 +41,7 @@ pub enum S3ErrorCode {
     NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
+    NoSuchVersion,
     NotImplemented,
     NotModified,
     PreconditionFailed,
@@ -70,6 +72,7 @@ impl S3ErrorCode {
             Self::InvalidAccessKeyId => "InvalidAccessKeyId",
             Self::InvalidArgument => "InvalidArgument",
             Self::InvalidBucketName => "InvalidBucketName",
+            Self::InvalidBucketState => "InvalidBucketState",
             Self::InvalidDigest => "InvalidDigest",
             Self::InvalidPart => "InvalidPart",
             Self::InvalidPartNumber => "InvalidPartNumber",
@@ -86,6 +89,7 @@ impl S3ErrorCode {
             Self::NoSuchBucket => "NoSuchBucket",
             Self::NoSuchKey => "NoSuchKey",
             Self::NoSuchUpload => "NoSuchUpload",
+            Self::NoSuchVersion => "NoSuchVersion",
             Self::NotImplemented => "NotImplemented",
             Self::NotModified => "NotModified",
             Self::PreconditionFailed => "PreconditionFailed",
@@ -117,6 +121,7 @@ impl S3ErrorCode {
             Self::InvalidAccessKeyId => 403,
             Self::InvalidArgument => 400,
             Self::InvalidBucketName => 400,
+            Self::InvalidBucketState => 409,
             Self::InvalidDigest => 400,
             Self::InvalidPart => 400,
             Self::InvalidPartNumber => 416,
@@ -134,6 +139,7 @@ impl S3ErrorCode {
             Self::NoSuchBucket => 404,
             Self::NoSuchKey => 404,
             Self::NoSuchUpload => 404,
+            Self::NoSuchVersion => 404,
             Self::NotImplemented => 501,
             Self::NotModified => 304,
             Self::PreconditionFailed => 412,
@@ -154,6 +160,9 @@ pub struct S3Error {
     pub code: S3ErrorCode,
     pub message: String,
     pub resource: Option<String>,
+    /// Headers the error response carries besides the usual ones (a GET of a
+    /// delete marker answers 404 with `x-amz-delete-marker: true`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl S3Error {
@@ -162,11 +171,17 @@ impl S3Error {
             code,
             message: message.into(),
             resource: None,
+            headers: Vec::new(),
         }
     }
 
     pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
         self.resource = Some(resource.into());
+        self
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
         self
     }
 

@@ -13,7 +13,8 @@ use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
-    attributes, bucket, copy, delete, encryption, list, multipart, object, tagging, RequestContext,
+    attributes, bucket, copy, delete, encryption, list, multipart, object, tagging, versioning,
+    RequestContext,
 };
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
@@ -139,6 +140,11 @@ impl S3Service {
     async fn dispatch(&self, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
         let shard = &self.shard;
         crate::sse::require_tls_for_customer_keys(ex.head(), ex.is_tls())?;
+        // Veeam's SOSAPI objects are answered (or their writes refused) before
+        // the object operations could look for them in the index.
+        if crate::ops::sosapi::is_virtual_request(&ctx.route) {
+            return crate::ops::sosapi::handle_virtual_request(shard, ctx, ex).await;
+        }
         match ctx.route.endpoint.clone() {
             Endpoint::Health => unreachable!("health is answered before authentication"),
             Endpoint::ListBuckets => {
@@ -154,18 +160,25 @@ impl S3Service {
             Endpoint::DeleteObjects => delete::delete_objects(shard, ctx, ex).await,
             Endpoint::PutObject => object::put_object(shard, ctx, ex).await,
             Endpoint::GetObject {
-                version_id: None,
+                version_id,
                 part_number,
-            } => object::get_object(shard, ctx, ex, false, part_number).await,
+            } => object::get_object(shard, ctx, ex, false, part_number, version_id).await,
             Endpoint::HeadObject {
-                version_id: None,
+                version_id,
                 part_number,
-            } => object::get_object(shard, ctx, ex, true, part_number).await,
-            Endpoint::DeleteObject { version_id: None } => {
-                delete::delete_object(shard, ctx, ex).await
+            } => object::get_object(shard, ctx, ex, true, part_number, version_id).await,
+            Endpoint::DeleteObject { version_id } => {
+                delete::delete_object(shard, ctx, ex, version_id).await
             }
-            Endpoint::GetObjectAttributes { version_id: None } => {
-                attributes::get_object_attributes(shard, ctx, ex).await
+            Endpoint::GetBucketVersioning => {
+                versioning::get_bucket_versioning(shard, ctx, ex).await
+            }
+            Endpoint::PutBucketVersioning => {
+                versioning::put_bucket_versioning(shard, ctx, ex).await
+            }
+            Endpoint::ListObjectVersions => versioning::list_object_versions(shard, ctx, ex).await,
+            Endpoint::GetObjectAttributes { version_id } => {
+                attributes::get_object_attributes(shard, ctx, ex, version_id).await
             }
             Endpoint::CopyObject => copy::copy_object(shard, ctx, ex).await,
             Endpoint::GetBucketEncryption => {
@@ -177,14 +190,14 @@ impl S3Service {
             Endpoint::DeleteBucketEncryption => {
                 encryption::delete_bucket_encryption(shard, ctx, ex).await
             }
-            Endpoint::GetObjectTagging { version_id: None } => {
-                tagging::get_object_tagging(shard, ctx, ex).await
+            Endpoint::GetObjectTagging { version_id } => {
+                tagging::get_object_tagging(shard, ctx, ex, version_id).await
             }
-            Endpoint::PutObjectTagging { version_id: None } => {
-                tagging::put_object_tagging(shard, ctx, ex).await
+            Endpoint::PutObjectTagging { version_id } => {
+                tagging::put_object_tagging(shard, ctx, ex, version_id).await
             }
-            Endpoint::DeleteObjectTagging { version_id: None } => {
-                tagging::delete_object_tagging(shard, ctx, ex).await
+            Endpoint::DeleteObjectTagging { version_id } => {
+                tagging::delete_object_tagging(shard, ctx, ex, version_id).await
             }
             Endpoint::UploadPartCopy {
                 part_number,
@@ -223,11 +236,12 @@ impl S3Service {
         if !head_request && status != 304 {
             xml::error(&mut body, err, ctx_request_id, Some(ctx_request_id));
         }
-        let headers = [
+        let mut headers = vec![
             ("x-amz-request-id", ctx_request_id),
             ("x-amz-id-2", ctx_request_id),
             ("content-type", "application/xml"),
         ];
+        headers.extend(err.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let len = body.len() as u64;
         let body_len = if head_request || status == 304 {
             BodyLen::Empty

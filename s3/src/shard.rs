@@ -37,6 +37,16 @@ pub struct BucketInfo {
     pub created_ms: u64,
     /// The bucket's default encryption, when PutBucketEncryption set one.
     pub encryption: Option<crate::sse::BucketEncryption>,
+    /// Never enabled, Enabled or Suspended (PutBucketVersioning).
+    pub versioning: crate::ops::versioning::BucketVersioning,
+    /// Created with `x-amz-bucket-object-lock-enabled: true`.
+    pub object_lock_enabled: bool,
+}
+
+impl BucketInfo {
+    pub fn object_lock_enabled(&self) -> bool {
+        self.object_lock_enabled
+    }
 }
 
 /// An immutable, versioned view of the catalog. Shards swap in new ones; a
@@ -77,6 +87,8 @@ pub enum ShardRequest {
 pub enum ControlRequest {
     CreateBucket {
         name: String,
+        /// Settings the bucket is born with (`bucket_settings` rows).
+        settings: Vec<(String, String)>,
         reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
     },
     DeleteBucket {
@@ -91,6 +103,14 @@ pub enum ControlRequest {
         encryption: Option<crate::sse::BucketEncryption>,
         reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
     },
+    /// Sets (`Some`) or removes (`None`) one named setting of the bucket with
+    /// id `bucket_id` (by id, for the same reason as above).
+    SetBucketSetting {
+        bucket_id: u64,
+        name: String,
+        value: Option<String>,
+        reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
+    },
 }
 
 /// Settings every shard shares.
@@ -100,6 +120,10 @@ pub struct S3Settings {
     /// Domains under which `bucket.domain` is virtual-host style.
     pub virtual_host_domains: Vec<String>,
     pub encryption: crate::sse::EncryptionSettings,
+    /// The data directory: its filesystem is the capacity SOSAPI reports.
+    pub data_dir: std::path::PathBuf,
+    /// The recommendations Veeam reads from SOSAPI `system.xml`.
+    pub sosapi: crate::ops::sosapi::SosapiSettings,
 }
 
 pub struct Shard {

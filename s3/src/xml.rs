@@ -485,6 +485,148 @@ fn list_objects_contents(w: &mut XmlWriter<'_>, list: &ListObjects<'_>) {
     }
 }
 
+/// `VersioningConfiguration` (GetBucketVersioning): empty for a bucket that
+/// never had versioning, as AWS answers.
+pub fn versioning_configuration(out: &mut Vec<u8>, status: Option<&str>) {
+    let mut w = XmlWriter::document(out);
+    let Some(status) = status else {
+        return w.empty_root("VersioningConfiguration");
+    };
+    w.open_root("VersioningConfiguration");
+    w.text("Status", status);
+    w.close("VersioningConfiguration");
+}
+
+/// PutBucketVersioning's body: the requested `Status` (`Enabled` or
+/// `Suspended`) and whether `MfaDelete` asks to be enabled.
+pub fn parse_versioning_configuration(body: &[u8]) -> Result<(String, bool), S3Error> {
+    let root = parse_tree(body)?;
+    root_expect(&root, "VersioningConfiguration")?;
+    let status = child_text_once(&root, "Status")?
+        .map(str::trim)
+        .unwrap_or("");
+    if status != "Enabled" && status != "Suspended" {
+        return Err(malformed("Status must be Enabled or Suspended"));
+    }
+    let mfa_delete = match child_text_once(&root, "MfaDelete")?.map(str::trim) {
+        None | Some("Disabled") => false,
+        Some("Enabled") => true,
+        Some(_) => return Err(malformed("MfaDelete must be Enabled or Disabled")),
+    };
+    Ok((status.to_owned(), mfa_delete))
+}
+
+/// One entry of a ListObjectVersions page.
+#[derive(Debug, Clone, Copy)]
+pub enum VersionEntry<'a> {
+    Version {
+        key: &'a str,
+        version_id: &'a str,
+        is_latest: bool,
+        last_modified_ms: u64,
+        etag: &'a str,
+        size_bytes: u64,
+        checksum_algorithm: Option<&'a str>,
+    },
+    DeleteMarker {
+        key: &'a str,
+        version_id: &'a str,
+        is_latest: bool,
+        last_modified_ms: u64,
+    },
+}
+
+/// Everything a `ListVersionsResult` shows.
+#[derive(Debug, Clone, Copy)]
+pub struct ListVersions<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub key_marker: &'a str,
+    pub version_id_marker: &'a str,
+    pub next_key_marker: Option<&'a str>,
+    pub next_version_id_marker: Option<&'a str>,
+    pub delimiter: Option<&'a str>,
+    pub max_keys: u32,
+    pub is_truncated: bool,
+    pub url_encode: bool,
+    pub owner: Owner<'a>,
+    pub entries: &'a [VersionEntry<'a>],
+    pub common_prefixes: &'a [&'a str],
+}
+
+/// `ListVersionsResult` (ListObjectVersions).
+pub fn list_versions(out: &mut Vec<u8>, list: &ListVersions<'_>) {
+    out.reserve(
+        512 + (list.entries.len() + list.common_prefixes.len()) * LIST_ENTRY_BYTES_ESTIMATE,
+    );
+    let mut w = XmlWriter::document(out);
+    let url = list.url_encode;
+    w.open_root("ListVersionsResult");
+    w.text("Name", list.bucket);
+    w.key_text("Prefix", list.prefix, url);
+    w.key_text("KeyMarker", list.key_marker, url);
+    w.text("VersionIdMarker", list.version_id_marker);
+    if list.is_truncated {
+        if let Some(next) = list.next_key_marker {
+            w.key_text("NextKeyMarker", next, url);
+        }
+        w.text_opt("NextVersionIdMarker", list.next_version_id_marker);
+    }
+    w.number("MaxKeys", u64::from(list.max_keys));
+    if let Some(delimiter) = list.delimiter.filter(|d| !d.is_empty()) {
+        w.key_text("Delimiter", delimiter, url);
+    }
+    if url {
+        w.text("EncodingType", "url");
+    }
+    w.boolean("IsTruncated", list.is_truncated);
+    for entry in list.entries {
+        match *entry {
+            VersionEntry::Version {
+                key,
+                version_id,
+                is_latest,
+                last_modified_ms,
+                etag,
+                size_bytes,
+                checksum_algorithm,
+            } => {
+                w.open("Version");
+                w.key_text("Key", key, url);
+                w.text("VersionId", version_id);
+                w.boolean("IsLatest", is_latest);
+                w.timestamp("LastModified", last_modified_ms);
+                w.etag("ETag", etag);
+                w.text_opt("ChecksumAlgorithm", checksum_algorithm);
+                w.number("Size", size_bytes);
+                w.text("StorageClass", STORAGE_CLASS);
+                w.owner(&list.owner);
+                w.close("Version");
+            }
+            VersionEntry::DeleteMarker {
+                key,
+                version_id,
+                is_latest,
+                last_modified_ms,
+            } => {
+                w.open("DeleteMarker");
+                w.key_text("Key", key, url);
+                w.text("VersionId", version_id);
+                w.boolean("IsLatest", is_latest);
+                w.timestamp("LastModified", last_modified_ms);
+                w.owner(&list.owner);
+                w.close("DeleteMarker");
+            }
+        }
+    }
+    for prefix in list.common_prefixes {
+        w.open("CommonPrefixes");
+        w.key_text("Prefix", prefix, url);
+        w.close("CommonPrefixes");
+    }
+    w.close("ListVersionsResult");
+}
+
 /// The outcome for one key of a DeleteObjects request, in request order.
 #[derive(Debug, Clone, Copy)]
 pub enum DeleteOutcome<'a> {

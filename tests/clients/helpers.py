@@ -317,18 +317,15 @@ def unique_bucket_name(hint: str = "t") -> str:
 def empty_and_delete_bucket(client, name: str) -> None:
     """Best-effort cleanup (errors ignored: the test itself asserts what matters)."""
     try:
-        token = None
+        # Every version and delete marker, so versioned buckets empty too.
         while True:
-            kw = {"Bucket": name, "MaxKeys": 1000}
-            if token:
-                kw["ContinuationToken"] = token
-            page = client.list_objects_v2(**kw)
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-            if not page.get("IsTruncated"):
+            page = client.list_object_versions(Bucket=name, MaxKeys=1000)
+            entries = page.get("Versions", []) + page.get("DeleteMarkers", [])
+            objects = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in entries]
+            if objects:
+                client.delete_objects(Bucket=name, Delete={"Objects": objects, "Quiet": True})
+            if not page.get("IsTruncated") or not objects:
                 break
-            token = page.get("NextContinuationToken")
         client.delete_bucket(Bucket=name)
     except Exception:  # noqa: BLE001
         pass

@@ -105,6 +105,22 @@ impl Disk for UringDisk {
 
 /// Space available to unprivileged writers in the filesystem holding `dir`.
 pub fn free_bytes_of(dir: &Path) -> io::Result<u64> {
+    Ok(filesystem_bytes(dir)?.available_bytes)
+}
+
+/// The sizes of the filesystem holding a directory, as `statvfs` reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FilesystemBytes {
+    /// Everything the filesystem holds for data (`f_blocks`).
+    pub total_bytes: u64,
+    /// Free for root (`f_bfree`): includes the blocks reserved for root.
+    pub free_bytes: u64,
+    /// Free for unprivileged writers such as this server (`f_bavail`).
+    pub available_bytes: u64,
+}
+
+/// Total, free and available bytes of the filesystem holding `dir`.
+pub fn filesystem_bytes(dir: &Path) -> io::Result<FilesystemBytes> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -116,7 +132,13 @@ pub fn free_bytes_of(dir: &Path) -> io::Result<u64> {
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
+    // Block counts are in units of the fragment size (`f_frsize`), not `f_bsize`.
+    let fragment_bytes = stat.f_frsize as u64;
+    Ok(FilesystemBytes {
+        total_bytes: (stat.f_blocks as u64).saturating_mul(fragment_bytes),
+        free_bytes: (stat.f_bfree as u64).saturating_mul(fragment_bytes),
+        available_bytes: (stat.f_bavail as u64).saturating_mul(fragment_bytes),
+    })
 }
 
 impl DiskFile for UringFile {
@@ -140,5 +162,19 @@ impl DiskFile for UringFile {
 
     async fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filesystem_bytes_are_ordered() {
+        let sizes = filesystem_bytes(&std::env::temp_dir()).expect("statvfs of the temp dir");
+        assert!(sizes.total_bytes > 0);
+        assert!(sizes.free_bytes <= sizes.total_bytes);
+        assert!(sizes.available_bytes <= sizes.free_bytes);
+        assert!(filesystem_bytes(Path::new("/no/such/dir/at/all")).is_err());
     }
 }

@@ -47,10 +47,12 @@ pub async fn get_object_attributes(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
+    version_id: Option<crate::names::VersionId>,
 ) -> S3Result<()> {
     let wanted = requested_attributes(ex.head())?;
     let bucket = ctx.bucket_info(shard)?;
-    let record = crate::ops::load_object(shard, ctx, &bucket)?;
+    let (record, version_header) =
+        crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
     // An SSE-C object's checksums describe its plaintext: only its key holder sees them.
     let customer = crate::sse::customer_key(ex.head(), crate::sse::CustomerHeaders::Request)?;
     crate::sse::key_of(&shard.settings.encryption, &record.meta, customer.as_ref())?;
@@ -90,10 +92,13 @@ pub async fn get_object_attributes(
     w.close("GetObjectAttributesResponse");
     let last_modified = format_http_date(record.last_modified_ms);
     let len = out.len() as u64;
-    let headers = [
+    let mut headers = vec![
         ("content-type", "application/xml"),
         ("last-modified", last_modified.as_str()),
     ];
+    if let Some(id) = &version_header {
+        headers.push((crate::ops::versioning::HEADER_VERSION_ID, id));
+    }
     ctx.send_head(ex, 200, &headers, http::BodyLen::Fixed(len))
         .await?;
     let (written, _) = ex.write_body(out).await;

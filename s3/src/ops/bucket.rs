@@ -72,6 +72,7 @@ pub async fn create_bucket(
     shard
         .control(|reply| ControlRequest::CreateBucket {
             name: request_name,
+            settings: Vec::new(),
             reply,
         })
         .await

@@ -20,19 +20,24 @@ use crate::ops::conditions::{evaluate_read_conditions, ReadDecision};
 use crate::ops::object::{put_stored_headers, write_condition, INTERNAL_META_PREFIX};
 use crate::ops::range::ByteRange;
 use crate::ops::tagging::{request_tagging_meta, tagging_directive_replace, META_TAGGING};
+use crate::ops::versioning::BucketVersioning;
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
 use crate::sse::{customer_key, CopyEncryption, CustomerHeaders};
 use crate::xml;
+use engine::index::VersionSel;
 
 /// The object named by `x-amz-copy-source`.
 struct CopySource {
     bucket: BucketInfo,
     key: ObjectKey,
     record: ObjectRecord,
+    /// The source's version id, for `x-amz-copy-source-version-id`.
+    version_id: Option<String>,
 }
 
-fn copy_source_parse(value: &str) -> S3Result<(BucketName, ObjectKey)> {
+/// `bucket/key`, optionally `?versionId=...`.
+fn copy_source_parse(value: &str) -> S3Result<(BucketName, ObjectKey, Option<VersionSel>)> {
     let invalid = || {
         S3Error::new(
             S3ErrorCode::InvalidArgument,
@@ -40,17 +45,16 @@ fn copy_source_parse(value: &str) -> S3Result<(BucketName, ObjectKey)> {
         )
     };
     let (path, query) = value.split_once('?').unwrap_or((value, ""));
-    if !query.is_empty() && !query.starts_with("versionId=null") {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Copying a specific version is not supported yet.",
-        ));
-    }
+    let version = match query.strip_prefix("versionId=") {
+        _ if query.is_empty() => None,
+        Some(version_id) => Some(crate::ops::versioning::parse_version_id(version_id)?),
+        None => return Err(invalid()),
+    };
     let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/'))
         .decode_utf8()
         .map_err(|_| invalid())?;
     let (bucket, key) = decoded.split_once('/').ok_or_else(invalid)?;
-    Ok((BucketName::parse(bucket)?, ObjectKey::parse(key)?))
+    Ok((BucketName::parse(bucket)?, ObjectKey::parse(key)?, version))
 }
 
 /// Finds the source and applies the `x-amz-copy-source-if-*` conditions
@@ -66,7 +70,7 @@ fn copy_source_load(
             "x-amz-copy-source is required",
         )
     })?;
-    let (bucket_name, key) = copy_source_parse(value)?;
+    let (bucket_name, key, version) = copy_source_parse(value)?;
     let bucket = ctx
         .catalog
         .buckets
@@ -81,13 +85,41 @@ fn copy_source_load(
             .with_resource(format!("/{}", bucket_name.as_str()))
         })?;
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
-    let record = index
-        .get_object(bucket.id, key.as_bytes())
-        .map_err(engine_error)?
-        .ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
-                .with_resource(format!("/{}/{}", bucket.name, key.as_str()))
-        })?;
+    let found = match version {
+        None => index.get_latest(bucket.id, key.as_bytes()),
+        Some(version) => index.get_version(bucket.id, key.as_bytes(), version),
+    }
+    .map_err(engine_error)?;
+    let resource = format!("/{}/{}", bucket.name, key.as_str());
+    let (index_key, record) = match found {
+        // A delete marker cannot be copied: latest → NoSuchKey, named → 400.
+        Some((_, record)) if record.is_delete_marker() && version.is_some() => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The source of a copy request may not specifically refer to a delete marker by \
+                 version id.",
+            )
+            .with_resource(resource))
+        }
+        Some(found) if !found.1.is_delete_marker() => found,
+        _ if version.is_some() => {
+            return Err(S3Error::new(
+                S3ErrorCode::NoSuchVersion,
+                "The specified version does not exist.",
+            )
+            .with_resource(resource))
+        }
+        _ => {
+            return Err(
+                S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+                    .with_resource(resource),
+            )
+        }
+    };
+    let source_versioned = bucket.versioning != BucketVersioning::Unversioned;
+    let version_id = engine::index::version_id_of(&index_key, &record);
+    let version_id =
+        (source_versioned || version.is_some() || version_id != "null").then_some(version_id);
     let mapped: Vec<(String, String)> = head
         .headers
         .iter()
@@ -115,6 +147,7 @@ fn copy_source_load(
         bucket,
         key,
         record,
+        version_id,
     })
 }
 
@@ -202,20 +235,26 @@ pub async fn copy_object(
         body,
     };
     let condition = write_condition(ex.head())?;
+    let version = bucket.versioning.version_write();
     let op = IndexOp::PutObject {
         bucket_id: bucket.id,
         key: key.as_bytes().to_vec(),
         record,
         condition,
-        version: engine::index::VersionWrite::Unversioned,
+        version,
     };
     shard
         .commit(bucket.owner_shard, op)
         .await
         .map_err(engine_error)?;
+    let mut headers = encryption_headers;
+    headers.extend(crate::ops::versioning::version_id_header(version));
+    if let Some(source_version) = source.version_id.clone() {
+        headers.push(("x-amz-copy-source-version-id".into(), source_version));
+    }
     let mut out = Vec::new();
     xml::copy_object_result(&mut out, &etag, ctx.now_ms);
-    ctx.respond_xml_with(ex, &encryption_headers, out).await
+    ctx.respond_xml_with(ex, &headers, out).await
 }
 
 /// `x-amz-copy-source-range: bytes=first-last` (both required, inclusive).

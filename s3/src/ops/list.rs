@@ -17,7 +17,7 @@ use crate::xml;
 const TOKEN_ENGINE: base64::engine::GeneralPurpose =
     base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-fn max_keys(ctx: &RequestContext) -> S3Result<u32> {
+pub(crate) fn max_keys(ctx: &RequestContext) -> S3Result<u32> {
     match ctx.query("max-keys") {
         None => Ok(LIST_KEYS_MAX as u32),
         Some(text) => text
@@ -35,7 +35,7 @@ fn max_keys(ctx: &RequestContext) -> S3Result<u32> {
     }
 }
 
-fn encoding_url(ctx: &RequestContext) -> S3Result<bool> {
+pub(crate) fn encoding_url(ctx: &RequestContext) -> S3Result<bool> {
     match ctx.query("encoding-type") {
         None => Ok(false),
         Some(value) if value.eq_ignore_ascii_case("url") => Ok(true),
@@ -123,7 +123,7 @@ fn entries(listing: &Listing) -> Vec<xml::ListEntry<'_>> {
         .collect()
 }
 
-fn checksum_algorithm(record: &engine::index::ObjectRecord) -> Option<&'static str> {
+pub(crate) fn checksum_algorithm(record: &engine::index::ObjectRecord) -> Option<&'static str> {
     record.meta.iter().find_map(|(name, _)| {
         crate::checksum::ChecksumAlgorithm::from_header_name(name)
             .map(|algorithm| algorithm.sdk_name())

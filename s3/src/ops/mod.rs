@@ -11,7 +11,9 @@ pub mod list;
 pub mod multipart;
 pub mod object;
 pub mod range;
+pub mod sosapi;
 pub mod tagging;
+pub mod versioning;
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -139,21 +141,59 @@ impl RequestContext {
     }
 }
 
-/// The latest version of the request's object, or NoSuchKey.
-pub(crate) fn load_object(
+/// The version of the request's object that `version_id` names (the latest
+/// when None), with the `x-amz-version-id` value to answer with (none in a
+/// bucket that never had versioning). A delete marker is not an object:
+/// latest → NoSuchKey, named → MethodNotAllowed, both with
+/// `x-amz-delete-marker: true`, as AWS answers.
+pub(crate) fn load_object_version(
     shard: &Shard,
     ctx: &RequestContext,
     bucket: &BucketInfo,
-) -> S3Result<engine::index::ObjectRecord> {
+    version_id: Option<&crate::names::VersionId>,
+) -> S3Result<(engine::index::ObjectRecord, Option<String>)> {
+    use crate::ops::versioning::{parse_version_id, HEADER_DELETE_MARKER, HEADER_VERSION_ID};
     let key = ctx.key()?;
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
-    index
-        .get_object(bucket.id, key.as_bytes())
-        .map_err(engine_error)?
-        .ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
-                .with_resource(ctx.resource())
-        })
+    let found = match version_id {
+        None => index.get_latest(bucket.id, key.as_bytes()),
+        Some(version_id) => {
+            let version = parse_version_id(version_id.as_str())?;
+            index.get_version(bucket.id, key.as_bytes(), version)
+        }
+    }
+    .map_err(engine_error)?;
+    let versioned = bucket.versioning != crate::ops::versioning::BucketVersioning::Unversioned;
+    let Some((index_key, record)) = found else {
+        return Err(match version_id {
+            None => S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist."),
+            Some(_) => S3Error::new(
+                S3ErrorCode::NoSuchVersion,
+                "The specified version does not exist.",
+            ),
+        }
+        .with_resource(ctx.resource()));
+    };
+    let id = engine::index::version_id_of(&index_key, &record);
+    let header = (versioned || version_id.is_some() || id != "null").then_some(id);
+    if record.is_delete_marker() {
+        let err = match version_id {
+            None => S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist."),
+            Some(_) => S3Error::new(
+                S3ErrorCode::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
+            )
+            .with_header("allow", "DELETE")
+            .with_header("last-modified", format_http_date(record.last_modified_ms)),
+        };
+        let err = err.with_header(HEADER_DELETE_MARKER, "true");
+        let err = match header {
+            Some(id) => err.with_header(HEADER_VERSION_ID, id),
+            None => err,
+        };
+        return Err(err.with_resource(ctx.resource()));
+    }
+    Ok((record, header))
 }
 
 /// A `COPY`/`REPLACE` directive header (`x-amz-metadata-directive`,

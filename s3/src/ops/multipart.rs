@@ -413,7 +413,7 @@ pub async fn complete_multipart_upload(
     .await?;
     let (listed, listed_checksums) = complete_parse_parts(&body)?;
     let condition = crate::ops::object::write_condition(ex.head())?;
-    let (etag, checksum) = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
+    let (etag, checksum, version) = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
         Some(record) => {
             let object = complete_build_record(
                 shard,
@@ -426,6 +426,7 @@ pub async fn complete_multipart_upload(
             let etag = object.etag.clone();
             let checksum = complete_checksum_of(&object);
             complete_verify_object_checksum(ex.head(), checksum.as_ref())?;
+            let version = bucket.versioning.version_write();
             let op = IndexOp::CompleteUpload {
                 bucket_id: bucket.id,
                 key: key.as_bytes().to_vec(),
@@ -433,19 +434,23 @@ pub async fn complete_multipart_upload(
                 parts: listed,
                 record: object,
                 condition,
-                version: engine::index::VersionWrite::Unversioned,
+                version,
             };
             shard
                 .commit(bucket.owner_shard, op)
                 .await
                 .map_err(engine_error)?;
-            (etag, checksum)
+            (etag, checksum, version)
         }
         None => (
             complete_retried(shard, &bucket, key.as_bytes(), &upload, &listed)?,
             None,
+            engine::index::VersionWrite::Unversioned,
         ),
     };
+    let version_headers: Vec<(String, String)> = crate::ops::versioning::version_id_header(version)
+        .into_iter()
+        .collect();
     let location = format!("/{}/{}", bucket.name, key.as_str());
     let mut out = Vec::new();
     let mut w = XmlWriter::document(&mut out);
@@ -459,7 +464,7 @@ pub async fn complete_multipart_upload(
         w.text("ChecksumType", kind);
     }
     w.close("CompleteMultipartUploadResult");
-    ctx.respond_xml(ex, out).await
+    ctx.respond_xml_with(ex, &version_headers, out).await
 }
 
 /// The checksum a completed object carries: algorithm, wire value, type.

@@ -153,12 +153,14 @@ pub async fn put_object(
         meta,
         body: ingested.body,
     };
+    let version = bucket.versioning.version_write();
+    headers.extend(crate::ops::versioning::version_id_header(version));
     let op = IndexOp::PutObject {
         bucket_id: bucket.id,
         key,
         record,
         condition,
-        version: engine::index::VersionWrite::Unversioned,
+        version,
     };
     shard
         .commit(bucket.owner_shard, op)
@@ -526,9 +528,11 @@ pub async fn get_object(
     ex: &mut Exchange<'_>,
     head_only: bool,
     part_number: Option<u16>,
+    version_id: Option<crate::names::VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let record = crate::ops::load_object(shard, ctx, &bucket)?;
+    let (record, version_header) =
+        crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
     // Opened before any header goes out, so a key problem is a clean error.
     let customer = crate::sse::customer_key(ex.head(), crate::sse::CustomerHeaders::Request)?;
     let data_key = crate::sse::key_of(&shard.settings.encryption, &record.meta, customer.as_ref())?;
@@ -549,6 +553,9 @@ pub async fn get_object(
         ("last-modified".into(), last_modified),
         ("accept-ranges".into(), "bytes".into()),
     ];
+    if let Some(id) = version_header {
+        headers.push((crate::ops::versioning::HEADER_VERSION_ID.into(), id));
+    }
     let range = match (part_number, ex.head().header("range")) {
         (Some(_), Some(_)) => {
             return Err(S3Error::new(

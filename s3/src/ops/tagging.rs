@@ -16,6 +16,7 @@ use http::{BodyLen, Exchange};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::names::VersionId;
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::Shard;
 use crate::xml::{parse_tagging, XmlWriter};
@@ -151,9 +152,11 @@ pub async fn get_object_tagging(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
+    version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let record = crate::ops::load_object(shard, ctx, &bucket)?;
+    let (record, version_header) =
+        crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
     let tags = record
         .meta
         .iter()
@@ -172,13 +175,22 @@ pub async fn get_object_tagging(
     }
     w.close("TagSet");
     w.close("Tagging");
-    ctx.respond_xml(ex, out).await
+    let headers = version_headers(version_header);
+    ctx.respond_xml_with(ex, &headers, out).await
+}
+
+fn version_headers(version_id: Option<String>) -> Vec<(String, String)> {
+    version_id
+        .map(|id| (crate::ops::versioning::HEADER_VERSION_ID.to_owned(), id))
+        .into_iter()
+        .collect()
 }
 
 pub async fn put_object_tagging(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
+    version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
@@ -192,39 +204,60 @@ pub async fn put_object_tagging(
     let tags = TagSet(parse_tagging(&body)?);
     tags.validate()?;
     let value = (!tags.0.is_empty()).then(|| tags.to_stored());
-    set_tagging(shard, ctx, bucket, key.as_bytes(), value).await?;
-    ctx.respond(ex, 200, &[], BodyLen::Empty).await
+    let headers = set_tagging(shard, ctx, bucket, key.as_bytes(), version_id, value).await?;
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    ctx.respond(ex, 200, &refs, BodyLen::Empty).await
 }
 
 pub async fn delete_object_tagging(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
+    version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
-    set_tagging(shard, ctx, bucket, key.as_bytes(), None).await?;
-    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+    let headers = set_tagging(shard, ctx, bucket, key.as_bytes(), version_id, None).await?;
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    ctx.respond(ex, 204, &refs, BodyLen::Empty).await
 }
 
+/// Sets the tags of the latest version (or the one named); the response's
+/// version header.
 async fn set_tagging(
     shard: &Rc<Shard>,
     ctx: &RequestContext,
     bucket: crate::shard::BucketInfo,
     key: &[u8],
+    version_id: Option<VersionId>,
     value: Option<String>,
-) -> S3Result<()> {
+) -> S3Result<Vec<(String, String)>> {
+    // Resolved first, so a missing version or a delete marker answers as a
+    // GET of it would.
+    let (_, version_header) =
+        crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
+    let version = version_id
+        .as_ref()
+        .map(|id| crate::ops::versioning::parse_version_id(id.as_str()))
+        .transpose()?;
     let op = IndexOp::SetObjectMeta {
         bucket_id: bucket.id,
         key: key.to_vec(),
-        version: None,
+        version,
         name: META_TAGGING.to_owned(),
         value,
     };
     shard
         .commit(bucket.owner_shard, op)
         .await
-        .map_err(|err| engine_error(err).with_resource(ctx.resource()))
+        .map_err(|err| engine_error(err).with_resource(ctx.resource()))?;
+    Ok(version_headers(version_header))
 }
 
 #[cfg(test)]
