@@ -11,6 +11,7 @@ use engine::index::IndexOp;
 use futures_channel::oneshot;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
 use s3::ops::engine_error;
+use s3::ops::object_lock::{DefaultRetention, SETTING_OBJECT_LOCK_RULE};
 use s3::ops::versioning::{BucketVersioning, SETTING_OBJECT_LOCK};
 use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
 use s3::sse::BucketEncryption;
@@ -35,6 +36,13 @@ pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot,
     for (bucket_id, name, value) in catalog.bucket_settings()? {
         settings.entry(bucket_id).or_default().push((name, value));
     }
+    let setting = |bucket_id: &u64, wanted: &str| -> Option<&str> {
+        settings
+            .get(bucket_id)?
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, value)| value.as_str())
+    };
     let buckets: BTreeMap<String, BucketInfo> = catalog
         .buckets()?
         .into_iter()
@@ -48,11 +56,9 @@ pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot,
                 versioning: BucketVersioning::from_settings(
                     settings.get(&row.id).map(Vec::as_slice).unwrap_or_default(),
                 ),
-                object_lock_enabled: settings.get(&row.id).is_some_and(|settings| {
-                    settings
-                        .iter()
-                        .any(|(name, value)| name == SETTING_OBJECT_LOCK && value == "Enabled")
-                }),
+                object_lock_enabled: setting(&row.id, SETTING_OBJECT_LOCK) == Some("Enabled"),
+                object_lock_default: setting(&row.id, SETTING_OBJECT_LOCK_RULE)
+                    .and_then(DefaultRetention::from_setting),
             };
             (row.name, info)
         })

@@ -35,6 +35,8 @@ pub enum EngineError {
     NoSuchObject,
     /// The compactor tried to retire a segment something still references.
     SegmentInUse { segment: u32 },
+    /// Object Lock (retention or legal hold) forbids deleting the version.
+    ObjectLocked,
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
@@ -54,6 +56,7 @@ impl fmt::Display for EngineError {
             EngineError::PreconditionFailed => write!(f, "write precondition failed"),
             EngineError::ConditionTargetMissing => write!(f, "conditional write on a missing key"),
             EngineError::NoSuchObject => write!(f, "no such object"),
+            EngineError::ObjectLocked => write!(f, "the version is protected by Object Lock"),
             EngineError::SegmentInUse { segment } => {
                 write!(f, "segment {segment} still holds referenced records")
             }

@@ -45,6 +45,13 @@ pub const META_DELETE_MARKER: &str = "x-maxiofs-delete-marker";
 /// The key's "null" version written in a versioning-suspended bucket (or
 /// moved out of the unversioned slot): at most one per key.
 pub const META_NULL_VERSION: &str = "x-maxiofs-null-version";
+/// Object Lock retention of a version: `GOVERNANCE:<until ms>` or
+/// `COMPLIANCE:<until ms>`. The engine refuses to delete a version whose
+/// retention has not expired (GOVERNANCE only with the bypass), so no path
+/// (DELETE, DeleteObjects, lifecycle) can remove it.
+pub const META_RETENTION: &str = "x-maxiofs-retention";
+/// Object Lock legal hold of a version (`ON`): no deletion while present.
+pub const META_LEGAL_HOLD: &str = "x-maxiofs-legal-hold";
 
 /// Which version a write creates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +132,26 @@ pub fn version_id_of(index_key: &[u8], record: &ObjectRecord) -> String {
 impl ObjectRecord {
     pub fn is_delete_marker(&self) -> bool {
         self.meta.iter().any(|(name, _)| name == META_DELETE_MARKER)
+    }
+
+    /// Whether Object Lock forbids deleting this version at `now_ms`.
+    pub fn is_locked(&self, now_ms: u64, bypass_governance: bool) -> bool {
+        let meta = |name: &str| {
+            self.meta
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if meta(META_LEGAL_HOLD) == Some("ON") {
+            return true;
+        }
+        let Some((mode, until)) = meta(META_RETENTION).and_then(|v| v.split_once(':')) else {
+            return false;
+        };
+        // An unreadable date locks: refusing a delete is recoverable, a
+        // wrongly allowed one is not.
+        let until_ms = until.parse::<u64>().unwrap_or(u64::MAX);
+        until_ms > now_ms && !(mode == "GOVERNANCE" && bypass_governance)
     }
 
     pub fn is_null_version(&self) -> bool {
@@ -230,11 +257,15 @@ pub enum IndexOp {
         last_modified_ms: u64,
     },
     /// Removes one version for good (object or delete marker); succeeds
-    /// whether or not it existed.
+    /// whether or not it existed. Refused with `ObjectLocked` while the
+    /// version is under a legal hold or an unexpired retention at `now_ms`
+    /// (GOVERNANCE retention yields to `bypass_governance`).
     DeleteVersion {
         bucket_id: u64,
         key: Vec<u8>,
         version: VersionSel,
+        now_ms: u64,
+        bypass_governance: bool,
     },
     /// Sets (`Some`) or removes (`None`) one `meta` entry of the latest version
     /// of an object in place, bytes and ETag untouched (object tagging).
@@ -804,9 +835,16 @@ impl Index {
                 bucket_id,
                 key,
                 version,
+                now_ms,
+                bypass_governance,
             } => {
                 self.live_bucket(wtxn, *bucket_id)?;
-                if let Some((index_key, _)) = self.version_entry(wtxn, *bucket_id, key, *version)? {
+                if let Some((index_key, record)) =
+                    self.version_entry(wtxn, *bucket_id, key, *version)?
+                {
+                    if record.is_locked(*now_ms, *bypass_governance) {
+                        return Err(EngineError::ObjectLocked);
+                    }
                     self.object_replace(wtxn, &index_key, None, deltas)?;
                 }
             }

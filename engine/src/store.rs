@@ -484,6 +484,7 @@ fn clone_error(err: &EngineError) -> EngineError {
         EngineError::ConditionTargetMissing => EngineError::ConditionTargetMissing,
         EngineError::NoSuchObject => EngineError::NoSuchObject,
         EngineError::SegmentInUse { segment } => EngineError::SegmentInUse { segment: *segment },
+        EngineError::ObjectLocked => EngineError::ObjectLocked,
         EngineError::InvalidPart { part_number } => EngineError::InvalidPart {
             part_number: *part_number,
         },

@@ -206,6 +206,8 @@ fn delete_markers_hide_keys_until_removed() {
             bucket_id: BUCKET,
             key: b"dir/a".to_vec(),
             version: VersionSel::parse(&marker_id).unwrap(),
+            now_ms: 0,
+            bypass_governance: false,
         },
     );
     assert_eq!(latest_body(&index, "dir/a").as_deref(), Some("a1"));

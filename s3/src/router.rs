@@ -74,6 +74,11 @@ pub enum Endpoint {
     GetBucketEncryption,
     PutBucketEncryption,
     DeleteBucketEncryption,
+    GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    GetBucketLifecycleConfiguration,
+    PutBucketLifecycleConfiguration,
+    DeleteBucketLifecycle,
     ListObjectsV1,
     ListObjectsV2,
     ListObjectVersions,
@@ -103,6 +108,21 @@ pub enum Endpoint {
         version_id: Option<VersionId>,
     },
     DeleteObjectTagging {
+        version_id: Option<VersionId>,
+    },
+    GetObjectRetention {
+        version_id: Option<VersionId>,
+    },
+    PutObjectRetention {
+        version_id: Option<VersionId>,
+    },
+    GetObjectLegalHold {
+        version_id: Option<VersionId>,
+    },
+    PutObjectLegalHold {
+        version_id: Option<VersionId>,
+    },
+    RestoreObject {
         version_id: Option<VersionId>,
     },
     CreateMultipartUpload,
@@ -151,6 +171,15 @@ pub enum Permission {
     PutBucketVersioning,
     GetEncryptionConfiguration,
     PutEncryptionConfiguration,
+    GetBucketObjectLockConfiguration,
+    PutBucketObjectLockConfiguration,
+    GetLifecycleConfiguration,
+    PutLifecycleConfiguration,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
+    RestoreObject,
     GetObject,
     GetObjectVersion,
     PutObject,
@@ -185,6 +214,15 @@ impl Permission {
             P::PutBucketVersioning => "s3:PutBucketVersioning",
             P::GetEncryptionConfiguration => "s3:GetEncryptionConfiguration",
             P::PutEncryptionConfiguration => "s3:PutEncryptionConfiguration",
+            P::GetBucketObjectLockConfiguration => "s3:GetBucketObjectLockConfiguration",
+            P::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
+            P::GetLifecycleConfiguration => "s3:GetLifecycleConfiguration",
+            P::PutLifecycleConfiguration => "s3:PutLifecycleConfiguration",
+            P::GetObjectRetention => "s3:GetObjectRetention",
+            P::PutObjectRetention => "s3:PutObjectRetention",
+            P::GetObjectLegalHold => "s3:GetObjectLegalHold",
+            P::PutObjectLegalHold => "s3:PutObjectLegalHold",
+            P::RestoreObject => "s3:RestoreObject",
             P::GetObject => "s3:GetObject",
             P::GetObjectVersion => "s3:GetObjectVersion",
             P::PutObject => "s3:PutObject",
@@ -226,6 +264,18 @@ impl Endpoint {
             E::GetBucketEncryption => P::GetEncryptionConfiguration,
             // IAM has no action of its own for deleting it.
             E::PutBucketEncryption | E::DeleteBucketEncryption => P::PutEncryptionConfiguration,
+            E::GetObjectLockConfiguration => P::GetBucketObjectLockConfiguration,
+            E::PutObjectLockConfiguration => P::PutBucketObjectLockConfiguration,
+            E::GetBucketLifecycleConfiguration => P::GetLifecycleConfiguration,
+            // IAM has no action of its own for deleting it.
+            E::PutBucketLifecycleConfiguration | E::DeleteBucketLifecycle => {
+                P::PutLifecycleConfiguration
+            }
+            E::GetObjectRetention { .. } => P::GetObjectRetention,
+            E::PutObjectRetention { .. } => P::PutObjectRetention,
+            E::GetObjectLegalHold { .. } => P::GetObjectLegalHold,
+            E::PutObjectLegalHold { .. } => P::PutObjectLegalHold,
+            E::RestoreObject { .. } => P::RestoreObject,
             E::ListObjectVersions => P::ListBucketVersions,
             E::ListMultipartUploads => P::ListBucketMultipartUploads,
             E::DeleteObjects => P::DeleteObject,
@@ -274,6 +324,16 @@ impl Endpoint {
             E::GetBucketEncryption => "GetBucketEncryption",
             E::PutBucketEncryption => "PutBucketEncryption",
             E::DeleteBucketEncryption => "DeleteBucketEncryption",
+            E::GetObjectLockConfiguration => "GetObjectLockConfiguration",
+            E::PutObjectLockConfiguration => "PutObjectLockConfiguration",
+            E::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
+            E::PutBucketLifecycleConfiguration => "PutBucketLifecycleConfiguration",
+            E::DeleteBucketLifecycle => "DeleteBucketLifecycle",
+            E::GetObjectRetention { .. } => "GetObjectRetention",
+            E::PutObjectRetention { .. } => "PutObjectRetention",
+            E::GetObjectLegalHold { .. } => "GetObjectLegalHold",
+            E::PutObjectLegalHold { .. } => "PutObjectLegalHold",
+            E::RestoreObject { .. } => "RestoreObject",
             E::ListObjectsV1 => "ListObjects",
             E::ListObjectsV2 => "ListObjectsV2",
             E::ListObjectVersions => "ListObjectVersions",
@@ -459,6 +519,13 @@ fn bucket_endpoint(method: &str, query: &[(String, String)]) -> Result<Endpoint,
         "PUT" if has("encryption") => Ok(Endpoint::PutBucketEncryption),
         "DELETE" if has("encryption") => Ok(Endpoint::DeleteBucketEncryption),
         "POST" if has("encryption") => Err(method_not_allowed(method)),
+        "GET" if has("object-lock") => Ok(Endpoint::GetObjectLockConfiguration),
+        "PUT" if has("object-lock") => Ok(Endpoint::PutObjectLockConfiguration),
+        "POST" | "DELETE" if has("object-lock") => Err(method_not_allowed(method)),
+        "GET" if has("lifecycle") => Ok(Endpoint::GetBucketLifecycleConfiguration),
+        "PUT" if has("lifecycle") => Ok(Endpoint::PutBucketLifecycleConfiguration),
+        "DELETE" if has("lifecycle") => Ok(Endpoint::DeleteBucketLifecycle),
+        "POST" if has("lifecycle") => Err(method_not_allowed(method)),
         "GET" if has("location") => Ok(Endpoint::GetBucketLocation),
         "GET" if has("versioning") => Ok(Endpoint::GetBucketVersioning),
         "GET" if has("versions") => Ok(Endpoint::ListObjectVersions),
@@ -497,6 +564,9 @@ fn object_endpoint(
     if let Some(endpoint) = subresource_unsupported(OBJECT_SUBRESOURCES, method, query) {
         return endpoint;
     }
+    if let Some(endpoint) = object_lock_endpoint(method, query) {
+        return endpoint;
+    }
     match method {
         "GET" => object_get_endpoint(query),
         "HEAD" => Ok(Endpoint::HeadObject {
@@ -511,6 +581,31 @@ fn object_endpoint(
         }),
         _ => Err(method_not_allowed(method)),
     }
+}
+
+/// `?retention`, `?legal-hold` and `?restore` on an object.
+fn object_lock_endpoint(
+    method: &str,
+    query: &[(String, String)],
+) -> Option<Result<Endpoint, S3Error>> {
+    let param = ["retention", "legal-hold", "restore"]
+        .into_iter()
+        .find(|param| query_has(query, param))?;
+    if method == "HEAD" {
+        return None;
+    }
+    let version_id = match query_version_id(query) {
+        Ok(version_id) => version_id,
+        Err(err) => return Some(Err(err)),
+    };
+    Some(match (param, method) {
+        ("retention", "GET") => Ok(Endpoint::GetObjectRetention { version_id }),
+        ("retention", "PUT") => Ok(Endpoint::PutObjectRetention { version_id }),
+        ("legal-hold", "GET") => Ok(Endpoint::GetObjectLegalHold { version_id }),
+        ("legal-hold", "PUT") => Ok(Endpoint::PutObjectLegalHold { version_id }),
+        ("restore", "POST") => Ok(Endpoint::RestoreObject { version_id }),
+        _ => Err(method_not_allowed(method)),
+    })
 }
 
 fn object_get_endpoint(query: &[(String, String)]) -> Result<Endpoint, S3Error> {
@@ -630,9 +725,6 @@ const BUCKET_SUBRESOURCES: &[SubResource] = &[
     sub("policy", "GetBucketPolicy", "PutBucketPolicy", "", "DeleteBucketPolicy"),
     sub("policyStatus", "GetBucketPolicyStatus", "", "", ""),
     sub("cors", "GetBucketCors", "PutBucketCors", "", "DeleteBucketCors"),
-    sub("lifecycle", "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration",
-        "", "DeleteBucketLifecycle"),
-    sub("object-lock", "GetObjectLockConfiguration", "PutObjectLockConfiguration", "", ""),
     sub("tagging", "GetBucketTagging", "PutBucketTagging", "", "DeleteBucketTagging"),
     sub("website", "GetBucketWebsite", "PutBucketWebsite", "", "DeleteBucketWebsite"),
     sub("logging", "GetBucketLogging", "PutBucketLogging", "", ""),
@@ -665,10 +757,7 @@ const BUCKET_SUBRESOURCES: &[SubResource] = &[
 #[rustfmt::skip]
 const OBJECT_SUBRESOURCES: &[SubResource] = &[
     sub("acl", "GetObjectAcl", "PutObjectAcl", "", ""),
-    sub("retention", "GetObjectRetention", "PutObjectRetention", "", ""),
-    sub("legal-hold", "GetObjectLegalHold", "PutObjectLegalHold", "", ""),
     sub("torrent", "GetObjectTorrent", "", "", ""),
-    sub("restore", "", "", "RestoreObject", ""),
     sub("select", "", "", "SelectObjectContent", ""),
 ];
 
@@ -896,7 +985,7 @@ mod tests {
             ("DELETE /?cors HTTP/1.1", "examplebucket.s3.localhost", &[],
              E::Unsupported { name: "DeleteBucketCors" }, Some("examplebucket"), None),
             ("GET /?lifecycle HTTP/1.1", "examplebucket.s3.localhost", &[],
-             E::Unsupported { name: "GetBucketLifecycleConfiguration" }, Some("examplebucket"),
+             E::GetBucketLifecycleConfiguration, Some("examplebucket"),
              None),
             ("PUT /?encryption HTTP/1.1", "bucket.s3.localhost", &[],
              E::PutBucketEncryption, Some("bucket"), None),
@@ -905,7 +994,7 @@ mod tests {
             ("DELETE /?encryption HTTP/1.1", "bucket.s3.localhost", &[],
              E::DeleteBucketEncryption, Some("bucket"), None),
             ("GET /?object-lock HTTP/1.1", "bucket.s3.localhost", &[],
-             E::Unsupported { name: "GetObjectLockConfiguration" }, Some("bucket"), None),
+             E::GetObjectLockConfiguration, Some("bucket"), None),
             ("PUT /?tagging HTTP/1.1", "examplebucket.s3.localhost", &[],
              E::Unsupported { name: "PutBucketTagging" }, Some("examplebucket"), None),
             ("GET /?website HTTP/1.1", "bucket.s3.localhost", &[],
@@ -920,11 +1009,12 @@ mod tests {
             ("GET /my-image.jpg?acl HTTP/1.1", "bucket.s3.localhost", &[],
              E::Unsupported { name: "GetObjectAcl" }, Some("bucket"), Some("my-image.jpg")),
             ("PUT /my-image.jpg?retention HTTP/1.1", "bucket.s3.localhost", &[],
-             E::Unsupported { name: "PutObjectRetention" }, Some("bucket"), Some("my-image.jpg")),
+             E::PutObjectRetention { version_id: None }, Some("bucket"), Some("my-image.jpg")),
             ("GET /my-image.jpg?legal-hold HTTP/1.1", "bucket.s3.localhost", &[],
-             E::Unsupported { name: "GetObjectLegalHold" }, Some("bucket"), Some("my-image.jpg")),
+             E::GetObjectLegalHold { version_id: None }, Some("bucket"), Some("my-image.jpg")),
             ("POST /photo1.jpg?restore&versionId=VersionID HTTP/1.1", "bucket.s3.localhost", &[],
-             E::Unsupported { name: "RestoreObject" }, Some("bucket"), Some("photo1.jpg")),
+             E::RestoreObject { version_id: version("VersionID") }, Some("bucket"),
+             Some("photo1.jpg")),
             ("POST / HTTP/1.1", "bucket.s3.localhost", &[],
              E::Unsupported { name: "PostObject" }, Some("bucket"), None),
         ]

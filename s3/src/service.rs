@@ -13,8 +13,8 @@ use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
-    attributes, bucket, copy, delete, encryption, list, multipart, object, tagging, versioning,
-    RequestContext,
+    attributes, bucket, copy, delete, encryption, list, multipart, object, object_lock, tagging,
+    versioning, RequestContext,
 };
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
@@ -177,6 +177,27 @@ impl S3Service {
                 versioning::put_bucket_versioning(shard, ctx, ex).await
             }
             Endpoint::ListObjectVersions => versioning::list_object_versions(shard, ctx, ex).await,
+            Endpoint::GetObjectLockConfiguration => {
+                object_lock::get_object_lock_configuration(shard, ctx, ex).await
+            }
+            Endpoint::PutObjectLockConfiguration => {
+                object_lock::put_object_lock_configuration(shard, ctx, ex).await
+            }
+            Endpoint::GetObjectRetention { version_id } => {
+                object_lock::get_object_retention(shard, ctx, ex, version_id).await
+            }
+            Endpoint::PutObjectRetention { version_id } => {
+                object_lock::put_object_retention(shard, ctx, ex, version_id).await
+            }
+            Endpoint::GetObjectLegalHold { version_id } => {
+                object_lock::get_object_legal_hold(shard, ctx, ex, version_id).await
+            }
+            Endpoint::PutObjectLegalHold { version_id } => {
+                object_lock::put_object_legal_hold(shard, ctx, ex, version_id).await
+            }
+            Endpoint::RestoreObject { version_id } => {
+                object_lock::restore_object(shard, ctx, ex, version_id).await
+            }
             Endpoint::GetObjectAttributes { version_id } => {
                 attributes::get_object_attributes(shard, ctx, ex, version_id).await
             }

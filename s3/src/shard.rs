@@ -39,8 +39,11 @@ pub struct BucketInfo {
     pub encryption: Option<crate::sse::BucketEncryption>,
     /// Never enabled, Enabled or Suspended (PutBucketVersioning).
     pub versioning: crate::ops::versioning::BucketVersioning,
-    /// Created with `x-amz-bucket-object-lock-enabled: true`.
+    /// Created with `x-amz-bucket-object-lock-enabled: true` (or enabled by
+    /// PutObjectLockConfiguration on a versioned bucket).
     pub object_lock_enabled: bool,
+    /// The default retention new versions get, if configured.
+    pub object_lock_default: Option<crate::ops::object_lock::DefaultRetention>,
 }
 
 impl BucketInfo {

@@ -69,10 +69,11 @@ pub async fn create_bucket(
         }
     }
     let request_name = name.clone();
+    let settings = crate::ops::object_lock::creation_settings(ex.head())?;
     shard
         .control(|reply| ControlRequest::CreateBucket {
             name: request_name,
-            settings: Vec::new(),
+            settings,
             reply,
         })
         .await

@@ -199,6 +199,21 @@ pub async fn copy_object(
         source.record.meta.clone()
     };
     meta.retain(|(name, _)| !crate::sse::is_encryption_meta(name));
+    // The copy is a new version: the source's lock and version flags stay
+    // with the source; the copy gets the request's (or the bucket's default).
+    meta.retain(|(name, _)| {
+        ![
+            engine::index::META_RETENTION,
+            engine::index::META_LEGAL_HOLD,
+            engine::index::META_NULL_VERSION,
+        ]
+        .contains(&name.as_str())
+    });
+    meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
+        &bucket,
+        ex.head(),
+        ctx.now_ms,
+    )?);
     // Tags follow their own directive, whatever the metadata one says.
     meta.retain(|(name, _)| name != META_TAGGING);
     if tagging_directive_replace(ex.head())? {

@@ -35,6 +35,7 @@ fn plan_delete(
     key: &[u8],
     version_id: Option<&str>,
     now_ms: u64,
+    bypass_governance: bool,
 ) -> S3Result<(IndexOp, Deleted)> {
     let Some(version_id) = version_id else {
         return Ok(match bucket.versioning.version_write() {
@@ -70,6 +71,8 @@ fn plan_delete(
         bucket_id: bucket.id,
         key: key.to_vec(),
         version,
+        now_ms,
+        bypass_governance,
     };
     let deleted = Deleted {
         version_id: Some(version_id.to_owned()),
@@ -87,7 +90,8 @@ pub async fn delete_object(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
     let version_id = version_id.as_ref().map(|v| v.as_str());
-    let (op, deleted) = plan_delete(shard, &bucket, &key, version_id, ctx.now_ms)?;
+    let bypass = crate::ops::object_lock::bypass_governance(ex.head());
+    let (op, deleted) = plan_delete(shard, &bucket, &key, version_id, ctx.now_ms, bypass)?;
     shard
         .commit(bucket.owner_shard, op)
         .await
@@ -118,6 +122,7 @@ pub async fn delete_objects(
     // AWS requires an integrity header on DeleteObjects.
     crate::body::require_integrity_header(ex.head(), &body)?;
     let request = xml::parse_delete(&body)?;
+    let bypass = crate::ops::object_lock::bypass_governance(ex.head());
     let mut pending = Vec::with_capacity(request.objects.len());
     for object in &request.objects {
         let version_id = object.version_id.as_ref().map(|v| v.as_str());
@@ -127,6 +132,7 @@ pub async fn delete_objects(
             object.key.as_bytes(),
             version_id,
             ctx.now_ms,
+            bypass,
         );
         let task_shard = shard.clone();
         let owner = bucket.owner_shard;

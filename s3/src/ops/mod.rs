@@ -10,6 +10,7 @@ pub mod encryption;
 pub mod list;
 pub mod multipart;
 pub mod object;
+pub mod object_lock;
 pub mod range;
 pub mod sosapi;
 pub mod tagging;
@@ -245,6 +246,10 @@ pub fn engine_error(err: EngineError) -> S3Error {
         EngineError::PreconditionFailed => S3Error::new(
             S3ErrorCode::PreconditionFailed,
             "At least one of the pre-conditions you specified did not hold",
+        ),
+        EngineError::ObjectLocked => S3Error::new(
+            S3ErrorCode::AccessDenied,
+            "Access Denied because object protected by object lock.",
         ),
         EngineError::ConditionTargetMissing | EngineError::NoSuchObject => {
             S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")

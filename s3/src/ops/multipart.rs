@@ -164,6 +164,11 @@ pub async fn create_multipart_upload(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
     let mut meta = put_stored_headers(ex.head(), ctx)?;
+    meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
+        &bucket,
+        ex.head(),
+        ctx.now_ms,
+    )?);
     // The upload's data key: every part and the completed object use it.
     let sse =
         crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, ex.head())?;

@@ -130,6 +130,11 @@ pub async fn put_object(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
     let mut meta = put_stored_headers(ex.head(), ctx)?;
+    meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
+        &bucket,
+        ex.head(),
+        ctx.now_ms,
+    )?);
     let condition = write_condition(ex.head())?;
     let sse =
         crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, ex.head())?;
@@ -556,6 +561,7 @@ pub async fn get_object(
     if let Some(id) = version_header {
         headers.push((crate::ops::versioning::HEADER_VERSION_ID.into(), id));
     }
+    headers.extend(crate::ops::object_lock::response_headers(&record));
     let range = match (part_number, ex.head().header("range")) {
         (Some(_), Some(_)) => {
             return Err(S3Error::new(
