@@ -11,6 +11,7 @@ use engine::index::IndexOp;
 use futures_channel::oneshot;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
 use s3::ops::engine_error;
+use s3::ops::lifecycle::SETTING_LIFECYCLE;
 use s3::ops::object_lock::{DefaultRetention, SETTING_OBJECT_LOCK_RULE};
 use s3::ops::versioning::{BucketVersioning, SETTING_OBJECT_LOCK};
 use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
@@ -59,6 +60,7 @@ pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot,
                 object_lock_enabled: setting(&row.id, SETTING_OBJECT_LOCK) == Some("Enabled"),
                 object_lock_default: setting(&row.id, SETTING_OBJECT_LOCK_RULE)
                     .and_then(DefaultRetention::from_setting),
+                lifecycle: setting(&row.id, SETTING_LIFECYCLE).map(Arc::from),
             };
             (row.name, info)
         })

@@ -186,6 +186,17 @@ pub struct ServerArgs {
         default_value_t = sosapi::BLOCK_KIB_DEFAULT, value_parser = parse_sosapi_block_kib)]
     pub sosapi_block_kib: u32,
 
+    /// Seconds in a lifecycle "day": rules say "expire after N days". Only tests
+    /// shorten it (to see expirations within seconds).
+    #[arg(long, env = "MAXIOFS_LIFECYCLE_DAY_S", default_value_t = 86_400,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_day_s: u64,
+
+    /// Seconds between lifecycle passes over each shard's buckets.
+    #[arg(long, env = "MAXIOFS_LIFECYCLE_INTERVAL_S", default_value_t = 3_600,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_interval_s: u64,
+
     /// Domains for virtual-host-style requests (`bucket.<domain>`), comma separated.
     #[arg(
         long,

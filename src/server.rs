@@ -358,6 +358,13 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
         context.snapshot,
         context.serving.clone(),
     ));
+    monoio::spawn(s3::lifecycle::run(
+        shard.clone(),
+        s3::lifecycle::LifecycleSettings {
+            day_ms: context.args.lifecycle_day_s.saturating_mul(1000),
+            interval: std::time::Duration::from_secs(context.args.lifecycle_interval_s),
+        },
+    ));
     monoio::spawn(s3::shard::serve_shard_requests(
         shard.clone(),
         context.inbox,

@@ -183,7 +183,8 @@ impl<D: Disk> ShardStore<D> {
         self.pending_tx.close();
     }
 
-    pub(crate) fn is_shut_down(&self) -> bool {
+    /// True once `shutdown` was called: background work should stop.
+    pub fn is_shut_down(&self) -> bool {
         self.pending_tx.is_closed()
     }
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod checksum;
 pub mod error;
+pub mod lifecycle;
 pub mod limits;
 pub mod names;
 pub mod ops;

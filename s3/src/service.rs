@@ -13,8 +13,8 @@ use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
-    attributes, bucket, copy, delete, encryption, list, multipart, object, object_lock, tagging,
-    versioning, RequestContext,
+    attributes, bucket, copy, delete, encryption, lifecycle, list, multipart, object, object_lock,
+    tagging, versioning, RequestContext,
 };
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
@@ -177,6 +177,15 @@ impl S3Service {
                 versioning::put_bucket_versioning(shard, ctx, ex).await
             }
             Endpoint::ListObjectVersions => versioning::list_object_versions(shard, ctx, ex).await,
+            Endpoint::GetBucketLifecycleConfiguration => {
+                lifecycle::get_bucket_lifecycle(shard, ctx, ex).await
+            }
+            Endpoint::PutBucketLifecycleConfiguration => {
+                lifecycle::put_bucket_lifecycle(shard, ctx, ex).await
+            }
+            Endpoint::DeleteBucketLifecycle => {
+                lifecycle::delete_bucket_lifecycle(shard, ctx, ex).await
+            }
             Endpoint::GetObjectLockConfiguration => {
                 object_lock::get_object_lock_configuration(shard, ctx, ex).await
             }

@@ -44,6 +44,8 @@ pub struct BucketInfo {
     pub object_lock_enabled: bool,
     /// The default retention new versions get, if configured.
     pub object_lock_default: Option<crate::ops::object_lock::DefaultRetention>,
+    /// The lifecycle configuration as the client sent it (validated).
+    pub lifecycle: Option<Arc<str>>,
 }
 
 impl BucketInfo {

@@ -1144,13 +1144,13 @@ fn parse_completed_part(part: &Node) -> Result<CompletedPart, S3Error> {
 /// (unescaped, concatenated) and child elements. Request bodies are small and
 /// bounded, so a tree keeps the extraction code plain.
 #[derive(Debug, Default)]
-struct Node {
-    name: String,
-    text: String,
-    children: Vec<Node>,
+pub(crate) struct Node {
+    pub(crate) name: String,
+    pub(crate) text: String,
+    pub(crate) children: Vec<Node>,
 }
 
-fn parse_tree(body: &[u8]) -> Result<Node, S3Error> {
+pub(crate) fn parse_tree(body: &[u8]) -> Result<Node, S3Error> {
     let text = std::str::from_utf8(body).map_err(|_| malformed("body is not UTF-8"))?;
     let mut reader = Reader::from_str(text);
     let mut tree = TreeBuilder::default();
@@ -1253,7 +1253,7 @@ fn normalize_newlines(raw: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn root_expect(root: &Node, name: &str) -> Result<(), S3Error> {
+pub(crate) fn root_expect(root: &Node, name: &str) -> Result<(), S3Error> {
     if root.name != name {
         return Err(malformed(&format!(
             "expected root element {name}, found {}",
@@ -1264,7 +1264,7 @@ fn root_expect(root: &Node, name: &str) -> Result<(), S3Error> {
 }
 
 /// The only child called `name`; a repeated child is malformed.
-fn child_once<'n>(node: &'n Node, name: &str) -> Result<Option<&'n Node>, S3Error> {
+pub(crate) fn child_once<'n>(node: &'n Node, name: &str) -> Result<Option<&'n Node>, S3Error> {
     let mut found = node.children.iter().filter(|c| c.name == name);
     let first = found.next();
     if found.next().is_some() {
@@ -1274,7 +1274,7 @@ fn child_once<'n>(node: &'n Node, name: &str) -> Result<Option<&'n Node>, S3Erro
 }
 
 /// The text of the only child called `name`; a repeated child is malformed.
-fn child_text_once<'n>(node: &'n Node, name: &str) -> Result<Option<&'n str>, S3Error> {
+pub(crate) fn child_text_once<'n>(node: &'n Node, name: &str) -> Result<Option<&'n str>, S3Error> {
     Ok(child_once(node, name)?.map(|c| c.text.as_str()))
 }
 
@@ -1287,7 +1287,7 @@ fn parse_bool(text: &str) -> Result<bool, S3Error> {
     }
 }
 
-fn malformed(detail: &str) -> S3Error {
+pub(crate) fn malformed(detail: &str) -> S3Error {
     S3Error::new(
         S3ErrorCode::MalformedXML,
         format!(

@@ -7,6 +7,7 @@ pub mod conditions;
 pub mod copy;
 pub mod delete;
 pub mod encryption;
+pub mod lifecycle;
 pub mod list;
 pub mod multipart;
 pub mod object;
