@@ -23,7 +23,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::format::{record_len_bytes, verify_chunk};
 use crate::index::IndexOp;
 use crate::io::{AlignedBuf, Disk, DiskFile};
-use crate::limits::{COMPACT_BATCH_BYTES_MAX, DISK_BLOCK_BYTES};
+use crate::limits::{COMPACT_BATCH_BYTES_MAX, COMPACT_YIELD_MS_MAX, DISK_BLOCK_BYTES};
 use crate::pins::ReadPins;
 use crate::space::ExtentRefs;
 use crate::store::{segment_path, ShardStore, WriteFor};
@@ -221,11 +221,23 @@ impl<D: Disk> ShardStore<D> {
                 .records_relocated
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             pace(started, moved_bytes, config.rate_bytes_per_s).await;
+            self.yield_to_clients().await;
         }
         self.compaction_stats
             .bytes_relocated
             .fetch_add(moved_bytes, Ordering::Relaxed);
         Ok(moved_records)
+    }
+
+    /// Low priority: waits while client commits are queued, for at most
+    /// `COMPACT_YIELD_MS_MAX`, so a relocation batch rarely lands in the same
+    /// group commit (and fdatasync) as client writes. Bounded, so a shard
+    /// under constant load still reclaims space.
+    async fn yield_to_clients(&self) {
+        let deadline = Instant::now() + Duration::from_millis(COMPACT_YIELD_MS_MAX);
+        while self.commits_queued() > 0 && Instant::now() < deadline {
+            monoio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Reads one record and appends it unchanged; returns the index change

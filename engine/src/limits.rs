@@ -40,7 +40,11 @@ pub const LIST_ENTRIES_MAX: usize = 1000;
 /// Record bytes the compactor moves between two commits: small enough that a
 /// relocation batch never holds the group commit (and client writes) for
 /// long, large enough that small records do not cost an fsync each.
-pub const COMPACT_BATCH_BYTES_MAX: u64 = 8 << 20;
+pub const COMPACT_BATCH_BYTES_MAX: u64 = 1 << 20;
+
+/// Longest the compactor waits for queued client commits to drain before
+/// its next batch (see `compact::yield_to_clients`).
+pub const COMPACT_YIELD_MS_MAX: u64 = 20;
 
 /// Free space client writes leave on the data disk by default (see
 /// `StoreConfig::reserve_bytes`): one segment for compaction plus room for

@@ -183,6 +183,11 @@ impl<D: Disk> ShardStore<D> {
         self.pending_tx.close();
     }
 
+    /// Commits waiting for the group-commit loop (the compactor yields to them).
+    pub(crate) fn commits_queued(&self) -> usize {
+        self.pending_rx.len()
+    }
+
     /// True once `shutdown` was called: background work should stop.
     pub fn is_shut_down(&self) -> bool {
         self.pending_tx.is_closed()
