@@ -188,16 +188,7 @@ impl Catalog {
         value: Option<&str>,
     ) -> Result<(), CatalogError> {
         let tx = self.conn.unchecked_transaction()?;
-        let exists: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM buckets WHERE id = ?1",
-                params![bucket_id as i64],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if exists.is_none() {
-            return Err(CatalogError::NoSuchBucket);
-        }
+        require_bucket(&tx, bucket_id)?;
         match value {
             Some(value) => tx.execute(
                 "INSERT INTO bucket_settings (bucket_id, name, value) VALUES (?1, ?2, ?3)
@@ -265,16 +256,7 @@ impl Catalog {
         encryption: Option<&BucketEncryptionRow>,
     ) -> Result<(), CatalogError> {
         let tx = self.conn.unchecked_transaction()?;
-        let exists: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM buckets WHERE id = ?1",
-                params![bucket_id as i64],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if exists.is_none() {
-            return Err(CatalogError::NoSuchBucket);
-        }
+        require_bucket(&tx, bucket_id)?;
         match encryption {
             Some(row) => tx.execute(
                 "INSERT INTO bucket_encryption (bucket_id, sse_algorithm, bucket_key_enabled)
@@ -344,6 +326,21 @@ impl Catalog {
 
 /// Applies the migrations this catalog has not had yet, each in its own
 /// transaction: a crash in the middle leaves the previous version intact.
+/// `NoSuchBucket` unless a bucket with this id exists.
+fn require_bucket(conn: &Connection, bucket_id: u64) -> Result<(), CatalogError> {
+    let exists: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM buckets WHERE id = ?1",
+            params![bucket_id as i64],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(CatalogError::NoSuchBucket),
+    }
+}
+
 fn insert_bucket_in(conn: &Connection, row: &BucketRow) -> Result<(), CatalogError> {
     let inserted = conn.execute(
         "INSERT INTO buckets (id, name, owner_shard, created_ms) VALUES (?1, ?2, ?3, ?4)

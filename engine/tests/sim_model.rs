@@ -38,7 +38,7 @@ use engine::{EngineError, EngineResult};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-const SEEDS_DEFAULT: u64 = 1000;
+const SEEDS_DEFAULT: u64 = 2000;
 const STEPS_PER_SEED: usize = 60;
 const SEGMENT_BYTES: u64 = 4 << 20;
 const SHARD: u16 = 0;

@@ -74,6 +74,8 @@ pub enum Endpoint {
     GetBucketEncryption,
     PutBucketEncryption,
     DeleteBucketEncryption,
+    GetBucketAcl,
+    PutBucketAcl,
     GetObjectLockConfiguration,
     PutObjectLockConfiguration,
     GetBucketLifecycleConfiguration,
@@ -108,6 +110,12 @@ pub enum Endpoint {
         version_id: Option<VersionId>,
     },
     DeleteObjectTagging {
+        version_id: Option<VersionId>,
+    },
+    GetObjectAcl {
+        version_id: Option<VersionId>,
+    },
+    PutObjectAcl {
         version_id: Option<VersionId>,
     },
     GetObjectRetention {
@@ -171,6 +179,12 @@ pub enum Permission {
     PutBucketVersioning,
     GetEncryptionConfiguration,
     PutEncryptionConfiguration,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetObjectAcl,
+    GetObjectVersionAcl,
+    PutObjectAcl,
+    PutObjectVersionAcl,
     GetBucketObjectLockConfiguration,
     PutBucketObjectLockConfiguration,
     GetLifecycleConfiguration,
@@ -214,6 +228,12 @@ impl Permission {
             P::PutBucketVersioning => "s3:PutBucketVersioning",
             P::GetEncryptionConfiguration => "s3:GetEncryptionConfiguration",
             P::PutEncryptionConfiguration => "s3:PutEncryptionConfiguration",
+            P::GetBucketAcl => "s3:GetBucketAcl",
+            P::PutBucketAcl => "s3:PutBucketAcl",
+            P::GetObjectAcl => "s3:GetObjectAcl",
+            P::GetObjectVersionAcl => "s3:GetObjectVersionAcl",
+            P::PutObjectAcl => "s3:PutObjectAcl",
+            P::PutObjectVersionAcl => "s3:PutObjectVersionAcl",
             P::GetBucketObjectLockConfiguration => "s3:GetBucketObjectLockConfiguration",
             P::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
             P::GetLifecycleConfiguration => "s3:GetLifecycleConfiguration",
@@ -264,6 +284,14 @@ impl Endpoint {
             E::GetBucketEncryption => P::GetEncryptionConfiguration,
             // IAM has no action of its own for deleting it.
             E::PutBucketEncryption | E::DeleteBucketEncryption => P::PutEncryptionConfiguration,
+            E::GetBucketAcl => P::GetBucketAcl,
+            E::PutBucketAcl => P::PutBucketAcl,
+            E::GetObjectAcl { version_id } => {
+                versioned(version_id, P::GetObjectAcl, P::GetObjectVersionAcl)
+            }
+            E::PutObjectAcl { version_id } => {
+                versioned(version_id, P::PutObjectAcl, P::PutObjectVersionAcl)
+            }
             E::GetObjectLockConfiguration => P::GetBucketObjectLockConfiguration,
             E::PutObjectLockConfiguration => P::PutBucketObjectLockConfiguration,
             E::GetBucketLifecycleConfiguration => P::GetLifecycleConfiguration,
@@ -324,6 +352,10 @@ impl Endpoint {
             E::GetBucketEncryption => "GetBucketEncryption",
             E::PutBucketEncryption => "PutBucketEncryption",
             E::DeleteBucketEncryption => "DeleteBucketEncryption",
+            E::GetBucketAcl => "GetBucketAcl",
+            E::PutBucketAcl => "PutBucketAcl",
+            E::GetObjectAcl { .. } => "GetObjectAcl",
+            E::PutObjectAcl { .. } => "PutObjectAcl",
             E::GetObjectLockConfiguration => "GetObjectLockConfiguration",
             E::PutObjectLockConfiguration => "PutObjectLockConfiguration",
             E::GetBucketLifecycleConfiguration => "GetBucketLifecycleConfiguration",
@@ -519,6 +551,9 @@ fn bucket_endpoint(method: &str, query: &[(String, String)]) -> Result<Endpoint,
         "PUT" if has("encryption") => Ok(Endpoint::PutBucketEncryption),
         "DELETE" if has("encryption") => Ok(Endpoint::DeleteBucketEncryption),
         "POST" if has("encryption") => Err(method_not_allowed(method)),
+        "GET" if has("acl") => Ok(Endpoint::GetBucketAcl),
+        "PUT" if has("acl") => Ok(Endpoint::PutBucketAcl),
+        "POST" | "DELETE" if has("acl") => Err(method_not_allowed(method)),
         "GET" if has("object-lock") => Ok(Endpoint::GetObjectLockConfiguration),
         "PUT" if has("object-lock") => Ok(Endpoint::PutObjectLockConfiguration),
         "POST" | "DELETE" if has("object-lock") => Err(method_not_allowed(method)),
@@ -583,12 +618,12 @@ fn object_endpoint(
     }
 }
 
-/// `?retention`, `?legal-hold` and `?restore` on an object.
+/// `?retention`, `?legal-hold`, `?restore` and `?acl` on an object.
 fn object_lock_endpoint(
     method: &str,
     query: &[(String, String)],
 ) -> Option<Result<Endpoint, S3Error>> {
-    let param = ["retention", "legal-hold", "restore"]
+    let param = ["retention", "legal-hold", "restore", "acl"]
         .into_iter()
         .find(|param| query_has(query, param))?;
     if method == "HEAD" {
@@ -604,6 +639,8 @@ fn object_lock_endpoint(
         ("legal-hold", "GET") => Ok(Endpoint::GetObjectLegalHold { version_id }),
         ("legal-hold", "PUT") => Ok(Endpoint::PutObjectLegalHold { version_id }),
         ("restore", "POST") => Ok(Endpoint::RestoreObject { version_id }),
+        ("acl", "GET") => Ok(Endpoint::GetObjectAcl { version_id }),
+        ("acl", "PUT") => Ok(Endpoint::PutObjectAcl { version_id }),
         _ => Err(method_not_allowed(method)),
     })
 }
@@ -721,7 +758,6 @@ const fn sub(
 /// Bucket sub-resources S3 has and we do not implement yet.
 #[rustfmt::skip]
 const BUCKET_SUBRESOURCES: &[SubResource] = &[
-    sub("acl", "GetBucketAcl", "PutBucketAcl", "", ""),
     sub("policy", "GetBucketPolicy", "PutBucketPolicy", "", "DeleteBucketPolicy"),
     sub("policyStatus", "GetBucketPolicyStatus", "", "", ""),
     sub("cors", "GetBucketCors", "PutBucketCors", "", "DeleteBucketCors"),
@@ -756,7 +792,6 @@ const BUCKET_SUBRESOURCES: &[SubResource] = &[
 /// Object sub-resources S3 has and we do not implement yet.
 #[rustfmt::skip]
 const OBJECT_SUBRESOURCES: &[SubResource] = &[
-    sub("acl", "GetObjectAcl", "PutObjectAcl", "", ""),
     sub("torrent", "GetObjectTorrent", "", "", ""),
     sub("select", "", "", "SelectObjectContent", ""),
 ];
@@ -979,7 +1014,7 @@ mod tests {
              E::ListParts { upload_id: upload(up) }, Some("example-bucket"),
              Some("example-object")),
             ("GET /?acl HTTP/1.1", "bucket.s3.localhost", &[],
-             E::Unsupported { name: "GetBucketAcl" }, Some("bucket"), None),
+             E::GetBucketAcl, Some("bucket"), None),
             ("PUT /?policy HTTP/1.1", "bucket.s3.localhost", &[],
              E::Unsupported { name: "PutBucketPolicy" }, Some("bucket"), None),
             ("DELETE /?cors HTTP/1.1", "examplebucket.s3.localhost", &[],
@@ -1007,7 +1042,7 @@ mod tests {
             ("PUT /?replication HTTP/1.1", "examplebucket.s3.localhost", &[],
              E::Unsupported { name: "PutBucketReplication" }, Some("examplebucket"), None),
             ("GET /my-image.jpg?acl HTTP/1.1", "bucket.s3.localhost", &[],
-             E::Unsupported { name: "GetObjectAcl" }, Some("bucket"), Some("my-image.jpg")),
+             E::GetObjectAcl { version_id: None }, Some("bucket"), Some("my-image.jpg")),
             ("PUT /my-image.jpg?retention HTTP/1.1", "bucket.s3.localhost", &[],
              E::PutObjectRetention { version_id: None }, Some("bucket"), Some("my-image.jpg")),
             ("GET /my-image.jpg?legal-hold HTTP/1.1", "bucket.s3.localhost", &[],

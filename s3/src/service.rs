@@ -13,8 +13,8 @@ use crate::auth::AuthError;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
-    attributes, bucket, copy, delete, encryption, lifecycle, list, multipart, object, object_lock,
-    tagging, versioning, RequestContext,
+    acl, attributes, bucket, copy, delete, encryption, lifecycle, list, multipart, object,
+    object_lock, tagging, versioning, RequestContext,
 };
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
@@ -177,6 +177,14 @@ impl S3Service {
                 versioning::put_bucket_versioning(shard, ctx, ex).await
             }
             Endpoint::ListObjectVersions => versioning::list_object_versions(shard, ctx, ex).await,
+            Endpoint::GetBucketAcl => acl::get_bucket_acl(shard, ctx, ex).await,
+            Endpoint::PutBucketAcl => acl::put_bucket_acl(shard, ctx, ex).await,
+            Endpoint::GetObjectAcl { version_id } => {
+                acl::get_object_acl(shard, ctx, ex, version_id).await
+            }
+            Endpoint::PutObjectAcl { version_id } => {
+                acl::put_object_acl(shard, ctx, ex, version_id).await
+            }
             Endpoint::GetBucketLifecycleConfiguration => {
                 lifecycle::get_bucket_lifecycle(shard, ctx, ex).await
             }

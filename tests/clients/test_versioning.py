@@ -216,3 +216,20 @@ def test_list_versions_with_delimiter_returns_real_keys_only(s3, bucket):
     expect_client_error(
         s3.list_object_versions, Bucket=bucket, VersionIdMarker="0123456789abcdef", code="InvalidArgument"
     )
+
+
+def test_acl_by_version_reports_the_owner_only(s3, bucket):
+    enable(s3, bucket)
+    v1 = s3.put_object(Bucket=bucket, Key="a", Body=b"1")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="a", Body=b"2")
+    acl = s3.get_object_acl(Bucket=bucket, Key="a", VersionId=v1)
+    assert [(g["Grantee"]["Type"], g["Permission"]) for g in acl["Grants"]] == [("CanonicalUser", "FULL_CONTROL")]
+    assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
+    s3.put_object_acl(Bucket=bucket, Key="a", VersionId=v1, ACL="private")
+    err = expect_client_error(s3.put_object_acl, Bucket=bucket, Key="a", VersionId=v1, ACL="public-read")
+    assert err_code(err) == "NotImplemented", "a wider ACL is refused, not silently ignored"
+    expect_client_error(s3.get_object_acl, Bucket=bucket, Key="a", VersionId="0123456789abcdef", code="NoSuchVersion")
+    bucket_acl = s3.get_bucket_acl(Bucket=bucket)
+    assert [g["Permission"] for g in bucket_acl["Grants"]] == ["FULL_CONTROL"]
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    expect_client_error(s3.put_bucket_acl, Bucket=bucket, ACL="public-read-write", code="NotImplemented")

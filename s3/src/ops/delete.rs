@@ -12,7 +12,6 @@ use engine::index::{IndexOp, VersionWrite};
 use http::{BodyLen, Exchange};
 
 use crate::error::S3Result;
-use crate::limits::XML_BODY_BYTES_MAX;
 use crate::ops::versioning::{parse_version_id, version_id_header};
 use crate::ops::versioning::{HEADER_DELETE_MARKER, HEADER_VERSION_ID};
 use crate::ops::{engine_error, RequestContext};
@@ -112,13 +111,7 @@ pub async fn delete_objects(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = crate::body::read_small_body(
-        ex,
-        &ctx.payload,
-        XML_BODY_BYTES_MAX,
-        crate::body::HeaderChecksums::OfBody,
-    )
-    .await?;
+    let body = ctx.read_xml_body(ex).await?;
     // AWS requires an integrity header on DeleteObjects.
     crate::body::require_integrity_header(ex.head(), &body)?;
     let request = xml::parse_delete(&body)?;

@@ -17,7 +17,6 @@ use std::rc::Rc;
 use http::{BodyLen, Exchange};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::limits::XML_BODY_BYTES_MAX;
 use crate::ops::RequestContext;
 use crate::shard::{BucketInfo, ControlRequest, Shard};
 use crate::sse::{BucketEncryption, EncryptionSettings, SSE_AES256};
@@ -56,13 +55,7 @@ pub async fn put_bucket_encryption(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = crate::body::read_small_body(
-        ex,
-        &ctx.payload,
-        XML_BODY_BYTES_MAX,
-        crate::body::HeaderChecksums::OfBody,
-    )
-    .await?;
+    let body = ctx.read_xml_body(ex).await?;
     // AWS requires Content-MD5 (or, from the 2025 SDKs, a checksum) here.
     crate::body::require_integrity_header(ex.head(), &body)?;
     let rule = xml::parse_server_side_encryption_configuration(&body)?;

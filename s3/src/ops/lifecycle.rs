@@ -14,7 +14,6 @@ use std::rc::Rc;
 use http::{BodyLen, Exchange};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::limits::XML_BODY_BYTES_MAX;
 use crate::ops::tagging::{TagSet, META_TAGGING};
 use crate::ops::versioning::set_setting;
 use crate::ops::RequestContext;
@@ -249,13 +248,7 @@ pub async fn put_bucket_lifecycle(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = crate::body::read_small_body(
-        ex,
-        &ctx.payload,
-        XML_BODY_BYTES_MAX,
-        crate::body::HeaderChecksums::OfBody,
-    )
-    .await?;
+    let body = ctx.read_xml_body(ex).await?;
     parse_configuration(&body)?;
     let text =
         String::from_utf8(body).map_err(|_| xml::malformed("the configuration is not UTF-8"))?;

@@ -1,6 +1,7 @@
 //! The S3 operations, one file per family, and the per-request context they
 //! share. `mod.rs` holds only that shared glue.
 
+pub mod acl;
 pub mod attributes;
 pub mod bucket;
 pub mod conditions;
@@ -116,6 +117,32 @@ impl RequestContext {
         body_len: BodyLen,
     ) -> S3Result<()> {
         self.send_head(ex, status, headers, body_len).await
+    }
+
+    /// A response with no body and owned headers (version ids and the like).
+    pub async fn respond_owned(
+        &mut self,
+        ex: &mut Exchange<'_>,
+        status: u16,
+        headers: &[(String, String)],
+    ) -> S3Result<()> {
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        self.send_head(ex, status, &refs, BodyLen::Empty).await
+    }
+
+    /// The small XML body of a configuration request (at most
+    /// `XML_BODY_BYTES_MAX`; header checksums apply to it).
+    pub async fn read_xml_body(&self, ex: &mut Exchange<'_>) -> S3Result<Vec<u8>> {
+        crate::body::read_small_body(
+            ex,
+            &self.payload,
+            crate::limits::XML_BODY_BYTES_MAX,
+            crate::body::HeaderChecksums::OfBody,
+        )
+        .await
     }
 
     /// A 200 response with an XML body.

@@ -17,7 +17,6 @@ use engine::index::{IndexOp, ObjectRecord, META_LEGAL_HOLD, META_RETENTION};
 use http::{BodyLen, Exchange};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::limits::XML_BODY_BYTES_MAX;
 use crate::names::VersionId;
 use crate::ops::versioning::{parse_version_id, set_setting, BucketVersioning, HEADER_VERSION_ID};
 use crate::ops::versioning::{SETTING_OBJECT_LOCK, SETTING_VERSIONING};
@@ -225,7 +224,7 @@ pub async fn put_object_lock_configuration(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = read_xml_body(ctx, ex).await?;
+    let body = ctx.read_xml_body(ex).await?;
     let config = xml::parse_object_lock_configuration(&body)?;
     if !bucket.object_lock_enabled() {
         // As AWS allows since 2023: enabling it on an existing bucket needs
@@ -243,16 +242,6 @@ pub async fn put_object_lock_configuration(
         .map(|(mode, unit, period)| DefaultRetention { mode, unit, period }.to_setting());
     set_setting(shard, &bucket, SETTING_OBJECT_LOCK_RULE, rule).await?;
     ctx.respond(ex, 200, &[], BodyLen::Empty).await
-}
-
-async fn read_xml_body(ctx: &RequestContext, ex: &mut Exchange<'_>) -> S3Result<Vec<u8>> {
-    crate::body::read_small_body(
-        ex,
-        &ctx.payload,
-        XML_BODY_BYTES_MAX,
-        crate::body::HeaderChecksums::OfBody,
-    )
-    .await
 }
 
 /// The version a retention or legal-hold request concerns, which must exist
@@ -307,7 +296,7 @@ pub async fn put_object_retention(
     version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = read_xml_body(ctx, ex).await?;
+    let body = ctx.read_xml_body(ex).await?;
     let requested = xml::parse_retention(&body)?;
     let (record, version) = locked_target(shard, ctx, &bucket, version_id.as_ref())?;
     retention_change_allowed(
@@ -326,12 +315,7 @@ pub async fn put_object_retention(
         value,
     )
     .await?;
-    let headers = version_headers(version);
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    ctx.respond(ex, 200, &refs, BodyLen::Empty).await
+    ctx.respond_owned(ex, 200, &version_headers(version)).await
 }
 
 /// AWS's rules for replacing `current` with `requested` (None removes).
@@ -394,7 +378,7 @@ pub async fn put_object_legal_hold(
     version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = read_xml_body(ctx, ex).await?;
+    let body = ctx.read_xml_body(ex).await?;
     let on = xml::parse_legal_hold(&body)?;
     let (_, version) = locked_target(shard, ctx, &bucket, version_id.as_ref())?;
     let value = on.then(|| "ON".to_owned());
@@ -407,12 +391,7 @@ pub async fn put_object_legal_hold(
         value,
     )
     .await?;
-    let headers = version_headers(version);
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    ctx.respond(ex, 200, &refs, BodyLen::Empty).await
+    ctx.respond_owned(ex, 200, &version_headers(version)).await
 }
 
 async fn set_version_meta(
@@ -449,15 +428,10 @@ pub async fn restore_object(
     version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = read_xml_body(ctx, ex).await?;
+    let body = ctx.read_xml_body(ex).await?;
     xml::parse_restore_request(&body)?;
     let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
-    let headers = version_headers(version);
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    ctx.respond(ex, 200, &refs, BodyLen::Empty).await
+    ctx.respond_owned(ex, 200, &version_headers(version)).await
 }
 
 #[cfg(test)]

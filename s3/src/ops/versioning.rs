@@ -16,7 +16,7 @@ use engine::list::{VersionItem, VersionListQuery};
 use http::{BodyLen, Exchange};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::limits::{LIST_KEYS_MAX, XML_BODY_BYTES_MAX};
+use crate::limits::LIST_KEYS_MAX;
 use crate::ops::bucket::ROOT_OWNER;
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, ControlRequest, Shard};
@@ -115,13 +115,7 @@ pub async fn put_bucket_versioning(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = crate::body::read_small_body(
-        ex,
-        &ctx.payload,
-        XML_BODY_BYTES_MAX,
-        crate::body::HeaderChecksums::OfBody,
-    )
-    .await?;
+    let body = ctx.read_xml_body(ex).await?;
     let (status, mfa_delete) = xml::parse_versioning_configuration(&body)?;
     if mfa_delete {
         return Err(S3Error::new(

@@ -1,0 +1,135 @@
+//! Access control lists: GetBucketAcl, PutBucketAcl, GetObjectAcl and
+//! PutObjectAcl (by version id too).
+//!
+//! Until tenants, users and bucket policies exist, every bucket and object
+//! has one owner (the root user) and the only ACL this server can honour is
+//! the owner's FULL_CONTROL, i.e. the canned `private` ACL (and the two
+//! `bucket-owner-*` ones, which mean the same when the object and bucket
+//! owner are one). That is what GET reports; a PUT asking for anything wider
+//! (public-read, grants to others) is refused with NotImplemented rather than
+//! accepted and silently not enforced.
+
+use std::rc::Rc;
+
+use http::{BodyLen, Exchange};
+
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::names::VersionId;
+use crate::ops::bucket::ROOT_OWNER;
+use crate::ops::versioning::HEADER_VERSION_ID;
+use crate::ops::RequestContext;
+use crate::shard::Shard;
+use crate::xml::{self, XmlWriter};
+
+/// Canned ACLs that grant nothing beyond the owner's FULL_CONTROL here.
+const OWNER_ONLY_CANNED: [&str; 3] = ["private", "bucket-owner-read", "bucket-owner-full-control"];
+
+fn not_supported() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::NotImplemented,
+        "Only the owner's FULL_CONTROL (the private ACL) is supported on this server.",
+    )
+}
+
+/// The owner-only policy: `AccessControlPolicy` with one FULL_CONTROL grant.
+fn owner_only_policy() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = XmlWriter::document(&mut out);
+    w.open_root("AccessControlPolicy");
+    w.owner(&ROOT_OWNER);
+    w.open("AccessControlList");
+    w.open("Grant");
+    w.open("Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"");
+    w.text("ID", ROOT_OWNER.id);
+    w.text("DisplayName", ROOT_OWNER.display_name);
+    w.close("Grantee");
+    w.text("Permission", "FULL_CONTROL");
+    w.close("Grant");
+    w.close("AccessControlList");
+    w.close("AccessControlPolicy");
+    out
+}
+
+/// Accepts a PUT ?acl only when it asks for what already holds.
+fn check_owner_only(head: &http::RequestHead, body: &[u8]) -> S3Result<()> {
+    if head
+        .headers
+        .iter()
+        .any(|(name, _)| name.starts_with("x-amz-grant-"))
+    {
+        return Err(not_supported());
+    }
+    if let Some(canned) = head.header("x-amz-acl").map(str::trim) {
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Specifying both Canned ACLs and Header Grants or an ACL document is not allowed",
+            ));
+        }
+        return match OWNER_ONLY_CANNED.contains(&canned) {
+            true => Ok(()),
+            false => Err(not_supported()),
+        };
+    }
+    let grants = xml::parse_access_control_policy(body)?;
+    let owner_only = grants
+        .iter()
+        .all(|(grantee, permission)| grantee == ROOT_OWNER.id && permission == "FULL_CONTROL");
+    if grants.is_empty() || !owner_only {
+        return Err(not_supported());
+    }
+    Ok(())
+}
+
+pub async fn get_bucket_acl(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    ctx.bucket_info(shard)?;
+    ctx.respond_xml(ex, owner_only_policy()).await
+}
+
+pub async fn put_bucket_acl(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    ctx.bucket_info(shard)?;
+    let body = ctx.read_xml_body(ex).await?;
+    check_owner_only(ex.head(), &body)?;
+    ctx.respond(ex, 200, &[], BodyLen::Empty).await
+}
+
+pub async fn get_object_acl(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    version_id: Option<VersionId>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
+    let headers: Vec<(String, String)> = version
+        .map(|id| (HEADER_VERSION_ID.to_owned(), id))
+        .into_iter()
+        .collect();
+    ctx.respond_xml_with(ex, &headers, owner_only_policy())
+        .await
+}
+
+pub async fn put_object_acl(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    version_id: Option<VersionId>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let body = ctx.read_xml_body(ex).await?;
+    let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
+    check_owner_only(ex.head(), &body)?;
+    let headers: Vec<(String, String)> = version
+        .map(|id| (HEADER_VERSION_ID.to_owned(), id))
+        .into_iter()
+        .collect();
+    ctx.respond_owned(ex, 200, &headers).await
+}
