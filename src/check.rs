@@ -147,12 +147,25 @@ pub fn rotate_key(args: &KeyArgs) -> Result<(), String> {
 
 fn describe(problem: &Problem, bucket_names: &HashMap<u64, String>) -> String {
     let subject = match &problem.subject {
-        Subject::Object { bucket_id, key } => {
+        Subject::Object {
+            bucket_id,
+            key,
+            index_key,
+        } => {
             let bucket = bucket_names
                 .get(bucket_id)
                 .cloned()
                 .unwrap_or_else(|| format!("(bucket id {bucket_id})"));
-            format!("object {bucket}/{}", String::from_utf8_lossy(key))
+            let inv = u64::from_be_bytes(
+                index_key[index_key.len() - 8..]
+                    .try_into()
+                    .unwrap_or_default(),
+            );
+            let version = match inv {
+                0 => String::new(),
+                inv => format!(" (version {:016x})", u64::MAX - inv),
+            };
+            format!("object {bucket}/{}{version}", String::from_utf8_lossy(key))
         }
         Subject::Upload { upload_id } => {
             let hex: String = upload_id.iter().map(|b| format!("{b:02x}")).collect();

@@ -29,9 +29,11 @@ use crate::store::segment_path;
 /// What a problem is about, so that a repair knows what to drop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject {
+    /// One version of an object (its `objects` index key names which).
     Object {
         bucket_id: u64,
         key: Vec<u8>,
+        index_key: Vec<u8>,
     },
     /// A part of a multipart upload in progress.
     Upload {
@@ -202,6 +204,7 @@ impl Index {
             let subject = Subject::Object {
                 bucket_id: u64::from_be_bytes(index_key[..8].try_into().expect("8-byte prefix")),
                 key: object_key_of(index_key).to_vec(),
+                index_key: index_key.to_vec(),
             };
             let problem = match decode_value::<ObjectRecord>(value) {
                 Err(err) => Some(format!("unreadable index record: {err}")),
@@ -293,10 +296,14 @@ impl Index {
         }
         for problem in problems {
             match &problem.subject {
-                Subject::Object { bucket_id, key } => {
-                    ops.push(IndexOp::DeleteObject {
-                        bucket_id: *bucket_id,
-                        key: key.clone(),
+                Subject::Object {
+                    bucket_id,
+                    key,
+                    index_key,
+                } => {
+                    // That exact version, lock or no lock: its data is gone.
+                    ops.push(IndexOp::DropDamagedVersion {
+                        index_key: index_key.clone(),
                     });
                     lost.push(format!(
                         "object {:?} of bucket id {bucket_id}",

@@ -325,6 +325,12 @@ pub enum IndexOp {
     AbortUpload {
         upload_id: UploadKey,
     },
+    /// `maxiofs check --repair` only: removes the version at `index_key`
+    /// whose data is damaged or missing, whatever its Object Lock state
+    /// (what it protected is already lost). A no-op if it is gone.
+    DropDamagedVersion {
+        index_key: Vec<u8>,
+    },
     /// The compactor copied the record at `from` verbatim to `to`: every
     /// owner now points there. A no-op if the record died meanwhile.
     Relocate {
@@ -936,6 +942,11 @@ impl Index {
             }
             IndexOp::AbortUpload { upload_id } => {
                 self.upload_abort(wtxn, upload_id, deltas)?;
+            }
+            IndexOp::DropDamagedVersion { index_key } => {
+                if self.objects.get(wtxn, index_key)?.is_some() {
+                    self.object_replace(wtxn, index_key, None, deltas)?;
+                }
             }
             IndexOp::Relocate {
                 from_segment,

@@ -172,7 +172,8 @@ impl Index {
         Ok(false)
     }
 
-    /// True when the bucket holds no object at all.
+    /// True when a listing of the bucket would show nothing (older versions
+    /// and delete markers may remain: DeleteBucket checks for those).
     pub fn bucket_is_empty(&self, bucket_id: u64) -> EngineResult<bool> {
         let query = ListQuery {
             bucket_id,

@@ -466,6 +466,7 @@ fn op_extents(op: &IndexOp) -> &[Extent] {
         | IndexOp::DeleteObject { .. }
         | IndexOp::PutDeleteMarker { .. }
         | IndexOp::DeleteVersion { .. }
+        | IndexOp::DropDamagedVersion { .. }
         | IndexOp::SetObjectMeta { .. }
         | IndexOp::ReplaceObjectMeta { .. }
         | IndexOp::ReplaceUploadMeta { .. } => &[],

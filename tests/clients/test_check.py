@@ -106,3 +106,26 @@ def test_check_passes_an_encrypted_store(server_factory):
         assert "PROBLEM" not in result.stdout and "REPAIRED" not in result.stdout
     srv.restart()
     assert srv.client().get_object(Bucket="sealed", Key="tiny")["Body"].read() == b"a hundred bytes" * 7
+
+
+def test_repair_drops_only_the_damaged_version(server_factory):
+    srv = server_factory(env={"MAXIOFS_ENCRYPTION": "off"})
+    s3 = srv.client()
+    s3.create_bucket(Bucket="versioned-check", ObjectLockEnabledForBucket=True)
+    old = rand_bytes(2 * MiB, "check-old-version")
+    new = rand_bytes(2 * MiB, "check-new-version")
+    old_id = s3.put_object(Bucket="versioned-check", Key="doc", Body=old, ObjectLockLegalHoldStatus="ON")["VersionId"]
+    new_id = s3.put_object(Bucket="versioned-check", Key="doc", Body=new)["VersionId"]
+    assert srv.terminate() == 0
+    flip_byte_in_segments(srv.data_dir, old[MiB // 2 : MiB // 2 + 4096])
+    found = run_check(srv.data_dir)
+    problems = [line for line in found.stdout.splitlines() if line.startswith("PROBLEM")]
+    assert len(problems) == 1 and f"(version {old_id})" in problems[0], found.stdout
+    # The damaged version goes even under a legal hold: its data is lost either way.
+    repaired = run_check(srv.data_dir, "--repair")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    srv.restart()
+    s3 = srv.client()
+    assert s3.get_object(Bucket="versioned-check", Key="doc", VersionId=new_id)["Body"].read() == new
+    versions = s3.list_object_versions(Bucket="versioned-check")["Versions"]
+    assert [v["VersionId"] for v in versions] == [new_id]
