@@ -16,7 +16,6 @@ use http::{BodyLen, Exchange};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::names::VersionId;
 use crate::ops::bucket::ROOT_OWNER;
-use crate::ops::versioning::HEADER_VERSION_ID;
 use crate::ops::RequestContext;
 use crate::shard::Shard;
 use crate::xml::{self, XmlWriter};
@@ -109,10 +108,7 @@ pub async fn get_object_acl(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
-    let headers: Vec<(String, String)> = version
-        .map(|id| (HEADER_VERSION_ID.to_owned(), id))
-        .into_iter()
-        .collect();
+    let headers = crate::ops::versioning::version_headers(version);
     ctx.respond_xml_with(ex, &headers, owner_only_policy())
         .await
 }
@@ -127,9 +123,6 @@ pub async fn put_object_acl(
     let body = ctx.read_xml_body(ex).await?;
     let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
     check_owner_only(ex.head(), &body)?;
-    let headers: Vec<(String, String)> = version
-        .map(|id| (HEADER_VERSION_ID.to_owned(), id))
-        .into_iter()
-        .collect();
+    let headers = crate::ops::versioning::version_headers(version);
     ctx.respond_owned(ex, 200, &headers).await
 }

@@ -18,7 +18,7 @@ use http::{BodyLen, Exchange};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::names::VersionId;
-use crate::ops::versioning::{parse_version_id, set_setting, BucketVersioning, HEADER_VERSION_ID};
+use crate::ops::versioning::{parse_version_id, set_setting, BucketVersioning};
 use crate::ops::versioning::{SETTING_OBJECT_LOCK, SETTING_VERSIONING};
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
@@ -258,13 +258,6 @@ fn locked_target(
     crate::ops::load_object_version(shard, ctx, bucket, version_id)
 }
 
-fn version_headers(version_id: Option<String>) -> Vec<(String, String)> {
-    version_id
-        .map(|id| (HEADER_VERSION_ID.to_owned(), id))
-        .into_iter()
-        .collect()
-}
-
 pub async fn get_object_retention(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
@@ -278,7 +271,7 @@ pub async fn get_object_retention(
     };
     let mut out = Vec::new();
     xml::retention(&mut out, &mode, until_ms);
-    ctx.respond_xml_with(ex, &version_headers(version), out)
+    ctx.respond_xml_with(ex, &crate::ops::versioning::version_headers(version), out)
         .await
 }
 
@@ -315,7 +308,8 @@ pub async fn put_object_retention(
         value,
     )
     .await?;
-    ctx.respond_owned(ex, 200, &version_headers(version)).await
+    ctx.respond_owned(ex, 200, &crate::ops::versioning::version_headers(version))
+        .await
 }
 
 /// AWS's rules for replacing `current` with `requested` (None removes).
@@ -367,7 +361,7 @@ pub async fn get_object_legal_hold(
     let (record, version) = locked_target(shard, ctx, &bucket, version_id.as_ref())?;
     let mut out = Vec::new();
     xml::legal_hold(&mut out, legal_hold_of(&record));
-    ctx.respond_xml_with(ex, &version_headers(version), out)
+    ctx.respond_xml_with(ex, &crate::ops::versioning::version_headers(version), out)
         .await
 }
 
@@ -391,7 +385,8 @@ pub async fn put_object_legal_hold(
         value,
     )
     .await?;
-    ctx.respond_owned(ex, 200, &version_headers(version)).await
+    ctx.respond_owned(ex, 200, &crate::ops::versioning::version_headers(version))
+        .await
 }
 
 async fn set_version_meta(
@@ -431,7 +426,8 @@ pub async fn restore_object(
     let body = ctx.read_xml_body(ex).await?;
     xml::parse_restore_request(&body)?;
     let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
-    ctx.respond_owned(ex, 200, &version_headers(version)).await
+    ctx.respond_owned(ex, 200, &crate::ops::versioning::version_headers(version))
+        .await
 }
 
 #[cfg(test)]

@@ -175,15 +175,8 @@ pub async fn get_object_tagging(
     }
     w.close("TagSet");
     w.close("Tagging");
-    let headers = version_headers(version_header);
+    let headers = crate::ops::versioning::version_headers(version_header);
     ctx.respond_xml_with(ex, &headers, out).await
-}
-
-fn version_headers(version_id: Option<String>) -> Vec<(String, String)> {
-    version_id
-        .map(|id| (crate::ops::versioning::HEADER_VERSION_ID.to_owned(), id))
-        .into_iter()
-        .collect()
 }
 
 pub async fn put_object_tagging(
@@ -257,7 +250,7 @@ async fn set_tagging(
         .commit(bucket.owner_shard, op)
         .await
         .map_err(|err| engine_error(err).with_resource(ctx.resource()))?;
-    Ok(version_headers(version_header))
+    Ok(crate::ops::versioning::version_headers(version_header))
 }
 
 #[cfg(test)]

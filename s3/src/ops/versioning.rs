@@ -91,6 +91,15 @@ pub fn version_id_header(write: VersionWrite) -> Option<(String, String)> {
     }
 }
 
+/// The `x-amz-version-id` header for a version read or changed in place
+/// (none in a bucket that never had versioning).
+pub(crate) fn version_headers(version_id: Option<String>) -> Vec<(String, String)> {
+    version_id
+        .map(|id| (HEADER_VERSION_ID.to_owned(), id))
+        .into_iter()
+        .collect()
+}
+
 /// A client's `versionId`: `null` or one of ours; anything else is the
 /// error AWS gives for a version id it never issued.
 pub fn parse_version_id(version_id: &str) -> S3Result<VersionSel> {
