@@ -52,13 +52,20 @@ pub fn run(args: ServerArgs) -> Result<(), String> {
     let generated = ensure_root_credentials(&catalog, &args)?;
     let indexes = open_indexes(&args.data_dir, shard_count)?;
     reconcile_buckets(&catalog, &indexes)?;
+    let no_compaction = shards_that_must_not_compact(&catalog, &indexes)?;
     let snapshot = Arc::new(load_snapshot(&catalog, 1).map_err(|err| err.to_string())?);
     let tls = load_tls(&args)?;
     let encryption = EncryptionSettings {
         master: crate::master_key::load(&args, &catalog)?,
         encrypt_new_objects: args.encryption == "on",
     };
-    let runtime = start(args.clone(), catalog, indexes, snapshot, (tls, encryption))?;
+    let runtime = start(
+        args.clone(),
+        catalog,
+        indexes,
+        snapshot,
+        (tls, encryption, no_compaction),
+    )?;
     announce(&args, shard_count, generated.as_ref());
     wait_for_signal()?;
     tracing::info!("shutting down: finishing in-flight requests");
@@ -147,8 +154,45 @@ fn ensure_root_credentials(
 
 pub(crate) fn open_indexes(data_dir: &Path, shard_count: u16) -> Result<Vec<Index>, String> {
     (0..shard_count)
-        .map(|shard| Index::open(&index_dir(data_dir, shard)).map_err(|err| err.to_string()))
+        .map(|shard| {
+            Index::open_shard(&index_dir(data_dir, shard), shard).map_err(|err| err.to_string())
+        })
         .collect()
+}
+
+/// Shards whose records another shard's objects list: copies made across
+/// shards by builds before space accounting shared records (now they copy
+/// the bytes). Such a shard's compactor cannot see those references, so it
+/// stays off there. The scan runs until one start finds none, then never.
+fn shards_that_must_not_compact(
+    catalog: &Catalog,
+    indexes: &[Index],
+) -> Result<std::collections::BTreeSet<u16>, String> {
+    const SETTING_CROSS_SHARD_CHECKED: &str = "cross_shard_refs";
+    let checked = catalog
+        .setting(SETTING_CROSS_SHARD_CHECKED)
+        .map_err(|err| err.to_string())?;
+    if checked.as_deref() == Some("none") {
+        return Ok(Default::default());
+    }
+    let mut referenced = std::collections::BTreeSet::new();
+    for index in indexes {
+        referenced.extend(
+            index
+                .foreign_shards_referenced()
+                .map_err(|err| err.to_string())?,
+        );
+    }
+    if referenced.is_empty() {
+        catalog
+            .set_setting(SETTING_CROSS_SHARD_CHECKED, "none")
+            .map_err(|err| err.to_string())?;
+    } else {
+        tracing::warn!(shards = ?referenced,
+            "objects copied across shards by an older build reference these shards' records; \
+             compaction stays off on them");
+    }
+    Ok(referenced)
 }
 
 /// Repairs what a crash in the middle of a bucket creation or deletion left:
@@ -189,7 +233,11 @@ fn start(
     catalog: Catalog,
     indexes: Vec<Index>,
     snapshot: Arc<CatalogSnapshot>,
-    (tls, encryption): (Option<http::TlsConfig>, EncryptionSettings),
+    (tls, encryption, no_compaction): (
+        Option<http::TlsConfig>,
+        EncryptionSettings,
+        std::collections::BTreeSet<u16>,
+    ),
 ) -> Result<Runtime, String> {
     let shard_count = indexes.len();
     let (inbox_txs, inbox_rxs): (Vec<_>, Vec<_>) = (0..shard_count)
@@ -229,6 +277,7 @@ fn start(
             tls: tls.clone(),
             encryption: encryption.clone(),
             pins: pins.clone(),
+            compaction_allowed: !no_compaction.contains(&(shard as u16)),
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{shard}"))
@@ -284,6 +333,7 @@ struct ShardContext {
     tls: Option<http::TlsConfig>,
     encryption: EncryptionSettings,
     pins: Arc<ReadPins>,
+    compaction_allowed: bool,
 }
 
 fn run_shard(context: ShardContext) {
@@ -325,7 +375,9 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     let own_index = context.indexes[context.shard as usize].clone();
     let store = ShardStore::open(config, UringDisk, own_index).map_err(|err| err.to_string())?;
     store.start();
-    store.start_compactor(compaction_config(&context.args), context.pins.clone());
+    if context.compaction_allowed {
+        store.start_compactor(compaction_config(&context.args), context.pins.clone());
+    }
     if let Some(master) = context.encryption.master.clone() {
         if !master.previous_ids().is_empty() {
             monoio::spawn(rewrap_until_done(store.clone(), master));

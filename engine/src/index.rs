@@ -406,6 +406,10 @@ pub struct Index {
     pub(crate) extent_refs: Database<Bytes, Bytes>,
     pub(crate) segment_space: Database<Bytes, Bytes>,
     pub(crate) space_meta: Database<Bytes, Bytes>,
+    /// The shard this index belongs to, when known: space accounting counts
+    /// only its own segments' records (an object copied by an older build may
+    /// reference another shard's; that shard's accounting cannot see it).
+    pub(crate) shard: Option<u16>,
 }
 
 pub fn encode_value<T: Serialize>(value: &T) -> Vec<u8> {
@@ -465,8 +469,18 @@ pub fn prefix_successor(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl Index {
-    /// Opens (creating) the index in `dir`.
+    /// Opens (creating) the index of shard `shard` in `dir`.
+    pub fn open_shard(dir: &std::path::Path, shard: u16) -> EngineResult<Index> {
+        Self::open_inner(dir, Some(shard))
+    }
+
+    /// Opens (creating) an index in `dir` whose records are all its own
+    /// (tests and tools with one shard).
     pub fn open(dir: &std::path::Path) -> EngineResult<Index> {
+        Self::open_inner(dir, None)
+    }
+
+    fn open_inner(dir: &std::path::Path, shard: Option<u16>) -> EngineResult<Index> {
         let env = open_index_env(dir, 16)?;
         let mut wtxn = env.write_txn()?;
         let objects = env.create_database(&mut wtxn, Some(DB_OBJECTS))?;
@@ -480,6 +494,7 @@ impl Index {
         let space_meta = env.create_database(&mut wtxn, Some(DB_SPACE_META))?;
         wtxn.commit()?;
         let index = Index {
+            shard,
             extent_refs,
             segment_space,
             space_meta,

@@ -109,6 +109,11 @@ impl SpaceReport {
 }
 
 impl Index {
+    /// Whether `extent` lives in another shard's segments.
+    fn foreign(&self, extent: &Extent) -> bool {
+        self.shard.is_some_and(|own| own != extent.shard)
+    }
+
     /// Adds `owner` to each extent (a fresh row counts its bytes live).
     pub(crate) fn space_acquire(
         &self,
@@ -117,7 +122,7 @@ impl Index {
         owner: &ExtentOwner,
         deltas: &mut SpaceDeltas,
     ) -> EngineResult<()> {
-        for extent in extents {
+        for extent in extents.iter().filter(|e| !self.foreign(e)) {
             let key = extent_ref_key(extent.segment, extent.offset_bytes);
             let refs = match self.extent_refs.get(wtxn, &key)? {
                 Some(value) => {
@@ -147,7 +152,7 @@ impl Index {
         owner: &ExtentOwner,
         deltas: &mut SpaceDeltas,
     ) -> EngineResult<()> {
-        for extent in extents {
+        for extent in extents.iter().filter(|e| !self.foreign(e)) {
             let key = extent_ref_key(extent.segment, extent.offset_bytes);
             let Some(value) = self.extent_refs.get(wtxn, &key)? else {
                 // Already dead: accounting predates this record (repair).
@@ -308,6 +313,33 @@ impl Index {
         Ok(report)
     }
 
+    /// The other shards whose records this shard's objects or parts list
+    /// (copies made across shards by builds before accounting existed).
+    /// Those shards must not compact: they cannot see these references.
+    pub fn foreign_shards_referenced(&self) -> EngineResult<std::collections::BTreeSet<u16>> {
+        let mut out = std::collections::BTreeSet::new();
+        let Some(own) = self.shard else {
+            return Ok(out);
+        };
+        let rtxn = self.read_txn()?;
+        for entry in self.objects.iter(&rtxn)? {
+            let (_, value) = entry?;
+            let record: ObjectRecord = decode_value(value)?;
+            out.extend(
+                body_extents(&record)
+                    .iter()
+                    .map(|e| e.shard)
+                    .filter(|s| *s != own),
+            );
+        }
+        for entry in self.parts.iter(&rtxn)? {
+            let (_, value) = entry?;
+            let record: PartRecord = decode_value(value)?;
+            out.extend(record.extents.iter().map(|e| e.shard).filter(|s| *s != own));
+        }
+        Ok(out)
+    }
+
     /// Accounts an index that has none yet (written before accounting
     /// existed); a no-op once the marker is present.
     pub(crate) fn space_ensure_accounted(&self) -> EngineResult<()> {
@@ -366,7 +398,11 @@ impl Index {
         txn: &heed::RoTxn<'_>,
     ) -> EngineResult<(Vec<([u8; 12], ExtentRefs)>, Vec<(u32, u64)>)> {
         let mut refs: std::collections::BTreeMap<[u8; 12], ExtentRefs> = Default::default();
+        let own = self.shard;
         let mut add = |extent: &Extent, owner: ExtentOwner| {
+            if own.is_some_and(|own| own != extent.shard) {
+                return;
+            }
             refs.entry(extent_ref_key(extent.segment, extent.offset_bytes))
                 .or_insert_with(|| ExtentRefs {
                     extent: *extent,

@@ -15,6 +15,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from helpers import KiB, MiB
 
 SEGMENT_MIB = 8
@@ -156,3 +158,38 @@ def test_reads_racing_the_compactor_never_fail(server_factory):
     assert reads[0] > 0
     assert used <= bound, f"{used} bytes of segments for {live_bytes} live bytes"
     assert_reads_back(s3, bucket, kept)
+
+
+def shard_of(bucket: str, shards: int) -> int:
+    """engine::shard_for: FNV-1a 64 of the name, modulo the shard count."""
+    h = 0xCBF29CE484222325
+    for byte in bucket.encode():
+        h ^= byte
+        h = (h * 0x100000001B3) % (1 << 64)
+    return h % shards
+
+
+def test_copies_across_shards_survive_compaction_of_the_source(server_factory):
+    """A copy into a bucket of another shard has its own records: deleting the source and
+    compacting its shard away leaves the copy readable."""
+    srv = server_factory(env=COMPACT_ENV)
+    if srv.shards < 2:
+        pytest.skip("needs two shards")
+    s3 = srv.client()
+    source = next(f"src-{n}" for n in range(100) if shard_of(f"src-{n}", srv.shards) == 0)
+    dest = next(f"dst-{n}" for n in range(100) if shard_of(f"dst-{n}", srv.shards) == 1)
+    s3.create_bucket(Bucket=source)
+    s3.create_bucket(Bucket=dest)
+    body = os.urandom(3 * MiB + 17)
+    s3.put_object(Bucket=source, Key="orig", Body=body)
+    s3.copy_object(Bucket=dest, Key="copy", CopySource={"Bucket": source, "Key": "orig"})
+    # Fill the source shard past a few segments, then delete everything there.
+    for n in range(24):
+        s3.put_object(Bucket=source, Key=f"filler/{n}", Body=os.urandom(MiB))
+    for n in range(24):
+        s3.delete_object(Bucket=source, Key=f"filler/{n}")
+    s3.delete_object(Bucket=source, Key="orig")
+    shard_dir = srv.data_dir / "shard-0"
+    used = wait_for_segments_at_most(shard_dir, 0)
+    assert used == 0, f"{used} bytes of segments left on the source shard"
+    assert s3.get_object(Bucket=dest, Key="copy")["Body"].read() == body

@@ -222,10 +222,33 @@ pub async fn copy_object(
         let source_tags = source.record.meta.iter().find(|(n, _)| n == META_TAGGING);
         meta.extend(source_tags.cloned());
     }
+    let same_shard = source.bucket.owner_shard == bucket.owner_shard;
     let (body, etag) = match encryption {
-        CopyEncryption::Share(encryption_meta) => {
+        CopyEncryption::Share(encryption_meta) if same_shard => {
             meta.extend(encryption_meta);
             (source.record.body.clone(), source.record.etag.clone())
+        }
+        CopyEncryption::Share(encryption_meta) => {
+            // Another shard's records are never shared: its compactor only
+            // knows the references its own index holds. The bytes are copied
+            // under the same data key (new object id, so new IVs), and the
+            // copy keeps the source's wrapped key and ETag.
+            let key = crate::sse::key_of(&shard.settings.encryption, &source.record.meta, None)?;
+            meta.extend(encryption_meta);
+            let whole = ByteRange {
+                start: 0,
+                end_inclusive: source.record.size_bytes.wrapping_sub(1),
+            };
+            let body = match &source.record.body {
+                ObjectBody::Inline(stored) => ObjectBody::Inline(stored.clone()),
+                ObjectBody::Extents(_) => {
+                    let keys = (key.clone(), key);
+                    let (extents, _, _) =
+                        copy_bytes(shard, &source.record.body, whole, &bucket, keys).await?;
+                    ObjectBody::Extents(extents)
+                }
+            };
+            (body, source.record.etag.clone())
         }
         CopyEncryption::Reencrypt { source_key, dest } => {
             let (dest_key, dest_meta) = dest.unzip();
