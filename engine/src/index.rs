@@ -564,17 +564,7 @@ impl Index {
         }
     }
 
-    pub(crate) fn version_entry_pub(
-        &self,
-        txn: &heed::RoTxn<'_>,
-        bucket_id: u64,
-        key: &[u8],
-        version: VersionSel,
-    ) -> EngineResult<Option<(Vec<u8>, ObjectRecord)>> {
-        self.version_entry(txn, bucket_id, key, version)
-    }
-
-    fn version_entry(
+    pub(crate) fn version_entry(
         &self,
         txn: &heed::RoTxn<'_>,
         bucket_id: u64,

@@ -297,7 +297,7 @@ impl Index {
         version: VersionSel,
     ) -> EngineResult<Option<Vec<u8>>> {
         Ok(self
-            .version_entry_pub(txn, bucket_id, key, version)?
+            .version_entry(txn, bucket_id, key, version)?
             .map(|(index_key, _)| index_key))
     }
 }

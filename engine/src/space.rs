@@ -343,14 +343,12 @@ impl Index {
     /// Accounts an index that has none yet (written before accounting
     /// existed); a no-op once the marker is present.
     pub(crate) fn space_ensure_accounted(&self) -> EngineResult<()> {
-        let mut wtxn = self.env.write_txn()?;
-        if self.space_meta.get(&wtxn, ACCOUNTING_MARKER)?.is_some() {
+        let rtxn = self.read_txn()?;
+        if self.space_meta.get(&rtxn, ACCOUNTING_MARKER)?.is_some() {
             return Ok(());
         }
-        self.space_rebuild_in(&mut wtxn)?;
-        self.space_meta.put(&mut wtxn, ACCOUNTING_MARKER, &[1])?;
-        wtxn.commit()?;
-        Ok(())
+        drop(rtxn);
+        self.space_rebuild()
     }
 
     /// Recomputes the accounting from the objects and parts (keeping which

@@ -154,16 +154,14 @@ async fn apply(
     commit_all(shard, bucket, uploads).await
 }
 
-fn matching<'r>(
-    rules: &'r [LifecycleRule],
-    key: &[u8],
-    record: &ObjectRecord,
-) -> impl Iterator<Item = &'r LifecycleRule> {
-    let (size, meta) = (record.size_bytes, record.meta.clone());
-    let key = key.to_vec();
+fn matching<'a>(
+    rules: &'a [LifecycleRule],
+    key: &'a [u8],
+    record: &'a ObjectRecord,
+) -> impl Iterator<Item = &'a LifecycleRule> {
     rules
         .iter()
-        .filter(move |rule| rule.filter.matches(&key, size, &meta))
+        .filter(move |rule| rule.filter.matches(key, record.size_bytes, &record.meta))
 }
 
 /// Expiration of the current version.

@@ -447,13 +447,7 @@ pub(crate) fn open_record(
     })
 }
 
-/// Whether `extents[i]` is the last chunk of the write (object or part) that
-/// stored it: the next extent belongs to another write, or there is none.
-pub(crate) fn is_last_of_its_write(extents: &[Extent], i: usize) -> bool {
-    extents
-        .get(i + 1)
-        .is_none_or(|next| next.object_id != extents[i].object_id)
-}
+pub(crate) use engine::crypto::is_last_of_its_write;
 
 /// An inline body as stored: tag, then ciphertext.
 pub(crate) fn seal_inline(key: &DataKey, plain: &[u8]) -> Vec<u8> {
