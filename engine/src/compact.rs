@@ -23,7 +23,9 @@ use crate::error::{EngineError, EngineResult};
 use crate::format::{record_len_bytes, verify_chunk};
 use crate::index::IndexOp;
 use crate::io::{AlignedBuf, Disk, DiskFile};
-use crate::limits::{COMPACT_BATCH_BYTES_MAX, COMPACT_YIELD_MS_MAX, DISK_BLOCK_BYTES};
+use crate::limits::{
+    COMPACT_BATCH_BYTES_MAX, COMPACT_YIELD_MS_MAX, DISK_BLOCK_BYTES, INFLIGHT_WRITE_IDLE_MS_MAX,
+};
 use crate::pins::ReadPins;
 use crate::space::ExtentRefs;
 use crate::store::{segment_path, ShardStore, WriteFor};
@@ -152,12 +154,16 @@ impl<D: Disk> ShardStore<D> {
                 .map_or(0, |(_, space)| space.live_bytes)
         };
         self.seal_idle_active(config, live_of);
+        self.expire_idle_writes();
         let candidate = {
             let writer = self.writer.borrow();
+            // Bytes of writes in flight are live even though no committed
+            // entry references them yet (see `crate::inflight`).
             let busy = |segment: u32| {
                 writer.active.as_ref().is_some_and(|a| a.number == segment)
                     || writer.unsynced.iter().any(|s| s.number == segment)
                     || writer.retired.contains(&segment)
+                    || writer.inflight.holds(segment)
             };
             self.index()
                 .segment_states()?
@@ -174,6 +180,24 @@ impl<D: Disk> ShardStore<D> {
         self.retire(segment, pins).await?;
         outcome.segments_removed += self.remove_retired_files(pins)?;
         Ok(outcome)
+    }
+
+    /// Drops the holds of writers that vanished without abandoning their
+    /// write (see [`INFLIGHT_WRITE_IDLE_MS_MAX`]).
+    fn expire_idle_writes(&self) {
+        let idle_max = Duration::from_millis(INFLIGHT_WRITE_IDLE_MS_MAX);
+        let expired = self
+            .writer
+            .borrow_mut()
+            .inflight
+            .expire_idle(Instant::now(), idle_max);
+        if expired > 0 {
+            tracing::warn!(
+                shard = self.shard(),
+                expired,
+                "writes in flight idle for an hour lost their hold on their segments"
+            );
+        }
     }
 
     fn seal_idle_active(&self, config: &CompactionConfig, live_of: impl Fn(u32) -> u64) {
@@ -283,8 +307,17 @@ impl<D: Disk> ShardStore<D> {
 
     /// Commits the retirement; from the moment it is decided, no commit may
     /// reference the segment (the store refuses them like poisoned ones).
+    /// A sealed segment gains no new writes, so one not held when the pass
+    /// chose it stays unheld; checked again all the same, since retiring a
+    /// held segment would fail a client's upload.
     async fn retire(&self, segment: u32, pins: &ReadPins) -> EngineResult<()> {
-        self.writer.borrow_mut().retired.insert(segment);
+        {
+            let mut writer = self.writer.borrow_mut();
+            if writer.inflight.holds(segment) {
+                return Ok(());
+            }
+            writer.retired.insert(segment);
+        }
         if let Err(err) = self.commit(IndexOp::RetireSegment { segment }).await {
             // Something referenced it after all (a copy of a moved record
             // committed meanwhile): keep it, a later pass moves that too.

@@ -21,6 +21,9 @@ pub enum EngineError {
     BucketNotEmpty,
     /// The segment was poisoned by an earlier failed write or sync.
     SegmentPoisoned,
+    /// A write committed after its records' hold expired (no append for
+    /// `INFLIGHT_WRITE_IDLE_MS_MAX`) and the compactor reclaimed them.
+    WriteExpired,
     /// The shard's committer thread is gone (shutdown in progress).
     ShuttingDown,
     /// The multipart upload does not exist (never did, completed or aborted).
@@ -51,6 +54,9 @@ impl fmt::Display for EngineError {
             EngineError::NoSuchBucket => write!(f, "no such bucket"),
             EngineError::BucketNotEmpty => write!(f, "bucket not empty"),
             EngineError::SegmentPoisoned => write!(f, "segment poisoned by an earlier failure"),
+            EngineError::WriteExpired => {
+                write!(f, "write idle too long; its records were reclaimed")
+            }
             EngineError::ShuttingDown => write!(f, "engine shutting down"),
             EngineError::NoSuchUpload => write!(f, "no such multipart upload"),
             EngineError::PreconditionFailed => write!(f, "write precondition failed"),

@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod error;
 pub mod format;
 pub mod index;
+pub mod inflight;
 pub mod io;
 pub mod limits;
 pub mod list;

@@ -50,3 +50,10 @@ pub const COMPACT_YIELD_MS_MAX: u64 = 20;
 /// `StoreConfig::reserve_bytes`): one segment for compaction plus room for
 /// index pages.
 pub const DISK_RESERVE_BYTES: u64 = SEGMENT_BYTES + (64 << 20);
+
+/// A write in flight that appended nothing for this long loses its hold on
+/// its segments (see `inflight`): its writer vanished without abandoning it.
+/// Far above any live writer's gap: the HTTP layer times out a body read
+/// after 30 s, and a chunk is 1 MiB, so only a client slower than 300 B/s
+/// could go an hour between appends.
+pub const INFLIGHT_WRITE_IDLE_MS_MAX: u64 = 60 * 60 * 1000;

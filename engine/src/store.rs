@@ -23,6 +23,7 @@ use crate::committer::Committer;
 use crate::error::{EngineError, EngineResult};
 use crate::format::record_len_bytes;
 use crate::index::{Extent, Index, IndexOp, ObjectBody};
+use crate::inflight::InflightWrites;
 use crate::io::{AlignedBuf, Disk, DiskFile};
 use crate::limits::COMMIT_BATCH_OPS_MAX;
 
@@ -70,6 +71,9 @@ pub(crate) struct WriterState<F> {
     /// When a client write last went to the active segment (the compactor
     /// seals an idle, mostly dead active segment so it can be reclaimed).
     pub(crate) last_append_at: std::time::Instant,
+    /// Client writes appended but not yet committed or abandoned: their
+    /// segments are live for the compactor.
+    pub(crate) inflight: InflightWrites,
 }
 
 /// Who a new record is for: client writes must leave the reserve free.
@@ -116,6 +120,7 @@ impl<D: Disk> ShardStore<D> {
             poisoned: HashSet::new(),
             retired: retired.clone(),
             last_append_at: std::time::Instant::now(),
+            inflight: InflightWrites::default(),
         };
         // Segment numbers are never reused: a reader may still hold a handle
         // to a retired one.
@@ -194,19 +199,22 @@ impl<D: Disk> ShardStore<D> {
     }
 
     /// Reserves room for a record of `record_len` bytes, rolling to a new
-    /// segment when the active one is full or poisoned.
+    /// segment when the active one is full or poisoned. A client write's
+    /// segment is held for it from here until it commits or is abandoned.
     fn reserve(
         &self,
         record_len: u64,
         write_for: WriteFor,
+        object_id: u128,
     ) -> EngineResult<(Rc<OpenSegment<D::File>>, u64)> {
         let mut writer = self.writer.borrow_mut();
         let fits = writer.append_at_bytes + record_len <= self.config.segment_bytes;
         let active = writer.active.clone().filter(|seg| {
             fits && !writer.poisoned.contains(&seg.number) && !writer.retired.contains(&seg.number)
         });
+        let now = std::time::Instant::now();
         if write_for == WriteFor::Client {
-            writer.last_append_at = std::time::Instant::now();
+            writer.last_append_at = now;
         }
         let segment = match active {
             Some(segment) => segment,
@@ -238,6 +246,9 @@ impl<D: Disk> ShardStore<D> {
         };
         let offset = writer.append_at_bytes;
         writer.append_at_bytes += record_len;
+        if write_for == WriteFor::Client {
+            writer.inflight.note_append(object_id, segment.number, now);
+        }
         Ok((segment, offset))
     }
 
@@ -270,7 +281,7 @@ impl<D: Disk> ShardStore<D> {
     ) -> (EngineResult<Extent>, AlignedBuf) {
         let record_len = record_len_bytes(payload_len_bytes as usize) as u64;
         debug_assert_eq!(buf.len() as u64, record_len, "chunk not sealed");
-        let (segment, offset_bytes) = match self.reserve(record_len, write_for) {
+        let (segment, offset_bytes) = match self.reserve(record_len, write_for, object_id) {
             Ok(reserved) => reserved,
             Err(err) => return (Err(err), buf),
         };
@@ -311,6 +322,18 @@ impl<D: Disk> ShardStore<D> {
         outcome.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
+    /// The writer of `object_id` gives up before committing (client gone, a
+    /// 4xx, a timeout): its records are dead and its segments no longer held.
+    /// A no-op once the write committed.
+    pub fn abandon_write(&self, object_id: u128) {
+        self.writer.borrow_mut().inflight.release(object_id);
+    }
+
+    /// Client writes appended and not yet committed or abandoned.
+    pub fn writes_in_flight(&self) -> usize {
+        self.writer.borrow().inflight.len()
+    }
+
     /// Resolves when the commit loop has committed everything queued before
     /// `shutdown` and ended.
     pub async fn drained(&self) {
@@ -336,7 +359,15 @@ impl<D: Disk> ShardStore<D> {
             .into_iter()
             .map(|pending| (pending.op, pending.reply))
             .unzip();
+        let writes: Vec<u128> = ops.iter().flat_map(op_client_writes).collect();
         let outcome = self.commit_batch_durably(ops).await;
+        // Committed (now live in the index) or refused (dead): either way the
+        // writes' records no longer need a hold.
+        let mut writer = self.writer.borrow_mut();
+        for object_id in writes {
+            writer.inflight.release(object_id);
+        }
+        drop(writer);
         match outcome {
             Ok(per_op) => {
                 for (reply, result) in replies.into_iter().zip(per_op) {
@@ -364,37 +395,48 @@ impl<D: Disk> ShardStore<D> {
                     "segment fdatasync failed; segment poisoned");
             }
         }
-        let (ops, refused) = self.commit_refuse_poisoned(ops);
+        let (ops, refused) = self.commit_refuse_unusable(ops);
         let segment_ends = self.commit_segment_ends(&ops);
         // Step 3: one LMDB transaction for the whole batch.
         let mut outcomes = self.committer.commit(ops, segment_ends).await?.into_iter();
         Ok(refused
             .into_iter()
-            .map(|refused| {
-                if refused {
-                    Err(EngineError::SegmentPoisoned)
-                } else {
-                    outcomes.next().expect("one outcome per committed op")
-                }
+            .map(|refused| match refused {
+                Some(err) => Err(err),
+                None => outcomes.next().expect("one outcome per committed op"),
             })
             .collect())
     }
 
-    /// Splits off ops whose bytes sit in a poisoned segment.
-    fn commit_refuse_poisoned(&self, ops: Vec<IndexOp>) -> (Vec<IndexOp>, Vec<bool>) {
+    /// Splits off ops whose bytes sit in a poisoned segment (their bytes may
+    /// not be durable) or a retired one (its file is or will be gone). A
+    /// client write reaches a retired segment only when its hold expired (see
+    /// [`crate::inflight`]); a compaction copy only when its source segment
+    /// was retired under it, which the compactor never does.
+    fn commit_refuse_unusable(
+        &self,
+        ops: Vec<IndexOp>,
+    ) -> (Vec<IndexOp>, Vec<Option<EngineError>>) {
         let writer = self.writer.borrow();
         let mut kept = Vec::with_capacity(ops.len());
         let mut refused = Vec::with_capacity(ops.len());
         for op in ops {
-            let poisoned = op_extents(&op).iter().any(|extent| {
-                extent.shard == self.config.shard
-                    && (writer.poisoned.contains(&extent.segment)
-                        || writer.retired.contains(&extent.segment))
-            });
-            refused.push(poisoned);
-            if !poisoned {
+            let own = || {
+                op_extents(&op)
+                    .iter()
+                    .filter(|extent| extent.shard == self.config.shard)
+            };
+            let verdict = if own().any(|extent| writer.poisoned.contains(&extent.segment)) {
+                Some(EngineError::SegmentPoisoned)
+            } else if own().any(|extent| writer.retired.contains(&extent.segment)) {
+                Some(EngineError::WriteExpired)
+            } else {
+                None
+            };
+            if verdict.is_none() {
                 kept.push(op);
             }
+            refused.push(verdict);
         }
         (kept, refused)
     }
@@ -449,6 +491,22 @@ fn remove_unreferenced_files<D: Disk>(
     Ok(())
 }
 
+/// The client writes an op commits: the object ids of its new records.
+/// (A copy that shares another object's records names that object's id,
+/// which has no hold: releasing it is a no-op.)
+fn op_client_writes(op: &IndexOp) -> impl Iterator<Item = u128> + '_ {
+    let extents = match op {
+        IndexOp::PutObject { .. } | IndexOp::PutPart { .. } => op_extents(op),
+        _ => &[],
+    };
+    let mut last = None;
+    extents.iter().filter_map(move |extent| {
+        let new = last != Some(extent.object_id);
+        last = Some(extent.object_id);
+        new.then_some(extent.object_id)
+    })
+}
+
 fn op_extents(op: &IndexOp) -> &[Extent] {
     match op {
         IndexOp::PutObject { record, .. } => match &record.body {
@@ -485,6 +543,7 @@ fn clone_error(err: &EngineError) -> EngineError {
         EngineError::NoSuchBucket => EngineError::NoSuchBucket,
         EngineError::BucketNotEmpty => EngineError::BucketNotEmpty,
         EngineError::SegmentPoisoned => EngineError::SegmentPoisoned,
+        EngineError::WriteExpired => EngineError::WriteExpired,
         EngineError::ShuttingDown => EngineError::ShuttingDown,
         EngineError::NoSuchUpload => EngineError::NoSuchUpload,
         EngineError::PreconditionFailed => EngineError::PreconditionFailed,

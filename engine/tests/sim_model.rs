@@ -38,7 +38,7 @@ use engine::{EngineError, EngineResult};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-const SEEDS_DEFAULT: u64 = 2000;
+const SEEDS_DEFAULT: u64 = 1200;
 const STEPS_PER_SEED: usize = 60;
 const SEGMENT_BYTES: u64 = 4 << 20;
 const SHARD: u16 = 0;
@@ -105,11 +105,24 @@ async fn append_chunks<D: Disk>(
     object_id: u128,
     chunks_max: usize,
 ) -> EngineResult<Vec<Extent>> {
+    append_chunks_from(store, tally, data, object_id, 0, chunks_max).await
+}
+
+/// Appends up to `chunks_max` chunks of `data` from chunk `first` on.
+async fn append_chunks_from<D: Disk>(
+    store: &ShardStore<D>,
+    tally: &Tally,
+    data: &[u8],
+    object_id: u128,
+    first: usize,
+    chunks_max: usize,
+) -> EngineResult<Vec<Extent>> {
     let mut extents = Vec::new();
     for (chunk_index, payload) in data
         .chunks(CHUNK_PAYLOAD_BYTES_MAX)
-        .take(chunks_max)
         .enumerate()
+        .skip(first)
+        .take(chunks_max)
     {
         let mut buf = AlignedBuf::new(CHUNK_BUF_BYTES);
         let payload_end = RECORD_HEADER_BYTES + payload.len();
@@ -146,7 +159,10 @@ async fn put_object<D: Disk>(
     let (body, extents) = if data.len() <= INLINE_OBJECT_BYTES_MAX {
         (ObjectBody::Inline(data.to_vec()), Vec::new())
     } else {
-        let extents = append_chunks(store, tally, data, object_id, usize::MAX).await?;
+        // A failed append ends the write, as the S3 layer's hold guard does.
+        let extents = append_chunks(store, tally, data, object_id, usize::MAX)
+            .await
+            .inspect_err(|_| store.abandon_write(object_id))?;
         (ObjectBody::Extents(extents.clone()), extents)
     };
     let record = record_of(data, body, stamp);
@@ -1080,6 +1096,153 @@ impl Sim {
         self.covered("corrupt byte");
     }
 
+    /// A slow write beside churn and compaction: its first chunks are
+    /// appended, then other puts fill more than a segment and are deleted
+    /// (so the segments holding those first chunks are dead but for them),
+    /// and the compactor runs until it finds nothing to do. The write's
+    /// segments must survive that. Then the write finishes (it commits and
+    /// reads back), is abandoned (its segments are reclaimed at once), or the
+    /// power fails (the key keeps its old value).
+    async fn op_slow_write(&mut self) {
+        let Some(bucket_id) = self.live_bucket() else {
+            return;
+        };
+        let key = self.key();
+        let len = self
+            .rng
+            .gen_range(CHUNK_PAYLOAD_BYTES_MAX + 1..=OBJECT_BYTES_MAX);
+        let data = self.data(len);
+        let chunks = data.len().div_ceil(CHUNK_PAYLOAD_BYTES_MAX);
+        let first = self.rng.gen_range(1..chunks);
+        let stamp = self.next_stamp();
+        let object_id = u128::from(stamp) << 64 | 0x5107;
+        let head = append_chunks(self.store(), &self.tally, &data, object_id, first)
+            .await
+            .unwrap_or_else(|err| panic!("{}: slow write's first chunks: {err}", self.ctx()));
+        self.churn_a_segment(bucket_id).await;
+        self.compact_until_idle().await;
+        let held: BTreeSet<u32> = head.iter().map(|extent| extent.segment).collect();
+        let retired = self.index.space_report().expect("space").retired_segments;
+        assert!(
+            retired.iter().all(|segment| !held.contains(segment)),
+            "{}: a segment holding a write in flight was retired: {held:?} {retired:?}",
+            self.ctx()
+        );
+        match self.rng.gen_range(0..3) {
+            0 => {
+                self.slow_write_finish(bucket_id, &key, data, head, object_id, stamp)
+                    .await
+            }
+            1 => {
+                self.store().abandon_write(object_id);
+                assert_eq!(self.store().writes_in_flight(), 0, "{}", self.ctx());
+                self.compact_until_idle().await;
+                let retired = self.index.space_report().expect("space").retired_segments;
+                assert!(
+                    held.iter().all(|segment| retired.contains(segment)),
+                    "{}: abandoned write's segments {held:?} not reclaimed: {retired:?}",
+                    self.ctx()
+                );
+                self.covered("slow write abandoned, then reclaimed");
+            }
+            _ => {
+                self.restart(true).await;
+                self.covered("crash during a slow write");
+            }
+        }
+        self.check_object(bucket_id, &key, "after a slow write")
+            .await;
+    }
+
+    async fn slow_write_finish(
+        &mut self,
+        bucket_id: u64,
+        key: &[u8],
+        data: Vec<u8>,
+        mut extents: Vec<Extent>,
+        object_id: u128,
+        stamp: u64,
+    ) {
+        let first = extents.len();
+        let tail = append_chunks_from(
+            self.store(),
+            &self.tally,
+            &data,
+            object_id,
+            first,
+            usize::MAX,
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{}: slow write's last chunks: {err}", self.ctx()));
+        extents.extend(tail);
+        let op = IndexOp::PutObject {
+            bucket_id,
+            key: key.to_vec(),
+            record: record_of(&data, ObjectBody::Extents(extents), stamp),
+            condition: WriteCondition::None,
+            version: engine::index::VersionWrite::Unversioned,
+        };
+        let result = self.store().commit(op).await;
+        assert!(
+            result.is_ok(),
+            "{}: slow write commit: {result:?}",
+            self.ctx()
+        );
+        assert_eq!(self.store().writes_in_flight(), 0, "{}", self.ctx());
+        self.model.objects.insert((bucket_id, key.to_vec()), data);
+        self.covered("slow write finished across compaction");
+    }
+
+    /// Puts more than a segment of objects under keys the model never uses,
+    /// then deletes them: the active segment rolls over, and what it held
+    /// is dead.
+    async fn churn_a_segment(&mut self, bucket_id: u64) {
+        let mut written = 0;
+        let mut churned = Vec::new();
+        while written <= SEGMENT_BYTES as usize {
+            let key = format!("churn-{}", churned.len()).into_bytes();
+            let len = self
+                .rng
+                .gen_range(INLINE_OBJECT_BYTES_MAX + 1..=CHUNK_PAYLOAD_BYTES_MAX);
+            let data = self.data(len);
+            let stamp = self.next_stamp();
+            put_object(self.store(), &self.tally, bucket_id, &key, &data, stamp)
+                .await
+                .unwrap_or_else(|err| panic!("{}: churn put: {err}", self.ctx()));
+            written += record_len_bytes(len);
+            churned.push(key);
+        }
+        for key in churned {
+            let result = self
+                .store()
+                .commit(IndexOp::DeleteObject { bucket_id, key })
+                .await;
+            assert!(result.is_ok(), "{}: churn delete: {result:?}", self.ctx());
+        }
+    }
+
+    /// Compaction passes that take any sealed segment (emptiest first),
+    /// until none is left or 64 passes ran (moved records fill new segments
+    /// that qualify again, so it may never run dry).
+    async fn compact_until_idle(&mut self) {
+        let config = CompactionConfig {
+            live_ratio_max: 1.0,
+            rate_bytes_per_s: 0,
+            idle_interval: std::time::Duration::ZERO,
+            seal_idle_after: std::time::Duration::ZERO,
+        };
+        for _ in 0..64 {
+            let outcome = self
+                .store()
+                .compact_pass(&config, &self.pins)
+                .await
+                .unwrap_or_else(|err| panic!("{}: compaction: {err}", self.ctx()));
+            if outcome.segment.is_none() {
+                return;
+            }
+        }
+    }
+
     /// A few compaction passes (sometimes while a reader is pinned, which
     /// must keep every retired file in place until it unpins), then every
     /// object reads back and the accounting is exact. Retired segments'
@@ -1159,7 +1322,8 @@ impl Sim {
                 81..=84 => self.op_sync_eio().await,
                 85..=88 => self.op_enospc().await,
                 89..=93 => self.op_corrupt().await,
-                94..=97 => self.op_compact().await,
+                94..=96 => self.op_compact().await,
+                97 | 98 => self.op_slow_write().await,
                 _ => self.verify_all("periodic check").await,
             }
         }
@@ -1225,6 +1389,9 @@ fn engine_matches_model_across_crashes_and_faults() {
         "corrupt byte",
         "compaction",
         "compaction waits for a pinned reader",
+        "slow write finished across compaction",
+        "slow write abandoned, then reclaimed",
+        "crash during a slow write",
         "verify all",
     ] {
         assert!(

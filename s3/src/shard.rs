@@ -74,6 +74,9 @@ pub enum ShardRequest {
         payload_len_bytes: u32,
         reply: oneshot::Sender<(EngineResult<Extent>, AlignedBuf)>,
     },
+    /// The write of `object_id` ends without a commit: release its hold on
+    /// the owner's segments (see `engine::inflight`).
+    AbandonWrite { object_id: u128 },
     /// Commit an index change on the owner (group-committed there).
     Commit {
         op: IndexOp,
@@ -246,6 +249,40 @@ impl Shard {
         answer.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
+    /// Commits the index change that completes a write holding `hold`. The
+    /// owner releases the hold with the commit, whatever its outcome.
+    pub(crate) async fn commit_write(
+        &self,
+        owner: u16,
+        op: IndexOp,
+        hold: Option<WriteHold>,
+    ) -> EngineResult<()> {
+        let result = self.commit(owner, op).await;
+        if let Some(hold) = hold {
+            hold.committed();
+        }
+        result
+    }
+
+    /// Tells the owner that the write of `object_id` ends without a commit.
+    /// Synchronous (it runs from drop guards): a full queue to the owner
+    /// defers the message to a task instead of waiting.
+    fn abandon_write(&self, owner: u16, object_id: u128) {
+        if owner == self.id {
+            self.store.abandon_write(object_id);
+            return;
+        }
+        let peer = &self.peers[owner as usize];
+        if let Err(async_channel::TrySendError::Full(request)) =
+            peer.try_send(ShardRequest::AbandonWrite { object_id })
+        {
+            let peer = peer.clone();
+            monoio::spawn(async move {
+                let _ = peer.send(request).await;
+            });
+        }
+    }
+
     /// Asks the control plane to change a bucket (create, delete, set its
     /// default encryption) and installs the snapshot it answers with.
     pub async fn control(
@@ -262,6 +299,42 @@ impl Shard {
             .map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "control plane unavailable"))??;
         self.install_catalog(snapshot);
         Ok(())
+    }
+}
+
+/// A write that appended records on its owner shard and has not committed:
+/// dropped before [`WriteHold::committed`] (an error, the client gone), it
+/// tells the owner the records are dead, so their segments can be compacted.
+/// Drop it only after every append of the write has finished, or a late
+/// append would take the hold again (until it expires).
+pub(crate) struct WriteHold {
+    shard: Rc<Shard>,
+    owner: u16,
+    object_id: u128,
+    armed: bool,
+}
+
+impl WriteHold {
+    pub(crate) fn new(shard: &Rc<Shard>, owner: u16, object_id: u128) -> WriteHold {
+        WriteHold {
+            shard: shard.clone(),
+            owner,
+            object_id,
+            armed: true,
+        }
+    }
+
+    /// The commit was handed to the owner, which releases the hold itself.
+    fn committed(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for WriteHold {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shard.abandon_write(self.owner, self.object_id);
+        }
     }
 }
 
@@ -295,6 +368,7 @@ async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
         ShardRequest::Commit { op, reply } => {
             let _ = reply.send(shard.store.commit(op).await);
         }
+        ShardRequest::AbandonWrite { object_id } => shard.store.abandon_write(object_id),
         ShardRequest::InstallCatalog { snapshot, reply } => {
             shard.install_catalog(snapshot);
             let _ = reply.send(());

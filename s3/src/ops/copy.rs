@@ -22,7 +22,7 @@ use crate::ops::range::ByteRange;
 use crate::ops::tagging::{request_tagging_meta, tagging_directive_replace, META_TAGGING};
 use crate::ops::versioning::BucketVersioning;
 use crate::ops::{engine_error, RequestContext};
-use crate::shard::{BucketInfo, Shard};
+use crate::shard::{BucketInfo, Shard, WriteHold};
 use crate::sse::{customer_key, CopyEncryption, CustomerHeaders};
 use crate::xml;
 use engine::index::VersionSel;
@@ -223,6 +223,7 @@ pub async fn copy_object(
         meta.extend(source_tags.cloned());
     }
     let same_shard = source.bucket.owner_shard == bucket.owner_shard;
+    let mut hold = None;
     let (body, etag) = match encryption {
         CopyEncryption::Share(encryption_meta) if same_shard => {
             meta.extend(encryption_meta);
@@ -243,8 +244,9 @@ pub async fn copy_object(
                 ObjectBody::Inline(stored) => ObjectBody::Inline(stored.clone()),
                 ObjectBody::Extents(_) => {
                     let keys = (key.clone(), key);
-                    let (extents, _, _) =
+                    let (extents, _, _, copied_hold) =
                         copy_bytes(shard, &source.record.body, whole, &bucket, keys).await?;
+                    hold = copied_hold;
                     ObjectBody::Extents(extents)
                 }
             };
@@ -258,8 +260,9 @@ pub async fn copy_object(
                 end_inclusive: source.record.size_bytes.wrapping_sub(1),
             };
             let keys = (source_key, dest_key);
-            let (extents, md5, _) =
+            let (extents, md5, _, copied_hold) =
                 copy_bytes(shard, &source.record.body, whole, &bucket, keys).await?;
+            hold = copied_hold;
             let etag = crate::sse::etag_for(md5, &meta);
             (ObjectBody::Extents(extents), etag)
         }
@@ -282,7 +285,7 @@ pub async fn copy_object(
         version,
     };
     shard
-        .commit(bucket.owner_shard, op)
+        .commit_write(bucket.owner_shard, op, hold)
         .await
         .map_err(engine_error)?;
     let mut headers = encryption_headers;
@@ -351,7 +354,7 @@ pub async fn upload_part_copy(
         crate::sse::key_of(encryption, &source.record.meta, source_customer.as_ref())?,
         crate::sse::key_of(encryption, &upload_record.meta, dest_customer.as_ref())?,
     );
-    let (extents, md5, size_bytes) =
+    let (extents, md5, size_bytes, hold) =
         copy_bytes(shard, &source.record.body, span, &bucket, keys).await?;
     let etag = hex::encode(md5);
     let record = PartRecord {
@@ -367,7 +370,7 @@ pub async fn upload_part_copy(
         record,
     };
     shard
-        .commit(bucket.owner_shard, op)
+        .commit_write(bucket.owner_shard, op, hold)
         .await
         .map_err(engine_error)?;
     let mut out = Vec::new();
@@ -383,8 +386,11 @@ async fn copy_bytes(
     span: ByteRange,
     dest: &BucketInfo,
     (source_key, dest_key): (Option<DataKey>, Option<DataKey>),
-) -> S3Result<(Vec<engine::index::Extent>, [u8; 16], u64)> {
+) -> S3Result<(Vec<engine::index::Extent>, [u8; 16], u64, Option<WriteHold>)> {
     let object_id: u128 = rand::random();
+    // Appends are sequential here, so when an error returns none is in
+    // flight and dropping the hold abandons the write at once.
+    let mut hold = None;
     let mut md5 = Md5::new();
     let mut extents = Vec::new();
     let len = if span.end_inclusive == u64::MAX {
@@ -426,6 +432,7 @@ async fn copy_bytes(
             filled,
             last,
         );
+        hold.get_or_insert_with(|| WriteHold::new(shard, dest.owner_shard, object_id));
         let (result, buf) = shard
             .append_chunk(dest.owner_shard, buf, object_id, chunk_index, filled as u32)
             .await;
@@ -433,7 +440,7 @@ async fn copy_bytes(
         extents.push(result.map_err(engine_error)?);
         chunk_index += 1;
     }
-    Ok((extents, md5.finalize().into(), len))
+    Ok((extents, md5.finalize().into(), len, hold))
 }
 
 /// Reads an object's bytes sequentially from a position, chunk by chunk.

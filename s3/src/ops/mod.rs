@@ -282,6 +282,11 @@ pub fn engine_error(err: EngineError) -> S3Error {
         EngineError::ConditionTargetMissing | EngineError::NoSuchObject => {
             S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
         }
+        EngineError::WriteExpired => S3Error::new(
+            S3ErrorCode::RequestTimeout,
+            "Your socket connection to the server was not read from or written to within the \
+             timeout period. Idle connections will be closed.",
+        ),
         EngineError::Io(_)
         | EngineError::Corrupt { .. }
         | EngineError::Index(_)

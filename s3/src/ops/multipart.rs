@@ -266,7 +266,7 @@ pub async fn upload_part(
         record,
     };
     shard
-        .commit(bucket.owner_shard, op)
+        .commit_write(bucket.owner_shard, op, ingested.hold)
         .await
         .map_err(engine_error)?;
     let refs: Vec<(&str, &str)> = headers

@@ -25,7 +25,7 @@ use crate::limits::{BODY_COPY_BYTES_MAX, PUT_CHUNKS_IN_FLIGHT_MAX, PUT_OBJECT_BY
 use crate::ops::conditions::{evaluate_read_conditions, ReadDecision};
 use crate::ops::range::{parse_range, ByteRange};
 use crate::ops::{engine_error, format_http_date, RequestContext};
-use crate::shard::{BucketInfo, Shard};
+use crate::shard::{BucketInfo, Shard, WriteHold};
 
 /// Request headers stored with the object and returned on GET/HEAD.
 const STORED_HEADERS: [&str; 6] = [
@@ -46,6 +46,8 @@ pub(crate) struct Ingested {
     pub md5: [u8; 16],
     pub checksum: Option<Checksum>,
     pub body: ObjectBody,
+    /// Held from the first append until the commit (none for inline bodies).
+    pub hold: Option<WriteHold>,
 }
 
 /// Whether a small body may live inline in the index. Multipart parts may
@@ -168,7 +170,7 @@ pub async fn put_object(
         version,
     };
     shard
-        .commit(bucket.owner_shard, op)
+        .commit_write(bucket.owner_shard, op, ingested.hold)
         .await
         .map_err(engine_error)?;
     let refs: Vec<(&str, &str)> = headers
@@ -334,9 +336,9 @@ pub(crate) fn put_stored_headers(
 }
 
 /// Streams the body into chunk records on the owner shard, hashing (and, with
-/// a key, encrypting) as it goes. A chunk is sealed only once the next read
-/// shows whether it is the last: an encrypted chunk's tag says so, which is
-/// how a truncated object is caught.
+/// a key, encrypting) as it goes. On failure every append still in flight
+/// finishes before the write's hold is dropped (which abandons the write on
+/// the owner), so no late append takes the hold again.
 async fn ingest(
     shard: &Rc<Shard>,
     bucket: &BucketInfo,
@@ -345,18 +347,34 @@ async fn ingest(
     inline: Inline,
     key: Option<&DataKey>,
 ) -> S3Result<Ingested> {
-    let object_id: u128 = rand::random();
-    let mut md5 = Md5::new();
-    let mut checksum = checksum_algorithm.map(ChecksumHasher::new);
     let mut writer = ChunkWriter {
         shard,
         owner: bucket.owner_shard,
-        object_id,
+        object_id: rand::random(),
         key,
         in_flight: VecDeque::new(),
         extents: Vec::new(),
         next_index: 0,
+        hold: None,
     };
+    let result = ingest_stream(&mut writer, payload, checksum_algorithm, inline).await;
+    if result.is_err() {
+        writer.drain().await;
+    }
+    result
+}
+
+/// A chunk is sealed only once the next read shows whether it is the last:
+/// an encrypted chunk's tag says so, which is how a truncated object is caught.
+async fn ingest_stream(
+    writer: &mut ChunkWriter<'_>,
+    payload: &mut PayloadReader<'_, '_>,
+    checksum_algorithm: Option<ChecksumAlgorithm>,
+    inline: Inline,
+) -> S3Result<Ingested> {
+    let shard = writer.shard;
+    let mut md5 = Md5::new();
+    let mut checksum = checksum_algorithm.map(ChecksumHasher::new);
     // The chunk read last, not yet sealed: (buffer, payload bytes).
     let mut pending: Option<(AlignedBuf, usize)> = None;
     let mut size_bytes: u64 = 0;
@@ -392,17 +410,13 @@ async fn ingest(
             && at_end
             && filled <= INLINE_OBJECT_BYTES_MAX
         {
-            let stored = match key {
+            let stored = match writer.key {
                 Some(key) => crate::sse::seal_inline(key, bytes),
                 None => bytes.to_vec(),
             };
             shard.give_buf(buf);
-            return Ok(finish_ingest(
-                size_bytes,
-                md5,
-                checksum,
-                ObjectBody::Inline(stored),
-            ));
+            let body = ObjectBody::Inline(stored);
+            return Ok(finish_ingest(size_bytes, md5, checksum, body, None));
         }
         if filled == 0 {
             shard.give_buf(buf);
@@ -421,11 +435,13 @@ async fn ingest(
         pending = Some((buf, filled));
     }
     let extents = writer.finish().await?;
+    let body = ObjectBody::Extents(extents);
     Ok(finish_ingest(
         size_bytes,
         md5,
         checksum,
-        ObjectBody::Extents(extents),
+        body,
+        writer.hold.take(),
     ))
 }
 
@@ -439,6 +455,8 @@ struct ChunkWriter<'a> {
     in_flight: VecDeque<JoinHandle<(EngineResult<Extent>, AlignedBuf)>>,
     extents: Vec<Extent>,
     next_index: u32,
+    /// Taken with the first append.
+    hold: Option<WriteHold>,
 }
 
 impl ChunkWriter<'_> {
@@ -446,6 +464,8 @@ impl ChunkWriter<'_> {
         let index = self.next_index;
         crate::sse::seal_record(&mut buf, self.key, self.object_id, index, len, last);
         let (task_shard, owner, object_id) = (self.shard.clone(), self.owner, self.object_id);
+        self.hold
+            .get_or_insert_with(|| WriteHold::new(&task_shard, owner, object_id));
         self.in_flight.push_back(monoio::spawn(async move {
             task_shard
                 .append_chunk(owner, buf, object_id, index, len as u32)
@@ -459,18 +479,26 @@ impl ChunkWriter<'_> {
         Ok(())
     }
 
-    async fn finish(mut self) -> S3Result<Vec<Extent>> {
+    async fn finish(&mut self) -> S3Result<Vec<Extent>> {
         while let Some(handle) = self.in_flight.pop_front() {
             let extent = ingest_collect(self.shard, Some(handle)).await?;
             self.extents.push(extent);
         }
-        Ok(self.extents)
+        Ok(std::mem::take(&mut self.extents))
     }
 
-    /// Returns an unsealed buffer to the pool; appends in flight finish on
-    /// their own (their extents are never committed).
+    /// Returns an unsealed buffer to the pool; `drain` then waits for the
+    /// appends in flight (their extents are never committed).
     fn abandon(&self, pending: Option<AlignedBuf>) {
         if let Some(buf) = pending {
+            self.shard.give_buf(buf);
+        }
+    }
+
+    /// Waits for every append still in flight, returning their buffers.
+    async fn drain(&mut self) {
+        while let Some(handle) = self.in_flight.pop_front() {
+            let (_, buf) = handle.await;
             self.shard.give_buf(buf);
         }
     }
@@ -490,12 +518,14 @@ fn finish_ingest(
     md5: Md5,
     checksum: Option<ChecksumHasher>,
     body: ObjectBody,
+    hold: Option<WriteHold>,
 ) -> Ingested {
     Ingested {
         size_bytes,
         md5: md5.finalize().into(),
         checksum: checksum.map(ChecksumHasher::finalize),
         body,
+        hold,
     }
 }
 
