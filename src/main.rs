@@ -100,6 +100,12 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_ROOT_SECRET_KEY", hide_env_values = true)]
     pub root_secret_key: Option<String>,
 
+    /// Accept AWS Signature Version 2 (header and presigned URLs), which older tools
+    /// such as s3cmd with `signature_v2` use. `off` answers every SigV2 request with
+    /// InvalidRequest, as AWS regions that only take SigV4 do.
+    #[arg(long, env = "MAXIOFS_SIGV2", default_value = "on", value_parser = ["on", "off"])]
+    pub sigv2: String,
+
     /// Region reported to clients (GetBucketLocation, x-amz-bucket-region).
     #[arg(long, env = "MAXIOFS_REGION", default_value = "us-east-1")]
     pub region: String,

@@ -391,6 +391,7 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     );
     let settings = S3Settings {
         region: context.args.region.clone(),
+        sigv2_enabled: context.args.sigv2 == "on",
         virtual_host_domains: context.args.domains.clone(),
         encryption: context.encryption.clone(),
         data_dir: context.args.data_dir.clone(),

@@ -336,6 +336,11 @@ impl Exchange<'_> {
     /// as needed. `headers` must not contain framing fields (Content-Length,
     /// Transfer-Encoding, Connection). For a HEAD request a Fixed or Chunked body is
     /// announced but not sent.
+    /// True once a response head was written (or is being written).
+    pub fn head_started(&self) -> bool {
+        self.response != ResponseState::NotStarted
+    }
+
     pub async fn send_head(
         &mut self,
         status: u16,

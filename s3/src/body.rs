@@ -228,23 +228,26 @@ pub async fn read_small_body(
     header_checksums: HeaderChecksums,
 ) -> S3Result<Vec<u8>> {
     let mut reader = PayloadReader::new(ex, mode)?;
-    let mut body = vec![0u8; 16 * 1024];
+    let mut body = vec![0u8; (16 * 1024).min(max_bytes + 1)];
     let mut len = 0;
     loop {
         if len == body.len() {
-            if body.len() > max_bytes {
-                return Err(S3Error::new(
-                    S3ErrorCode::MalformedXML,
-                    "The XML you provided was larger than the maximum allowed.",
-                ));
-            }
-            body.resize(body.len() * 2, 0);
+            // One byte past the limit is enough to know the body is too big.
+            body.resize((body.len() * 2).min(max_bytes + 1), 0);
         }
         let n = reader.read(&mut body[len..]).await?;
         if n == 0 {
             break;
         }
         len += n;
+        // Checked after every read: a body may not pass the limit by
+        // whatever the last read happened to bring.
+        if len > max_bytes {
+            return Err(S3Error::new(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was larger than the maximum allowed.",
+            ));
+        }
     }
     body.truncate(len);
     let trailer = reader.finish()?;
@@ -321,6 +324,21 @@ pub(crate) fn require_integrity_header(head: &http::RequestHead, body: &[u8]) ->
     }
     Err(S3Error::new(
         S3ErrorCode::InvalidRequest,
-        "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
+        "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
     ))
+}
+
+/// Which integrity signal a configuration body must carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyIntegrity {
+    /// Whatever the client sent is checked; nothing is required.
+    Optional,
+    /// Content-MD5 or an `x-amz-checksum-*` header or trailer, as AWS requires
+    /// (DeleteObjects, Object Lock, retention, legal hold, lifecycle, default
+    /// encryption): without it a SigV2 or `UNSIGNED-PAYLOAD` request's body
+    /// is covered by nothing.
+    Required,
+    /// As `Required`, but a body whose SHA-256 the signature covers also
+    /// qualifies (ACLs: s3cmd signs the hash and sends no Content-MD5).
+    RequiredUnlessHashSigned,
 }

@@ -172,6 +172,9 @@ pub struct S3Error {
     /// Headers the error response carries besides the usual ones (a GET of a
     /// delete marker answers 404 with `x-amz-delete-marker: true`).
     pub headers: Vec<(String, String)>,
+    /// Elements the error XML carries after `Resource`, as AWS adds them for
+    /// some errors (`HeadersNotSigned`, `ArgumentName`, `ArgumentValue`).
+    pub details: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -181,7 +184,13 @@ impl S3Error {
             message: message.into(),
             resource: None,
             headers: Vec::new(),
+            details: Vec::new(),
         }
+    }
+
+    pub fn with_detail(mut self, element: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((element, value.into()));
+        self
     }
 
     pub fn with_resource(mut self, resource: impl Into<String>) -> Self {

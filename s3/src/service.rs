@@ -107,11 +107,30 @@ impl S3Service {
             Some(digest) => PayloadMode::Sha256(digest),
             None => PayloadMode::Unsigned,
         };
-        let verified = if sigv4::is_presigned(&route.query) {
+        let presigned_v4 = sigv4::is_presigned(&route.query);
+        let presigned_v2 = sigv2::is_presigned_v2(&route.query);
+        if let Some(value) = head.header("authorization") {
+            if presigned_v4 || presigned_v2 {
+                return Err(only_one_auth_mechanism(value));
+            }
+        }
+        let uses_v2 = presigned_v2
+            || (!presigned_v4
+                && head
+                    .header("authorization")
+                    .is_some_and(sigv2::is_authorization_header_v2));
+        if uses_v2 && !self.shard.settings.sigv2_enabled {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The authorization mechanism you have provided is not supported. Please use \
+                 AWS4-HMAC-SHA256.",
+            ));
+        }
+        let verified = if presigned_v4 {
             let query = sigv4::parse_presigned_query(&route.query)?;
             let secret = secret_of(&query.credential.access_key_id)?;
             sigv4::verify_presigned(&parts, &query, &params(secret), &mut cache)?
-        } else if sigv2::is_presigned_v2(&route.query) {
+        } else if presigned_v2 {
             let query = sigv2::parse_presigned_query_v2(&route.query)?;
             let secret = secret_of(&query.credentials.access_key_id)?;
             return Ok(v2_mode(sigv2::verify_v2_presigned(
@@ -308,6 +327,18 @@ impl S3Service {
             .respond(status, &headers, bytes::Bytes::from_static(body))
             .await;
     }
+}
+
+/// AWS's answer to a request authenticated both by its query and by an
+/// `Authorization` header: which one to trust is ambiguous, so neither is.
+fn only_one_auth_mechanism(authorization: &str) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidArgument,
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature \
+         query string parameter or the Authorization header should be specified",
+    )
+    .with_detail("ArgumentName", "Authorization")
+    .with_detail("ArgumentValue", authorization)
 }
 
 impl Handler for S3Service {

@@ -125,6 +125,8 @@ pub enum ControlRequest {
 #[derive(Clone, Debug)]
 pub struct S3Settings {
     pub region: String,
+    /// Whether SigV2 requests are accepted (`--sigv2`).
+    pub sigv2_enabled: bool,
     /// Domains under which `bucket.domain` is virtual-host style.
     pub virtual_host_domains: Vec<String>,
     pub encryption: crate::sse::EncryptionSettings,

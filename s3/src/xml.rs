@@ -885,6 +885,9 @@ pub fn error(out: &mut Vec<u8>, err: &S3Error, request_id: &str, host_id: Option
     w.text("Code", err.code.as_str());
     w.text("Message", &err.message);
     w.text_opt("Resource", err.resource.as_deref());
+    for (element, value) in &err.details {
+        w.text(element, value);
+    }
     w.text("RequestId", request_id);
     w.text_opt("HostId", host_id);
     w.close("Error");

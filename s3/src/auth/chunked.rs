@@ -736,6 +736,8 @@ mod tests {
                 ("content-length", "66824"),
             ]
             .iter()
+            // Each example sends only the headers it signs (and the length).
+            .filter(|(n, _)| *n == "content-length" || signed_headers.split(';').any(|s| s == *n))
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
             let parts = RequestParts {

@@ -63,6 +63,9 @@ pub enum AuthError {
     SignatureMismatch,
     /// A header listed in SignedHeaders is absent from the request.
     SignedHeaderMissing(String),
+    /// The request carries headers that change what it does (`x-amz-*`,
+    /// `Content-MD5`) outside SignedHeaders: the names, lowercase.
+    HeadersNotSigned(Vec<String>),
     /// Neither `x-amz-date` nor `Date` is present.
     DateMissing,
     /// `x-amz-date`, `Date` or `X-Amz-Date` is not a valid timestamp.
@@ -121,6 +124,7 @@ impl AuthError {
             Self::AccessKeyUnknown => C::InvalidAccessKeyId,
             Self::SignatureMismatch => C::SignatureDoesNotMatch,
             Self::SignedHeaderMissing(_) => C::SignatureDoesNotMatch,
+            Self::HeadersNotSigned(_) => C::AccessDenied,
             Self::DateMissing | Self::DateInvalid => C::AccessDenied,
             Self::RequestTimeTooSkewed { .. } => C::RequestTimeTooSkewed,
             Self::PresignedExpired | Self::PresignedNotYetValid => C::AccessDenied,
@@ -165,6 +169,9 @@ impl AuthError {
             | Self::TrailerSignatureMismatch => SIGNATURE_MISMATCH_MESSAGE.to_owned(),
             Self::SignedHeaderMissing(name) => {
                 format!("The header '{name}' is listed in SignedHeaders but absent.")
+            }
+            Self::HeadersNotSigned(_) => {
+                "There were headers present in the request which were not signed".to_owned()
             }
             Self::DateMissing | Self::DateInvalid => {
                 "AWS authentication requires a valid Date or x-amz-date header".to_owned()
@@ -213,7 +220,13 @@ const SIGNATURE_MISMATCH_MESSAGE: &str = "The request signature we calculated do
 
 impl From<AuthError> for S3Error {
     fn from(error: AuthError) -> Self {
-        S3Error::new(error.code(), error.message())
+        let err = S3Error::new(error.code(), error.message());
+        match &error {
+            AuthError::HeadersNotSigned(names) => {
+                err.with_detail("HeadersNotSigned", names.join(", "))
+            }
+            _ => err,
+        }
     }
 }
 

@@ -44,20 +44,39 @@ const QUERY_ACCESS_KEY_ID: &str = "AWSAccessKeyId";
 const QUERY_EXPIRES: &str = "Expires";
 const QUERY_SIGNATURE: &str = "Signature";
 
-/// Query parameters CanonicalizedResource carries: the sub-resources AWS
-/// lists (with `delete`, `cors`, `tagging` and `restore`, which clients sign
-/// too) and the `response-*` header overrides. Every other parameter, such as
-/// `prefix` or `max-keys`, is unsigned. Sorted bytewise for `binary_search`.
+/// Query parameters CanonicalizedResource carries: every sub-resource the
+/// router dispatches on (so a signed request cannot be replayed as another
+/// operation by adding one: `PUT /b` as `PUT /b?object-lock`), which covers
+/// AWS's and botocore's lists, and the `response-*` header overrides. Other
+/// parameters (`prefix`, `max-keys`, `list-type`) only shape a listing and
+/// are unsigned. Clients that leave out a newer sub-resource (botocore omits
+/// `retention`, `legal-hold`, `encryption`, `attributes`) get
+/// SignatureDoesNotMatch for those operations: they must use SigV4.
+/// Sorted bytewise for `binary_search`.
 const SUBRESOURCES_SIGNED: &[&str] = &[
+    "accelerate",
     "acl",
+    "analytics",
+    "attributes",
     "cors",
     "delete",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
     "lifecycle",
     "location",
     "logging",
+    "metadataTable",
+    "metrics",
     "notification",
+    "object-lock",
+    "ownershipControls",
     "partNumber",
     "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "replication",
     "requestPayment",
     "response-cache-control",
     "response-content-disposition",
@@ -66,6 +85,10 @@ const SUBRESOURCES_SIGNED: &[&str] = &[
     "response-content-type",
     "response-expires",
     "restore",
+    "retention",
+    "select",
+    "select-type",
+    "session",
     "tagging",
     "torrent",
     "uploadId",

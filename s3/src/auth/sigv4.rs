@@ -808,7 +808,9 @@ pub fn verify_header(
         payload,
         canonical,
     };
-    signed.check(header.signature, params.secret_access_key, cache)
+    let verified = signed.check(header.signature, params.secret_access_key, cache)?;
+    require_signed_headers(parts.headers, &header.signed_headers)?;
+    Ok(verified)
 }
 
 /// Verifies a presigned URL. The payload is `UNSIGNED-PAYLOAD` unless the
@@ -846,7 +848,36 @@ pub fn verify_presigned(
         payload,
         canonical,
     };
-    signed.check(query.signature, params.secret_access_key, cache)
+    let verified = signed.check(query.signature, params.secret_access_key, cache)?;
+    require_signed_headers(parts.headers, &query.signed_headers)?;
+    Ok(verified)
+}
+
+/// Every header that changes what a request does must be covered by its
+/// signature, as AWS requires: each `x-amz-*` header and `Content-MD5`
+/// present must be in SignedHeaders. Otherwise a captured or presigned
+/// request could be turned into another one (a PUT into a copy of any
+/// object, a lock for a century) by adding headers. `x-amz-content-sha256`
+/// is exempt: AWS accepts it unsigned, and its value is either the payload
+/// hash the signature already covers or is checked against the body.
+fn require_signed_headers(
+    headers: &[(String, String)],
+    signed_headers: &[String],
+) -> Result<(), AuthError> {
+    let mut unsigned: Vec<String> = Vec::new();
+    for (name, _) in headers {
+        let guarded = name.starts_with("x-amz-") || name == "content-md5";
+        if !guarded || name == "x-amz-content-sha256" {
+            continue;
+        }
+        if !signed_headers.iter().any(|signed| signed == name) && !unsigned.contains(name) {
+            unsigned.push(name.clone());
+        }
+    }
+    match unsigned.is_empty() {
+        true => Ok(()),
+        false => Err(AuthError::HeadersNotSigned(unsigned)),
+    }
 }
 
 /// A request reduced to what its signature covers, ready to check.

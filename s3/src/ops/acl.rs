@@ -9,6 +9,7 @@
 //! (public-read, grants to others) is refused with NotImplemented rather than
 //! accepted and silently not enforced.
 
+use crate::body::BodyIntegrity;
 use std::rc::Rc;
 
 use http::{BodyLen, Exchange};
@@ -95,7 +96,9 @@ pub async fn put_bucket_acl(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     ctx.bucket_info(shard)?;
-    let body = ctx.read_xml_body(ex).await?;
+    let body = ctx
+        .read_xml_body_checked(ex, BodyIntegrity::RequiredUnlessHashSigned)
+        .await?;
     check_owner_only(ex.head(), &body)?;
     ctx.respond(ex, 200, &[], BodyLen::Empty).await
 }
@@ -120,7 +123,9 @@ pub async fn put_object_acl(
     version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = ctx.read_xml_body(ex).await?;
+    let body = ctx
+        .read_xml_body_checked(ex, BodyIntegrity::RequiredUnlessHashSigned)
+        .await?;
     let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
     check_owner_only(ex.head(), &body)?;
     let headers = crate::ops::versioning::version_headers(version);

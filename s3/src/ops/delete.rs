@@ -6,6 +6,7 @@
 //! marker (the null one when versioning is suspended); with a version id it
 //! removes that version for good.
 
+use crate::body::BodyIntegrity;
 use std::rc::Rc;
 
 use engine::index::{IndexOp, VersionWrite};
@@ -111,9 +112,9 @@ pub async fn delete_objects(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = ctx.read_xml_body(ex).await?;
-    // AWS requires an integrity header on DeleteObjects.
-    crate::body::require_integrity_header(ex.head(), &body)?;
+    let body = ctx
+        .read_xml_body_checked(ex, BodyIntegrity::Required)
+        .await?;
     let request = xml::parse_delete(&body)?;
     let bypass = crate::ops::object_lock::bypass_governance(ex.head());
     let mut pending = Vec::with_capacity(request.objects.len());

@@ -12,6 +12,7 @@
 //! configuration on a server without a master key, which could not encrypt
 //! what the configuration asks for (`InvalidRequest`).
 
+use crate::body::BodyIntegrity;
 use std::rc::Rc;
 
 use http::{BodyLen, Exchange};
@@ -55,9 +56,10 @@ pub async fn put_bucket_encryption(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = ctx.read_xml_body(ex).await?;
     // AWS requires Content-MD5 (or, from the 2025 SDKs, a checksum) here.
-    crate::body::require_integrity_header(ex.head(), &body)?;
+    let body = ctx
+        .read_xml_body_checked(ex, BodyIntegrity::Required)
+        .await?;
     let rule = xml::parse_server_side_encryption_configuration(&body)?;
     let encryption = put_bucket_encryption_check(&shard.settings.encryption, &rule)?;
     set_bucket_encryption(shard, &bucket, Some(encryption)).await?;

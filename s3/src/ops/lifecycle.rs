@@ -9,6 +9,7 @@
 //! AbortIncompleteMultipartUpload, with filters on prefix, tags and object
 //! size. Transitions are refused: there is no other storage tier.
 
+use crate::body::BodyIntegrity;
 use std::rc::Rc;
 
 use http::{BodyLen, Exchange};
@@ -248,7 +249,9 @@ pub async fn put_bucket_lifecycle(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = ctx.read_xml_body(ex).await?;
+    let body = ctx
+        .read_xml_body_checked(ex, BodyIntegrity::Required)
+        .await?;
     parse_configuration(&body)?;
     let text =
         String::from_utf8(body).map_err(|_| xml::malformed("the configuration is not UTF-8"))?;

@@ -24,6 +24,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use engine::EngineError;
 use http::{BodyLen, Exchange};
 
+use crate::body::BodyIntegrity;
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::names::ObjectKey;
@@ -102,10 +103,19 @@ impl RequestContext {
         all.push(("x-amz-request-id", self.request_id.as_str()));
         all.push(("x-amz-id-2", self.request_id.as_str()));
         all.extend_from_slice(headers);
-        self.head_sent = true;
-        ex.send_head(status, &all, body_len)
-            .await
-            .map_err(|_| S3Error::internal("client went away"))
+        // Marked sent only once it was: a head refused before a byte went out
+        // (an invalid header value) still leaves room for an error response.
+        match ex.send_head(status, &all, body_len).await {
+            Ok(()) => {
+                self.head_sent = true;
+                Ok(())
+            }
+            Err(err) if ex.head_started() => {
+                self.head_sent = true;
+                Err(S3Error::internal(format!("response head not sent: {err}")))
+            }
+            Err(err) => Err(S3Error::internal(format!("response head refused: {err}"))),
+        }
     }
 
     /// A response without a body (or a HEAD response).
@@ -136,13 +146,32 @@ impl RequestContext {
     /// The small XML body of a configuration request (at most
     /// `XML_BODY_BYTES_MAX`; header checksums apply to it).
     pub async fn read_xml_body(&self, ex: &mut Exchange<'_>) -> S3Result<Vec<u8>> {
-        crate::body::read_small_body(
+        self.read_xml_body_checked(ex, BodyIntegrity::Optional)
+            .await
+    }
+
+    /// As `read_xml_body`, for the operations that need an integrity header.
+    pub async fn read_xml_body_checked(
+        &self,
+        ex: &mut Exchange<'_>,
+        integrity: BodyIntegrity,
+    ) -> S3Result<Vec<u8>> {
+        let body = crate::body::read_small_body(
             ex,
             &self.payload,
             crate::limits::XML_BODY_BYTES_MAX,
             crate::body::HeaderChecksums::OfBody,
         )
-        .await
+        .await?;
+        let hash_signed = matches!(self.payload, crate::body::PayloadMode::Sha256(_));
+        match integrity {
+            BodyIntegrity::Optional => {}
+            BodyIntegrity::RequiredUnlessHashSigned if hash_signed => {}
+            BodyIntegrity::Required | BodyIntegrity::RequiredUnlessHashSigned => {
+                crate::body::require_integrity_header(ex.head(), &body)?
+            }
+        }
+        Ok(body)
     }
 
     /// A 200 response with an XML body.

@@ -612,7 +612,7 @@ pub async fn get_object(
         range.is_none() && checksum_mode_enabled(ex.head()),
         &mut headers,
     );
-    get_object_response_overrides(ctx, &mut headers);
+    get_object_response_overrides(ctx, &mut headers)?;
     let (status, span) = match range {
         Some(range) => {
             headers.push((
@@ -696,7 +696,13 @@ fn part_range(record: &ObjectRecord, number: u16) -> S3Result<(Option<ByteRange>
 }
 
 /// `response-content-type` and friends replace the stored headers on GET.
-fn get_object_response_overrides(ctx: &RequestContext, headers: &mut Vec<(String, String)>) {
+/// A value that cannot be a header value (a control byte such as CR or LF,
+/// or a character outside ISO-8859-1) is refused as AWS refuses it, before
+/// anything is sent: it would otherwise split the response head.
+fn get_object_response_overrides(
+    ctx: &RequestContext,
+    headers: &mut Vec<(String, String)>,
+) -> S3Result<()> {
     const OVERRIDES: [(&str, &str); 6] = [
         ("response-content-type", "content-type"),
         ("response-content-language", "content-language"),
@@ -707,10 +713,27 @@ fn get_object_response_overrides(ctx: &RequestContext, headers: &mut Vec<(String
     ];
     for (param, header) in OVERRIDES {
         if let Some(value) = ctx.query(param) {
+            if !is_header_value(value) {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    "Header value cannot be represented using ISO-8859-1.",
+                )
+                .with_detail("ArgumentName", param)
+                .with_detail("ArgumentValue", value));
+            }
             headers.retain(|(name, _)| name != header);
             headers.push((header.to_string(), value.to_string()));
         }
     }
+    Ok(())
+}
+
+/// A value HTTP/1.1 can carry in a header field: tab, visible ASCII, space
+/// and the rest of ISO-8859-1 (obs-text); no other control byte.
+fn is_header_value(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c == '\t' || (' '..='~').contains(&c) || ('\u{a0}'..='\u{ff}').contains(&c))
 }
 
 fn get_object_stored_headers(

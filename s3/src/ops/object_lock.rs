@@ -11,6 +11,7 @@
 //! only with `x-amz-bypass-governance-retention: true` (the root user holds
 //! the permission; IAM policies will decide for others).
 
+use crate::body::BodyIntegrity;
 use std::rc::Rc;
 
 use engine::index::{IndexOp, ObjectRecord, META_LEGAL_HOLD, META_RETENTION};
@@ -224,7 +225,9 @@ pub async fn put_object_lock_configuration(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = ctx.read_xml_body(ex).await?;
+    let body = ctx
+        .read_xml_body_checked(ex, BodyIntegrity::Required)
+        .await?;
     let config = xml::parse_object_lock_configuration(&body)?;
     if !bucket.object_lock_enabled() {
         // As AWS allows since 2023: enabling it on an existing bucket needs
@@ -289,7 +292,9 @@ pub async fn put_object_retention(
     version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = ctx.read_xml_body(ex).await?;
+    let body = ctx
+        .read_xml_body_checked(ex, BodyIntegrity::Required)
+        .await?;
     let requested = xml::parse_retention(&body)?;
     let (record, version) = locked_target(shard, ctx, &bucket, version_id.as_ref())?;
     retention_change_allowed(
@@ -372,7 +377,9 @@ pub async fn put_object_legal_hold(
     version_id: Option<VersionId>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = ctx.read_xml_body(ex).await?;
+    let body = ctx
+        .read_xml_body_checked(ex, BodyIntegrity::Required)
+        .await?;
     let on = xml::parse_legal_hold(&body)?;
     let (_, version) = locked_target(shard, ctx, &bucket, version_id.as_ref())?;
     let value = on.then(|| "ON".to_owned());
