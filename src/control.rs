@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cluster::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};
+use engine::crypto::MasterKey;
 use engine::index::IndexOp;
 use futures_channel::oneshot;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
@@ -19,6 +20,8 @@ use s3::sse::BucketEncryption;
 
 pub struct ControlPlane {
     pub catalog: Catalog,
+    /// Opens the access keys' sealed secrets for each snapshot.
+    pub master: MasterKey,
     pub shards: Vec<async_channel::Sender<ShardRequest>>,
     pub snapshot: Arc<CatalogSnapshot>,
 }
@@ -30,8 +33,13 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Builds a snapshot from the catalog's current contents.
-pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot, CatalogError> {
+/// Builds a snapshot from the catalog's current contents; `master` opens the
+/// stored secrets (the shards need them in clear to check signatures).
+pub fn load_snapshot(
+    catalog: &Catalog,
+    version: u64,
+    master: &MasterKey,
+) -> Result<CatalogSnapshot, CatalogError> {
     let mut encryptions = load_snapshot_encryptions(catalog)?;
     let mut settings: HashMap<u64, Vec<(String, String)>> = HashMap::new();
     for (bucket_id, name, value) in catalog.bucket_settings()? {
@@ -65,12 +73,29 @@ pub fn load_snapshot(catalog: &Catalog, version: u64) -> Result<CatalogSnapshot,
             (row.name, info)
         })
         .collect();
-    let secrets = catalog.access_keys()?.into_iter().collect();
+    let secrets = catalog
+        .access_keys()?
+        .into_iter()
+        .map(|(access_key, sealed)| {
+            let secret =
+                open_secret(master, &access_key, &sealed).map_err(CatalogError::Unreadable)?;
+            Ok((access_key, secret))
+        })
+        .collect::<Result<_, CatalogError>>()?;
     Ok(CatalogSnapshot {
         version,
         buckets,
         secrets,
     })
+}
+
+/// An access key's secret as the catalog stores it, sealed by the master key.
+pub fn open_secret(master: &MasterKey, access_key: &str, sealed: &str) -> Result<String, String> {
+    let plain = master
+        .open_text(sealed)
+        .map_err(|err| format!("the secret of access key {access_key} does not open: {err}"))?;
+    String::from_utf8(plain)
+        .map_err(|_| format!("the secret of access key {access_key} is not UTF-8"))
 }
 
 /// Every bucket's default encryption, by bucket id. An algorithm this binary
@@ -240,8 +265,12 @@ impl ControlPlane {
     }
 
     async fn publish(&mut self) -> S3Result<Arc<CatalogSnapshot>> {
-        let next =
-            load_snapshot(&self.catalog, self.snapshot.version + 1).map_err(catalog_error)?;
+        let next = load_snapshot(&self.catalog, self.snapshot.version + 1, &self.master).map_err(
+            |err| {
+                tracing::error!(%err, "catalog snapshot failed");
+                S3Error::internal("We encountered an internal error. Please try again.")
+            },
+        )?;
         self.snapshot = Arc::new(next);
         let mut acks = Vec::with_capacity(self.shards.len());
         for shard in &self.shards {

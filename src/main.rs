@@ -96,9 +96,16 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_ROOT_ACCESS_KEY", hide_env_values = true)]
     pub root_access_key: Option<String>,
 
-    /// Root secret access key (never logged).
-    #[arg(long, env = "MAXIOFS_ROOT_SECRET_KEY", hide_env_values = true)]
-    pub root_secret_key: Option<String>,
+    /// File whose first line is the root secret access key. The secret is taken from
+    /// here or from the environment variable MAXIOFS_ROOT_SECRET_KEY, never from the
+    /// command line, where /proc/*/cmdline shows it to every local user. Never logged;
+    /// stored sealed by the master key.
+    #[arg(long, env = "MAXIOFS_ROOT_SECRET_KEY_FILE")]
+    pub root_secret_key_file: Option<PathBuf>,
+
+    /// Refused: a secret on the command line is visible to every local user.
+    #[arg(long = "root-secret-key", hide = true)]
+    pub root_secret_key_on_command_line: Option<String>,
 
     /// Accept AWS Signature Version 2 (header and presigned URLs), which older tools
     /// such as s3cmd with `signature_v2` use. `off` answers every SigV2 request with
@@ -225,7 +232,41 @@ fn parse_sosapi_block_kib(value: &str) -> Result<u32, String> {
     }
 }
 
+const ENV_ROOT_SECRET_KEY: &str = "MAXIOFS_ROOT_SECRET_KEY";
+
+/// The root secret the operator gave, from the environment or a file; never
+/// from the command line.
+pub(crate) fn root_secret_key(args: &ServerArgs) -> Result<Option<String>, String> {
+    if args.root_secret_key_on_command_line.is_some() {
+        return Err(format!(
+            "--root-secret-key is not accepted (the command line is visible to every local \
+             user): set {ENV_ROOT_SECRET_KEY} or use --root-secret-key-file"
+        ));
+    }
+    let from_env = std::env::var(ENV_ROOT_SECRET_KEY).ok();
+    let from_file = match &args.root_secret_key_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|err| format!("{}: {err}", path.display()))?;
+            let secret = text.lines().next().unwrap_or("").trim().to_owned();
+            if secret.is_empty() {
+                return Err(format!("{} holds no secret", path.display()));
+            }
+            Some(secret)
+        }
+    };
+    match (from_env, from_file) {
+        (Some(_), Some(_)) => Err(format!(
+            "the root secret is given twice ({ENV_ROOT_SECRET_KEY} and --root-secret-key-file)"
+        )),
+        (from_env, from_file) => Ok(from_env.or(from_file)),
+    }
+}
+
 fn main() {
+    // Owner-only modes for every file and directory this process creates.
+    engine::io::modes::restrict_new_file_modes();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -1,5 +1,6 @@
-//! The master key of encryption at rest: where it comes from and the rules
-//! that keep it safe. It never lives inside the data directory (a stolen data
+//! The master key of encryption at rest and of the secrets the catalog stores
+//! (sealed with it, so a copy of the data directory alone opens nothing):
+//! where it comes from and the rules that keep it safe. It never lives inside the data directory (a stolen data
 //! disk must not carry its own key), its file must be readable by its owner
 //! only, and the first start with encryption on generates one beside the data
 //! directory and says loudly to back it up.
@@ -30,7 +31,7 @@ const SETTING_MASTER_KEY_ID: &str = "master_key_id";
 /// The catalog records the id of the key the data directory was first served
 /// with: a start with another key, or without it, is refused rather than
 /// silently writing new data under a key the old data cannot be read with.
-pub fn load(args: &ServerArgs, catalog: &Catalog) -> Result<Option<MasterKey>, String> {
+pub fn load(args: &ServerArgs, catalog: &Catalog) -> Result<MasterKey, String> {
     let source = KeySource {
         data_dir: &args.data_dir,
         master_key_file: args.master_key_file.as_deref(),
@@ -38,7 +39,9 @@ pub fn load(args: &ServerArgs, catalog: &Catalog) -> Result<Option<MasterKey>, S
     let recorded = catalog
         .setting(SETTING_MASTER_KEY_ID)
         .map_err(|err| err.to_string())?;
-    let key = find(&source, args.encryption == "on" && recorded.is_none())?;
+    // Every data directory has a key from its first start, whatever
+    // --encryption says: it seals the stored secrets.
+    let key = find(&source, recorded.is_none())?;
     match (&recorded, &key) {
         (Some(recorded), Some(key)) if !key.all().any(|k| k.id() == recorded) => Err(format!(
             "this data directory's objects are encrypted with master key {recorded}, but the \
@@ -56,9 +59,10 @@ pub fn load(args: &ServerArgs, catalog: &Catalog) -> Result<Option<MasterKey>, S
             catalog
                 .set_setting(SETTING_MASTER_KEY_ID, key.id())
                 .map_err(|err| err.to_string())?;
-            Ok(Some(key.clone()))
+            Ok(key.clone())
         }
-        _ => Ok(key),
+        (_, Some(key)) => Ok(key.clone()),
+        (None, None) => unreachable!("find generates a key when none is recorded"),
     }
 }
 
@@ -104,9 +108,9 @@ fn find(source: &KeySource<'_>, generate: bool) -> Result<Option<MasterKey>, Str
     let key = MasterKey::generate();
     write_key_file(&path, &key)?;
     eprintln!(
-        "\n  Generated the master key for encryption at rest: {}\n  \
-         BACK IT UP NOW, separately from the data directory. Without it, no encrypted\n  \
-         object can ever be read again.\n",
+        "\n  Generated the master key (it encrypts objects at rest and seals the stored\n  \
+         secrets): {}\n  BACK IT UP NOW, separately from the data directory. Without it,\n  \
+         no encrypted object can ever be read again and the server does not start.\n",
         path.display()
     );
     Ok(Some(key))

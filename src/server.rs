@@ -46,17 +46,21 @@ struct Runtime {
 pub fn run(args: ServerArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|err| format!("cannot create {}: {err}", args.data_dir.display()))?;
+    tighten_data_dir_modes(&args.data_dir)?;
     let _lock = lock_data_dir(&args.data_dir)?;
     let catalog = Catalog::open(&args.data_dir).map_err(|err| err.to_string())?;
     let shard_count = resolve_shard_count(&catalog, args.shards)?;
-    let generated = ensure_root_credentials(&catalog, &args)?;
+    let master = crate::master_key::load(&args, &catalog)?;
+    let generated = ensure_root_credentials(&catalog, &args, &master)?;
+    seal_stored_secrets(&catalog, &master)?;
     let indexes = open_indexes(&args.data_dir, shard_count)?;
     reconcile_buckets(&catalog, &indexes)?;
     let no_compaction = shards_that_must_not_compact(&catalog, &indexes)?;
-    let snapshot = Arc::new(load_snapshot(&catalog, 1).map_err(|err| err.to_string())?);
+    let snapshot = load_snapshot(&catalog, 1, &master).map_err(|err| err.to_string())?;
+    let snapshot = Arc::new(snapshot);
     let tls = load_tls(&args)?;
     let encryption = EncryptionSettings {
-        master: crate::master_key::load(&args, &catalog)?,
+        master: Some(master),
         encrypt_new_objects: args.encryption == "on",
     };
     let runtime = start(
@@ -121,20 +125,43 @@ fn resolve_shard_count(catalog: &Catalog, requested: Option<u16>) -> Result<u16,
     }
 }
 
-/// Root keys from the environment win; otherwise the stored ones; otherwise
-/// a new pair is generated, stored, and returned so it can be printed once.
+/// Directories 0700 and files 0600 under the data directory: an older build
+/// (or a copy) may have left them readable by every local user.
+fn tighten_data_dir_modes(data_dir: &Path) -> Result<(), String> {
+    let changed = engine::io::modes::tighten_modes(data_dir)
+        .map_err(|err| format!("{}: {err}", data_dir.display()))?;
+    if changed > 0 {
+        tracing::warn!(
+            changed,
+            data_dir = %data_dir.display(),
+            "tightened looser file modes in the data directory to owner-only (0700/0600)"
+        );
+    }
+    Ok(())
+}
+
+/// Root keys from the environment (or the secret's file) win; otherwise the
+/// stored ones; otherwise a new pair is generated, stored, and returned so it
+/// can be printed once. Secrets are stored sealed by the master key.
 fn ensure_root_credentials(
     catalog: &Catalog,
     args: &ServerArgs,
+    master: &MasterKey,
 ) -> Result<Option<cluster::RootCredentials>, String> {
-    let given = match (&args.root_access_key, &args.root_secret_key) {
-        (Some(access_key), Some(secret_key)) => Some((access_key.clone(), secret_key.clone())),
+    let secret_given = crate::root_secret_key(args)?;
+    let given = match (&args.root_access_key, secret_given) {
+        (Some(access_key), Some(secret_key)) => Some((access_key.clone(), secret_key)),
         (None, None) => None,
-        _ => return Err("give both MAXIOFS_ROOT_ACCESS_KEY and MAXIOFS_ROOT_SECRET_KEY".into()),
+        _ => {
+            return Err("give both MAXIOFS_ROOT_ACCESS_KEY and the root secret \
+                (MAXIOFS_ROOT_SECRET_KEY or --root-secret-key-file)"
+                .into())
+        }
     };
     if let Some((access_key, secret_key)) = given {
+        let sealed = master.seal_text(secret_key.as_bytes());
         catalog
-            .upsert_access_key(&access_key, &secret_key, "root", now_ms())
+            .upsert_access_key(&access_key, &sealed, "root", now_ms())
             .map_err(|err| err.to_string())?;
         return Ok(None);
     }
@@ -146,10 +173,37 @@ fn ensure_root_credentials(
         return Ok(None);
     }
     let creds = generate_root_credentials();
+    let sealed = master.seal_text(creds.secret_key.as_bytes());
     catalog
-        .upsert_access_key(&creds.access_key, &creds.secret_key, "root", now_ms())
+        .upsert_access_key(&creds.access_key, &sealed, "root", now_ms())
         .map_err(|err| err.to_string())?;
     Ok(Some(creds))
+}
+
+/// Seals every stored secret that is not sealed by the current master key:
+/// plaintext left by builds before sealing, and secrets sealed by a key the
+/// ring has since rotated past (so the earlier key can be retired).
+fn seal_stored_secrets(catalog: &Catalog, master: &MasterKey) -> Result<(), String> {
+    let mut resealed = 0;
+    for (access_key, stored) in catalog.access_keys().map_err(|err| err.to_string())? {
+        let plain = match engine::crypto::sealed_text_key_id(&stored) {
+            Some(key_id) if key_id == master.id() => continue,
+            Some(_) => crate::control::open_secret(master, &access_key, &stored)?,
+            None => stored,
+        };
+        catalog
+            .replace_access_key_secret(&access_key, &master.seal_text(plain.as_bytes()))
+            .map_err(|err| err.to_string())?;
+        resealed += 1;
+    }
+    if resealed > 0 {
+        tracing::info!(
+            resealed,
+            master_key = master.id(),
+            "sealed stored access key secrets with the current master key"
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn open_indexes(data_dir: &Path, shard_count: u16) -> Result<Vec<Index>, String> {
@@ -246,6 +300,10 @@ fn start(
     let (control_tx, control_rx) = async_channel::bounded(CONTROL_INBOX_REQUESTS_MAX);
     let control = ControlPlane {
         catalog,
+        master: encryption
+            .master
+            .clone()
+            .expect("the server always has a master key"),
         shards: inbox_txs.clone(),
         snapshot: snapshot.clone(),
     };

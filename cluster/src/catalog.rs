@@ -307,6 +307,19 @@ impl Catalog {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Replaces the stored (sealed) secret of an existing access key.
+    pub fn replace_access_key_secret(
+        &self,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<(), CatalogError> {
+        self.conn.execute(
+            "UPDATE access_keys SET secret_key = ?2 WHERE access_key = ?1",
+            params![access_key, secret_key],
+        )?;
+        Ok(())
+    }
+
     pub fn upsert_access_key(
         &self,
         access_key: &str,

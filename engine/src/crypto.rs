@@ -218,6 +218,77 @@ impl MasterKey {
     }
 }
 
+/// Prefix of a secret sealed by [`MasterKey::seal_text`].
+pub const SEALED_TEXT_PREFIX: &str = "s1";
+
+impl MasterKey {
+    /// Seals a stored secret (an access key's secret, a password hash) so a
+    /// copy of the catalog alone reveals nothing: `s1:<key id>:<base64 of iv,
+    /// ciphertext, tag>`, AES-256-CTR under a subkey of this master key and an
+    /// HMAC-SHA256 tag over the key id, iv and ciphertext.
+    pub fn seal_text(&self, plaintext: &[u8]) -> String {
+        let (cipher_key, mac_key) = self.text_keys();
+        let iv: [u8; WRAP_IV_BYTES] = rand::random();
+        let mut sealed = plaintext.to_vec();
+        Aes256Ctr32::new(&cipher_key.into(), &iv.into()).apply_keystream(&mut sealed);
+        let tag = hmac_sha256(&mac_key, &[self.id.as_bytes(), &iv, &sealed]);
+        let mut blob = Vec::with_capacity(WRAP_IV_BYTES + sealed.len() + WRAP_TAG_BYTES);
+        blob.extend_from_slice(&iv);
+        blob.extend_from_slice(&sealed);
+        blob.extend_from_slice(&tag);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(blob);
+        format!("{SEALED_TEXT_PREFIX}:{}:{encoded}", self.id)
+    }
+
+    /// Opens a secret sealed by `seal_text` with this key or an earlier one.
+    pub fn open_text(&self, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+        let mut fields = sealed.splitn(3, ':');
+        let (Some(SEALED_TEXT_PREFIX), Some(key_id), Some(encoded)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(CryptoError::Malformed);
+        };
+        let key = self.all().find(|key| key.id == key_id).ok_or_else(|| {
+            CryptoError::UnknownMasterKey {
+                key_id: key_id.to_owned(),
+            }
+        })?;
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| CryptoError::Malformed)?;
+        if blob.len() < WRAP_IV_BYTES + WRAP_TAG_BYTES {
+            return Err(CryptoError::Malformed);
+        }
+        let (iv, rest) = blob.split_at(WRAP_IV_BYTES);
+        let (ciphertext, tag) = rest.split_at(rest.len() - WRAP_TAG_BYTES);
+        let (cipher_key, mac_key) = key.text_keys();
+        verify_tag(&mac_key, &[key_id.as_bytes(), iv, ciphertext], tag)?;
+        let mut plaintext = ciphertext.to_vec();
+        let iv: [u8; WRAP_IV_BYTES] = iv.try_into().expect("length checked");
+        Aes256Ctr32::new(&cipher_key.into(), &iv.into()).apply_keystream(&mut plaintext);
+        Ok(plaintext)
+    }
+
+    /// Subkeys for sealed secrets, apart from the data-key wrapping ones.
+    /// Derived per call: secrets are sealed and opened at start and on
+    /// catalog changes, never per request.
+    fn text_keys(&self) -> ([u8; 32], [u8; 32]) {
+        (
+            hmac_sha256(&self.key, &[b"text-enc"]),
+            hmac_sha256(&self.key, &[b"text-mac"]),
+        )
+    }
+}
+
+/// The id of the master key that sealed `sealed`, if it is a sealed secret.
+pub fn sealed_text_key_id(sealed: &str) -> Option<&str> {
+    let mut fields = sealed.splitn(3, ':');
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(SEALED_TEXT_PREFIX), Some(key_id), Some(_)) => Some(key_id),
+        _ => None,
+    }
+}
+
 /// One object's (or upload's) keys.
 #[derive(Clone)]
 pub struct DataKey {
@@ -458,5 +529,27 @@ mod tests {
     fn master_key_debug_hides_the_key() {
         let master = MasterKey::new([0xAB; 32]);
         assert_eq!(format!("{master:?}"), format!("MasterKey({})", master.id()));
+    }
+
+    #[test]
+    fn sealed_text_opens_with_its_key_ring_only() {
+        let old = MasterKey::generate();
+        let sealed = old.seal_text(b"mAxIoFs+Test/Secret");
+        assert!(!sealed.contains("mAxIoFs"));
+        assert_eq!(sealed_text_key_id(&sealed), Some(old.id()));
+        assert_eq!(old.open_text(&sealed).unwrap(), b"mAxIoFs+Test/Secret");
+        let rotated = MasterKey::generate().with_previous(vec![old.clone()]);
+        assert_eq!(rotated.open_text(&sealed).unwrap(), b"mAxIoFs+Test/Secret");
+        let stranger = MasterKey::generate();
+        assert!(matches!(
+            stranger.open_text(&sealed),
+            Err(CryptoError::UnknownMasterKey { .. })
+        ));
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(old.open_text(&tampered).is_err());
+        assert_eq!(sealed_text_key_id("plain-secret"), None);
     }
 }

@@ -3,7 +3,7 @@
 A bucket configured with SSE-S3 (AES256) encrypts every new object (PUT, multipart, copies into it)
 even on a server running with `--encryption off`, as long as the server has a master key; a bucket
 without a configuration follows the server's default, which GetBucketEncryption then reports. KMS is
-not available (no KMS here) and is refused, as is a configuration on a server without a master key.
+not available (no KMS here) and is refused.
 The configuration survives restarts and goes with its bucket.
 """
 
@@ -123,21 +123,21 @@ def test_malformed_xml_and_integrity_headers(server, s3, bucket):
         s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=config(bucket_key=True))
 
 
-def test_keyless_server_refuses_bucket_encryption(server_factory):
-    """With encryption off and no master key, GetBucketEncryption finds no configuration and
-    PutBucketEncryption is refused rather than promising encryption no PUT could deliver."""
+def test_encryption_off_still_has_a_key_for_bucket_defaults(server_factory):
+    """With encryption off and no key given, the first start still generates the master key
+    beside the data directory (it seals the stored secrets), so a bucket can ask for its new
+    objects to be encrypted; other buckets keep storing in clear."""
     srv = server_factory(env={"MAXIOFS_ENCRYPTION": "off"})
+    assert (srv.data_dir.parent / "maxiofs-master.key").exists()
     s3 = srv.client()
-    s3.create_bucket(Bucket="keyless")
-    expect_client_error(s3.get_bucket_encryption, Bucket="keyless",
+    s3.create_bucket(Bucket="keyed")
+    s3.create_bucket(Bucket="clear")
+    expect_client_error(s3.get_bucket_encryption, Bucket="keyed",
                         code="ServerSideEncryptionConfigurationNotFoundError", status=404)
-    exc = expect_client_error(s3.put_bucket_encryption, Bucket="keyless", ServerSideEncryptionConfiguration=config(),
-                              code="InvalidRequest", status=400)
-    assert "master key" in exc.response["Error"]["Message"]
-    expect_client_error(s3.get_bucket_encryption, Bucket="keyless",
-                        code="ServerSideEncryptionConfigurationNotFoundError", status=404)
-    put = s3.put_object(Bucket="keyless", Key="k", Body=b"clear")
-    assert "ServerSideEncryption" not in put
+    s3.put_bucket_encryption(Bucket="keyed", ServerSideEncryptionConfiguration=config())
+    assert s3.put_object(Bucket="keyed", Key="k", Body=b"secret")["ServerSideEncryption"] == "AES256"
+    assert "ServerSideEncryption" not in s3.put_object(Bucket="clear", Key="k", Body=b"clear")
+    assert s3.get_object(Bucket="keyed", Key="k")["Body"].read() == b"secret"
 
 
 def test_bucket_default_encrypts_with_server_encryption_off(server_factory):

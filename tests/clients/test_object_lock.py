@@ -7,11 +7,13 @@ DeleteObjects refusing locked versions per key, and RestoreObject accepted.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 
 import requests
 
-from helpers import err_code, expect_client_error, sign_request
+from helpers import err_code, expect_client_error, sign_request, xml_error_code
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -180,17 +182,23 @@ def test_retention_xml_without_namespace_is_accepted(server, s3, bucket_name):
         f'<Retention xmlns="{NS}"><Mode>COMPLIANCE</Mode><RetainUntilDate>{until}</RetainUntilDate></Retention>',
     ):
         data = body.encode()
-        url, headers = sign_request(
-            server.endpoint,
-            server.access_key,
-            server.secret_key,
-            "PUT",
-            f"/{bucket}/veeam.blk",
-            query=f"retention=&versionId={version}",
-            body=data,
-        )
-        response = requests.put(url, data=data, headers=headers, timeout=30)
-        assert response.status_code == 200, response.text
+        # As AWS, an integrity header is required on PutObjectRetention (Veeam sends Content-MD5).
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        for extra, status in (({}, 400), ({"Content-MD5": md5}, 200)):
+            url, headers = sign_request(
+                server.endpoint,
+                server.access_key,
+                server.secret_key,
+                "PUT",
+                f"/{bucket}/veeam.blk",
+                query=f"retention=&versionId={version}",
+                headers=extra,
+                body=data,
+            )
+            response = requests.put(url, data=data, headers=headers, timeout=30)
+            assert response.status_code == status, response.text
+            if status == 400:
+                assert xml_error_code(response.text) == "InvalidRequest", response.text
     retention = s3.get_object_retention(Bucket=bucket, Key="veeam.blk", VersionId=version)["Retention"]
     assert retention["Mode"] == "COMPLIANCE"
     expect_client_error(s3.get_object_retention, Bucket=bucket, Key="none", code="NoSuchKey")

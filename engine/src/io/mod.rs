@@ -9,6 +9,7 @@
 
 pub mod aligned;
 pub mod lmdb;
+pub mod modes;
 pub mod sim;
 pub mod uring;
 
