@@ -98,6 +98,9 @@ pub(crate) struct Conn {
     spare_headers: Vec<(String, String)>,
     rbuf: Vec<u8>,
     rpos: usize,
+    /// The last read filled all free space of `rbuf`: the client sends faster than the
+    /// buffer drains, so it doubles before the next read (up to its maximum).
+    rbuf_grow: bool,
     /// Response bytes not yet written (head, chunk framing, small bodies).
     pub(crate) wbuf: Vec<u8>,
     /// Large body reads land here first (io_uring needs an owned buffer); empty until the
@@ -119,9 +122,7 @@ impl Drop for Conn {
 
 impl Conn {
     fn new(socket: Socket, peer_addr: SocketAddr, shard: Rc<ShardState>) -> Conn {
-        let rbuf = shard
-            .buffers
-            .take_read(shard.limits.read_buffer_capacity_bytes());
+        let rbuf = shard.buffers.take_read(shard.limits.read_buffer_bytes);
         let wbuf = Vec::with_capacity(shard.limits.write_buffer_bytes);
         Conn {
             socket,
@@ -131,6 +132,7 @@ impl Conn {
             spare_headers: Vec::new(),
             rbuf,
             rpos: 0,
+            rbuf_grow: false,
             wbuf,
             bounce: Vec::new(),
         }
@@ -164,11 +166,13 @@ impl Conn {
             .read(rbuf.slice_mut(filled..capacity), timeout, stop_on_shutdown);
         let (result, slice) = read.await;
         self.rbuf = slice.into_inner();
+        self.rbuf_grow = matches!(result, Ok(n) if n == capacity - filled);
         result
     }
 
-    /// Rewinds an empty buffer, and moves unconsumed bytes to the front when less than half
-    /// the buffer is free (a memmove of at most a few KiB, cheaper than a short read).
+    /// Rewinds an empty buffer, moves unconsumed bytes to the front when less than half
+    /// the buffer is free (a memmove of at most a few KiB, cheaper than a short read), and
+    /// grows the buffer when it is full or the last read filled it.
     fn fill_make_room(&mut self) {
         if self.rpos == self.rbuf.len() {
             self.rbuf.clear();
@@ -179,17 +183,25 @@ impl Conn {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
         }
-        // Callers stop at their line or head limit, each no larger than the capacity.
+        if self.rbuf_grow || self.rbuf.len() == self.rbuf.capacity() {
+            self.rbuf_grow = false;
+            let capacity_max = self.limits().read_buffer_capacity_bytes_max();
+            let capacity = (self.rbuf.capacity() * 2).min(capacity_max);
+            self.rbuf.reserve_exact(capacity - self.rbuf.len());
+        }
+        // Callers stop at their line or head limit, each no larger than the capacity the
+        // buffer grows to.
         assert!(self.rbuf.len() < self.rbuf.capacity(), "read buffer full");
     }
 
     /// Reads until a CRLF-terminated line of at most `line_bytes_max` bytes (CRLF included)
-    /// is buffered; returns (line length without CRLF, bytes to consume).
+    /// is buffered, each read waiting at most `timeout`; returns (line length without CRLF,
+    /// bytes to consume).
     pub(crate) async fn read_line(
         &mut self,
         line_bytes_max: usize,
+        timeout: Duration,
     ) -> Result<(usize, usize), HttpError> {
-        let timeout = Duration::from_millis(self.limits().body_read_timeout_ms);
         loop {
             if let Some((line_bytes, consume_bytes)) = find_line(self.buffered())? {
                 if consume_bytes > line_bytes_max {
@@ -214,12 +226,12 @@ impl Conn {
         &mut self,
         dst: &mut [u8],
         remaining_bytes: u64,
+        timeout: Duration,
     ) -> Result<usize, HttpError> {
         let want_bytes = usize::try_from(remaining_bytes)
             .unwrap_or(usize::MAX)
             .min(dst.len());
         assert!(want_bytes > 0);
-        let timeout = Duration::from_millis(self.limits().body_read_timeout_ms);
         if self.buffered().is_empty() && want_bytes >= self.limits().body_direct_read_bytes_min {
             return self.read_body_bounce(&mut dst[..want_bytes], timeout).await;
         }
@@ -262,14 +274,15 @@ impl Conn {
         }
     }
 
-    /// Discards up to `budget_bytes` (and at most `remaining_bytes`) of body; returns how
-    /// many. Skips the copy `read_body_bytes` would make.
+    /// Discards up to `budget_bytes` (and at most `remaining_bytes`) of body, waiting at
+    /// most `timeout` for them; returns how many. Skips the copy `read_body_bytes` would
+    /// make.
     pub(crate) async fn discard_body_bytes(
         &mut self,
         remaining_bytes: u64,
         budget_bytes: u64,
+        timeout: Duration,
     ) -> Result<u64, HttpError> {
-        let timeout = Duration::from_millis(self.limits().body_read_timeout_ms);
         if self.buffered().is_empty() && self.fill(timeout, false).await? == 0 {
             return Err(HttpError::BodyTruncated);
         }

@@ -25,6 +25,15 @@ pub enum HttpError {
     HeadersTooMany,
     /// The request head is malformed or its body framing is invalid.
     BadRequest(&'static str),
+    /// An unread request body was to be discarded but is larger than
+    /// `body_drain_bytes_max`.
+    UnreadBodyTooLarge,
+    /// `send_head` refused a response too large to deliver while the request body is still
+    /// arriving unread (see `Exchange::send_head`); nothing was sent.
+    RequestBodyUnread,
+    /// `read_body` after the body was discarded (`discard_body`, or `send_head` before
+    /// the body had arrived).
+    BodyDiscarded,
     /// `send_head` was called twice.
     HeadAlreadySent,
     /// Body bytes or `finish` before `send_head`.
@@ -57,6 +66,9 @@ impl HttpError {
             HttpError::HeaderTooLarge => Some(431),
             HttpError::HeadersTooMany => Some(431),
             HttpError::BadRequest(_) => Some(400),
+            HttpError::UnreadBodyTooLarge => Some(413),
+            HttpError::RequestBodyUnread => Some(400),
+            HttpError::BodyDiscarded => Some(500),
             HttpError::HeadAlreadySent => Some(500),
             HttpError::HeadNotSent => Some(500),
             HttpError::BodyTooLong { .. } => Some(500),
@@ -79,6 +91,13 @@ impl fmt::Display for HttpError {
             HttpError::HeaderTooLarge => f.write_str("request header too large"),
             HttpError::HeadersTooMany => f.write_str("too many request header fields"),
             HttpError::BadRequest(why) => write!(f, "bad request: {why}"),
+            HttpError::UnreadBodyTooLarge => {
+                f.write_str("unread request body too large to discard")
+            }
+            HttpError::RequestBodyUnread => {
+                f.write_str("response too large to send while the request body is unread")
+            }
+            HttpError::BodyDiscarded => f.write_str("request body already discarded"),
             HttpError::HeadAlreadySent => f.write_str("response head already sent"),
             HttpError::HeadNotSent => f.write_str("response head not sent yet"),
             HttpError::BodyTooLong {

@@ -4,14 +4,22 @@
 //! never answered, draining a small unread body, and the keep-alive decision.
 //!
 //! Owns the exchange state machines; socket and buffer mechanics are in `conn.rs`.
-//! Rule kept throughout: after any socket error, timeout or framing error the connection
-//! closes once the exchange ends, because what follows can no longer be trusted. A failed
-//! read still lets the handler answer (e.g. an S3 `RequestTimeout`); a failed write ends
-//! the response.
+//! Rules kept throughout:
+//! - After any socket error, timeout or framing error the connection closes once the
+//!   exchange ends, because what follows can no longer be trusted. A failed read still
+//!   lets the handler answer (e.g. an S3 `RequestTimeout`); a failed write ends the
+//!   response.
+//! - Unread body is discarded only within `body_drain_bytes_max` and one deadline of
+//!   `body_drain_timeout_ms`, so a client trickling a body nobody reads cannot hold its
+//!   connection; past either, the connection closes.
+//! - A response never starts in a way that cannot be delivered: while the request body
+//!   is still arriving unread, the client reads nothing, so only a small response head
+//!   and body may go out (`unread_body_response_bytes_max`); `send_head` discards a small
+//!   body first and refuses a large response otherwise.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use monoio::buf::IoBuf;
@@ -100,6 +108,9 @@ pub struct Exchange<'c> {
     response: ResponseState,
     close_after: bool,
     read_broken: Option<ReadBroken>,
+    /// The rest of the body was discarded (or given up on): `read_body` fails from now on
+    /// rather than return a body with a hole in it.
+    body_discarded: bool,
     /// A write failed: nothing more can be sent on this connection.
     write_broken: bool,
     trailers: Vec<(String, String)>,
@@ -112,7 +123,9 @@ pub(crate) async fn run_exchange<H: Handler>(
     handler: &H,
 ) -> ExchangeEnd {
     let mut ex = Exchange::new(conn, framing);
-    handler.handle(&mut ex).await;
+    // Boxed: the handler's future (tens of KiB for S3) then lives only while a request
+    // runs, instead of inside every connection task, idle or not.
+    Box::pin(handler.handle(&mut ex)).await;
     ex.complete().await
 }
 
@@ -135,6 +148,7 @@ impl<'c> Exchange<'c> {
             response: ResponseState::NotStarted,
             close_after: false,
             read_broken: None,
+            body_discarded: false,
             write_broken: false,
             trailers: Vec::new(),
         }
@@ -185,6 +199,9 @@ impl Exchange<'_> {
         if self.read_broken.is_some() || self.write_broken {
             return Err(HttpError::ConnectionBroken);
         }
+        if self.body_discarded {
+            return Err(HttpError::BodyDiscarded);
+        }
         if dst.is_empty() {
             return Ok(0);
         }
@@ -197,25 +214,137 @@ impl Exchange<'_> {
         }
         let result = self.read_body_step(dst).await;
         if let Err(e) = &result {
-            tracing::debug!(peer_addr = %self.conn.peer_addr, error = %e, "request body failed");
-            let answer_status = e.status_u16();
-            self.read_broken = Some(ReadBroken { answer_status });
+            self.body_failed(e);
         }
         result
     }
 
+    /// Records a failed body read or discard: no more body can be read, and the
+    /// connection closes after this exchange.
+    fn body_failed(&mut self, e: &HttpError) {
+        tracing::debug!(peer_addr = %self.conn.peer_addr, error = %e, "request body failed");
+        let answer_status = e.status_u16();
+        self.read_broken = Some(ReadBroken { answer_status });
+    }
+
     async fn read_body_step(&mut self, dst: &mut [u8]) -> Result<usize, HttpError> {
         self.send_continue().await?;
+        let timeout = Duration::from_millis(self.conn.limits().body_read_timeout_ms);
         loop {
             if self.body == BodyState::Done {
                 return Ok(0);
             }
             if let Some(remaining_bytes) = self.body_data_remaining_bytes() {
-                let n = self.conn.read_body_bytes(dst, remaining_bytes).await?;
+                let n = self
+                    .conn
+                    .read_body_bytes(dst, remaining_bytes, timeout)
+                    .await?;
                 self.body_data_consumed(n as u64);
                 return Ok(n);
             }
-            self.chunk_advance().await?;
+            self.chunk_advance(timeout).await?;
+        }
+    }
+
+    /// Discards the rest of the request body, for a request that should have none (GET,
+    /// HEAD, DELETE and the like). Call it before answering: the client reads nothing
+    /// until it has sent its whole request, so a large response to a request whose body
+    /// is still coming would deadlock (see `send_head`). At most `body_drain_bytes_max`
+    /// bytes within `body_drain_timeout_ms`; a larger or slower body is an error
+    /// (`UnreadBodyTooLarge`, `Timeout`), after which the connection closes once the
+    /// exchange ends and the handler should answer with a small error (S3: 400). With
+    /// `Expect: 100-continue` unanswered the client is not sending, so nothing is read and
+    /// the connection closes after the answer instead. A later `read_body` fails.
+    pub async fn discard_body(&mut self) -> Result<(), HttpError> {
+        if self.read_broken.is_some() || self.write_broken {
+            return Err(HttpError::ConnectionBroken);
+        }
+        if self.body == BodyState::Done {
+            return Ok(());
+        }
+        self.body_discarded = true;
+        if self.continue_state == ContinueState::Pending {
+            if !self.discard_buffered() {
+                self.close_after = true;
+            }
+            return Ok(());
+        }
+        let result = self.discard_rest().await;
+        if let Err(e) = &result {
+            self.body_failed(e);
+        }
+        result
+    }
+
+    /// Whether the whole body has arrived (it may still sit unread in the read buffer):
+    /// then the client is no longer sending and reads whatever we answer.
+    fn body_arrived(&self) -> bool {
+        match self.body {
+            BodyState::Done => true,
+            BodyState::Fixed { remaining_bytes } => {
+                remaining_bytes <= self.conn.buffered().len() as u64
+            }
+            BodyState::Chunked(_) => false,
+        }
+    }
+
+    /// Discards body until it ends: at most `body_drain_bytes_max` bytes, framing
+    /// included (or endless one-byte chunks with long extensions would keep it going),
+    /// all within `body_drain_timeout_ms`.
+    async fn discard_rest(&mut self) -> Result<(), HttpError> {
+        let limits = self.conn.limits();
+        let budget_bytes = limits.body_drain_bytes_max;
+        let deadline = Instant::now() + Duration::from_millis(limits.body_drain_timeout_ms);
+        if let BodyState::Fixed { remaining_bytes } = self.body {
+            if remaining_bytes > budget_bytes {
+                return Err(HttpError::UnreadBodyTooLarge);
+            }
+        }
+        let mut discarded_bytes = 0;
+        while self.body != BodyState::Done {
+            if discarded_bytes >= budget_bytes {
+                return Err(HttpError::UnreadBodyTooLarge);
+            }
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            if timeout.is_zero() {
+                return Err(HttpError::Timeout);
+            }
+            let budget_left_bytes = budget_bytes - discarded_bytes;
+            discarded_bytes += self.discard_step(budget_left_bytes, timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// Discards one run of body data or one framing line, each read waiting at most
+    /// `timeout`; returns the bytes it consumed.
+    async fn discard_step(
+        &mut self,
+        budget_left_bytes: u64,
+        timeout: Duration,
+    ) -> Result<u64, HttpError> {
+        let Some(remaining_bytes) = self.body_data_remaining_bytes() else {
+            return self.chunk_advance(timeout).await;
+        };
+        let discard = self
+            .conn
+            .discard_body_bytes(remaining_bytes, budget_left_bytes, timeout);
+        let data_bytes = discard.await?;
+        self.body_data_consumed(data_bytes);
+        Ok(data_bytes)
+    }
+
+    /// Skips a body that has fully arrived already, without waiting for any byte; false if
+    /// some of it is still to come.
+    fn discard_buffered(&mut self) -> bool {
+        let buffered_bytes = self.conn.buffered().len() as u64;
+        match self.body {
+            BodyState::Done => true,
+            BodyState::Fixed { remaining_bytes } if remaining_bytes <= buffered_bytes => {
+                self.conn.consume(remaining_bytes as usize);
+                self.body = BodyState::Done;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -265,15 +394,15 @@ impl Exchange<'_> {
         };
     }
 
-    /// Reads and applies one framing line of a chunked body (size, data end, trailer);
-    /// returns the bytes it consumed.
-    async fn chunk_advance(&mut self) -> Result<u64, HttpError> {
+    /// Reads and applies one framing line of a chunked body (size, data end, trailer), each
+    /// read waiting at most `timeout`; returns the bytes it consumed.
+    async fn chunk_advance(&mut self, timeout: Duration) -> Result<u64, HttpError> {
         let BodyState::Chunked(state) = self.body else {
             panic!("chunk_advance outside a chunked body");
         };
         let trailers_count_max = self.conn.limits().headers_count_max;
         let line_bytes_max = self.chunk_line_bytes_max(state);
-        let (line_bytes, consume_bytes) = self.conn.read_line(line_bytes_max).await?;
+        let (line_bytes, consume_bytes) = self.conn.read_line(line_bytes_max, timeout).await?;
         let line = &self.conn.buffered()[..line_bytes];
         let next = match state {
             ChunkState::SizeLine => match parse_chunk_size_line(line)? {
@@ -325,9 +454,24 @@ impl Exchange<'_> {
         self.response != ResponseState::NotStarted
     }
 
-    /// Ask for the connection to be closed after this exchange.
+    /// Ask for the connection to be closed after this exchange (the head says so if it is
+    /// not sent yet).
     pub fn close_after(&mut self) {
         self.close_after = true;
+    }
+
+    /// Says the request failed authentication; call it before answering. The answer goes
+    /// out with `Connection: close` and the connection closes after it, without draining
+    /// an unread body: at most a linger of `close_linger_ms` (one deadline) lets the
+    /// client read the answer. An anonymous client thus holds a connection for no longer
+    /// than that, whatever it sends, and cannot reuse it for more attempts.
+    pub fn mark_unauthenticated(&mut self) {
+        self.close_after = true;
+    }
+
+    /// True once a response head was written (or is being written).
+    pub fn head_started(&self) -> bool {
+        self.response != ResponseState::NotStarted
     }
 
     /// Queues the status line and headers; they are written together with the first body
@@ -336,11 +480,14 @@ impl Exchange<'_> {
     /// as needed. `headers` must not contain framing fields (Content-Length,
     /// Transfer-Encoding, Connection). For a HEAD request a Fixed or Chunked body is
     /// announced but not sent.
-    /// True once a response head was written (or is being written).
-    pub fn head_started(&self) -> bool {
-        self.response != ResponseState::NotStarted
-    }
-
+    ///
+    /// A request body that has not fully arrived is discarded first, within the drain
+    /// limits, unless the connection closes anyway (`close_after`,
+    /// `mark_unauthenticated`); so read the body before answering if you need it. If the
+    /// body is still coming after that, the connection closes after this response, and a
+    /// response body larger than `unread_body_response_bytes_max` (or chunked) is refused
+    /// with `RequestBodyUnread` before anything is sent: the client, still sending, would
+    /// not read it, and the exchange would deadlock or be cut off.
     pub async fn send_head(
         &mut self,
         status: u16,
@@ -353,6 +500,7 @@ impl Exchange<'_> {
         }
         let supplied = check_head(status, headers)?;
         let (length, outgoing) = self.send_head_framing(status, body_len)?;
+        self.send_head_settle_body(outgoing).await?;
         self.close_after |= self.send_head_must_close(outgoing);
         let connection = match (self.close_after, self.framing.version_minor) {
             (true, _) => ConnectionField::Close,
@@ -401,6 +549,33 @@ impl Exchange<'_> {
             BodyLen::Chunked if http10 => (L::Absent, O::CloseDelimited),
             BodyLen::Chunked => (L::Chunked, O::Chunked),
         })
+    }
+
+    /// Makes sure a response framed as `outgoing` can reach a client that may still be
+    /// sending its request body (see `send_head`).
+    async fn send_head_settle_body(&mut self, outgoing: Outgoing) -> Result<(), HttpError> {
+        // With "100 Continue" unanswered the client waits for us and reads what we send.
+        if self.body_arrived() || self.continue_state == ContinueState::Pending {
+            return Ok(());
+        }
+        if !self.close_after && self.read_broken.is_none() && !self.body_discarded {
+            // An error is recorded by discard_body and only means closing afterwards.
+            let _ = self.discard_body().await;
+            if self.body == BodyState::Done {
+                return Ok(());
+            }
+        }
+        self.close_after = true;
+        let response_bytes_max = self.conn.limits().unread_body_response_bytes_max;
+        let deliverable = match outgoing {
+            Outgoing::Fixed { remaining_bytes } => remaining_bytes <= response_bytes_max,
+            Outgoing::Discard => true,
+            Outgoing::Chunked | Outgoing::CloseDelimited => false,
+        };
+        match deliverable {
+            true => Ok(()),
+            false => Err(HttpError::RequestBodyUnread),
+        }
     }
 
     /// Whether the connection will close after this response, decided before the head is
@@ -632,57 +807,14 @@ impl Exchange<'_> {
     }
 
     /// Discards a small unread request body so the connection can serve the next request;
-    /// false if the body is too large, broken, or may never come (100-continue unanswered).
+    /// false if the body is too large, too slow, broken, or may never come (100-continue
+    /// unanswered).
     async fn complete_drain(&mut self) -> bool {
         if self.continue_state == ContinueState::Pending {
-            return self.complete_drain_buffered();
+            // Without "100 Continue" the client may hold the body back, so only a body
+            // that has fully arrived already can be skipped without waiting.
+            return self.discard_buffered();
         }
-        let budget_bytes = self.conn.limits().body_drain_bytes_max;
-        if let BodyState::Fixed { remaining_bytes } = self.body {
-            if remaining_bytes > budget_bytes {
-                return false;
-            }
-        }
-        let mut drained_bytes = 0;
-        while self.body != BodyState::Done {
-            if drained_bytes >= budget_bytes {
-                return false;
-            }
-            match self.complete_drain_step(budget_bytes - drained_bytes).await {
-                Ok(read_bytes) => drained_bytes += read_bytes,
-                Err(_) => return false,
-            }
-        }
-        true
-    }
-
-    /// Discards one run of body data or one framing line; returns the bytes it read.
-    async fn complete_drain_step(&mut self, budget_left_bytes: u64) -> Result<u64, HttpError> {
-        let Some(remaining_bytes) = self.body_data_remaining_bytes() else {
-            // Framing counts against the budget too, or endless one-byte chunks with long
-            // extensions would keep the drain going.
-            return self.chunk_advance().await;
-        };
-        let discard = self
-            .conn
-            .discard_body_bytes(remaining_bytes, budget_left_bytes);
-        let data_bytes = discard.await?;
-        self.body_data_consumed(data_bytes);
-        Ok(data_bytes)
-    }
-
-    /// Without "100 Continue" the client may hold the body back, so only a body that has
-    /// fully arrived already can be skipped without waiting.
-    fn complete_drain_buffered(&mut self) -> bool {
-        let buffered_bytes = self.conn.buffered().len() as u64;
-        match self.body {
-            BodyState::Done => true,
-            BodyState::Fixed { remaining_bytes } if remaining_bytes <= buffered_bytes => {
-                self.conn.consume(remaining_bytes as usize);
-                self.body = BodyState::Done;
-                true
-            }
-            _ => false,
-        }
+        self.discard_rest().await.is_ok()
     }
 }

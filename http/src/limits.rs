@@ -33,11 +33,22 @@ pub struct ServerLimits {
     /// this a new connection is accepted and closed at once, so the client retries
     /// (possibly on another shard through SO_REUSEPORT).
     pub connections_max: usize,
+    /// Open connections per shard from one client address (an IPv6 client counts per /64,
+    /// the block one host usually gets). A quarter of `connections_max`, so one address
+    /// cannot take the others' slots (health checks, other tenants), while a busy client
+    /// behind one address (a NAT, a backup fleet) still gets a thousand connections per
+    /// shard. Per shard because each shard accepts on its own SO_REUSEPORT socket and
+    /// shares nothing with the others: the kernel spreads one address's connections over
+    /// the shards, so the whole server admits about `shards` times this from one address.
+    pub connections_per_client_max: usize,
     /// How long `serve` lets in-flight exchanges finish after shutdown is triggered. Below
     /// the common 30 s kill deadline of orchestrators, so we close cleanly before SIGKILL.
     pub shutdown_grace_ms: u64,
     /// Initial capacity of each connection's read buffer, reused for every request on it.
-    /// Raised to fit `header_bytes_max` and the chunked-framing line limits if smaller.
+    /// Small, because most connections only ever hold a request head of a few hundred
+    /// bytes, and a flood of idle or dripping connections must cost little memory. It
+    /// doubles when a read fills it, up to what `header_bytes_max` and the chunked-framing
+    /// line limits need (16 KiB by default).
     pub read_buffer_bytes: usize,
     /// Initial capacity of each connection's response-head buffer (grows if needed once).
     pub write_buffer_bytes: usize,
@@ -48,9 +59,25 @@ pub struct ServerLimits {
     /// A body read into a destination at least this large bypasses the read buffer and
     /// reads the socket through the bounce buffer (fewer, larger syscalls).
     pub body_direct_read_bytes_min: usize,
-    /// Unread request body the server discards after the handler returns to keep the
-    /// connection; a larger remainder is cheaper to abandon by closing.
+    /// Unread request body the server discards to keep the connection (before a response
+    /// head, on `Exchange::discard_body`, or after the handler returns); a larger
+    /// remainder is cheaper to abandon by closing.
     pub body_drain_bytes_max: u64,
+    /// Deadline over a whole discard of unread body, however many reads it takes. A client
+    /// still sending a body nobody wants must not hold a connection slot by trickling it
+    /// (each read alone may wait `body_read_timeout_ms`): one byte every 29 s would hold
+    /// a slot for weeks. With `body_drain_bytes_max` this sets the slowest acceptable
+    /// drain: 64 KiB in 3 s, about 21 KiB/s; a slower client is closed (it has its answer
+    /// already or gets one with `Connection: close`).
+    pub body_drain_timeout_ms: u64,
+    /// Largest response body sent while the request body is still arriving unread and
+    /// cannot be discarded (beyond `body_drain_bytes_max` or too slow). A client reads
+    /// nothing before it has sent its whole request, so a response bigger than the
+    /// client's socket receive buffer would deadlock both sides, and closing afterwards
+    /// would make the client's kernel drop the unread tail. 16 KiB fits the smallest
+    /// default receive buffers (64 KiB) with room to spare, and every error answer;
+    /// `send_head` refuses larger ones with `HttpError::RequestBodyUnread`.
+    pub unread_body_response_bytes_max: u64,
     /// One chunk-size line of a chunked body, extensions included. aws-chunked signatures
     /// add about 80 bytes; 4 KiB is generous and bounds buffering.
     pub chunk_line_bytes_max: usize,
@@ -62,12 +89,20 @@ pub struct ServerLimits {
     /// When closing with request bytes possibly still in flight, the server half-closes and
     /// reads for this long before closing, so the client's kernel does not reset the
     /// connection before the client has read our response (e.g. a 403 to a large PUT).
+    /// One deadline over the whole linger, not per read, so a dripping client cannot
+    /// stretch it: this is how long a refused request (failed authentication) can hold
+    /// its connection slot after the answer.
     pub close_linger_ms: u64,
     /// Bytes discarded while lingering; a client that keeps sending past this is cut off.
     pub close_linger_bytes_max: u64,
-    /// Read and bounce buffers of closed connections kept per shard for new connections
-    /// (at most 64 x 272 KiB): reused memory is warm, fresh memory is slow on first touch.
-    pub pooled_buffers_max: usize,
+    /// Read buffers of closed connections kept per shard for new connections, only those
+    /// of the initial size (a grown buffer is freed). Few: a 4 KiB allocation is cheap,
+    /// and after a flood of connections the pool must not keep the memory.
+    pub pooled_read_buffers_max: usize,
+    /// Bounce buffers of closed connections kept per shard (8 x 256 KiB = 2 MiB): reused
+    /// memory is warm, a fresh 256 KiB costs 64 page faults on first touch. Only a few, so
+    /// that memory taken by a flood of uploads goes back once they end.
+    pub pooled_bounce_buffers_max: usize,
     /// Time from accept to a completed TLS handshake, as one deadline over every handshake
     /// read and write. A handshake is two round trips and a signature, well under a second
     /// on any working link; a peer that connects and stalls, or trickles its ClientHello,
@@ -90,18 +125,22 @@ impl Default for ServerLimits {
             body_read_timeout_ms: 30_000,
             write_timeout_ms: 30_000,
             connections_max: 4096,
+            connections_per_client_max: 1024,
             shutdown_grace_ms: 25_000,
-            read_buffer_bytes: 16 * 1024,
+            read_buffer_bytes: 4 * 1024,
             write_buffer_bytes: 1024,
             body_bounce_bytes_max: 256 * 1024,
             body_direct_read_bytes_min: 16 * 1024,
             body_drain_bytes_max: 64 * 1024,
+            body_drain_timeout_ms: 3_000,
+            unread_body_response_bytes_max: 16 * 1024,
             chunk_line_bytes_max: 4 * 1024,
             trailer_bytes_max: 8 * 1024,
             respond_coalesce_bytes_max: 16 * 1024,
             close_linger_ms: 1_000,
             close_linger_bytes_max: 1024 * 1024,
-            pooled_buffers_max: 64,
+            pooled_read_buffers_max: 16,
+            pooled_bounce_buffers_max: 8,
             tls_handshake_timeout_ms: 10_000,
             tls_session_cache_entries_max: 256,
         }
@@ -125,6 +164,7 @@ impl ServerLimits {
             self.body_read_timeout_ms,
             self.write_timeout_ms,
             self.tls_handshake_timeout_ms,
+            self.body_drain_timeout_ms,
         ];
         if timeouts_ms.contains(&0) {
             return Err("timeouts must be > 0 ms".into());
@@ -132,12 +172,15 @@ impl ServerLimits {
         if self.connections_max == 0 || self.body_bounce_bytes_max == 0 {
             return Err("connections_max and body_bounce_bytes_max must be > 0".into());
         }
+        if self.connections_per_client_max == 0 || self.read_buffer_bytes == 0 {
+            return Err("connections_per_client_max and read_buffer_bytes must be > 0".into());
+        }
         Ok(())
     }
 
-    /// Capacity of a connection's read buffer: every line the server must see whole
-    /// (request head, chunk-size line, one trailer line) has to fit in it.
-    pub(crate) fn read_buffer_capacity_bytes(&self) -> usize {
+    /// Capacity a connection's read buffer may grow to: every line the server must see
+    /// whole (request head, chunk-size line, one trailer line) has to fit in it.
+    pub(crate) fn read_buffer_capacity_bytes_max(&self) -> usize {
         self.read_buffer_bytes
             .max(self.header_bytes_max)
             .max(self.chunk_line_bytes_max)
@@ -153,7 +196,8 @@ mod tests {
     fn defaults_pass_and_nonsense_fails() {
         let defaults = ServerLimits::default();
         assert_eq!(defaults.check(), Ok(()));
-        assert!(defaults.read_buffer_capacity_bytes() >= defaults.header_bytes_max);
+        assert!(defaults.read_buffer_capacity_bytes_max() >= defaults.header_bytes_max);
+        assert!(defaults.connections_per_client_max * 4 <= defaults.connections_max);
         let cases = [
             ServerLimits {
                 headers_count_max: 0,
@@ -173,6 +217,14 @@ mod tests {
             },
             ServerLimits {
                 connections_max: 0,
+                ..ServerLimits::default()
+            },
+            ServerLimits {
+                connections_per_client_max: 0,
+                ..ServerLimits::default()
+            },
+            ServerLimits {
+                body_drain_timeout_ms: 0,
                 ..ServerLimits::default()
             },
             ServerLimits {

@@ -2,8 +2,9 @@
 //! connection limit, spawns one task per connection, and runs graceful shutdown.
 //!
 //! Owns `ShardState` (limits, TLS acceptor, Date cache, buffer pool, stop latches,
-//! connection count), shared by `Rc` among the shard's connection tasks: one thread, so no
-//! locks.
+//! connection counts, in all and per client address), shared by `Rc` among the shard's
+//! connection tasks: one thread, so no locks. The per-address count is the shard's own,
+//! like everything here: `connections_per_client_max` is a per-shard cap.
 //!
 //! Shutdown in three steps: (1) the trigger fires, so the accept loop stops and the
 //! listener closes; (2) `stopping` is set: idle connections close at once, busy ones
@@ -11,8 +12,9 @@
 //! `halting` is set and every remaining connection task is dropped mid-flight.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
@@ -28,6 +30,10 @@ use crate::response::DateCache;
 use crate::shutdown::{Latch, Shutdown};
 use crate::tls::TlsConfig;
 use crate::Handler;
+
+/// The per-client map is not shrunk below this many entries: a few hundred bytes, not
+/// worth rehashing for.
+const CLIENT_MAP_SHRINK_CAPACITY_MIN: usize = 64;
 
 /// Pause after an accept failure caused by resource exhaustion (EMFILE and friends): the
 /// condition lasts until some connection closes, and retrying at once would spin a core.
@@ -46,6 +52,9 @@ pub(crate) struct ShardState {
     /// Set when the grace period ends: drop every connection.
     halting: Latch,
     connections_count: Cell<usize>,
+    /// Open connections per client address (see `client_key`); an address leaves the map
+    /// with its last connection.
+    client_connections: RefCell<HashMap<IpAddr, usize>>,
     /// Set when the last connection closes after `stopping`.
     drained: Latch,
 }
@@ -58,6 +67,7 @@ pub(crate) struct BufferPool {
 }
 
 impl BufferPool {
+    /// A read buffer of the initial size (`read_buffer_bytes`).
     pub(crate) fn take_read(&self, capacity_bytes: usize) -> Vec<u8> {
         let pooled = self.read.borrow_mut().pop();
         pooled.unwrap_or_else(|| Vec::with_capacity(capacity_bytes))
@@ -69,24 +79,25 @@ impl BufferPool {
         pooled.unwrap_or_else(|| Vec::with_capacity(capacity_bytes))
     }
 
+    /// Keeps the buffers of a closed connection if they have their initial size and the
+    /// pool has room; the rest is freed, so memory taken by a flood goes back.
     pub(crate) fn give_back(&self, limits: &ServerLimits, read: Vec<u8>, bounce: Vec<u8>) {
-        Self::give_back_one(
-            &self.read,
-            read,
-            limits.read_buffer_capacity_bytes(),
-            limits,
+        let read_capacity = (limits.read_buffer_bytes, limits.pooled_read_buffers_max);
+        Self::give_back_one(&self.read, read, read_capacity);
+        let bounce_capacity = (
+            limits.body_bounce_bytes_max,
+            limits.pooled_bounce_buffers_max,
         );
-        Self::give_back_one(&self.bounce, bounce, limits.body_bounce_bytes_max, limits);
+        Self::give_back_one(&self.bounce, bounce, bounce_capacity);
     }
 
     fn give_back_one(
         pool: &RefCell<Vec<Vec<u8>>>,
         mut buf: Vec<u8>,
-        capacity_bytes: usize,
-        limits: &ServerLimits,
+        (capacity_bytes, pooled_max): (usize, usize),
     ) {
         let mut pool = pool.borrow_mut();
-        if buf.capacity() == capacity_bytes && pool.len() < limits.pooled_buffers_max {
+        if buf.capacity() == capacity_bytes && pool.len() < pooled_max {
             buf.clear();
             pool.push(buf);
         }
@@ -108,23 +119,51 @@ impl ShardState {
             stopping: Rc::default(),
             halting: Latch::default(),
             connections_count: Cell::new(0),
+            client_connections: RefCell::default(),
             drained: Latch::default(),
         }
     }
+
+    /// Open connections from the client address `client`.
+    fn client_connections_count(&self, client: IpAddr) -> usize {
+        let counts = self.client_connections.borrow();
+        counts.get(&client).copied().unwrap_or(0)
+    }
 }
 
-/// Counts a connection task; the count drops when the task ends however it ends.
+/// The address a client is counted under: its IPv4 address, or the /64 of its IPv6
+/// address, since one host usually holds a whole /64 and could otherwise pick a fresh
+/// address per connection.
+fn client_key(peer_addr: SocketAddr) -> IpAddr {
+    match peer_addr.ip() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// Counts a connection task, in all and for its client address; the counts drop when the
+/// task ends however it ends.
 struct ConnectionSlot {
     shard: Rc<ShardState>,
+    client: IpAddr,
 }
 
 impl ConnectionSlot {
-    fn new(shard: &Rc<ShardState>) -> ConnectionSlot {
+    fn new(shard: &Rc<ShardState>, client: IpAddr) -> ConnectionSlot {
         shard
             .connections_count
             .set(shard.connections_count.get() + 1);
+        *shard
+            .client_connections
+            .borrow_mut()
+            .entry(client)
+            .or_default() += 1;
         ConnectionSlot {
             shard: shard.clone(),
+            client,
         }
     }
 }
@@ -133,8 +172,27 @@ impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let count = self.shard.connections_count.get() - 1;
         self.shard.connections_count.set(count);
+        self.release_client();
         if count == 0 && self.shard.stopping.is_set() {
             self.shard.drained.set();
+        }
+    }
+}
+
+impl ConnectionSlot {
+    /// Takes one connection off the client's count, and the client off the map at zero.
+    /// The map shrinks once mostly empty, so a flood from many addresses does not leave
+    /// its peak size behind.
+    fn release_client(&self) {
+        let mut counts = self.shard.client_connections.borrow_mut();
+        let count = counts.get_mut(&self.client).expect("counted at admission");
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(&self.client);
+            let len = counts.len();
+            if counts.capacity() > CLIENT_MAP_SHRINK_CAPACITY_MIN && len * 4 < counts.capacity() {
+                counts.shrink_to(len * 2);
+            }
         }
     }
 }
@@ -194,7 +252,8 @@ async fn accept_loop<H: Handler + 'static>(
     }
 }
 
-/// Starts a task for a new connection, or closes it at once when the shard is full.
+/// Starts a task for a new connection, or closes it at once when the shard is full or
+/// the client address already holds its share of it.
 fn accept_admit<H: Handler + 'static>(
     stream: TcpStream,
     peer_addr: SocketAddr,
@@ -205,11 +264,16 @@ fn accept_admit<H: Handler + 'static>(
         tracing::debug!(%peer_addr, "connection limit reached; closing new connection");
         return;
     }
+    let client = client_key(peer_addr);
+    if shard.client_connections_count(client) >= shard.limits.connections_per_client_max {
+        tracing::debug!(%peer_addr, "per-client connection limit reached; closing");
+        return;
+    }
     if let Err(e) = stream.set_nodelay(true) {
         // Only fails on a socket that is already dead; the first read will say so.
         tracing::debug!(%peer_addr, error = %e, "TCP_NODELAY failed");
     }
-    let slot = ConnectionSlot::new(shard);
+    let slot = ConnectionSlot::new(shard, client);
     let handler = handler.clone();
     monoio::spawn(async move {
         let shard = &slot.shard;
@@ -261,5 +325,28 @@ async fn serve_stop_connections(shard: &Rc<ShardState>) {
         );
         shard.halting.set();
         shard.drained.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_counted_per_ipv4_address_and_ipv6_slash_64() {
+        let key = |text: &str| client_key(text.parse().expect("socket address"));
+        assert_eq!(key("192.0.2.7:1234"), key("192.0.2.7:80"));
+        assert_ne!(key("192.0.2.7:1234"), key("192.0.2.8:1234"));
+        assert_eq!(
+            key("[2001:db8:1:2:aaaa::1]:1"),
+            key("[2001:db8:1:2:bbbb::9]:2")
+        );
+        assert_eq!(
+            key("[2001:db8:1:2:aaaa::1]:1"),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        assert_ne!(key("[2001:db8:1:2::1]:1"), key("[2001:db8:1:3::1]:1"));
+        // An IPv4 client of a dual-stack listener counts as its IPv4 address.
+        assert_eq!(key("[::ffff:192.0.2.7]:1"), key("192.0.2.7:2"));
     }
 }

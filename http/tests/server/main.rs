@@ -4,6 +4,7 @@
 
 mod bodies;
 mod errors;
+mod exhaustion;
 mod keep_alive;
 mod lifecycle;
 mod support;

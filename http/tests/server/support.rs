@@ -133,6 +133,11 @@ impl Handler for TestHandler {
             "/explain" => explain(ex).await,
             "/ignore" => ok(ex, 200, b"ignored").await,
             "/forbidden" => ok(ex, 403, b"no").await,
+            "/unauthenticated" => {
+                ex.mark_unauthenticated();
+                ok(ex, 403, b"who are you").await
+            }
+            "/object" => object(ex, param("len").unwrap_or(1 << 20)).await,
             "/nothing" => {}
             "/short" => short(ex).await,
             "/two-writes" => two_writes(ex).await,
@@ -292,11 +297,32 @@ async fn overrun(ex: &mut Exchange<'_>) {
     ex.finish().await.expect("finish");
 }
 
+/// A GET as the S3 layer serves it: any request body is discarded first, and a body that
+/// cannot be is answered with a 400.
+async fn object(ex: &mut Exchange<'_>, len_bytes: u64) {
+    if let Err(e) = ex.discard_body().await {
+        let text = Bytes::from(format!("discard failed: {e}"));
+        return ex.respond(400, &[], text).await.expect("400 after discard");
+    }
+    let again = ex.read_body(&mut [0u8; 16]).await;
+    assert!(
+        matches!(again, Ok(0) | Err(HttpError::BodyDiscarded)),
+        "{again:?}"
+    );
+    big(ex, len_bytes).await
+}
+
 /// A large body in 64 KiB pieces from a reused Vec: exercises the owned-buffer round trip.
+/// A head refused because the request body is unread is answered with a 400.
 async fn big(ex: &mut Exchange<'_>, len_bytes: u64) {
-    ex.send_head(200, &[], BodyLen::Fixed(len_bytes))
-        .await
-        .expect("head");
+    match ex.send_head(200, &[], BodyLen::Fixed(len_bytes)).await {
+        Ok(()) => {}
+        Err(HttpError::RequestBodyUnread) => {
+            let text = Bytes::from_static(b"request body unread");
+            return ex.respond(400, &[], text).await.expect("400 after refusal");
+        }
+        Err(e) => panic!("unexpected {e}"),
+    }
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut sent_bytes = 0;
     while sent_bytes < len_bytes {
@@ -378,6 +404,20 @@ impl Client {
 /// A loopback TCP connection with a read timeout, so a hung server fails the test.
 pub fn connect_tcp(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect");
+    client_stream_setup(stream)
+}
+
+/// Like `connect_tcp`, from the local address `from` (e.g. 127.0.0.2: all of 127/8 is
+/// loopback), so the server sees another client address.
+pub fn connect_tcp_from(addr: SocketAddr, from: std::net::IpAddr) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.bind(&SocketAddr::new(from, 0).into()).expect("bind");
+    socket.connect(&addr.into()).expect("connect");
+    client_stream_setup(socket.into())
+}
+
+fn client_stream_setup(stream: TcpStream) -> TcpStream {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
