@@ -51,6 +51,11 @@ pub const COMPACT_YIELD_MS_MAX: u64 = 20;
 /// index pages.
 pub const DISK_RESERVE_BYTES: u64 = SEGMENT_BYTES + (64 << 20);
 
+/// The reserve is at most this share of the filesystem, or one segment if
+/// that is more (see `store::reserve_bytes_for`): 5% of a 4 GB disk is about
+/// the default fixed figure; smaller disks keep proportionally less back.
+pub const DISK_RESERVE_FILESYSTEM_PERCENT: u64 = 5;
+
 /// A write in flight that appended nothing for this long loses its hold on
 /// its segments (see `inflight`): its writer vanished without abandoning it.
 /// Far above any live writer's gap: the HTTP layer times out a body read

@@ -35,8 +35,22 @@ pub struct StoreConfig {
     pub segment_bytes: u64,
     /// Free space new segments for client writes must leave on the disk, so
     /// deletes (index pages) and compaction (a fresh segment) always work on
-    /// a full disk. Compaction itself may dig into it.
+    /// a full disk. Compaction itself may dig into it. See
+    /// [`reserve_bytes_for`] for the figure the server uses.
     pub reserve_bytes: u64,
+}
+
+/// The reserve for a filesystem of `filesystem_bytes`: the configured figure,
+/// but no more than [`crate::limits::DISK_RESERVE_FILESYSTEM_PERCENT`] of the
+/// filesystem or one segment, whichever is larger. A fixed reserve sized for
+/// large disks kept a small one refusing writes with most of its space free
+/// (1.2 GB with two shards needed 320 MiB free per new segment); one segment
+/// is the floor because the compactor must always be able to open one to
+/// move live records out of the dead ones (an operator may still configure
+/// less, as tests do).
+pub fn reserve_bytes_for(configured_bytes: u64, segment_bytes: u64, filesystem_bytes: u64) -> u64 {
+    let proportional = filesystem_bytes / 100 * crate::limits::DISK_RESERVE_FILESYSTEM_PERCENT;
+    configured_bytes.min(proportional.max(segment_bytes))
 }
 
 pub fn shard_dir(data_dir: &Path, shard: u16) -> PathBuf {
@@ -74,6 +88,12 @@ pub(crate) struct WriterState<F> {
     /// Client writes appended but not yet committed or abandoned: their
     /// segments are live for the compactor.
     pub(crate) inflight: InflightWrites,
+    /// Whether the last new segment for client writes was refused for lack
+    /// of space: the state changes are logged, not every refusal.
+    disk_full: bool,
+    /// The active segment was opened by the compactor, which may dig into the
+    /// reserve: client writes into it check the free space first.
+    active_opened_in_reserve: bool,
 }
 
 /// Who a new record is for: client writes must leave the reserve free.
@@ -121,6 +141,8 @@ impl<D: Disk> ShardStore<D> {
             retired: retired.clone(),
             last_append_at: std::time::Instant::now(),
             inflight: InflightWrites::default(),
+            disk_full: false,
+            active_opened_in_reserve: false,
         };
         // Segment numbers are never reused: a reader may still hold a handle
         // to a retired one.
@@ -216,21 +238,23 @@ impl<D: Disk> ShardStore<D> {
         if write_for == WriteFor::Client {
             writer.last_append_at = now;
         }
+        if write_for == WriteFor::Client {
+            // A new segment for a client must leave the reserve free, and so
+            // must client writes into a segment the compactor opened inside
+            // the reserve (else they would eat the compactor's room).
+            let needed_bytes = match &active {
+                None => Some(self.config.segment_bytes + self.config.reserve_bytes),
+                Some(_) if writer.active_opened_in_reserve => Some(self.config.reserve_bytes),
+                Some(_) => None,
+            };
+            if let Some(needed_bytes) = needed_bytes {
+                self.reserve_check_client_space(&mut writer, needed_bytes)?;
+                writer.active_opened_in_reserve = false;
+            }
+        }
         let segment = match active {
             Some(segment) => segment,
             None => {
-                let shard_dir = shard_dir(&self.config.data_dir, self.config.shard);
-                if write_for == WriteFor::Client {
-                    let free_bytes = self.disk.free_bytes(&shard_dir)?;
-                    if free_bytes < self.config.segment_bytes + self.config.reserve_bytes {
-                        tracing::warn!(
-                            shard = self.config.shard,
-                            free_bytes,
-                            "data disk full: client writes refused until space returns"
-                        );
-                        return Err(EngineError::DiskFull);
-                    }
-                }
                 let number = writer.next_segment;
                 let path = segment_path(&self.config.data_dir, self.config.shard, number);
                 let file = self.disk.create_segment(&path, self.config.segment_bytes)?;
@@ -241,6 +265,7 @@ impl<D: Disk> ShardStore<D> {
                 writer.next_segment = number + 1;
                 writer.active = Some(segment.clone());
                 writer.append_at_bytes = 0;
+                writer.active_opened_in_reserve = write_for == WriteFor::Compaction;
                 segment
             }
         };
@@ -250,6 +275,40 @@ impl<D: Disk> ShardStore<D> {
             writer.inflight.note_append(object_id, segment.number, now);
         }
         Ok((segment, offset))
+    }
+
+    /// Refuses a client write unless `needed_bytes` are free. Checked on every
+    /// new segment, so space the compactor returns is taken back by the next
+    /// write that needs it; the full and writable-again states are logged
+    /// once each, not per refusal.
+    fn reserve_check_client_space(
+        &self,
+        writer: &mut WriterState<D::File>,
+        needed_bytes: u64,
+    ) -> EngineResult<()> {
+        let shard_dir = shard_dir(&self.config.data_dir, self.config.shard);
+        let free_bytes = self.disk.free_bytes(&shard_dir)?;
+        if free_bytes < needed_bytes {
+            if !writer.disk_full {
+                writer.disk_full = true;
+                tracing::warn!(
+                    shard = self.config.shard,
+                    free_bytes,
+                    needed_bytes,
+                    "data disk full: client writes refused until space returns"
+                );
+            }
+            return Err(EngineError::DiskFull);
+        }
+        if writer.disk_full {
+            writer.disk_full = false;
+            tracing::info!(
+                shard = self.config.shard,
+                free_bytes,
+                "data disk writable again: client writes accepted"
+            );
+        }
+        Ok(())
     }
 
     /// Appends one sealed chunk record (see [`crate::format::seal_chunk`]).
@@ -554,5 +613,26 @@ fn clone_error(err: &EngineError) -> EngineError {
         EngineError::InvalidPart { part_number } => EngineError::InvalidPart {
             part_number: *part_number,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reserve_bytes_for;
+    use crate::limits::{DISK_RESERVE_BYTES, SEGMENT_BYTES};
+
+    #[test]
+    fn the_reserve_shrinks_with_small_filesystems_only() {
+        const GIB: u64 = 1 << 30;
+        // A 1.2 GB disk keeps one segment back (its 5% is less), not 192 MiB.
+        let small = reserve_bytes_for(DISK_RESERVE_BYTES, SEGMENT_BYTES, 1_200_000_000);
+        assert_eq!(small, SEGMENT_BYTES);
+        // A 3 GB disk: 5% (150 MB) is more than a segment.
+        let middle = reserve_bytes_for(DISK_RESERVE_BYTES, SEGMENT_BYTES, 3_000_000_000);
+        assert_eq!(middle, 150_000_000);
+        // Large disks keep the configured figure; an operator's smaller one wins.
+        let large = reserve_bytes_for(DISK_RESERVE_BYTES, SEGMENT_BYTES, 1000 * GIB);
+        assert_eq!(large, DISK_RESERVE_BYTES);
+        assert_eq!(reserve_bytes_for(0, SEGMENT_BYTES, 1000 * GIB), 0);
     }
 }

@@ -51,6 +51,23 @@ fn owner_only_policy() -> Vec<u8> {
 }
 
 /// Accepts a PUT ?acl only when it asks for what already holds.
+/// The ACL headers of a request that creates an object (PutObject,
+/// CopyObject, CreateMultipartUpload): only the owner-only canned ACLs, as
+/// PutObjectAcl, so a wider ACL is refused rather than accepted and ignored.
+pub(crate) fn check_new_object_acl_headers(head: &http::RequestHead) -> S3Result<()> {
+    let grants = head
+        .headers
+        .iter()
+        .any(|(name, _)| name.starts_with("x-amz-grant-"));
+    let canned_wider = head
+        .header("x-amz-acl")
+        .is_some_and(|canned| !OWNER_ONLY_CANNED.contains(&canned.trim()));
+    match grants || canned_wider {
+        true => Err(not_supported()),
+        false => Ok(()),
+    }
+}
+
 fn check_owner_only(head: &http::RequestHead, body: &[u8]) -> S3Result<()> {
     if head
         .headers

@@ -162,6 +162,7 @@ pub async fn copy_object(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
+    crate::ops::acl::check_new_object_acl_headers(ex.head())?;
     let source = copy_source_load(shard, ctx, ex.head())?;
     let replace = metadata_directive_replace(ex.head())?;
     let encryption = crate::sse::copy_encryption(

@@ -131,6 +131,7 @@ pub async fn put_object(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
+    crate::ops::acl::check_new_object_acl_headers(ex.head())?;
     let mut meta = put_stored_headers(ex.head(), ctx)?;
     meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
         &bucket,
