@@ -313,6 +313,22 @@ impl S3Service {
         }
     }
 
+    /// GET, HEAD and DELETE take no body; one sent anyway is read and
+    /// discarded before the answer (small ones), or refused (large or slow
+    /// ones, after which the connection closes), so a large answer never
+    /// deadlocks against a client still writing, nor is cut short.
+    async fn discard_unexpected_body(&self, ex: &mut Exchange<'_>) -> S3Result<()> {
+        if !matches!(ex.head().method.as_str(), "GET" | "HEAD" | "DELETE") {
+            return Ok(());
+        }
+        ex.discard_body().await.map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "GET, HEAD and DELETE requests take no body; this one sent a large or slow one.",
+            )
+        })
+    }
+
     async fn health(&self, request_id: &str, ex: &mut Exchange<'_>) {
         let (status, body): (u16, &'static [u8]) = if self.shard.all_serving() {
             (200, b"ok\n")
@@ -345,9 +361,15 @@ impl Handler for S3Service {
     async fn handle(&self, ex: &mut Exchange<'_>) {
         let request_id = self.next_request_id();
         let now_ms = now_ms();
+        // A request refused before it authenticated is answered and its
+        // connection closed after a short linger, never drained: an anonymous
+        // client dripping a body must not hold a connection slot.
         let route = match self.route(ex) {
             Ok(route) => route,
-            Err(err) => return self.respond_error(&request_id, ex, &err).await,
+            Err(err) => {
+                ex.mark_unauthenticated();
+                return self.respond_error(&request_id, ex, &err).await;
+            }
         };
         if route.endpoint == Endpoint::Health {
             return self.health(&request_id, ex).await;
@@ -356,9 +378,13 @@ impl Handler for S3Service {
             Ok(payload) => payload,
             Err(err) => {
                 tracing::debug!(code = err.code.as_str(), "authentication failed");
+                ex.mark_unauthenticated();
                 return self.respond_error(&request_id, ex, &err).await;
             }
         };
+        if let Err(err) = self.discard_unexpected_body(ex).await {
+            return self.respond_error(&request_id, ex, &err).await;
+        }
         // Held until the response is written: the compactor removes no
         // segment file this request might still read.
         let _pin = self.shard.reader.pin();
