@@ -351,3 +351,62 @@ def test_slow_uploads_survive_churn_and_compaction(server_factory, env):
     log = srv.stderr_path.read_text(errors="replace")
     assert "compaction pass failed" not in log
     assert "segment poisoned" not in log
+
+
+# --------------------------------------------------------------------------- vanishing clients
+
+
+def vanish_mid_body(srv, bucket: str, key: str, sent_bytes: int, declared_bytes: int) -> None:
+    """A signed PUT that declares `declared_bytes`, sends `sent_bytes` of them slowly enough
+    that whole chunks reach the segments, then drops the connection."""
+    _url, headers = sign_request(
+        srv.endpoint,
+        srv.access_key,
+        srv.secret_key,
+        "PUT",
+        object_path(bucket, key),
+        headers={"Content-Length": str(declared_bytes)},
+        payload_hash=UNSIGNED_PAYLOAD,
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    conn.putrequest("PUT", object_path(bucket, key), skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    body = rand_bytes(sent_bytes, key)
+    for n in range(0, sent_bytes, PIECE_BYTES):
+        conn.send(body[n : n + PIECE_BYTES])
+        time.sleep(0.01)
+    time.sleep(0.5)
+    conn.sock.close()
+
+
+def test_vanished_uploads_release_their_segments(server_factory):
+    """Clients that vanish mid-body leave records that were never committed. The server must
+    abandon those writes at once (not an hour later), so the compactor can still return every
+    segment they touched: after the churn and deleting everything, the segments shrink back to
+    at most the active ones."""
+    srv = server_factory(env=CONFIGS["8MiB-segments"])
+    s3 = srv.client()
+    bucket = "vanishing"
+    s3.create_bucket(Bucket=bucket)
+    with ThreadPoolExecutor(6) as pool:
+        vanished = [
+            pool.submit(vanish_mid_body, srv, bucket, f"gone/{n}", 3 * MiB, 8 * MiB) for n in range(6)
+        ]
+        for n in range(60):
+            s3.put_object(Bucket=bucket, Key=f"churn/{n % 4}", Body=rand_bytes(CHURN_BYTES, n))
+        for future in vanished:
+            future.result()
+    for key in [f"gone/{n}" for n in range(6)]:
+        assert object_absent(s3, bucket, key), key
+    for n in range(4):
+        s3.delete_object(Bucket=bucket, Key=f"churn/{n}")
+    segment = int(CONFIGS["8MiB-segments"]["MAXIOFS_SEGMENT_MIB"]) * MiB
+    used = wait_for_segments_at_most(srv.data_dir, segment * srv.shards)
+    assert used <= segment * srv.shards, (
+        f"{used} bytes of segments left after every object was deleted: a vanished upload "
+        "still holds its segments"
+    )
+    log = srv.stderr_tail(2000)
+    assert "segment poisoned" not in log and "compaction pass failed" not in log
