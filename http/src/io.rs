@@ -17,7 +17,7 @@
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -39,11 +39,16 @@ pub(crate) enum Either<A, B> {
     Right(B),
 }
 
-/// Polls `a` then `b` until one completes; the other is dropped. `a` goes first so that a
-/// completed operation wins over a timer that fired in the same turn.
-pub(crate) async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    poll_fn(|cx| {
+/// Polls `a` then `b` until one completes. `a` goes first so that a completed operation
+/// wins over a timer that fired in the same turn. The caller pins both (with `pin!`) and
+/// drops the loser: an async fn taking the futures by value would keep each twice in its
+/// state (argument and pinned copy), and races nest, so every connection task would carry
+/// several copies of monoio's 640-byte `Sleep`.
+pub(crate) fn race<'a, A: Future, B: Future>(
+    mut a: Pin<&'a mut A>,
+    mut b: Pin<&'a mut B>,
+) -> impl Future<Output = Either<A::Output, B::Output>> + 'a {
+    poll_fn(move |cx| {
         if let Poll::Ready(out) = a.as_mut().poll(cx) {
             return Poll::Ready(Either::Left(out));
         }
@@ -52,7 +57,6 @@ pub(crate) async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, 
         }
         Poll::Pending
     })
-    .await
 }
 
 /// Why a socket operation ended without a result.
@@ -299,17 +303,19 @@ where
     F: Future<Output = BufResult<usize, T>>,
 {
     let mut op = pin!(op);
-    let stopped = async {
+    let stopped = pin!(async {
         match bounds.stop_armed.get() {
             true => bounds.stop.wait().await,
             false => std::future::pending().await,
         }
-    };
+    });
     let timeout = bounds
         .deadline
         .get()
         .saturating_duration_since(Instant::now());
-    let interrupt = match race(op.as_mut(), race(monoio::time::sleep(timeout), stopped)).await {
+    let timer = pin!(monoio::time::sleep(timeout));
+    let interrupted = pin!(race(timer, stopped));
+    let interrupt = match race(op.as_mut(), interrupted).await {
         Either::Left(done) => return done,
         Either::Right(Either::Left(())) => Interrupt::Timeout,
         Either::Right(Either::Right(())) => Interrupt::Stopped,

@@ -213,14 +213,17 @@ pub async fn serve<H: Handler + 'static>(
         .check()
         .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
     let shard = Rc::new(ShardState::new(limits, tls));
-    let watch_shutdown = async {
-        shutdown.triggered().await;
-        shard.stopping.set();
-        std::future::pending::<std::convert::Infallible>().await
-    };
-    let result = match race(accept_loop(&listener, &handler, &shard), watch_shutdown).await {
-        Either::Left(result) => result,
-        Either::Right(never) => match never {},
+    let result = {
+        let accepting = pin!(accept_loop(&listener, &handler, &shard));
+        let watch_shutdown = pin!(async {
+            shutdown.triggered().await;
+            shard.stopping.set();
+            std::future::pending::<std::convert::Infallible>().await
+        });
+        match race(accepting, watch_shutdown).await {
+            Either::Left(result) => result,
+            Either::Right(never) => match never {},
+        }
     };
     drop(listener);
     serve_stop_connections(&shard).await;
@@ -235,7 +238,8 @@ async fn accept_loop<H: Handler + 'static>(
     let canceller = Canceller::new();
     loop {
         let mut accept = pin!(listener.cancelable_accept(canceller.handle()));
-        let accepted = match race(accept.as_mut(), shard.stopping.wait()).await {
+        let stopping = pin!(shard.stopping.wait());
+        let accepted = match race(accept.as_mut(), stopping).await {
             Either::Left(accepted) => accepted,
             Either::Right(()) => {
                 // Cancel and await, so a connection accepted in the same instant is
@@ -276,11 +280,20 @@ fn accept_admit<H: Handler + 'static>(
     let slot = ConnectionSlot::new(shard, client);
     let handler = handler.clone();
     monoio::spawn(async move {
-        let shard = &slot.shard;
-        let served = serve_connection(stream, peer_addr, shard.clone(), &*handler);
-        if let Either::Right(()) = race(served, shard.halting.wait()).await {
-            tracing::debug!(%peer_addr, "connection dropped at the end of shutdown grace");
+        {
+            let shard = &slot.shard;
+            let served = pin!(serve_connection(
+                stream,
+                peer_addr,
+                shard.clone(),
+                &*handler
+            ));
+            let halting = pin!(shard.halting.wait());
+            if let Either::Right(()) = race(served, halting).await {
+                tracing::debug!(%peer_addr, "connection dropped at the end of shutdown grace");
+            }
         }
+        // Only now, with the connection's futures gone, is its slot free.
         drop(slot);
     });
 }
@@ -318,7 +331,8 @@ async fn serve_stop_connections(shard: &Rc<ShardState>) {
         return;
     }
     let grace = Duration::from_millis(shard.limits.shutdown_grace_ms);
-    if let Either::Right(()) = race(shard.drained.wait(), monoio::time::sleep(grace)).await {
+    let (drained, grace_over) = (pin!(shard.drained.wait()), pin!(monoio::time::sleep(grace)));
+    if let Either::Right(()) = race(drained, grace_over).await {
         tracing::info!(
             connections = shard.connections_count.get(),
             "shutdown grace over; dropping connections"
