@@ -210,6 +210,14 @@ pub struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1..))]
     pub lifecycle_interval_s: u64,
 
+    /// Open connections one client address (IPv6: one /64) may hold on the whole
+    /// server; beyond it a new connection is closed at once. Each shard counts its own
+    /// connections, so this is split evenly over the shards (rounded up). Default: a
+    /// quarter of each shard's connection limit, 1024 per shard.
+    #[arg(long, env = "MAXIOFS_CONNECTIONS_PER_CLIENT_MAX",
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections_per_client_max: Option<u32>,
+
     /// Domains for virtual-host-style requests (`bucket.<domain>`), comma separated.
     #[arg(
         long,

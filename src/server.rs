@@ -491,7 +491,7 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     let served = http::serve(
         listener,
         service,
-        http::ServerLimits::default(),
+        http_limits(&context.args, shard_count),
         context.shutdown,
         context.tls,
     );
@@ -508,6 +508,16 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     store.shutdown();
     store.drained().await;
     Ok(())
+}
+
+/// Each shard's HTTP limits: the defaults, with the whole-server per-client cap split
+/// over the shards (each counts only its own connections).
+fn http_limits(args: &ServerArgs, shard_count: usize) -> http::ServerLimits {
+    let mut limits = http::ServerLimits::default();
+    if let Some(whole_server) = args.connections_per_client_max {
+        limits.connections_per_client_max = (whole_server as usize).div_ceil(shard_count);
+    }
+    limits
 }
 
 fn announce(args: &ServerArgs, shard_count: u16, generated: Option<&cluster::RootCredentials>) {
