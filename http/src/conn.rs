@@ -123,7 +123,9 @@ impl Drop for Conn {
 impl Conn {
     fn new(socket: Socket, peer_addr: SocketAddr, shard: Rc<ShardState>) -> Conn {
         let rbuf = shard.buffers.take_read(shard.limits.read_buffer_bytes);
-        let wbuf = Vec::with_capacity(shard.limits.write_buffer_bytes);
+        // Allocated with the first response: a connection that never sends a request
+        // (a flood, a port scan) costs no write buffer.
+        let wbuf = Vec::new();
         Conn {
             socket,
             peer_addr,
@@ -385,6 +387,7 @@ impl Conn {
     pub(crate) async fn answer(&mut self, status: u16) {
         tracing::debug!(peer_addr = %self.peer_addr, status, "answering and closing");
         self.wbuf.clear();
+        self.wbuf.reserve(self.shard.limits.write_buffer_bytes);
         write_error_head(&mut self.wbuf, status, &self.shard.date);
         let _ = self.flush_wbuf().await;
     }

@@ -512,6 +512,9 @@ impl Exchange<'_> {
             "unsent bytes before a response head"
         );
         let fields = (length, connection, supplied);
+        self.conn
+            .wbuf
+            .reserve(self.conn.limits().write_buffer_bytes);
         write_head(
             &mut self.conn.wbuf,
             status,

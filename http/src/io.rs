@@ -146,7 +146,9 @@ impl Socket {
     ) -> Result<Socket, SocketError> {
         let (stream, bounds) = TimedStream::new(stream, stop);
         bounds.arm(timeout, true);
-        let accepted = acceptor.accept(stream).await.map_err(io::Error::from);
+        // Boxed: see `read`.
+        let accepted = Box::pin(acceptor.accept(stream)).await;
+        let accepted = accepted.map_err(io::Error::from);
         let stream = bounds.outcome(accepted)?;
         Ok(Socket {
             transport: Transport::Tls(Box::new(stream)),
@@ -169,7 +171,10 @@ impl Socket {
         self.bounds.arm(timeout, stop_armed);
         let (result, buf) = match &mut self.transport {
             Transport::Plain(stream) => stream.read(buf).await,
-            Transport::Tls(stream) => stream.read(buf).await,
+            // Boxed, here and below: the TLS layer's futures are several KiB, and inline
+            // they would size every connection task, plain ones too. One allocation per
+            // TLS operation is small beside the record's decryption.
+            Transport::Tls(stream) => Box::pin(stream.read(buf)).await,
         };
         (self.bounds.outcome(result), buf)
     }
@@ -188,7 +193,7 @@ impl Socket {
             let rest = buf.slice(written_bytes..);
             let (result, rest) = match &mut self.transport {
                 Transport::Plain(stream) => stream.write(rest).await,
-                Transport::Tls(stream) => stream.write(rest).await,
+                Transport::Tls(stream) => Box::pin(stream.write(rest)).await,
             };
             buf = rest.into_inner();
             match self.bounds.outcome(result) {
@@ -207,7 +212,7 @@ impl Socket {
         // An error means the peer is gone already, which is what we wanted.
         let _ = match &mut self.transport {
             Transport::Plain(stream) => stream.shutdown().await,
-            Transport::Tls(stream) => stream.shutdown().await,
+            Transport::Tls(stream) => Box::pin(stream.shutdown()).await,
         };
     }
 }
@@ -244,7 +249,7 @@ impl AsyncReadRent for TimedStream {
             canceller,
             bounds,
         } = self;
-        let op = stream.cancelable_read(buf, canceller.handle());
+        let op = pin!(stream.cancelable_read(buf, canceller.handle()));
         socket_op_deadline(canceller, bounds, op).await
     }
 
@@ -254,7 +259,7 @@ impl AsyncReadRent for TimedStream {
             canceller,
             bounds,
         } = self;
-        let op = stream.cancelable_readv(buf, canceller.handle());
+        let op = pin!(stream.cancelable_readv(buf, canceller.handle()));
         socket_op_deadline(canceller, bounds, op).await
     }
 }
@@ -266,7 +271,7 @@ impl AsyncWriteRent for TimedStream {
             canceller,
             bounds,
         } = self;
-        let op = stream.cancelable_write(buf, canceller.handle());
+        let op = pin!(stream.cancelable_write(buf, canceller.handle()));
         socket_op_deadline(canceller, bounds, op).await
     }
 
@@ -276,7 +281,7 @@ impl AsyncWriteRent for TimedStream {
             canceller,
             bounds,
         } = self;
-        let op = stream.cancelable_writev(buf, canceller.handle());
+        let op = pin!(stream.cancelable_writev(buf, canceller.handle()));
         socket_op_deadline(canceller, bounds, op).await
     }
 
@@ -293,16 +298,16 @@ impl AsyncWriteRent for TimedStream {
 /// Runs `op` until it completes, the armed deadline passes, or the armed stop latch is
 /// set. On timeout or stop the operation is cancelled and awaited, so its buffer is
 /// returned; if it completed anyway, its result wins. An interruption is recorded in
-/// `bounds` and returned as an error the TLS layer can carry up.
+/// `bounds` and returned as an error the TLS layer can carry up. The caller pins `op`, so
+/// that it is stored once (see `race`).
 async fn socket_op_deadline<T, F>(
     canceller: &mut Canceller,
     bounds: &OpBounds,
-    op: F,
+    mut op: Pin<&mut F>,
 ) -> BufResult<usize, T>
 where
     F: Future<Output = BufResult<usize, T>>,
 {
-    let mut op = pin!(op);
     let stopped = pin!(async {
         match bounds.stop_armed.get() {
             true => bounds.stop.wait().await,

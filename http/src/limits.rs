@@ -50,7 +50,8 @@ pub struct ServerLimits {
     /// doubles when a read fills it, up to what `header_bytes_max` and the chunked-framing
     /// line limits need (16 KiB by default).
     pub read_buffer_bytes: usize,
-    /// Initial capacity of each connection's response-head buffer (grows if needed once).
+    /// Initial capacity of each connection's response-head buffer, allocated with the
+    /// first response (grows if needed once).
     pub write_buffer_bytes: usize,
     /// Size of the per-connection buffer that large body reads go through, allocated on
     /// the first large read and reused: big enough that a fast upload costs one syscall per
