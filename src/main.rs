@@ -176,7 +176,9 @@ pub struct ServerArgs {
 
     /// MiB of free disk space client writes leave untouched (they fail with
     /// InsufficientStorage below it), so deletes and compaction work on a full
-    /// disk. Default: one segment plus 64 MiB for the index.
+    /// disk. Default: one segment plus 64 MiB for the index. At most 5% of the
+    /// filesystem or one segment (whichever is larger) is kept back, whatever this
+    /// says, so a small disk stays usable.
     #[arg(long, env = "MAXIOFS_RESERVE_MIB", default_value_t = engine::limits::DISK_RESERVE_BYTES >> 20)]
     pub reserve_mib: u64,
 

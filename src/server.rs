@@ -428,7 +428,13 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
         data_dir: context.args.data_dir.clone(),
         shard: context.shard,
         segment_bytes: context.args.segment_mib << 20,
-        reserve_bytes: context.args.reserve_mib.saturating_mul(1 << 20),
+        reserve_bytes: engine::store::reserve_bytes_for(
+            context.args.reserve_mib.saturating_mul(1 << 20),
+            context.args.segment_mib << 20,
+            engine::io::uring::filesystem_bytes(&context.args.data_dir)
+                .map_err(|err| format!("{}: {err}", context.args.data_dir.display()))?
+                .total_bytes,
+        ),
     };
     let own_index = context.indexes[context.shard as usize].clone();
     let store = ShardStore::open(config, UringDisk, own_index).map_err(|err| err.to_string())?;
