@@ -40,7 +40,9 @@ pub use tls::TlsConfig;
 ///
 /// The handler reads the body with `Exchange::read_body` and answers with `respond`, or
 /// with `send_head`, `write_body` and `finish`. If it returns without answering, the
-/// client gets a 500 and the connection closes.
+/// client gets a 500 and the connection closes. A request that takes no body should have
+/// it discarded first (`Exchange::discard_body`), and a request that failed
+/// authentication marked so (`Exchange::mark_unauthenticated`) before it is answered.
 #[allow(async_fn_in_trait)]
 pub trait Handler {
     async fn handle(&self, ex: &mut Exchange<'_>);
