@@ -31,6 +31,10 @@ const SHARD_INBOX_REQUESTS_MAX: usize = 1024;
 const CONTROL_INBOX_REQUESTS_MAX: usize = 256;
 pub(crate) const SETTING_SHARD_COUNT: &str = "shard_count";
 const LOCK_FILE: &str = "LOCK";
+/// How often freed heap memory is returned to the system: often enough that a
+/// flood's peak does not linger, rare enough to cost nothing (a trim walks the
+/// allocator's arenas in well under a millisecond when little is free).
+const MEMORY_TRIM_INTERVAL_MS: u64 = 10_000;
 
 type StartResult = Result<(), String>;
 
@@ -47,6 +51,7 @@ pub fn run(args: ServerArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|err| format!("cannot create {}: {err}", args.data_dir.display()))?;
     tighten_data_dir_modes(&args.data_dir)?;
+    raise_open_files_limit();
     let _lock = lock_data_dir(&args.data_dir)?;
     let catalog = Catalog::open(&args.data_dir).map_err(|err| err.to_string())?;
     let shard_count = resolve_shard_count(&catalog, args.shards)?;
@@ -122,6 +127,20 @@ fn resolve_shard_count(catalog: &Catalog, requested: Option<u16>) -> Result<u16,
                 .map_err(|err| err.to_string())?;
             Ok(count)
         }
+    }
+}
+
+/// Every connection slot is a file descriptor: take the hard limit, and say
+/// so when even that cannot hold the slots.
+fn raise_open_files_limit() {
+    match engine::io::process::raise_open_files_limit() {
+        Ok(limit) if limit < 8192 => tracing::warn!(
+            limit,
+            "the open-file limit is low for a server: raise it (LimitNOFILE) so connections \
+             are not refused early"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(err) => tracing::warn!(%err, "could not read or raise the open-file limit"),
     }
 }
 
@@ -373,7 +392,19 @@ fn run_control(control: ControlPlane, requests: async_channel::Receiver<ControlR
         .enable_timer()
         .build()
         .expect("control-plane runtime");
-    runtime.block_on(control.run(requests));
+    runtime.block_on(async move {
+        monoio::spawn(trim_memory_periodically());
+        control.run(requests).await
+    });
+}
+
+/// Gives the heap pages freed after a burst (thousands of connections, each
+/// with buffers) back to the system, so the resident size comes down again.
+async fn trim_memory_periodically() {
+    loop {
+        monoio::time::sleep(std::time::Duration::from_millis(MEMORY_TRIM_INTERVAL_MS)).await;
+        engine::io::process::trim_freed_memory();
+    }
 }
 
 struct ShardContext {

@@ -10,6 +10,7 @@
 pub mod aligned;
 pub mod lmdb;
 pub mod modes;
+pub mod process;
 pub mod sim;
 pub mod uring;
 
