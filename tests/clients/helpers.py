@@ -329,3 +329,30 @@ def empty_and_delete_bucket(client, name: str) -> None:
         client.delete_bucket(Bucket=name)
     except Exception:  # noqa: BLE001
         pass
+
+
+# --------------------------------------------------------------------------- segment files
+
+
+def segment_bytes_on_disk(data_dir) -> int:
+    """Bytes the filesystem allocated to segment files (preallocated, so whole segments)."""
+    total = 0
+    for root, _dirs, files in os.walk(data_dir):
+        for name in files:
+            if name.startswith("seg-"):
+                try:
+                    total += os.stat(os.path.join(root, name)).st_blocks * 512
+                except FileNotFoundError:
+                    pass  # removed by the compactor while we walked
+    return total
+
+
+def wait_for_segments_at_most(data_dir, limit_bytes: int, timeout_s: float) -> int:
+    """Polls until the segment files take at most `limit_bytes`; returns the last figure."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        used = segment_bytes_on_disk(data_dir)
+        if used <= limit_bytes or time.monotonic() > deadline:
+            return used
+        time.sleep(0.5)
+

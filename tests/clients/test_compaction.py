@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import KiB, MiB
+from helpers import KiB, MiB, wait_for_segments_at_most
 
 SEGMENT_MIB = 8
 COMPACT_ENV = {
@@ -32,28 +32,6 @@ THREADS = 8
 KEYS_PER_THREAD = 24
 # Seconds the compactor gets to bring the disk down (passes run every second when idle).
 SHRINK_TIMEOUT_S = 90
-
-
-def segment_bytes_on_disk(data_dir: Path) -> int:
-    """Bytes the filesystem allocated to segment files (preallocated, so whole segments)."""
-    total = 0
-    for root, _dirs, files in os.walk(data_dir):
-        for name in files:
-            if name.startswith("seg-"):
-                try:
-                    total += os.stat(os.path.join(root, name)).st_blocks * 512
-                except FileNotFoundError:
-                    pass  # removed by the compactor while we walked
-    return total
-
-
-def wait_for_segments_at_most(data_dir: Path, limit_bytes: int) -> int:
-    deadline = time.monotonic() + SHRINK_TIMEOUT_S
-    while True:
-        used = segment_bytes_on_disk(data_dir)
-        if used <= limit_bytes or time.monotonic() > deadline:
-            return used
-        time.sleep(0.5)
 
 
 def churn(s3, bucket: str, thread_no: int, cycles: int) -> dict[str, bytes]:
@@ -93,13 +71,13 @@ def test_churn_then_compaction_returns_the_space(server_factory):
     # Live data (plus record headers and 4 KiB padding: at most 2x for objects of 5 KiB
     # and more), the active segment, and the one compaction writes into, per shard.
     bound = 2 * live_bytes + 2 * segment * srv.shards
-    used = wait_for_segments_at_most(srv.data_dir, bound)
+    used = wait_for_segments_at_most(srv.data_dir, bound, SHRINK_TIMEOUT_S)
     assert used <= bound, f"{used} bytes of segments for {live_bytes} live bytes"
     assert_reads_back(s3, bucket, model)
 
     for key in model:
         s3.delete_object(Bucket=bucket, Key=key)
-    used = wait_for_segments_at_most(srv.data_dir, 0)
+    used = wait_for_segments_at_most(srv.data_dir, 0, SHRINK_TIMEOUT_S)
     assert used == 0, f"{used} bytes of segments left after deleting everything"
     assert "compaction pass failed" not in srv.stderr_tail(200)
 
@@ -149,7 +127,7 @@ def test_reads_racing_the_compactor_never_fail(server_factory):
             s3.delete_object(Bucket=bucket, Key=f"garbage/{n}")
         live_bytes = sum(len(body) for body in kept.values())
         bound = 2 * live_bytes + 2 * SEGMENT_MIB * MiB * srv.shards
-        used = wait_for_segments_at_most(srv.data_dir, bound)
+        used = wait_for_segments_at_most(srv.data_dir, bound, SHRINK_TIMEOUT_S)
     finally:
         stop.set()
         for thread in threads:
@@ -190,6 +168,6 @@ def test_copies_across_shards_survive_compaction_of_the_source(server_factory):
         s3.delete_object(Bucket=source, Key=f"filler/{n}")
     s3.delete_object(Bucket=source, Key="orig")
     shard_dir = srv.data_dir / "shard-0"
-    used = wait_for_segments_at_most(shard_dir, 0)
+    used = wait_for_segments_at_most(shard_dir, 0, SHRINK_TIMEOUT_S)
     assert used == 0, f"{used} bytes of segments left on the source shard"
     assert s3.get_object(Bucket=dest, Key="copy")["Body"].read() == body

@@ -52,6 +52,7 @@ from helpers import (
     object_path,
     rand_bytes,
     sign_request,
+    wait_for_segments_at_most,
     xml_error_code,
 )
 
@@ -111,28 +112,6 @@ class ChurnResult:
     model: dict[str, str | None] = field(default_factory=dict)  # key -> md5 of final body, None if deleted
     requests: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def segment_bytes_on_disk(data_dir: Path) -> int:
-    """Bytes the filesystem allocated to segment files (preallocated, so whole segments)."""
-    total = 0
-    for root, _dirs, files in os.walk(data_dir):
-        for name in files:
-            if name.startswith("seg-"):
-                try:
-                    total += os.stat(os.path.join(root, name)).st_blocks * 512
-                except FileNotFoundError:
-                    pass  # removed by the compactor while we walked
-    return total
-
-
-def wait_for_segments_at_most(data_dir: Path, limit_bytes: int) -> int:
-    deadline = time.monotonic() + SHRINK_TIMEOUT_S
-    while True:
-        used = segment_bytes_on_disk(data_dir)
-        if used <= limit_bytes or time.monotonic() > deadline:
-            return used
-        time.sleep(0.5)
 
 
 # --------------------------------------------------------------------------- slow requests
@@ -343,7 +322,7 @@ def test_slow_uploads_survive_churn_and_compaction(server_factory, env):
     # Live data (plus record headers and padding), the active segment, and the one
     # compaction writes into, per shard.
     bound = 2 * live_bytes + 2 * segment_bytes * srv.shards
-    used = wait_for_segments_at_most(srv.data_dir, bound)
+    used = wait_for_segments_at_most(srv.data_dir, bound, SHRINK_TIMEOUT_S)
     assert used <= bound, f"{used} bytes of segments for {live_bytes} live bytes (bound {bound})"
     for upload in kept:
         assert read_md5(s3, bucket, upload.key) == upload.md5, upload.key
@@ -403,7 +382,7 @@ def test_vanished_uploads_release_their_segments(server_factory):
     for n in range(4):
         s3.delete_object(Bucket=bucket, Key=f"churn/{n}")
     segment = int(CONFIGS["8MiB-segments"]["MAXIOFS_SEGMENT_MIB"]) * MiB
-    used = wait_for_segments_at_most(srv.data_dir, segment * srv.shards)
+    used = wait_for_segments_at_most(srv.data_dir, segment * srv.shards, SHRINK_TIMEOUT_S)
     assert used <= segment * srv.shards, (
         f"{used} bytes of segments left after every object was deleted: a vanished upload "
         "still holds its segments"
