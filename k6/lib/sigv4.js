@@ -144,7 +144,9 @@ function requireKeys() {
 //   bucket: '' for the service (ListBuckets); key: '' or null for bucket-level requests.
 //   body: string, ArrayBuffer or null.
 //   opts.query: object of query parameters ({ delete: '' } for "?delete").
-//   opts.headers: extra headers (sent, and signed when listed in opts.signHeaders).
+//   opts.headers: extra headers, sent and signed (as the SDKs do: the server refuses
+//     x-amz-* and Content-MD5 headers outside SignedHeaders); opts.signHeaders, when
+//     given, names the ones to sign instead.
 //   opts.signPayload: hash the body into x-amz-content-sha256 instead of UNSIGNED-PAYLOAD.
 //   opts.name: the metric tag for this request kind (keeps time series few).
 //   opts.responseType: 'text' (default), 'binary' or 'none'.
@@ -169,8 +171,9 @@ export function s3Request(method, bucket, key, body, opts) {
     headers['x-amz-content-sha256'] = o.signPayload
         ? crypto.sha256(payload === null ? '' : payload, 'hex')
         : UNSIGNED_PAYLOAD;
+    const extra = o.signHeaders || Object.keys(o.headers || {});
     const signed = ['host', 'x-amz-content-sha256', 'x-amz-date'].concat(
-        (o.signHeaders || []).map((n) => n.toLowerCase()),
+        extra.map((n) => n.toLowerCase()).filter((n) => !['host', 'x-amz-content-sha256', 'x-amz-date'].includes(n)),
     );
     headers['authorization'] = signRequest({
         method: method,
