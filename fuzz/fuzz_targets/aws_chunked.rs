@@ -1,0 +1,8 @@
+//! Fuzz target `aws_chunked`: see `maxiofs_fuzz::harness_s3::fuzz_aws_chunked`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    maxiofs_fuzz::harness_s3::fuzz_aws_chunked(data);
+});
