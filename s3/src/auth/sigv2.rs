@@ -310,27 +310,28 @@ pub fn verify_v2_header(
         Some(_) => "",
         None => req.header("date").unwrap_or(""),
     };
-    let to_sign = string_to_sign_v2(req, date_line);
-    if sign_v2(secret_access_key, &to_sign).ct_matches(&credentials.signature) {
+    let signature = &credentials.signature;
+    if signs_v2(
+        req,
+        date_line,
+        AmzDateLine::Included,
+        secret_access_key,
+        signature,
+    ) {
         return v2_verified(req, credentials);
-    }
-    if let Some(alias) = bucket_root_alias(req) {
-        let aliased = V2Request {
-            raw_path: &alias,
-            ..*req
-        };
-        let to_sign = string_to_sign_v2(&aliased, date_line);
-        if sign_v2(secret_access_key, &to_sign).ct_matches(&credentials.signature) {
-            return v2_verified(req, credentials);
-        }
     }
     // AWS's documented Delete example instead puts x-amz-date's value on the
     // Date line and leaves it out of the amz headers; clients written from
     // that page sign this way. It covers the same request parts, so it is
     // accepted too, at the cost of a second HMAC on failures only.
     if let Some(amz_date) = amz_date {
-        let to_sign = string_to_sign_v2_build(req, amz_date, AmzDateLine::Omitted);
-        if sign_v2(secret_access_key, &to_sign).ct_matches(&credentials.signature) {
+        if signs_v2(
+            req,
+            amz_date,
+            AmzDateLine::Omitted,
+            secret_access_key,
+            signature,
+        ) {
             return v2_verified(req, credentials);
         }
     }
@@ -349,27 +350,45 @@ pub fn verify_v2_presigned(
     if now_unix_seconds > query.expires_unix_seconds {
         return Err(AuthError::PresignedExpired);
     }
-    let to_sign = string_to_sign_v2(req, &query.expires_text);
-    if sign_v2(secret_access_key, &to_sign).ct_matches(&query.credentials.signature) {
-        return v2_verified(req, &query.credentials);
+    let signature = &query.credentials.signature;
+    let date_line = &query.expires_text;
+    if !signs_v2(
+        req,
+        date_line,
+        AmzDateLine::Included,
+        secret_access_key,
+        signature,
+    ) {
+        return Err(AuthError::SignatureMismatch);
     }
-    if let Some(alias) = bucket_root_alias(req) {
-        let aliased = V2Request {
-            raw_path: &alias,
-            ..*req
-        };
-        let to_sign = string_to_sign_v2(&aliased, &query.expires_text);
-        if sign_v2(secret_access_key, &to_sign).ct_matches(&query.credentials.signature) {
-            return v2_verified(req, &query.credentials);
-        }
-    }
-    Err(AuthError::SignatureMismatch)
+    v2_verified(req, &query.credentials)
 }
 
-/// `/bucket/` for a path-style request to `/bucket`: botocore signs a bucket
-/// request's resource with the trailing slash (`/bucket/?versioning`) while
-/// sending the path without it. Both name the same bucket, so either
-/// signature is accepted.
+/// Whether `signature` signs `req` with this Date line: under its path as
+/// sent or, for a path-style request to a bucket, under `/bucket/`, which is
+/// how botocore signs a bucket request's resource (`/bucket/?versioning`)
+/// while sending the path without the slash. Both name the same bucket.
+fn signs_v2(
+    req: &V2Request<'_>,
+    date_line: &str,
+    amz_date_line: AmzDateLine,
+    secret_access_key: &str,
+    signature: &SignatureV2,
+) -> bool {
+    let signs = |req: &V2Request<'_>| {
+        let to_sign = string_to_sign_v2_build(req, date_line, amz_date_line);
+        sign_v2(secret_access_key, &to_sign).ct_matches(signature)
+    };
+    signs(req)
+        || bucket_root_alias(req).is_some_and(|alias| {
+            signs(&V2Request {
+                raw_path: &alias,
+                ..*req
+            })
+        })
+}
+
+/// `/bucket/` for a path-style request whose path is `/bucket`.
 fn bucket_root_alias(req: &V2Request<'_>) -> Option<String> {
     let name = req.raw_path.strip_prefix('/')?;
     let bucket_only = req.bucket_from_host.is_none() && !name.is_empty() && !name.contains('/');

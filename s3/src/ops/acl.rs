@@ -51,9 +51,10 @@ fn owner_only_policy() -> Vec<u8> {
 }
 
 /// Accepts a PUT ?acl only when it asks for what already holds.
-/// The ACL headers of a request that creates an object (PutObject,
-/// CopyObject, CreateMultipartUpload): only the owner-only canned ACLs, as
-/// PutObjectAcl, so a wider ACL is refused rather than accepted and ignored.
+/// The ACL headers of a request: only the owner-only canned ACLs and no
+/// grants. Requests that create an object (PutObject, CopyObject,
+/// CreateMultipartUpload) check them as PutObjectAcl does, so a wider ACL is
+/// refused rather than accepted and ignored.
 pub(crate) fn check_new_object_acl_headers(head: &http::RequestHead) -> S3Result<()> {
     let grants = head
         .headers
@@ -69,24 +70,15 @@ pub(crate) fn check_new_object_acl_headers(head: &http::RequestHead) -> S3Result
 }
 
 fn check_owner_only(head: &http::RequestHead, body: &[u8]) -> S3Result<()> {
-    if head
-        .headers
-        .iter()
-        .any(|(name, _)| name.starts_with("x-amz-grant-"))
-    {
-        return Err(not_supported());
-    }
-    if let Some(canned) = head.header("x-amz-acl").map(str::trim) {
+    check_new_object_acl_headers(head)?;
+    if head.header("x-amz-acl").is_some() {
         if !body.iter().all(u8::is_ascii_whitespace) {
             return Err(S3Error::new(
                 S3ErrorCode::InvalidRequest,
                 "Specifying both Canned ACLs and Header Grants or an ACL document is not allowed",
             ));
         }
-        return match OWNER_ONLY_CANNED.contains(&canned) {
-            true => Ok(()),
-            false => Err(not_supported()),
-        };
+        return Ok(());
     }
     let grants = xml::parse_access_control_policy(body)?;
     let owner_only = grants
