@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 mod check;
-mod control;
 mod master_key;
 mod server;
 

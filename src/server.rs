@@ -21,7 +21,7 @@ use s3::ops::sosapi::SosapiSettings;
 use s3::shard::{CatalogSnapshot, ControlRequest, S3Settings, Shard, ShardRequest};
 use s3::sse::EncryptionSettings;
 
-use crate::control::{load_snapshot, now_ms, ControlPlane};
+use cluster::control::{load_snapshot, now_ms, ControlPlane};
 use crate::ServerArgs;
 
 /// Queue depth of each shard's inbox: enough for every connection of every
@@ -207,7 +207,7 @@ fn seal_stored_secrets(catalog: &Catalog, master: &MasterKey) -> Result<(), Stri
     for (access_key, stored) in catalog.access_keys().map_err(|err| err.to_string())? {
         let plain = match engine::crypto::sealed_text_key_id(&stored) {
             Some(key_id) if key_id == master.id() => continue,
-            Some(_) => crate::control::open_secret(master, &access_key, &stored)?,
+            Some(_) => cluster::control::open_secret(master, &access_key, &stored)?,
             None => stored,
         };
         catalog

@@ -1,12 +1,16 @@
-//! The control plane's state: the SQLite catalog (buckets and their default
-//! encryption, access keys, settings) and the root credentials.
+//! The control plane: the SQLite catalog (buckets and their settings,
+//! accounts, IAM users, groups, roles, policies, access keys and role
+//! sessions), the root credentials, and the control-plane runtime that
+//! executes bucket and identity changes and publishes immutable snapshots to
+//! the shards.
 //!
 //! Owns: `catalog.db` in the data directory. Runs only on the control-plane
-//! thread; shards never touch SQLite. Knows nothing of S3 or the engine: the
-//! binary wires its answers to the shards.
+//! thread; shards never touch SQLite. Shards see it only through the request
+//! enums and snapshots defined in `s3` and `iam`.
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod control;
 pub mod credentials;
 
 pub use catalog::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cluster::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};
+use crate::catalog::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};
 use engine::crypto::MasterKey;
 use engine::index::IndexOp;
 use futures_channel::oneshot;
