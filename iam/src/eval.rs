@@ -1,0 +1,342 @@
+//! Authorization: which of a request's applicable policies decide, following AWS's
+//! "Policy evaluation logic" (explicit deny wins; same-account requests need an allow
+//! from an identity or the resource policy, cross-account ones from both; session
+//! policies limit identity grants), with the request facts supplied lazily.
+
+use crate::condition::ConditionContext;
+use crate::pattern::VariableSource;
+use crate::policy::{Effect, Policy, PrincipalMatcher, PrincipalName, Statement};
+use crate::principal::{Principal, PrincipalKind};
+use crate::values::format_iso8601;
+
+/// The policy name decisions report for the request's resource policy.
+pub const RESOURCE_POLICY_NAME: &str = "resource-policy";
+
+/// Request facts the caller supplies lazily. `key_lower` is the condition key in lower
+/// case (e.g. "aws:sourceip", "s3:prefix", "s3:existingobjecttag/project"). None = the
+/// key is absent.
+///
+/// The engine itself supplies (and never asks for) aws:username, aws:userid,
+/// aws:principaltype, aws:principalarn, aws:principalaccount, aws:currenttime and
+/// aws:epochtime, so a caller cannot be tricked into overriding them.
+pub trait ConditionValues {
+    fn values(&self, key_lower: &str) -> Option<Vec<String>>;
+}
+
+/// No facts at all: every key the engine does not supply is absent.
+pub struct NoConditionValues;
+
+impl ConditionValues for NoConditionValues {
+    fn values(&self, _key_lower: &str) -> Option<Vec<String>> {
+        None
+    }
+}
+
+pub struct Request<'a> {
+    /// None: anonymous.
+    pub principal: Option<&'a Principal>,
+    /// "s3:GetObject", "iam:CreateUser", "sts:AssumeRole".
+    pub action: &'a str,
+    /// "arn:aws:s3:::bucket", "arn:aws:s3:::bucket/key", "arn:aws:iam::123456789012:user/alice".
+    pub resource: &'a str,
+    /// The account owning the resource (bucket owner); None = unknown or not applicable.
+    pub resource_account: Option<&'a str>,
+    /// The bucket policy, or a role's trust policy.
+    pub resource_policy: Option<&'a Policy>,
+    pub now_ms: u64,
+    pub facts: &'a dyn ConditionValues,
+}
+
+/// A statement of a policy: the policy's name ([`RESOURCE_POLICY_NAME`] for the resource
+/// policy), the statement's Sid, and its index in the document's Statement list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementRef {
+    pub policy: String,
+    pub sid: Option<String>,
+    pub index: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The statement that denied explicitly or allowed; None for an implicit deny and for
+    /// the system root.
+    pub decided_by: Option<StatementRef>,
+}
+
+/// A statement found to decide, borrowed until the decision is built.
+#[derive(Clone, Copy)]
+struct Found<'p> {
+    policy: &'p str,
+    statement: &'p Statement,
+    index: usize,
+}
+
+impl Found<'_> {
+    fn to_ref(self) -> StatementRef {
+        StatementRef {
+            policy: self.policy.to_owned(),
+            sid: self.statement.sid.clone(),
+            index: self.index,
+        }
+    }
+}
+
+fn decision(allowed: bool, found: Option<Found<'_>>) -> Decision {
+    Decision {
+        allowed,
+        decided_by: found.map(Found::to_ref),
+    }
+}
+
+/// Decides a request.
+pub fn authorize(request: &Request<'_>) -> Decision {
+    let principal = request.principal;
+    if principal.is_some_and(|p| p.kind == PrincipalKind::SystemRoot) {
+        return decision(true, None);
+    }
+    let context = Context { request };
+
+    let mut identity_allow = None;
+    let mut session_allow = None;
+    if let Some(principal) = principal {
+        for named in &principal.policies {
+            match scan(
+                &named.name,
+                &named.policy,
+                &context,
+                identity_allow.is_some(),
+                None,
+            ) {
+                Scan::Denied(found) => return decision(false, Some(found)),
+                Scan::Allowed { found, .. } => identity_allow = identity_allow.or(Some(found)),
+                Scan::NotApplicable => {}
+            }
+        }
+        if let Some(named) = &principal.session_policy {
+            match scan(&named.name, &named.policy, &context, false, None) {
+                Scan::Denied(found) => return decision(false, Some(found)),
+                Scan::Allowed { found, .. } => session_allow = Some(found),
+                Scan::NotApplicable => {}
+            }
+        }
+    }
+
+    let mut resource_allow = None;
+    let mut resource_allow_names_session = false;
+    if let Some(policy) = request.resource_policy {
+        // A resource-policy grant naming the exact role session is not limited by the
+        // session policy; one naming the role or the account is.
+        let exact_session = principal
+            .filter(|p| p.kind == PrincipalKind::AssumedRole && p.session_policy.is_some())
+            .map(|p| p.arn.as_str());
+        match scan(
+            RESOURCE_POLICY_NAME,
+            policy,
+            &context,
+            false,
+            Some(exact_session),
+        ) {
+            Scan::Denied(found) => return decision(false, Some(found)),
+            Scan::Allowed {
+                found,
+                names_session,
+            } => {
+                resource_allow = Some(found);
+                resource_allow_names_session = names_session;
+            }
+            Scan::NotApplicable => {}
+        }
+    }
+
+    let Some(principal) = principal else {
+        return match resource_allow {
+            Some(found) => decision(true, Some(found)),
+            None => decision(false, None),
+        };
+    };
+    let session_permits = principal.session_policy.is_none() || session_allow.is_some();
+    let identity_grant = identity_allow.filter(|_| session_permits);
+    let resource_grant = resource_allow.filter(|_| resource_allow_names_session || session_permits);
+    let same_account = request
+        .resource_account
+        .is_none_or(|a| a == principal.account_id);
+    let grant = if same_account {
+        identity_grant.or(resource_grant)
+    } else {
+        identity_grant.and(resource_grant)
+    };
+    match grant {
+        Some(found) => decision(true, Some(found)),
+        None => decision(false, None),
+    }
+}
+
+enum Scan<'p> {
+    Denied(Found<'p>),
+    Allowed {
+        found: Found<'p>,
+        /// The allowing statement names the exact session ARN asked about.
+        names_session: bool,
+    },
+    NotApplicable,
+}
+
+/// Finds a Deny that applies (which ends the scan) or the first Allow that applies.
+/// `deny_only` skips Allow statements (an allow was already found elsewhere).
+/// `principal_check` is Some for resource policies; its inner value is the session ARN
+/// whose exact naming matters (then the scan goes on looking for such an Allow).
+fn scan<'p>(
+    name: &'p str,
+    policy: &'p Policy,
+    context: &Context<'_, '_>,
+    deny_only: bool,
+    principal_check: Option<Option<&str>>,
+) -> Scan<'p> {
+    let mut allow: Option<Found<'p>> = None;
+    let mut names_session = false;
+    let session = principal_check.flatten();
+    for (index, statement) in policy.statements.iter().enumerate() {
+        let is_allow = statement.effect == Effect::Allow;
+        if is_allow && (deny_only || (allow.is_some() && (names_session || session.is_none()))) {
+            continue;
+        }
+        if !statement_applies(statement, context, principal_check.is_some()) {
+            continue;
+        }
+        let found = Found {
+            policy: name,
+            statement,
+            index,
+        };
+        if !is_allow {
+            return Scan::Denied(found);
+        }
+        let exact = session.is_some_and(|arn| names_exactly(statement, arn));
+        if allow.is_none() || (exact && !names_session) {
+            allow = Some(found);
+            names_session = exact;
+        }
+    }
+    match allow {
+        Some(found) => Scan::Allowed {
+            found,
+            names_session,
+        },
+        None => Scan::NotApplicable,
+    }
+}
+
+/// Cheapest tests first: action, resource, principal, then conditions.
+fn statement_applies(
+    statement: &Statement,
+    context: &Context<'_, '_>,
+    check_principal: bool,
+) -> bool {
+    let request = context.request;
+    if !statement.actions.matches(request.action) {
+        return false;
+    }
+    if let Some(resources) = &statement.resources {
+        if !resources.matches(request.resource, context) {
+            return false;
+        }
+    }
+    if check_principal {
+        let applies = match &statement.principals {
+            Some(PrincipalMatcher::Principal(names)) => {
+                names.iter().any(|n| names_principal(n, request.principal))
+            }
+            Some(PrincipalMatcher::NotPrincipal(names)) => {
+                !names.iter().any(|n| names_principal(n, request.principal))
+            }
+            None => false,
+        };
+        if !applies {
+            return false;
+        }
+    }
+    statement.conditions.iter().all(|c| c.holds(context))
+}
+
+fn names_principal(name: &PrincipalName, principal: Option<&Principal>) -> bool {
+    match (name, principal) {
+        (PrincipalName::Any, _) => true,
+        (_, None) => false,
+        (PrincipalName::Account(account), Some(p)) => p.account_id == *account,
+        // A role ARN names every session of the role.
+        (PrincipalName::Arn(arn), Some(p)) => p.arn == *arn || p.role_arn.as_deref() == Some(arn),
+        (PrincipalName::CanonicalUser(id), Some(p)) => p.canonical_id == *id,
+        (PrincipalName::Service(_) | PrincipalName::Federated(_), Some(_)) => false,
+    }
+}
+
+fn names_exactly(statement: &Statement, session_arn: &str) -> bool {
+    match &statement.principals {
+        Some(PrincipalMatcher::Principal(names)) => names
+            .iter()
+            .any(|n| matches!(n, PrincipalName::Arn(arn) if arn == session_arn)),
+        _ => false,
+    }
+}
+
+/// The request as policies see it: engine-owned keys, then the caller's facts.
+struct Context<'r, 'a> {
+    request: &'r Request<'a>,
+}
+
+impl Context<'_, '_> {
+    /// Some(value) for the keys the engine owns (value None when absent for this
+    /// principal); None for keys the caller supplies.
+    fn engine_value(&self, key_lower: &str) -> Option<Option<String>> {
+        let principal = self.request.principal;
+        Some(match key_lower {
+            "aws:username" => principal
+                .filter(|p| p.kind == PrincipalKind::User && !p.name.is_empty())
+                .map(|p| p.name.clone()),
+            "aws:userid" => principal.map(|p| p.user_id.clone()),
+            "aws:principaltype" => Some(
+                match principal.map(|p| p.kind) {
+                    None => "Anonymous",
+                    Some(PrincipalKind::SystemRoot) => "Account",
+                    Some(PrincipalKind::User) => "User",
+                    Some(PrincipalKind::AssumedRole) => "AssumedRole",
+                }
+                .to_owned(),
+            ),
+            // AWS gives a role session's role ARN, not the session's.
+            "aws:principalarn" => principal.map(|p| match (p.kind, &p.role_arn) {
+                (PrincipalKind::AssumedRole, Some(role)) => role.clone(),
+                _ => p.arn.clone(),
+            }),
+            "aws:principalaccount" => principal.map(|p| p.account_id.clone()),
+            "aws:currenttime" => Some(format_iso8601(self.request.now_ms)),
+            "aws:epochtime" => Some((self.request.now_ms / 1000).to_string()),
+            _ => return None,
+        })
+    }
+}
+
+impl VariableSource for Context<'_, '_> {
+    fn variable(&self, key_lower: &str) -> Option<String> {
+        if let Some(value) = self.engine_value(key_lower) {
+            return value;
+        }
+        // A multi-valued key has no single value to substitute.
+        let mut values = self.request.facts.values(key_lower)?;
+        if values.len() == 1 {
+            values.pop()
+        } else {
+            None
+        }
+    }
+}
+
+impl ConditionContext for Context<'_, '_> {
+    fn key_values(&self, key_lower: &str) -> Option<Vec<String>> {
+        match self.engine_value(key_lower) {
+            Some(value) => value.map(|v| vec![v]),
+            None => self.request.facts.values(key_lower),
+        }
+    }
+}
