@@ -3,6 +3,7 @@
 //! check in `check.rs`.
 #![forbid(unsafe_code)]
 
+mod admin_cli;
 mod check;
 mod master_key;
 mod server;
@@ -42,6 +43,17 @@ enum AdminCommand {
     /// under the new key in the background and logs "re-wrap complete" when the
     /// earlier keys are no longer needed. The server must be stopped.
     RotateKey(KeyArgs),
+    /// IAM users, their inline and attached policies and group memberships, on a
+    /// running server (through its IAM API).
+    User(Box<admin_cli::UserArgs>),
+    /// Access keys of IAM users on a running server.
+    Key(Box<admin_cli::KeyArgs>),
+    /// IAM groups, their members and policies, on a running server.
+    Group(Box<admin_cli::GroupArgs>),
+    /// Managed policies and their versions on a running server.
+    Policy(Box<admin_cli::PolicyArgs>),
+    /// IAM roles, their trust and permission policies, on a running server.
+    Role(Box<admin_cli::RoleArgs>),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -299,6 +311,11 @@ fn main() {
                 1
             }
         },
+        Command::Admin(AdminCommand::User(args)) => admin_cli::run_user(*args),
+        Command::Admin(AdminCommand::Key(args)) => admin_cli::run_key(*args),
+        Command::Admin(AdminCommand::Group(args)) => admin_cli::run_group(*args),
+        Command::Admin(AdminCommand::Policy(args)) => admin_cli::run_policy(*args),
+        Command::Admin(AdminCommand::Role(args)) => admin_cli::run_role(*args),
         Command::Check(args) => match check::run(&args) {
             Ok(check::Verdict::Clean) => 0,
             Ok(check::Verdict::ProblemsFound) => 1,
