@@ -5,7 +5,10 @@
 mod common;
 use common::{condition_allows, Facts};
 
-fn check(cases: &[(&str, &[(&str, &[&str])], bool)]) {
+/// Request facts as (key, values) pairs.
+type FactList<'a> = &'a [(&'a str, &'a [&'a str])];
+
+fn check(cases: &[(&str, FactList<'_>, bool)]) {
     for (condition, facts, expected) in cases {
         assert_eq!(
             condition_allows(condition, &Facts::new(facts)),
@@ -135,7 +138,7 @@ fn string_operators() {
 
 #[test]
 fn numeric_operators() {
-    let keys: &[(&str, &[&str])] = &[("s3:max-keys", &["10"])];
+    let keys: FactList<'_> = &[("s3:max-keys", &["10"])];
     check(&[
         (r#"{"NumericEquals":{"s3:max-keys":"10"}}"#, keys, true),
         (r#"{"NumericEquals":{"s3:max-keys":"10.0"}}"#, keys, true),
@@ -392,7 +395,7 @@ fn if_exists_and_null() {
 
 #[test]
 fn set_quantifiers() {
-    let tags: &[(&str, &[&str])] = &[("aws:tagkeys", &["environment", "costcenter"])];
+    let tags: FactList<'_> = &[("aws:tagkeys", &["environment", "costcenter"])];
     check(&[
         (
             r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["environment","costcenter"]}}"#,
