@@ -361,8 +361,20 @@ impl IamClient {
             if self.endpoint.https { "https" } else { "http" },
             self.endpoint.host_header()
         );
-        self.exchange(head.as_bytes(), body)
-            .map_err(|err| Failure::local(format!("{where_to}: {err}")))
+        self.exchange(head.as_bytes(), body).map_err(|err| {
+            // A socket timeout surfaces as WouldBlock (reads) or TimedOut (connect).
+            if matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) {
+                Failure::local(format!(
+                    "{where_to}: no answer within {} s",
+                    self.timeout.as_secs()
+                ))
+            } else {
+                Failure::local(format!("{where_to}: {err}"))
+            }
+        })
     }
 
     fn exchange(&self, head: &[u8], body: &[u8]) -> io::Result<HttpResponse> {
