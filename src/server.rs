@@ -21,8 +21,9 @@ use s3::ops::sosapi::SosapiSettings;
 use s3::shard::{CatalogSnapshot, ControlRequest, S3Settings, Shard, ShardRequest};
 use s3::sse::EncryptionSettings;
 
-use cluster::control::{load_snapshot, now_ms, ControlPlane};
 use crate::ServerArgs;
+use cluster::control::identities::IdentityCache;
+use cluster::control::{ensure_default_account, load_snapshot, now_ms, ControlPlane};
 
 /// Queue depth of each shard's inbox: enough for every connection of every
 /// other shard to have a chunk or commit waiting, small enough to push back.
@@ -61,7 +62,10 @@ pub fn run(args: ServerArgs) -> Result<(), String> {
     let indexes = open_indexes(&args.data_dir, shard_count)?;
     reconcile_buckets(&catalog, &indexes)?;
     let no_compaction = shards_that_must_not_compact(&catalog, &indexes)?;
-    let snapshot = load_snapshot(&catalog, 1, &master).map_err(|err| err.to_string())?;
+    let default_account = ensure_default_account(&catalog).map_err(|err| err.to_string())?;
+    let mut identity_cache = IdentityCache::default();
+    let snapshot = load_snapshot(&catalog, 1, &master, &mut identity_cache, &default_account)
+        .map_err(|err| err.to_string())?;
     let snapshot = Arc::new(snapshot);
     let tls = load_tls(&args)?;
     let encryption = EncryptionSettings {
@@ -70,7 +74,7 @@ pub fn run(args: ServerArgs) -> Result<(), String> {
     };
     let runtime = start(
         args.clone(),
-        catalog,
+        (catalog, default_account, identity_cache),
         indexes,
         snapshot,
         (tls, encryption, no_compaction),
@@ -303,7 +307,7 @@ fn reconcile_buckets(catalog: &Catalog, indexes: &[Index]) -> Result<(), String>
 
 fn start(
     args: ServerArgs,
-    catalog: Catalog,
+    (catalog, default_account, identity_cache): (Catalog, String, IdentityCache),
     indexes: Vec<Index>,
     snapshot: Arc<CatalogSnapshot>,
     (tls, encryption, no_compaction): (
@@ -325,6 +329,8 @@ fn start(
             .expect("the server always has a master key"),
         shards: inbox_txs.clone(),
         snapshot: snapshot.clone(),
+        default_account,
+        identity_cache,
     };
     let control_thread = std::thread::Builder::new()
         .name("control".into())

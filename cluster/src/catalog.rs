@@ -59,8 +59,29 @@ CREATE TABLE IF NOT EXISTS bucket_settings (
 PRAGMA user_version = 3;
 ";
 
+/// Schema version 4: accounts and identities (issue 15). Every IAM record
+/// (account, user, group, role, managed policy, access key, role session) is
+/// one row keyed by its account, kind and name, its body a JSON document the
+/// `directory` module defines; a bucket's owning account is in
+/// `bucket_owners` (a bucket without a row belongs to the default account,
+/// as every bucket did before accounts existed).
+const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS iam_records (
+    account_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account_id, kind, name_key)
+);
+CREATE TABLE IF NOT EXISTS bucket_owners (
+    bucket_id INTEGER PRIMARY KEY,
+    account_id TEXT NOT NULL
+);
+PRAGMA user_version = 4;
+";
+
 /// The migrations in order: entry `i` brings a catalog to version `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
 
 #[derive(Debug)]
 pub enum CatalogError {
@@ -115,7 +136,7 @@ pub struct BucketRow {
 }
 
 pub struct Catalog {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl Catalog {
@@ -237,6 +258,11 @@ impl Catalog {
         )?;
         tx.execute(
             "DELETE FROM bucket_settings
+             WHERE bucket_id IN (SELECT id FROM buckets WHERE name = ?1)",
+            params![name],
+        )?;
+        tx.execute(
+            "DELETE FROM bucket_owners
              WHERE bucket_id IN (SELECT id FROM buckets WHERE name = ?1)",
             params![name],
         )?;

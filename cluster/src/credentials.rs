@@ -22,11 +22,22 @@ const ACCESS_KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_KEY_ALPHABET: &[u8] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn random_from(alphabet: &[u8], len: usize) -> String {
+/// Random characters from `alphabet` (the OS generator).
+pub fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rngs::OsRng;
     (0..len)
         .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
         .collect()
+}
+
+/// An AWS-style id: `prefix` then 16 characters (`AKIA...`, `AIDA...`).
+pub fn random_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_from(ACCESS_KEY_ALPHABET, 16))
+}
+
+/// A 40-character secret access key.
+pub fn random_secret() -> String {
+    random_from(SECRET_KEY_ALPHABET, 40)
 }
 
 pub fn generate_root_credentials() -> RootCredentials {

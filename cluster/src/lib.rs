@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod control;
 pub mod credentials;
+pub mod directory;
 
 pub use catalog::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};
 pub use credentials::{generate_root_credentials, RootCredentials};

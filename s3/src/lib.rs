@@ -5,13 +5,16 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod authz;
 pub mod body;
 pub mod checksum;
 pub mod error;
+pub mod identity;
 pub mod lifecycle;
 pub mod limits;
 pub mod names;
 pub mod ops;
+pub mod query;
 pub mod router;
 pub mod service;
 pub mod shard;

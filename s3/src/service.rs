@@ -10,12 +10,15 @@ use http::{BodyLen, Exchange, Handler};
 use crate::auth::sigv2;
 use crate::auth::sigv4::{self, RequestParts, VerifyParams};
 use crate::auth::AuthError;
+use crate::authz::{Authenticated, S3Facts};
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::identity::KeyIdentity;
 use crate::ops::{
     acl, attributes, bucket, copy, delete, encryption, lifecycle, list, multipart, object,
-    object_lock, tagging, versioning, RequestContext,
+    object_lock, policy, query_api, tagging, versioning, RequestContext,
 };
+use crate::query::QueryService;
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
 use crate::xml;
@@ -66,8 +69,18 @@ impl S3Service {
         route(&input)
     }
 
-    /// Verifies the request's signature; returns how its body is protected.
-    fn authenticate(&self, ex: &Exchange<'_>, route: &Route, now_ms: u64) -> S3Result<PayloadMode> {
+    /// Verifies the request's signature; returns how its body is protected
+    /// and who signed it. A request with no signature at all is anonymous:
+    /// only a bucket policy can let it through. `service` is the credential
+    /// scope service the request must be signed for (`s3`, `iam`, `sts`).
+    fn authenticate(
+        &self,
+        ex: &Exchange<'_>,
+        route_query: &[(String, String)],
+        now_ms: u64,
+        service: &str,
+        query_body_sha256_hex: Option<&str>,
+    ) -> S3Result<(PayloadMode, Authenticated)> {
         let head = ex.head();
         let path = percent_encoding::percent_decode_str(head.path())
             .decode_utf8()
@@ -75,21 +88,25 @@ impl S3Service {
         let parts = RequestParts {
             method: &head.method,
             path_decoded: &path,
-            query_pairs: &route.query,
+            query_pairs: route_query,
             headers: &head.headers,
         };
         let catalog = self.shard.catalog();
-        let secret_of = |access_key: &str| {
+        let key_of = |access_key: &str| {
             catalog
-                .secrets
+                .keys
                 .get(access_key)
-                .map(String::as_str)
+                .cloned()
                 .ok_or(AuthError::AccessKeyUnknown)
         };
         let mut cache = self.shard.signing_keys.borrow_mut();
+        // IAM and STS are global: clients sign them for us-east-1 (or for
+        // whatever region they were given), so the region is not checked.
+        let region_expected =
+            (service == sigv4::SERVICE_S3).then_some(self.shard.settings.region.as_str());
         let params = |secret| VerifyParams {
             secret_access_key: secret,
-            region_expected: Some(&self.shard.settings.region),
+            region_expected,
             now_unix_seconds: (now_ms / 1000) as i64,
         };
         let now_unix_seconds = (now_ms / 1000) as i64;
@@ -100,15 +117,15 @@ impl S3Service {
             method: &head.method,
             raw_path: head.path(),
             bucket_from_host: host_bucket.as_deref(),
-            query_pairs: &route.query,
+            query_pairs: route_query,
             headers: &head.headers,
         };
         let v2_mode = |verified: sigv2::V2Verified| match verified.body_sha256 {
             Some(digest) => PayloadMode::Sha256(digest),
             None => PayloadMode::Unsigned,
         };
-        let presigned_v4 = sigv4::is_presigned(&route.query);
-        let presigned_v2 = sigv2::is_presigned_v2(&route.query);
+        let presigned_v4 = sigv4::is_presigned(route_query);
+        let presigned_v2 = sigv2::is_presigned_v2(route_query);
         if let Some(value) = head.header("authorization") {
             if presigned_v4 || presigned_v2 {
                 return Err(only_one_auth_mechanism(value));
@@ -126,34 +143,114 @@ impl S3Service {
                  AWS4-HMAC-SHA256.",
             ));
         }
-        let verified = if presigned_v4 {
-            let query = sigv4::parse_presigned_query(&route.query)?;
-            let secret = secret_of(&query.credential.access_key_id)?;
-            sigv4::verify_presigned(&parts, &query, &params(secret), &mut cache)?
+        let authenticated = |identity, signature_version, auth_type| Authenticated {
+            identity: Some(identity),
+            signature_version,
+            auth_type,
+        };
+        let (verified, identity, auth_type) = if presigned_v4 {
+            let query = sigv4::parse_presigned_query(route_query)?;
+            let identity = key_of(&query.credential.access_key_id)?;
+            let verified =
+                sigv4::verify_presigned(&parts, &query, &params(&identity.secret), &mut cache)?;
+            (verified, identity, AUTH_TYPE_QUERY)
         } else if presigned_v2 {
-            let query = sigv2::parse_presigned_query_v2(&route.query)?;
-            let secret = secret_of(&query.credentials.access_key_id)?;
-            return Ok(v2_mode(sigv2::verify_v2_presigned(
-                &v2,
-                &query,
-                secret,
-                now_unix_seconds,
-            )?));
+            let query = sigv2::parse_presigned_query_v2(route_query)?;
+            let identity = key_of(&query.credentials.access_key_id)?;
+            let verified =
+                sigv2::verify_v2_presigned(&v2, &query, &identity.secret, now_unix_seconds)?;
+            check_session(&identity, head, route_query, now_ms)?;
+            let identity = authenticated(identity, SIGNATURE_V2, AUTH_TYPE_QUERY);
+            return Ok((v2_mode(verified), identity));
         } else if let Some(value) = head.header("authorization") {
             if sigv2::is_authorization_header_v2(value) {
                 let credentials = sigv2::parse_authorization_header_v2(value)?;
-                let secret = secret_of(&credentials.access_key_id)?;
+                let identity = key_of(&credentials.access_key_id)?;
                 let verified =
-                    sigv2::verify_v2_header(&v2, &credentials, secret, now_unix_seconds)?;
-                return Ok(v2_mode(verified));
+                    sigv2::verify_v2_header(&v2, &credentials, &identity.secret, now_unix_seconds)?;
+                check_session(&identity, head, route_query, now_ms)?;
+                let identity = authenticated(identity, SIGNATURE_V2, AUTH_TYPE_HEADER);
+                return Ok((v2_mode(verified), identity));
             }
             let header = sigv4::parse_authorization_header(value)?;
-            let secret = secret_of(&header.credential.access_key_id)?;
-            sigv4::verify_header(&parts, &header, &params(secret), &mut cache)?
+            let identity = key_of(&header.credential.access_key_id)?;
+            let params = params(&identity.secret);
+            let verified = match query_body_sha256_hex {
+                Some(body_hash) => {
+                    sigv4::verify_header_with_body(&parts, &header, &params, &mut cache, body_hash)?
+                }
+                None => sigv4::verify_header(&parts, &header, &params, &mut cache)?,
+            };
+            (verified, identity, AUTH_TYPE_HEADER)
         } else {
-            return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
+            return Ok((PayloadMode::Unsigned, Authenticated::anonymous()));
         };
-        Ok(PayloadMode::from_verified(&verified))
+        if verified.scope.service != service {
+            return Err(S3Error::new(
+                S3ErrorCode::AuthorizationHeaderMalformed,
+                format!("The credential scope service must be {service}"),
+            ));
+        }
+        check_session(&identity, head, route_query, now_ms)?;
+        let payload = PayloadMode::from_verified(&verified);
+        Ok((
+            payload,
+            authenticated(identity, sigv4::ALGORITHM, auth_type),
+        ))
+    }
+
+    /// `Some` when the request is an IAM or STS query-API call: `POST /`
+    /// signed for the `iam` or `sts` service.
+    fn query_service(&self, ex: &Exchange<'_>) -> Option<QueryService> {
+        let head = ex.head();
+        if head.method != "POST" || head.path() != "/" {
+            return None;
+        }
+        let service = crate::query::scope_service_of_header(head.header("authorization")?)?;
+        QueryService::from_scope(service)
+    }
+
+    /// Asks the policy engine about the route's own action; copies and
+    /// DeleteObjects ask again for their sources and keys.
+    fn authorize_route(&self, ctx: &RequestContext, ex: &Exchange<'_>) -> S3Result<()> {
+        if ctx.auth.is_system_root() {
+            return Ok(());
+        }
+        if ctx.route.endpoint == Endpoint::DeleteObjects {
+            // s3:DeleteObject is asked for each key (`delete::delete_objects`).
+            return Ok(());
+        }
+        let Some(action) = ctx.route.endpoint.permission().iam_action() else {
+            // Unsupported operations answer NotImplemented to whoever may
+            // call anything: the root has returned already, and an anonymous
+            // caller is refused.
+            if ctx.auth.identity.is_none() {
+                return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
+            }
+            return Ok(());
+        };
+        let bucket_name = ctx.route.bucket.as_ref().map(|bucket| bucket.as_str());
+        let bucket = bucket_name.and_then(|name| ctx.catalog.buckets.get(name));
+        let key = ctx.route.key.as_ref().map(|key| key.as_str());
+        let resource = crate::authz::resource_arn(bucket_name, key);
+        let existing_tags = match (bucket, key) {
+            (Some(bucket), Some(_))
+                if crate::authz::needs_existing_tags(&ctx.auth, Some(bucket)) =>
+            {
+                existing_object_tags(&self.shard, ctx, bucket)
+            }
+            _ => None,
+        };
+        let facts = S3Facts {
+            head: ex.head(),
+            route: &ctx.route,
+            auth: &ctx.auth,
+            peer: ex.peer_addr(),
+            tls: ex.is_tls(),
+            now_ms: ctx.now_ms,
+            existing_tags: existing_tags.as_deref(),
+        };
+        crate::authz::authorize(&facts, action, &resource, bucket)
     }
 
     async fn dispatch(&self, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
@@ -196,6 +293,12 @@ impl S3Service {
                 versioning::put_bucket_versioning(shard, ctx, ex).await
             }
             Endpoint::ListObjectVersions => versioning::list_object_versions(shard, ctx, ex).await,
+            Endpoint::GetBucketPolicy => policy::get_bucket_policy(shard, ctx, ex).await,
+            Endpoint::PutBucketPolicy => policy::put_bucket_policy(shard, ctx, ex).await,
+            Endpoint::DeleteBucketPolicy => policy::delete_bucket_policy(shard, ctx, ex).await,
+            Endpoint::GetBucketPolicyStatus => {
+                policy::get_bucket_policy_status(shard, ctx, ex).await
+            }
             Endpoint::GetBucketAcl => acl::get_bucket_acl(shard, ctx, ex).await,
             Endpoint::PutBucketAcl => acl::put_bucket_acl(shard, ctx, ex).await,
             Endpoint::GetObjectAcl { version_id } => {
@@ -286,6 +389,44 @@ impl S3Service {
         }
     }
 
+    /// An IAM or STS query-API call: authenticated like any request (signed
+    /// for its service), its form body read and verified against the signed
+    /// payload hash, then executed by the control plane.
+    async fn handle_query(
+        &self,
+        ex: &mut Exchange<'_>,
+        service: QueryService,
+        request_id: String,
+        now_ms: u64,
+    ) {
+        let query = match crate::router::query_decode(ex.head().query()) {
+            Ok(query) => query,
+            Err(err) => {
+                let err = query_api::from_s3_error(&err);
+                return query_api::respond_error(ex, service, &err, &request_id).await;
+            }
+        };
+        // The body comes first: these clients sign its hash without sending
+        // it. It is small (bounded) and read within the usual deadlines.
+        let body = match query_api::read_body(ex).await {
+            Ok(body) => body,
+            Err(err) => {
+                ex.mark_unauthenticated();
+                return query_api::respond_error(ex, service, &err, &request_id).await;
+            }
+        };
+        let body_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+        let auth = match self.authenticate(ex, &query, now_ms, service.prefix(), Some(&body_hash)) {
+            Ok((_, auth)) => auth,
+            Err(err) => {
+                ex.mark_unauthenticated();
+                let err = query_api::from_s3_error(&err);
+                return query_api::respond_error(ex, service, &err, &request_id).await;
+            }
+        };
+        query_api::handle(&self.shard, ex, service, &body, auth, &request_id).await
+    }
+
     async fn respond_error(&self, ctx_request_id: &str, ex: &mut Exchange<'_>, err: &S3Error) {
         let status = err.code.status();
         let head_request = ex.head().method == "HEAD";
@@ -345,6 +486,68 @@ impl S3Service {
     }
 }
 
+const SIGNATURE_V2: &str = "AWS";
+const AUTH_TYPE_HEADER: &str = "REST-HEADER";
+const AUTH_TYPE_QUERY: &str = "REST-QUERY-STRING";
+
+/// Temporary credentials work only with their session token (header or
+/// presigned query) and only until they expire, as on AWS.
+fn check_session(
+    identity: &KeyIdentity,
+    head: &http::RequestHead,
+    query: &[(String, String)],
+    now_ms: u64,
+) -> S3Result<()> {
+    let Some(session) = &identity.session else {
+        return Ok(());
+    };
+    let token = head.header("x-amz-security-token").or_else(|| {
+        query
+            .iter()
+            .find(|(name, _)| name == "X-Amz-Security-Token")
+            .map(|(_, value)| value.as_str())
+    });
+    let matches = token.is_some_and(|token| {
+        use subtle::ConstantTimeEq;
+        token.len() == session.token.len()
+            && bool::from(token.as_bytes().ct_eq(session.token.as_bytes()))
+    });
+    if !matches {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidToken,
+            "The provided token is malformed or otherwise invalid.",
+        ));
+    }
+    if now_ms >= session.expires_ms {
+        return Err(S3Error::new(
+            S3ErrorCode::ExpiredToken,
+            "The provided token has expired.",
+        ));
+    }
+    Ok(())
+}
+
+/// The current tags of the object a request names, for policies that ask
+/// about `s3:ExistingObjectTag`; `None` when there is no such object.
+fn existing_object_tags(
+    shard: &Shard,
+    ctx: &RequestContext,
+    bucket: &crate::shard::BucketInfo,
+) -> Option<Vec<(String, String)>> {
+    let version_id = ctx
+        .route
+        .query_value("versionId")
+        .and_then(|text| crate::names::VersionId::parse(text).ok());
+    let (record, _) =
+        crate::ops::load_object_version(shard, ctx, bucket, version_id.as_ref()).ok()?;
+    let stored = record
+        .meta
+        .iter()
+        .find(|(name, _)| name == crate::ops::tagging::META_TAGGING)
+        .map(|(_, stored)| stored.as_str())?;
+    Some(crate::ops::tagging::TagSet::from_stored(stored).0)
+}
+
 /// AWS's answer to a request authenticated both by its query and by an
 /// `Authorization` header: which one to trust is ambiguous, so neither is.
 fn only_one_auth_mechanism(authorization: &str) -> S3Error {
@@ -364,6 +567,9 @@ impl Handler for S3Service {
         // A request refused before it authenticated is answered and its
         // connection closed after a short linger, never drained: an anonymous
         // client dripping a body must not hold a connection slot.
+        if let Some(service) = self.query_service(ex) {
+            return self.handle_query(ex, service, request_id, now_ms).await;
+        }
         let route = match self.route(ex) {
             Ok(route) => route,
             Err(err) => {
@@ -374,14 +580,15 @@ impl Handler for S3Service {
         if route.endpoint == Endpoint::Health {
             return self.health(&request_id, ex).await;
         }
-        let payload = match self.authenticate(ex, &route, now_ms) {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::debug!(code = err.code.as_str(), "authentication failed");
-                ex.mark_unauthenticated();
-                return self.respond_error(&request_id, ex, &err).await;
-            }
-        };
+        let (payload, auth) =
+            match self.authenticate(ex, &route.query, now_ms, sigv4::SERVICE_S3, None) {
+                Ok(authenticated) => authenticated,
+                Err(err) => {
+                    tracing::debug!(code = err.code.as_str(), "authentication failed");
+                    ex.mark_unauthenticated();
+                    return self.respond_error(&request_id, ex, &err).await;
+                }
+            };
         if let Err(err) = self.discard_unexpected_body(ex).await {
             return self.respond_error(&request_id, ex, &err).await;
         }
@@ -392,10 +599,18 @@ impl Handler for S3Service {
             request_id,
             route,
             payload,
+            auth,
             now_ms,
             catalog: self.shard.catalog(),
             head_sent: false,
         };
+        if let Err(err) = self.authorize_route(&ctx, ex) {
+            if ctx.auth.identity.is_none() {
+                ex.mark_unauthenticated();
+            }
+            let err = err.with_resource(ctx.resource());
+            return self.respond_error(&ctx.request_id, ex, &err).await;
+        }
         if let Err(err) = self.dispatch(&mut ctx, ex).await {
             if err.code == S3ErrorCode::InternalError {
                 tracing::warn!(request_id = %ctx.request_id, %err, "request failed");

@@ -46,7 +46,27 @@ pub struct BucketInfo {
     pub object_lock_default: Option<crate::ops::object_lock::DefaultRetention>,
     /// The lifecycle configuration as the client sent it (validated).
     pub lifecycle: Option<Arc<str>>,
+    /// The id of the account that owns the bucket.
+    pub owner_account: String,
+    /// The bucket policy (PutBucketPolicy), as sent and as parsed.
+    pub policy: Option<Arc<BucketPolicy>>,
 }
+
+/// A bucket policy: the document as the client sent it (GetBucketPolicy
+/// answers it unchanged) and parsed once for every request to evaluate.
+#[derive(Debug)]
+pub struct BucketPolicy {
+    pub document: String,
+    pub parsed: iam::Policy,
+}
+
+impl PartialEq for BucketPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.document == other.document
+    }
+}
+
+impl Eq for BucketPolicy {}
 
 impl BucketInfo {
     pub fn object_lock_enabled(&self) -> bool {
@@ -60,8 +80,18 @@ impl BucketInfo {
 pub struct CatalogSnapshot {
     pub version: u64,
     pub buckets: BTreeMap<String, BucketInfo>,
-    /// Access key id → secret key.
-    pub secrets: HashMap<String, String>,
+    /// Access key id → what it authenticates as.
+    pub keys: HashMap<String, Arc<crate::identity::KeyIdentity>>,
+    /// Account id → account.
+    pub accounts: HashMap<String, crate::identity::AccountInfo>,
+}
+
+impl CatalogSnapshot {
+    /// The account with this id; an unknown id (never in a published
+    /// snapshot) shows as itself.
+    pub fn account(&self, id: &str) -> Option<&crate::identity::AccountInfo> {
+        self.accounts.get(id)
+    }
 }
 
 /// Work one shard asks of another (or the control plane of a shard).
@@ -95,6 +125,8 @@ pub enum ShardRequest {
 pub enum ControlRequest {
     CreateBucket {
         name: String,
+        /// The account that will own it (the caller's).
+        owner_account: String,
         /// Settings the bucket is born with (`bucket_settings` rows).
         settings: Vec<(String, String)>,
         reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
@@ -110,6 +142,22 @@ pub enum ControlRequest {
         bucket_id: u64,
         encryption: Option<crate::sse::BucketEncryption>,
         reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
+    },
+    /// Sets (`Some`, already parsed by the shard) or removes (`None`) the
+    /// policy of the bucket with id `bucket_id`; the control plane checks
+    /// that the principals it names exist.
+    SetBucketPolicy {
+        bucket_id: u64,
+        document: Option<String>,
+        reply: oneshot::Sender<S3Result<Arc<CatalogSnapshot>>>,
+    },
+    /// An IAM or STS query-API call, executed and authorised by the control
+    /// plane (it holds every identity record the call may touch).
+    Query {
+        caller: crate::query::QueryCaller,
+        request: crate::query::QueryRequest,
+        facts: crate::query::RequestFacts,
+        reply: oneshot::Sender<crate::query::QueryAnswer>,
     },
     /// Sets (`Some`) or removes (`None`) one named setting of the bucket with
     /// id `bucket_id` (by id, for the same reason as above).
@@ -301,6 +349,23 @@ impl Shard {
             .map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "control plane unavailable"))??;
         self.install_catalog(snapshot);
         Ok(())
+    }
+
+    /// Hands an IAM or STS call to the control plane. A call that changed
+    /// identities answers after every shard installed the new snapshot.
+    pub async fn query(
+        &self,
+        make: impl FnOnce(oneshot::Sender<crate::query::QueryAnswer>) -> ControlRequest,
+    ) -> crate::query::QueryAnswer {
+        let unavailable = || {
+            crate::query::QueryError::new("ServiceUnavailable", 503, "control plane unavailable")
+        };
+        let (reply, answer) = oneshot::channel();
+        self.control
+            .send(make(reply))
+            .await
+            .map_err(|_| unavailable())?;
+        answer.await.map_err(|_| unavailable())?
     }
 }
 

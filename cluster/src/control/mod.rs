@@ -1,21 +1,28 @@
 //! The control-plane thread: owns the SQLite catalog, creates and deletes
 //! buckets (telling the owner shard's index first), sets their default
-//! encryption, and publishes catalog snapshots to every shard.
+//! encryption and policy, executes the IAM and STS query APIs (`iam`), and
+//! publishes catalog snapshots to every shard.
+
+pub mod iam;
+pub mod identities;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::catalog::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};
+use crate::directory::{AccountRecord, UserRecord, DEFAULT_ACCOUNT_NAME, SETTING_DEFAULT_ACCOUNT};
 use engine::crypto::MasterKey;
 use engine::index::IndexOp;
 use futures_channel::oneshot;
+use identities::IdentityCache;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
 use s3::ops::engine_error;
 use s3::ops::lifecycle::SETTING_LIFECYCLE;
 use s3::ops::object_lock::{DefaultRetention, SETTING_OBJECT_LOCK_RULE};
 use s3::ops::versioning::{BucketVersioning, SETTING_OBJECT_LOCK};
-use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
+use s3::query::{QueryAnswer, QueryCaller, QueryError, QueryRequest, RequestFacts};
+use s3::shard::{BucketInfo, BucketPolicy, CatalogSnapshot, ControlRequest, ShardRequest};
 use s3::sse::BucketEncryption;
 
 pub struct ControlPlane {
@@ -24,6 +31,31 @@ pub struct ControlPlane {
     pub master: MasterKey,
     pub shards: Vec<async_channel::Sender<ShardRequest>>,
     pub snapshot: Arc<CatalogSnapshot>,
+    /// The root's account, owner of buckets made before accounts existed.
+    pub default_account: String,
+    /// Opened secrets and parsed policies, kept between snapshots.
+    pub identity_cache: IdentityCache,
+}
+
+/// The name of the bucket setting holding a bucket's policy document.
+pub const SETTING_POLICY: &str = "policy";
+
+/// The default account's id, creating the account at first start: twelve
+/// random digits and a random canonical id, as AWS's look.
+pub fn ensure_default_account(catalog: &Catalog) -> Result<String, CatalogError> {
+    if let Some(id) = catalog.setting(SETTING_DEFAULT_ACCOUNT)? {
+        return Ok(id);
+    }
+    let id = crate::credentials::random_from(b"0123456789", 12);
+    let account = AccountRecord {
+        id: id.clone(),
+        name: DEFAULT_ACCOUNT_NAME.to_owned(),
+        canonical_id: crate::credentials::random_from(b"0123456789abcdef", 64),
+        created_ms: now_ms(),
+    };
+    catalog.write_records(&[crate::directory::RecordChange::put(&id, &account)])?;
+    catalog.set_setting(SETTING_DEFAULT_ACCOUNT, &id)?;
+    Ok(id)
 }
 
 pub fn now_ms() -> u64 {
@@ -39,7 +71,10 @@ pub fn load_snapshot(
     catalog: &Catalog,
     version: u64,
     master: &MasterKey,
+    cache: &mut IdentityCache,
+    default_account: &str,
 ) -> Result<CatalogSnapshot, CatalogError> {
+    let owners: HashMap<u64, String> = catalog.bucket_owners()?.into_iter().collect();
     let mut encryptions = load_snapshot_encryptions(catalog)?;
     let mut settings: HashMap<u64, Vec<(String, String)>> = HashMap::new();
     for (bucket_id, name, value) in catalog.bucket_settings()? {
@@ -69,23 +104,33 @@ pub fn load_snapshot(
                 object_lock_default: setting(&row.id, SETTING_OBJECT_LOCK_RULE)
                     .and_then(DefaultRetention::from_setting),
                 lifecycle: setting(&row.id, SETTING_LIFECYCLE).map(Arc::from),
+                owner_account: owners
+                    .get(&row.id)
+                    .cloned()
+                    .unwrap_or_else(|| default_account.to_owned()),
+                policy: setting(&row.id, SETTING_POLICY).and_then(|document| {
+                    match ::iam::parse_policy(document, ::iam::PolicyKind::Bucket) {
+                        Ok(parsed) => Some(Arc::new(BucketPolicy {
+                            document: document.to_owned(),
+                            parsed,
+                        })),
+                        Err(err) => {
+                            tracing::error!(bucket = %row.name, error = %err.message, "stored bucket policy does not parse; left out");
+                            None
+                        }
+                    }
+                }),
             };
             (row.name, info)
         })
         .collect();
-    let secrets = catalog
-        .access_keys()?
-        .into_iter()
-        .map(|(access_key, sealed)| {
-            let secret =
-                open_secret(master, &access_key, &sealed).map_err(CatalogError::Unreadable)?;
-            Ok((access_key, secret))
-        })
-        .collect::<Result<_, CatalogError>>()?;
+    let identities =
+        identities::load_identities(catalog, master, cache, default_account, now_ms())?;
     Ok(CatalogSnapshot {
         version,
         buckets,
-        secrets,
+        keys: identities.keys,
+        accounts: identities.accounts,
     })
 }
 
@@ -144,10 +189,11 @@ impl ControlPlane {
             match request {
                 ControlRequest::CreateBucket {
                     name,
+                    owner_account,
                     settings,
                     reply,
                 } => {
-                    let outcome = self.create_bucket(&name, &settings).await;
+                    let outcome = self.create_bucket(&name, &owner_account, &settings).await;
                     let _ = reply.send(outcome);
                 }
                 ControlRequest::DeleteBucket { name, reply } => {
@@ -168,6 +214,23 @@ impl ControlPlane {
                         Ok(()) => self.publish().await,
                         Err(err) => Err(err),
                     };
+                    let _ = reply.send(outcome);
+                }
+                ControlRequest::SetBucketPolicy {
+                    bucket_id,
+                    document,
+                    reply,
+                } => {
+                    let outcome = self.set_bucket_policy(bucket_id, document).await;
+                    let _ = reply.send(outcome);
+                }
+                ControlRequest::Query {
+                    caller,
+                    request,
+                    facts,
+                    reply,
+                } => {
+                    let outcome = self.query(&caller, &request, &facts).await;
                     let _ = reply.send(outcome);
                 }
                 ControlRequest::SetBucketEncryption {
@@ -202,9 +265,25 @@ impl ControlPlane {
     async fn create_bucket(
         &mut self,
         name: &str,
+        owner_account: &str,
         settings: &[(String, String)],
     ) -> S3Result<Arc<CatalogSnapshot>> {
-        if self.catalog.bucket(name).map_err(catalog_error)?.is_some() {
+        if let Some(existing) = self.catalog.bucket(name).map_err(catalog_error)? {
+            // Bucket names are global: another account's is taken.
+            let owner = self
+                .snapshot
+                .buckets
+                .get(name)
+                .filter(|bucket| bucket.id == existing.id)
+                .map(|bucket| bucket.owner_account.clone())
+                .unwrap_or_else(|| self.default_account.clone());
+            if owner != owner_account {
+                return Err(S3Error::new(
+                    S3ErrorCode::BucketAlreadyExists,
+                    "The requested bucket name is not available. The bucket namespace is shared \
+                     by all users of the system. Please select a different name and try again.",
+                ));
+            }
             return Err(catalog_error(CatalogError::BucketExists));
         }
         let id = self.catalog.next_bucket_id().map_err(catalog_error)?;
@@ -226,6 +305,11 @@ impl ControlPlane {
         self.catalog
             .insert_bucket_with_settings(&row, settings)
             .map_err(catalog_error)?;
+        if owner_account != self.default_account {
+            self.catalog
+                .set_bucket_owner(id, owner_account)
+                .map_err(catalog_error)?;
+        }
         self.publish().await
     }
 
@@ -264,13 +348,113 @@ impl ControlPlane {
         self.publish().await
     }
 
+    /// Sets or removes a bucket policy. Its grammar was checked by the
+    /// shard; here, that every principal it names exists, as AWS requires.
+    async fn set_bucket_policy(
+        &mut self,
+        bucket_id: u64,
+        document: Option<String>,
+    ) -> S3Result<Arc<CatalogSnapshot>> {
+        if let Some(document) = &document {
+            let parsed = ::iam::parse_policy(document, ::iam::PolicyKind::Bucket)
+                .map_err(|err| S3Error::new(S3ErrorCode::MalformedPolicy, err.message))?;
+            for principal in parsed.named_principals() {
+                if !self.principal_exists(&principal).map_err(catalog_error)? {
+                    return Err(S3Error::new(
+                        S3ErrorCode::MalformedPolicy,
+                        "Invalid principal in policy",
+                    ));
+                }
+            }
+        }
+        self.catalog
+            .set_bucket_setting(bucket_id, SETTING_POLICY, document.as_deref())
+            .map_err(catalog_error)?;
+        self.publish().await
+    }
+
+    /// Whether a principal a resource policy names exists here.
+    fn principal_exists(&self, principal: &::iam::PrincipalName) -> Result<bool, CatalogError> {
+        use ::iam::PrincipalName as P;
+        let accounts = &self.snapshot.accounts;
+        Ok(match principal {
+            P::Any => true,
+            P::Account(id) => accounts.contains_key(id),
+            P::CanonicalUser(id) => accounts.values().any(|a| &a.canonical_id == id),
+            P::Service(_) | P::Federated(_) => false,
+            P::Arn(arn) => {
+                let Some(rest) = arn.strip_prefix("arn:aws:iam::") else {
+                    return Ok(arn.starts_with("arn:aws:sts::")
+                        && arn.contains(":assumed-role/")
+                        && accounts
+                            .keys()
+                            .any(|id| arn.starts_with(&format!("arn:aws:sts::{id}:"))));
+                };
+                let Some((account, resource)) = rest.split_once(':') else {
+                    return Ok(false);
+                };
+                if !accounts.contains_key(account) {
+                    return Ok(false);
+                }
+                let name = resource.rsplit('/').next().unwrap_or("");
+                if resource == "root" {
+                    true
+                } else if resource.starts_with("user/") {
+                    self.catalog.record::<UserRecord>(account, name)?.is_some()
+                } else if resource.starts_with("role/") {
+                    self.catalog
+                        .record::<crate::directory::RoleRecord>(account, name)?
+                        .is_some()
+                } else {
+                    false
+                }
+            }
+        })
+    }
+
+    /// Executes an IAM or STS call; one that changed identities answers
+    /// after every shard installed the snapshot with the change.
+    async fn query(
+        &mut self,
+        caller: &QueryCaller,
+        request: &QueryRequest,
+        facts: &RequestFacts,
+    ) -> QueryAnswer {
+        let call = iam::Call {
+            catalog: &self.catalog,
+            master: &self.master,
+            account: caller.principal.account_id.clone(),
+            caller,
+            request,
+            facts,
+            now_ms: now_ms(),
+        };
+        let outcome = iam::execute(&call)?;
+        if outcome.changed {
+            self.publish().await.map_err(|_| {
+                QueryError::new(
+                    "ServiceFailure",
+                    500,
+                    "The change was stored but could not be published; it takes effect at the \
+                     next change or restart.",
+                )
+            })?;
+        }
+        Ok(outcome.result)
+    }
+
     async fn publish(&mut self) -> S3Result<Arc<CatalogSnapshot>> {
-        let next = load_snapshot(&self.catalog, self.snapshot.version + 1, &self.master).map_err(
-            |err| {
-                tracing::error!(%err, "catalog snapshot failed");
-                S3Error::internal("We encountered an internal error. Please try again.")
-            },
-        )?;
+        let next = load_snapshot(
+            &self.catalog,
+            self.snapshot.version + 1,
+            &self.master,
+            &mut self.identity_cache,
+            &self.default_account,
+        )
+        .map_err(|err| {
+            tracing::error!(%err, "catalog snapshot failed");
+            S3Error::internal("We encountered an internal error. Please try again.")
+        })?;
         self.snapshot = Arc::new(next);
         let mut acks = Vec::with_capacity(self.shards.len());
         for shard in &self.shards {

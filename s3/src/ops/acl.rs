@@ -16,7 +16,7 @@ use http::{BodyLen, Exchange};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::names::VersionId;
-use crate::ops::bucket::ROOT_OWNER;
+use crate::ops::OwnerText;
 use crate::ops::RequestContext;
 use crate::shard::Shard;
 use crate::xml::{self, XmlWriter};
@@ -32,16 +32,16 @@ fn not_supported() -> S3Error {
 }
 
 /// The owner-only policy: `AccessControlPolicy` with one FULL_CONTROL grant.
-fn owner_only_policy() -> Vec<u8> {
+fn owner_only_policy(owner: &OwnerText) -> Vec<u8> {
     let mut out = Vec::new();
     let mut w = XmlWriter::document(&mut out);
     w.open_root("AccessControlPolicy");
-    w.owner(&ROOT_OWNER);
+    w.owner(&owner.as_xml());
     w.open("AccessControlList");
     w.open("Grant");
     w.open("Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\"");
-    w.text("ID", ROOT_OWNER.id);
-    w.text("DisplayName", ROOT_OWNER.display_name);
+    w.text("ID", &owner.id);
+    w.text("DisplayName", &owner.display_name);
     w.close("Grantee");
     w.text("Permission", "FULL_CONTROL");
     w.close("Grant");
@@ -69,7 +69,7 @@ pub(crate) fn check_new_object_acl_headers(head: &http::RequestHead) -> S3Result
     }
 }
 
-fn check_owner_only(head: &http::RequestHead, body: &[u8]) -> S3Result<()> {
+fn check_owner_only(head: &http::RequestHead, body: &[u8], owner: &OwnerText) -> S3Result<()> {
     check_new_object_acl_headers(head)?;
     if head.header("x-amz-acl").is_some() {
         if !body.iter().all(u8::is_ascii_whitespace) {
@@ -83,7 +83,7 @@ fn check_owner_only(head: &http::RequestHead, body: &[u8]) -> S3Result<()> {
     let grants = xml::parse_access_control_policy(body)?;
     let owner_only = grants
         .iter()
-        .all(|(grantee, permission)| grantee == ROOT_OWNER.id && permission == "FULL_CONTROL");
+        .all(|(grantee, permission)| *grantee == owner.id && permission == "FULL_CONTROL");
     if grants.is_empty() || !owner_only {
         return Err(not_supported());
     }
@@ -95,8 +95,8 @@ pub async fn get_bucket_acl(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    ctx.bucket_info(shard)?;
-    ctx.respond_xml(ex, owner_only_policy()).await
+    let owner = ctx.bucket_owner(shard)?;
+    ctx.respond_xml(ex, owner_only_policy(&owner)).await
 }
 
 pub async fn put_bucket_acl(
@@ -104,11 +104,11 @@ pub async fn put_bucket_acl(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    ctx.bucket_info(shard)?;
+    let owner = ctx.bucket_owner(shard)?;
     let body = ctx
         .read_xml_body_checked(ex, BodyIntegrity::RequiredUnlessHashSigned)
         .await?;
-    check_owner_only(ex.head(), &body)?;
+    check_owner_only(ex.head(), &body, &owner)?;
     ctx.respond(ex, 200, &[], BodyLen::Empty).await
 }
 
@@ -121,7 +121,8 @@ pub async fn get_object_acl(
     let bucket = ctx.bucket_info(shard)?;
     let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
     let headers = crate::ops::versioning::version_headers(version);
-    ctx.respond_xml_with(ex, &headers, owner_only_policy())
+    let owner = OwnerText::of_account(&ctx.catalog, &bucket.owner_account);
+    ctx.respond_xml_with(ex, &headers, owner_only_policy(&owner))
         .await
 }
 
@@ -136,7 +137,8 @@ pub async fn put_object_acl(
         .read_xml_body_checked(ex, BodyIntegrity::RequiredUnlessHashSigned)
         .await?;
     let (_, version) = crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
-    check_owner_only(ex.head(), &body)?;
+    let owner = OwnerText::of_account(&ctx.catalog, &bucket.owner_account);
+    check_owner_only(ex.head(), &body, &owner)?;
     let headers = crate::ops::versioning::version_headers(version);
     ctx.respond_owned(ex, 200, &headers).await
 }

@@ -12,12 +12,6 @@ use crate::ops::RequestContext;
 use crate::shard::{ControlRequest, Shard};
 use crate::xml;
 
-/// The single owner every bucket has until tenants exist.
-pub const ROOT_OWNER: xml::Owner<'static> = xml::Owner {
-    id: "maxiofs-root",
-    display_name: "root",
-};
-
 pub async fn list_buckets(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
@@ -28,16 +22,21 @@ pub async fn list_buckets(
         return ctx.respond(ex, 200, &[], BodyLen::Empty).await;
     }
     let catalog = shard.catalog();
+    // An account sees its own buckets; the server's administrator sees all.
+    let account = ctx.auth.account_id().unwrap_or_default().to_owned();
+    let everything = ctx.auth.is_system_root();
+    let owner = crate::ops::OwnerText::of_account(&catalog, &account);
     let entries: Vec<xml::BucketEntry<'_>> = catalog
         .buckets
         .values()
+        .filter(|bucket| everything || bucket.owner_account == account)
         .map(|bucket| xml::BucketEntry {
             name: &bucket.name,
             creation_date_ms: bucket.created_ms,
         })
         .collect();
     let mut out = Vec::new();
-    xml::list_buckets(&mut out, &ROOT_OWNER, &entries);
+    xml::list_buckets(&mut out, &owner.as_xml(), &entries);
     ctx.respond_xml(ex, out).await
 }
 
@@ -70,9 +69,15 @@ pub async fn create_bucket(
     }
     let request_name = name.clone();
     let settings = crate::ops::object_lock::creation_settings(ex.head())?;
+    let owner_account = ctx
+        .auth
+        .account_id()
+        .ok_or_else(|| S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"))?
+        .to_owned();
     shard
         .control(|reply| ControlRequest::CreateBucket {
             name: request_name,
+            owner_account,
             settings,
             reply,
         })

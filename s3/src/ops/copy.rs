@@ -62,8 +62,9 @@ fn copy_source_parse(value: &str) -> S3Result<(BucketName, ObjectKey, Option<Ver
 fn copy_source_load(
     shard: &Shard,
     ctx: &RequestContext,
-    head: &http::RequestHead,
+    ex: &Exchange<'_>,
 ) -> S3Result<CopySource> {
+    let head = ex.head();
     let value = head.header("x-amz-copy-source").ok_or_else(|| {
         S3Error::new(
             S3ErrorCode::InvalidArgument,
@@ -84,6 +85,13 @@ fn copy_source_load(
             )
             .with_resource(format!("/{}", bucket_name.as_str()))
         })?;
+    // Reading the source needs its own permission, asked before the
+    // source's existence is revealed.
+    let action = match version {
+        Some(_) => "s3:GetObjectVersion",
+        None => "s3:GetObject",
+    };
+    ctx.authorize_object(ex, action, &bucket, key.as_str())?;
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
     let found = match version {
         None => index.get_latest(bucket.id, key.as_bytes()),
@@ -163,7 +171,7 @@ pub async fn copy_object(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
     crate::ops::acl::check_new_object_acl_headers(ex.head())?;
-    let source = copy_source_load(shard, ctx, ex.head())?;
+    let source = copy_source_load(shard, ctx, ex)?;
     let replace = metadata_directive_replace(ex.head())?;
     let encryption = crate::sse::copy_encryption(
         &shard.settings.encryption,
@@ -344,7 +352,7 @@ pub async fn upload_part_copy(
     else {
         return Err(crate::ops::multipart::no_such_upload());
     };
-    let source = copy_source_load(shard, ctx, ex.head())?;
+    let source = copy_source_load(shard, ctx, ex)?;
     let span = copy_source_range(ex.head(), source.record.size_bytes)?;
     let encryption = &shard.settings.encryption;
     let (source_customer, dest_customer) = (

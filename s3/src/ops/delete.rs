@@ -120,14 +120,22 @@ pub async fn delete_objects(
     let mut pending = Vec::with_capacity(request.objects.len());
     for object in &request.objects {
         let version_id = object.version_id.as_ref().map(|v| v.as_str());
-        let planned = plan_delete(
-            shard,
-            &bucket,
-            object.key.as_bytes(),
-            version_id,
-            ctx.now_ms,
-            bypass,
-        );
+        let action = match version_id {
+            Some(_) => "s3:DeleteObjectVersion",
+            None => "s3:DeleteObject",
+        };
+        let planned = ctx
+            .authorize_object(ex, action, &bucket, object.key.as_str())
+            .and_then(|()| {
+                plan_delete(
+                    shard,
+                    &bucket,
+                    object.key.as_bytes(),
+                    version_id,
+                    ctx.now_ms,
+                    bypass,
+                )
+            });
         let task_shard = shard.clone();
         let owner = bucket.owner_shard;
         pending.push(monoio::spawn(async move {

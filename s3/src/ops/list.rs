@@ -9,7 +9,6 @@ use http::Exchange;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::limits::LIST_KEYS_MAX;
-use crate::ops::bucket::ROOT_OWNER;
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::Shard;
 use crate::xml;
@@ -152,6 +151,7 @@ pub async fn list_objects_v2(
     let fetch_owner = ctx
         .query("fetch-owner")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let owner = ctx.bucket_owner(shard)?;
     let mut out = Vec::new();
     xml::list_objects(
         &mut out,
@@ -162,7 +162,7 @@ pub async fn list_objects_v2(
             max_keys: max,
             is_truncated: listing.truncated,
             url_encode: url,
-            owner: fetch_owner.then_some(ROOT_OWNER),
+            owner: fetch_owner.then(|| owner.as_xml()),
             contents: &contents,
             common_prefixes: &prefixes,
             version: xml::ListVersion::V2 {
@@ -191,6 +191,7 @@ pub async fn list_objects_v1(
         .map(|p| String::from_utf8_lossy(p).into_owned());
     let contents = entries(&listing);
     let prefixes: Vec<&str> = listing.prefixes.iter().map(String::as_str).collect();
+    let owner = ctx.bucket_owner(shard)?;
     let mut out = Vec::new();
     xml::list_objects(
         &mut out,
@@ -201,7 +202,7 @@ pub async fn list_objects_v1(
             max_keys: max,
             is_truncated: listing.truncated,
             url_encode: url,
-            owner: Some(ROOT_OWNER),
+            owner: Some(owner.as_xml()),
             contents: &contents,
             common_prefixes: &prefixes,
             version: xml::ListVersion::V1 {

@@ -13,6 +13,8 @@ pub mod list;
 pub mod multipart;
 pub mod object;
 pub mod object_lock;
+pub mod policy;
+pub mod query_api;
 pub mod range;
 pub mod sosapi;
 pub mod tagging;
@@ -31,12 +33,43 @@ use crate::names::ObjectKey;
 use crate::router::Route;
 use crate::shard::{BucketInfo, CatalogSnapshot, Shard};
 
+/// An account as an `Owner` element shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerText {
+    pub id: String,
+    pub display_name: String,
+}
+
+impl OwnerText {
+    pub fn of_account(catalog: &CatalogSnapshot, account_id: &str) -> Self {
+        match catalog.account(account_id) {
+            Some(account) => OwnerText {
+                id: account.canonical_id.clone(),
+                display_name: account.name.clone(),
+            },
+            None => OwnerText {
+                id: account_id.to_owned(),
+                display_name: account_id.to_owned(),
+            },
+        }
+    }
+
+    pub fn as_xml(&self) -> crate::xml::Owner<'_> {
+        crate::xml::Owner {
+            id: &self.id,
+            display_name: &self.display_name,
+        }
+    }
+}
+
 /// What one request carries through its operation.
 pub struct RequestContext {
     pub request_id: String,
     pub route: Route,
     /// How the body is framed and signed (from authentication).
     pub payload: PayloadMode,
+    /// Who signed the request (from authentication).
+    pub auth: crate::authz::Authenticated,
     pub now_ms: u64,
     /// The catalog as of the start of the request.
     pub catalog: Arc<CatalogSnapshot>,
@@ -69,6 +102,38 @@ impl RequestContext {
             )
             .with_resource(format!("/{name}"))
         })
+    }
+
+    /// The owner of the bucket this request names, as S3 answers show it:
+    /// the owning account's canonical id and name (an account's users share it).
+    pub fn bucket_owner(&self, shard: &Shard) -> S3Result<OwnerText> {
+        let bucket = self.bucket_info(shard)?;
+        Ok(OwnerText::of_account(&self.catalog, &bucket.owner_account))
+    }
+
+    /// Asks the policy engine about a second resource of the request: a
+    /// copy's source, each key of DeleteObjects.
+    pub fn authorize_object(
+        &self,
+        ex: &Exchange<'_>,
+        action: &str,
+        bucket: &BucketInfo,
+        key: &str,
+    ) -> S3Result<()> {
+        if self.auth.is_system_root() {
+            return Ok(());
+        }
+        let facts = crate::authz::S3Facts {
+            head: ex.head(),
+            route: &self.route,
+            auth: &self.auth,
+            peer: ex.peer_addr(),
+            tls: ex.is_tls(),
+            now_ms: self.now_ms,
+            existing_tags: None,
+        };
+        let resource = crate::authz::resource_arn(Some(&bucket.name), Some(key));
+        crate::authz::authorize(&facts, action, &resource, Some(bucket))
     }
 
     pub fn key(&self) -> S3Result<&ObjectKey> {

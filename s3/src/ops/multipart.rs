@@ -18,7 +18,6 @@ use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::limits::{LIST_KEYS_MAX, PART_SIZE_BYTES_MIN, XML_BODY_BYTES_MAX};
 use crate::names::UploadId;
-use crate::ops::bucket::ROOT_OWNER;
 use crate::ops::object::META_PART_SIZES;
 use crate::ops::object::{put_stored_headers, receive_body, stored_response_headers, Inline};
 use crate::ops::{engine_error, RequestContext};
@@ -578,6 +577,7 @@ pub async fn list_parts(
     upload_id: &UploadId,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
+    let owner = crate::ops::OwnerText::of_account(&ctx.catalog, &bucket.owner_account);
     let key = ctx.key()?.clone();
     let upload = upload_key(upload_id)?;
     if load_upload(shard, &bucket, key.as_bytes(), &upload)?.is_none() {
@@ -595,7 +595,7 @@ pub async fn list_parts(
     w.text("Bucket", &bucket.name);
     w.text("Key", key.as_str());
     w.text("UploadId", upload_id.as_str());
-    list_initiator_owner(&mut w);
+    list_initiator_owner(&mut w, &owner);
     w.text("StorageClass", "STANDARD");
     w.number("PartNumberMarker", u64::from(marker));
     let next = parts
@@ -622,12 +622,12 @@ pub async fn list_parts(
     ctx.respond_xml(ex, out).await
 }
 
-fn list_initiator_owner(w: &mut XmlWriter<'_>) {
+fn list_initiator_owner(w: &mut XmlWriter<'_>, owner: &crate::ops::OwnerText) {
     w.open("Initiator");
-    w.text("ID", ROOT_OWNER.id);
-    w.text("DisplayName", ROOT_OWNER.display_name);
+    w.text("ID", &owner.id);
+    w.text("DisplayName", &owner.display_name);
     w.close("Initiator");
-    w.owner(&ROOT_OWNER);
+    w.owner(&owner.as_xml());
 }
 
 pub async fn list_multipart_uploads(
@@ -636,6 +636,7 @@ pub async fn list_multipart_uploads(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
+    let owner = crate::ops::OwnerText::of_account(&ctx.catalog, &bucket.owner_account);
     let prefix = ctx.query("prefix").unwrap_or("").to_string();
     let delimiter = ctx
         .query("delimiter")
@@ -719,7 +720,7 @@ pub async fn list_multipart_uploads(
         w.open("Upload");
         w.text("Key", key);
         w.text("UploadId", id);
-        list_initiator_owner(&mut w);
+        list_initiator_owner(&mut w, &owner);
         w.text("StorageClass", "STANDARD");
         w.timestamp("Initiated", *initiated_ms);
         w.close("Upload");

@@ -17,7 +17,6 @@ use http::{BodyLen, Exchange};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::limits::LIST_KEYS_MAX;
-use crate::ops::bucket::ROOT_OWNER;
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, ControlRequest, Shard};
 use crate::xml;
@@ -252,6 +251,7 @@ pub async fn list_object_versions(
         }
     }
     let common_prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    let owner = crate::ops::OwnerText::of_account(&ctx.catalog, &bucket.owner_account);
     let mut out = Vec::new();
     xml::list_versions(
         &mut out,
@@ -266,7 +266,7 @@ pub async fn list_object_versions(
             max_keys: max,
             is_truncated: page.truncated,
             url_encode: url,
-            owner: ROOT_OWNER,
+            owner: owner.as_xml(),
             entries: &entries,
             common_prefixes: &common_prefixes,
         },

@@ -1,0 +1,297 @@
+//! STS: GetCallerIdentity, GetSessionToken and AssumeRole. Temporary
+//! credentials are an `ASIA...` key, a secret and a session token, stored
+//! (secret sealed) as a session record and published like any key; shards
+//! refuse them without their token and after they expire. A role session
+//! gets the role's policies, narrowed by the session policy if one is given.
+
+use s3::query::{QueryError, XmlNode};
+
+use super::{
+    limit_exceeded, no_such_entity, service_failure, timestamp_seconds, validate_document, Call,
+    CallResult, Outcome,
+};
+use crate::directory::{RecordChange, RoleRecord, SessionRecord};
+
+/// STS's DurationSeconds ranges (seconds).
+const SESSION_S_MIN: u64 = 900;
+const SESSION_TOKEN_S_DEFAULT: u64 = 43_200;
+const SESSION_TOKEN_S_MAX: u64 = 129_600;
+const ASSUME_ROLE_S_DEFAULT: u64 = 3600;
+/// A session policy's limit (characters without whitespace), as AWS's packed size allows.
+const SESSION_POLICY_CHARS_MAX: usize = 2048;
+/// Live sessions one account may hold: every one is in every shard's snapshot.
+const SESSIONS_PER_ACCOUNT_MAX: usize = 10_000;
+
+pub(super) fn execute(call: &Call<'_>, action: &str) -> CallResult {
+    match action {
+        "GetCallerIdentity" => get_caller_identity(call),
+        "GetSessionToken" => get_session_token(call),
+        "AssumeRole" => assume_role(call),
+        other => Err(QueryError::new(
+            "InvalidAction",
+            400,
+            format!("Could not find operation {other} for version 2011-06-15"),
+        )),
+    }
+}
+
+/// Anyone authenticated may ask who they are; no policy can deny it (AWS).
+fn get_caller_identity(call: &Call<'_>) -> CallResult {
+    let principal = &call.caller.principal;
+    Ok(Outcome::read(vec![
+        XmlNode::text("Arn", &principal.arn),
+        XmlNode::text("UserId", &principal.user_id),
+        XmlNode::text("Account", &principal.account_id),
+    ]))
+}
+
+fn duration_param(call: &Call<'_>, default_s: u64, max_s: u64) -> Result<u64, QueryError> {
+    match call.request.param("DurationSeconds") {
+        None => Ok(default_s.min(max_s)),
+        Some(text) => match text.parse::<u64>() {
+            Ok(s) if s >= SESSION_S_MIN && s <= max_s => Ok(s),
+            Ok(s) if s > max_s && s <= SESSION_TOKEN_S_MAX => Err(QueryError::validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+            )),
+            _ => Err(QueryError::validation(format!(
+                "1 validation error detected: Value '{text}' at 'durationSeconds' failed to \
+                 satisfy constraint: Member must have value between {SESSION_S_MIN} and {max_s}"
+            ))),
+        },
+    }
+}
+
+/// Stores a new session and answers its credentials.
+fn issue(
+    call: &Call<'_>,
+    account: &str,
+    mut session: SessionRecord,
+    duration_s: u64,
+) -> Result<(Vec<XmlNode>, SessionRecord), QueryError> {
+    let sessions = call
+        .catalog
+        .records::<SessionRecord>(account)
+        .map_err(service_failure)?;
+    // Expired sessions go with the next one made: they can do nothing.
+    let mut changes: Vec<RecordChange> = sessions
+        .iter()
+        .filter(|s| s.expires_ms <= call.now_ms)
+        .map(|s| RecordChange::delete::<SessionRecord>(account, &s.id))
+        .collect();
+    if sessions.len() - changes.len() >= SESSIONS_PER_ACCOUNT_MAX {
+        return Err(limit_exceeded(format!(
+            "Cannot exceed quota for live sessions per account: {SESSIONS_PER_ACCOUNT_MAX}"
+        )));
+    }
+    let secret = crate::credentials::random_secret();
+    session.id = crate::credentials::random_id("ASIA");
+    session.secret_sealed = call.master.seal_text(secret.as_bytes());
+    session.token = crate::credentials::random_from(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        160,
+    );
+    session.created_ms = call.now_ms;
+    session.expires_ms = call.now_ms + duration_s * 1000;
+    changes.push(RecordChange::put(account, &session));
+    call.write(&changes)?;
+    let credentials = XmlNode::parent(
+        "Credentials",
+        vec![
+            XmlNode::text("AccessKeyId", &session.id),
+            XmlNode::text("SecretAccessKey", secret),
+            XmlNode::text("SessionToken", &session.token),
+            XmlNode::text("Expiration", timestamp_seconds(session.expires_ms)),
+        ],
+    );
+    Ok((vec![credentials], session))
+}
+
+fn get_session_token(call: &Call<'_>) -> CallResult {
+    if call.caller.temporary {
+        return Err(QueryError::access_denied(
+            "Cannot call GetSessionToken with session credentials",
+        ));
+    }
+    let duration_s = duration_param(call, SESSION_TOKEN_S_DEFAULT, SESSION_TOKEN_S_MAX)?;
+    let principal = &call.caller.principal;
+    let user = match principal.kind {
+        iam::PrincipalKind::User => Some(principal.name.clone()),
+        _ => None,
+    };
+    let session = SessionRecord {
+        id: String::new(),
+        secret_sealed: String::new(),
+        token: String::new(),
+        created_ms: 0,
+        expires_ms: 0,
+        role: None,
+        user,
+        session_name: String::new(),
+        policy: None,
+    };
+    let (result, session) = issue(call, &call.account, session, duration_s)?;
+    call.audit(
+        "sts:GetSessionToken",
+        &format!("{} key {}", principal.arn, session.id),
+    );
+    Ok(Outcome::changed(result))
+}
+
+/// `arn:aws:iam::<account>:role/<path/>name` → (account, name).
+fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let path_and_name = resource.strip_prefix("role/")?;
+    let name = path_and_name.rsplit('/').next()?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
+        .then_some((account, name))
+}
+
+fn assume_role(call: &Call<'_>) -> CallResult {
+    let role_arn = call.request.required("RoleArn")?;
+    let session_name = call.request.required("RoleSessionName")?;
+    let name_ok = (2..=64).contains(&session_name.len())
+        && session_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if !name_ok {
+        return Err(QueryError::validation(format!(
+            "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to \
+             satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )));
+    }
+    if role_arn.len() < 20 || role_arn.len() > 2048 {
+        return Err(QueryError::validation(
+            "1 validation error detected: Value at 'roleArn' failed to satisfy constraint: \
+             Member must have length between 20 and 2048",
+        ));
+    }
+    let denied = || {
+        QueryError::access_denied(format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            call.caller.principal.arn
+        ))
+    };
+    let (account, role_name) = parse_role_arn(role_arn)
+        .ok_or_else(|| QueryError::validation(format!("{role_arn} is invalid")))?;
+    let role = call
+        .catalog
+        .record::<RoleRecord>(account, role_name)
+        .map_err(service_failure)?;
+    // An unknown role is as refused as a forbidden one: the caller learns
+    // nothing about another account's roles.
+    let role = match role {
+        Some(role)
+            if format!("arn:aws:iam::{account}:role{}{}", role.path, role.name) == role_arn =>
+        {
+            role
+        }
+        _ if call.is_root() => {
+            return Err(no_such_entity(format!(
+                "The role with name {role_name} cannot be found."
+            )))
+        }
+        _ => return Err(denied()),
+    };
+    let duration_s = duration_param(
+        call,
+        ASSUME_ROLE_S_DEFAULT,
+        role.max_session_duration_s as u64,
+    )?;
+    let session_policy = call.request.param("Policy");
+    if let Some(document) = session_policy {
+        if iam::limits::policy_size_chars(document) > SESSION_POLICY_CHARS_MAX {
+            return Err(QueryError::new(
+                "PackedPolicyTooLarge",
+                400,
+                "Packed policy consumes more than 100 percent of the allotted space.",
+            ));
+        }
+        validate_document(
+            document,
+            iam::PolicyKind::Session,
+            SESSION_POLICY_CHARS_MAX,
+            "the session",
+        )?;
+    }
+    if !call.is_root() {
+        trust_allows(call, &role, role_arn, account).map_err(|()| denied())?;
+    }
+    let session = SessionRecord {
+        id: String::new(),
+        secret_sealed: String::new(),
+        token: String::new(),
+        created_ms: 0,
+        expires_ms: 0,
+        role: Some(role.name.clone()),
+        user: None,
+        session_name: session_name.to_owned(),
+        policy: session_policy.map(str::to_owned),
+    };
+    let (mut result, session) = issue(call, account, session, duration_s)?;
+    result.push(XmlNode::parent(
+        "AssumedRoleUser",
+        vec![
+            XmlNode::text("AssumedRoleId", format!("{}:{session_name}", role.id)),
+            XmlNode::text(
+                "Arn",
+                format!(
+                    "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
+                    role.name
+                ),
+            ),
+        ],
+    ));
+    call.audit(
+        "sts:AssumeRole",
+        &format!("{role_arn} session {session_name} key {}", session.id),
+    );
+    Ok(Outcome::changed(result))
+}
+
+/// The role's trust policy must allow the caller `sts:AssumeRole`; a
+/// caller of another account also needs its own identity policy to allow it.
+fn trust_allows(
+    call: &Call<'_>,
+    role: &RoleRecord,
+    role_arn: &str,
+    account: &str,
+) -> Result<(), ()> {
+    let trust = iam::parse_policy(&role.trust_policy, iam::PolicyKind::Trust).map_err(|_| ())?;
+    let principal = &*call.caller.principal;
+    // The trust policy alone decides for the caller's own account: evaluate
+    // it with a principal stripped of identity policies.
+    let bare = iam::Principal {
+        policies: Vec::new(),
+        session_policy: None,
+        ..principal.clone()
+    };
+    let facts = super::FactsView(call.facts);
+    let trusted = iam::authorize(&iam::Request {
+        principal: Some(&bare),
+        action: "sts:AssumeRole",
+        resource: role_arn,
+        resource_account: Some(&principal.account_id),
+        resource_policy: Some(&trust),
+        now_ms: call.now_ms,
+        facts: &facts,
+    });
+    if !trusted.allowed {
+        return Err(());
+    }
+    if principal.account_id != account {
+        let own = iam::authorize(&iam::Request {
+            principal: Some(principal),
+            action: "sts:AssumeRole",
+            resource: role_arn,
+            resource_account: Some(account),
+            resource_policy: Some(&trust),
+            now_ms: call.now_ms,
+            facts: &facts,
+        });
+        if !own.allowed {
+            return Err(());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Builds the identities half of the snapshot from the catalog: every
+//! active access key and live session mapped to its principal, with the
+//! principal's policies parsed once. Secrets are opened with the master key;
+//! opened secrets and parsed policies are cached across snapshots so a
+//! change costs little however many keys exist.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use engine::crypto::MasterKey;
+use s3::identity::{AccountInfo, KeyIdentity, SessionBinding};
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::control::iam::aws_managed_policy;
+use crate::directory::{
+    AccessKeyRecord, AccountRecord, GroupRecord, ManagedPolicyRecord, PolicyHolder, RoleRecord,
+    SessionRecord, UserRecord,
+};
+
+/// What survives from one snapshot to the next.
+#[derive(Default)]
+pub struct IdentityCache {
+    /// Sealed secret → secret.
+    secrets: HashMap<String, String>,
+    /// Document → parsed identity policy.
+    policies: HashMap<String, Arc<iam::Policy>>,
+}
+
+impl IdentityCache {
+    fn open(
+        &mut self,
+        master: &MasterKey,
+        key_id: &str,
+        sealed: &str,
+    ) -> Result<String, CatalogError> {
+        if let Some(secret) = self.secrets.get(sealed) {
+            return Ok(secret.clone());
+        }
+        let secret =
+            super::open_secret(master, key_id, sealed).map_err(CatalogError::Unreadable)?;
+        self.secrets.insert(sealed.to_owned(), secret.clone());
+        Ok(secret)
+    }
+
+    /// A stored policy that no longer parses (a newer grammar wrote it) is
+    /// left out and logged: leaving out an Allow denies, and a Deny that
+    /// cannot be read is reported loudly.
+    fn policy(
+        &mut self,
+        name: &str,
+        document: &str,
+        kind: iam::PolicyKind,
+    ) -> Option<iam::NamedPolicy> {
+        let parsed = match self.policies.get(document) {
+            Some(parsed) => parsed.clone(),
+            None => match iam::parse_policy(document, kind) {
+                Ok(parsed) => {
+                    let parsed = Arc::new(parsed);
+                    self.policies.insert(document.to_owned(), parsed.clone());
+                    parsed
+                }
+                Err(err) => {
+                    tracing::error!(policy = name, error = %err.message, "stored policy does not parse; left out");
+                    return None;
+                }
+            },
+        };
+        Some(iam::NamedPolicy {
+            name: name.to_owned(),
+            policy: parsed,
+        })
+    }
+
+    /// Forgets what the current catalog no longer holds.
+    fn retain(&mut self, live_secrets: &[String], live_documents: &[String]) {
+        self.secrets
+            .retain(|sealed, _| live_secrets.contains(sealed));
+        self.policies
+            .retain(|document, _| live_documents.iter().any(|d| d == document));
+    }
+}
+
+/// The identities of a snapshot.
+pub struct Identities {
+    pub keys: HashMap<String, Arc<KeyIdentity>>,
+    pub accounts: HashMap<String, AccountInfo>,
+}
+
+pub fn load_identities(
+    catalog: &Catalog,
+    master: &MasterKey,
+    cache: &mut IdentityCache,
+    default_account: &str,
+    now_ms: u64,
+) -> Result<Identities, CatalogError> {
+    let mut accounts = HashMap::new();
+    for (_, account) in catalog.all_records::<AccountRecord>()? {
+        accounts.insert(
+            account.id.clone(),
+            AccountInfo {
+                id: account.id,
+                name: account.name,
+                canonical_id: account.canonical_id,
+            },
+        );
+    }
+    let mut keys = HashMap::new();
+    let mut live_secrets = Vec::new();
+    let mut live_documents = Vec::new();
+    let root = Arc::new(root_principal(
+        accounts.get(default_account),
+        default_account,
+    ));
+    for (access_key, sealed) in catalog.access_keys()? {
+        let secret = cache.open(master, &access_key, &sealed)?;
+        live_secrets.push(sealed);
+        keys.insert(
+            access_key,
+            Arc::new(KeyIdentity {
+                secret,
+                principal: root.clone(),
+                session: None,
+            }),
+        );
+    }
+    for account_id in accounts.keys() {
+        let account = &accounts[account_id];
+        let managed: HashMap<String, String> = catalog
+            .records::<ManagedPolicyRecord>(account_id)?
+            .into_iter()
+            .filter_map(|policy| {
+                let arn = format!(
+                    "arn:aws:iam::{account_id}:policy{}{}",
+                    policy.path, policy.name
+                );
+                policy.default_document().map(|doc| (arn, doc.to_owned()))
+            })
+            .collect();
+        let groups: HashMap<String, GroupRecord> = catalog
+            .records::<GroupRecord>(account_id)?
+            .into_iter()
+            .map(|group| (group.name.to_ascii_lowercase(), group))
+            .collect();
+        let collect = |cache: &mut IdentityCache,
+                       live_documents: &mut Vec<String>,
+                       label: &str,
+                       holder: &PolicyHolder,
+                       out: &mut Vec<iam::NamedPolicy>| {
+            collect_policies(cache, live_documents, &managed, label, holder, out)
+        };
+        let mut users: HashMap<String, Arc<iam::Principal>> = HashMap::new();
+        for user in catalog.records::<UserRecord>(account_id)? {
+            let mut policies = Vec::new();
+            collect(
+                cache,
+                &mut live_documents,
+                &format!("user {}", user.name),
+                &user.policies,
+                &mut policies,
+            );
+            for group_name in &user.groups {
+                if let Some(group) = groups.get(&group_name.to_ascii_lowercase()) {
+                    collect(
+                        cache,
+                        &mut live_documents,
+                        &format!("group {}", group.name),
+                        &group.policies,
+                        &mut policies,
+                    );
+                }
+            }
+            let principal = iam::Principal {
+                kind: iam::PrincipalKind::User,
+                account_id: account_id.clone(),
+                canonical_id: account.canonical_id.clone(),
+                arn: format!("arn:aws:iam::{account_id}:user{}{}", user.path, user.name),
+                user_id: user.id.clone(),
+                name: user.name.clone(),
+                role_arn: None,
+                policies,
+                session_policy: None,
+            };
+            users.insert(user.name.to_ascii_lowercase(), Arc::new(principal));
+        }
+        for key in catalog.records::<AccessKeyRecord>(account_id)? {
+            let Some(principal) = users.get(&key.user.to_ascii_lowercase()) else {
+                continue;
+            };
+            if !key.active {
+                continue;
+            }
+            let secret = cache.open(master, &key.id, &key.secret_sealed)?;
+            live_secrets.push(key.secret_sealed.clone());
+            keys.insert(
+                key.id.clone(),
+                Arc::new(KeyIdentity {
+                    secret,
+                    principal: principal.clone(),
+                    session: None,
+                }),
+            );
+        }
+        let roles: HashMap<String, RoleRecord> = catalog
+            .records::<RoleRecord>(account_id)?
+            .into_iter()
+            .map(|role| (role.name.to_ascii_lowercase(), role))
+            .collect();
+        for session in catalog.records::<SessionRecord>(account_id)? {
+            if session.expires_ms <= now_ms {
+                continue;
+            }
+            let principal = match (&session.role, &session.user) {
+                (Some(role_name), _) => {
+                    let Some(role) = roles.get(&role_name.to_ascii_lowercase()) else {
+                        continue;
+                    };
+                    let mut policies = Vec::new();
+                    collect(
+                        cache,
+                        &mut live_documents,
+                        &format!("role {}", role.name),
+                        &role.policies,
+                        &mut policies,
+                    );
+                    let session_policy = session.policy.as_deref().and_then(|document| {
+                        live_documents.push(document.to_owned());
+                        cache.policy("session policy", document, iam::PolicyKind::Session)
+                    });
+                    Arc::new(iam::Principal {
+                        kind: iam::PrincipalKind::AssumedRole,
+                        account_id: account_id.clone(),
+                        canonical_id: account.canonical_id.clone(),
+                        arn: format!(
+                            "arn:aws:sts::{account_id}:assumed-role/{}/{}",
+                            role.name, session.session_name
+                        ),
+                        user_id: format!("{}:{}", role.id, session.session_name),
+                        name: String::new(),
+                        role_arn: Some(format!(
+                            "arn:aws:iam::{account_id}:role{}{}",
+                            role.path, role.name
+                        )),
+                        policies,
+                        session_policy,
+                    })
+                }
+                (None, Some(user)) => match users.get(&user.to_ascii_lowercase()) {
+                    Some(principal) => principal.clone(),
+                    None => continue,
+                },
+                (None, None) => root.clone(),
+            };
+            let secret = cache.open(master, &session.id, &session.secret_sealed)?;
+            live_secrets.push(session.secret_sealed.clone());
+            keys.insert(
+                session.id.clone(),
+                Arc::new(KeyIdentity {
+                    secret,
+                    principal,
+                    session: Some(SessionBinding {
+                        token: session.token.clone(),
+                        expires_ms: session.expires_ms,
+                    }),
+                }),
+            );
+        }
+    }
+    cache.retain(&live_secrets, &live_documents);
+    Ok(Identities { keys, accounts })
+}
+
+/// Appends a holder's inline and attached policies, parsed.
+fn collect_policies(
+    cache: &mut IdentityCache,
+    live_documents: &mut Vec<String>,
+    managed: &HashMap<String, String>,
+    label: &str,
+    holder: &PolicyHolder,
+    out: &mut Vec<iam::NamedPolicy>,
+) {
+    for (name, document) in &holder.inline {
+        live_documents.push(document.clone());
+        out.extend(cache.policy(
+            &format!("{label} inline policy {name}"),
+            document,
+            iam::PolicyKind::Identity,
+        ));
+    }
+    for arn in &holder.attached {
+        let document = managed
+            .get(arn)
+            .cloned()
+            .or_else(|| aws_managed_policy(arn).map(str::to_owned));
+        if let Some(document) = document {
+            live_documents.push(document.clone());
+            out.extend(cache.policy(arn, &document, iam::PolicyKind::Identity));
+        }
+    }
+}
+
+/// The server's administrator: every right, in the default account.
+fn root_principal(account: Option<&AccountInfo>, account_id: &str) -> iam::Principal {
+    iam::Principal {
+        kind: iam::PrincipalKind::SystemRoot,
+        account_id: account_id.to_owned(),
+        canonical_id: account.map(|a| a.canonical_id.clone()).unwrap_or_default(),
+        arn: format!("arn:aws:iam::{account_id}:root"),
+        user_id: account_id.to_owned(),
+        name: String::new(),
+        role_arn: None,
+        policies: Vec::new(),
+        session_policy: None,
+    }
+}

@@ -1,0 +1,115 @@
+//! Bucket policies: Get/Put/DeleteBucketPolicy and GetBucketPolicyStatus.
+//! A policy is parsed (and its size and grammar checked) here, the
+//! principals it names are checked by the control plane, which stores it
+//! and publishes it to every shard before the client hears back.
+
+use std::rc::Rc;
+
+use http::{BodyLen, Exchange};
+
+use crate::body::HeaderChecksums;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::ops::RequestContext;
+use crate::shard::{ControlRequest, Shard};
+use crate::xml::XmlWriter;
+
+/// AWS's limit on a bucket policy document.
+pub const BUCKET_POLICY_BYTES_MAX: usize = 20 * 1024;
+
+pub async fn get_bucket_policy(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let policy = bucket.policy.as_ref().ok_or_else(no_such_policy)?;
+    let body = policy.document.clone().into_bytes();
+    let len = body.len() as u64;
+    ctx.send_head(
+        ex,
+        200,
+        &[("content-type", "application/json")],
+        BodyLen::Fixed(len),
+    )
+    .await?;
+    let (written, _) = ex.write_body(body).await;
+    written.map_err(|err| S3Error::internal(format!("policy body not sent: {err}")))
+}
+
+pub async fn put_bucket_policy(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let body = crate::body::read_small_body(
+        ex,
+        &ctx.payload,
+        BUCKET_POLICY_BYTES_MAX,
+        HeaderChecksums::OfBody,
+    )
+    .await
+    .map_err(|err| match err.code {
+        S3ErrorCode::EntityTooLarge => S3Error::new(
+            S3ErrorCode::PolicyTooLarge,
+            "Policy exceeds the maximum allowed document size.",
+        ),
+        _ => err,
+    })?;
+    let document = String::from_utf8(body).map_err(|_| {
+        S3Error::new(
+            S3ErrorCode::MalformedPolicy,
+            "This policy contains invalid Json",
+        )
+    })?;
+    iam::parse_policy(&document, iam::PolicyKind::Bucket)
+        .map_err(|err| S3Error::new(S3ErrorCode::MalformedPolicy, err.message))?;
+    shard
+        .control(|reply| ControlRequest::SetBucketPolicy {
+            bucket_id: bucket.id,
+            document: Some(document),
+            reply,
+        })
+        .await?;
+    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+}
+
+pub async fn delete_bucket_policy(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    shard
+        .control(|reply| ControlRequest::SetBucketPolicy {
+            bucket_id: bucket.id,
+            document: None,
+            reply,
+        })
+        .await?;
+    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+}
+
+/// `<PolicyStatus><IsPublic>true</IsPublic></PolicyStatus>`: whether the
+/// policy grants access to anyone, by AWS's meaning of public.
+pub async fn get_bucket_policy_status(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let policy = bucket.policy.as_ref().ok_or_else(no_such_policy)?;
+    let mut out = Vec::new();
+    let mut w = XmlWriter::document(&mut out);
+    w.open_root("PolicyStatus");
+    w.boolean("IsPublic", policy.parsed.is_public());
+    w.close("PolicyStatus");
+    ctx.respond_xml(ex, out).await
+}
+
+fn no_such_policy() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::NoSuchBucketPolicy,
+        "The bucket policy does not exist",
+    )
+}

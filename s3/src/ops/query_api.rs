@@ -1,0 +1,147 @@
+//! The IAM and STS query APIs on a shard: read the form body (bounded, and
+//! verified against the signed payload hash), hand the call to the control
+//! plane, which authorises and executes it, and answer in AWS's XML.
+
+use std::rc::Rc;
+
+use http::{BodyLen, Exchange};
+
+use crate::authz::Authenticated;
+use crate::body::{HeaderChecksums, PayloadMode};
+use crate::error::{S3Error, S3ErrorCode};
+use crate::query::{
+    render_answer, render_error, QueryCaller, QueryError, QueryRequest, QueryService, RequestFacts,
+    QUERY_BODY_BYTES_MAX,
+};
+use crate::shard::{ControlRequest, Shard};
+
+pub async fn handle(
+    shard: &Rc<Shard>,
+    ex: &mut Exchange<'_>,
+    service: QueryService,
+    body: &[u8],
+    auth: Authenticated,
+    request_id: &str,
+) {
+    let Some(identity) = auth.identity.clone() else {
+        let err = QueryError::new(
+            "MissingAuthenticationToken",
+            403,
+            "Request is missing Authentication Token",
+        );
+        return respond_error(ex, service, &err, request_id).await;
+    };
+    let request = match QueryRequest::from_form(service, body) {
+        Ok(request) => request,
+        Err(err) => return respond_error(ex, service, &err, request_id).await,
+    };
+    let head = ex.head();
+    let mut facts = RequestFacts::default();
+    let mut fact = |key: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            facts.values.push((key.to_owned(), vec![value.to_owned()]));
+        }
+    };
+    fact("aws:sourceip", Some(&ex.peer_addr().ip().to_string()));
+    fact(
+        "aws:securetransport",
+        Some(if ex.is_tls() { "true" } else { "false" }),
+    );
+    fact("aws:useragent", head.header("user-agent"));
+    fact("aws:referer", head.header("referer"));
+    let caller = QueryCaller {
+        access_key_id: access_key_of(head).unwrap_or_default(),
+        temporary: identity.session.is_some(),
+        principal: identity.principal.clone(),
+    };
+    let action = request.action.clone();
+    let answer = shard
+        .query(|reply| ControlRequest::Query {
+            caller,
+            request,
+            facts,
+            reply,
+        })
+        .await;
+    match answer {
+        Ok(result) => {
+            let mut out = Vec::new();
+            render_answer(&mut out, service, &action, &result, request_id);
+            respond(ex, 200, out, request_id).await;
+        }
+        Err(err) => respond_error(ex, service, &err, request_id).await,
+    }
+}
+
+/// Reads the form body, before authentication (its hash is signed but not
+/// sent): bounded by `QUERY_BODY_BYTES_MAX`.
+pub async fn read_body(ex: &mut Exchange<'_>) -> Result<Vec<u8>, QueryError> {
+    crate::body::read_small_body(
+        ex,
+        &PayloadMode::Unsigned,
+        QUERY_BODY_BYTES_MAX,
+        HeaderChecksums::OfBody,
+    )
+    .await
+    .map_err(|err| from_s3_error(&err))
+}
+
+/// The access key id of the request's SigV4 credential (already verified).
+fn access_key_of(head: &http::RequestHead) -> Option<String> {
+    let header = head.header("authorization")?;
+    let credential = header
+        .split(',')
+        .map(str::trim)
+        .find_map(|part| part.split_once("Credential=").map(|(_, rest)| rest))?;
+    credential.split('/').next().map(str::to_owned)
+}
+
+/// An S3-layer failure (authentication, body) in the query APIs' terms.
+pub fn from_s3_error(err: &S3Error) -> QueryError {
+    let code = match err.code {
+        S3ErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+        S3ErrorCode::InvalidAccessKeyId => "InvalidClientTokenId",
+        S3ErrorCode::ExpiredToken => "ExpiredToken",
+        S3ErrorCode::InvalidToken => "InvalidClientTokenId",
+        S3ErrorCode::RequestTimeTooSkewed => "RequestExpired",
+        S3ErrorCode::AccessDenied => "AccessDenied",
+        S3ErrorCode::AuthorizationHeaderMalformed => "IncompleteSignature",
+        S3ErrorCode::SlowDown => "Throttling",
+        S3ErrorCode::InternalError => "InternalFailure",
+        S3ErrorCode::EntityTooLarge => "ValidationError",
+        _ => "InvalidParameterValue",
+    };
+    let status = match code {
+        "InvalidClientTokenId" | "SignatureDoesNotMatch" | "AccessDenied" => 403,
+        "Throttling" => 503,
+        "InternalFailure" => 500,
+        _ => 400,
+    };
+    QueryError::new(code, status, err.message.clone())
+}
+
+pub async fn respond_error(
+    ex: &mut Exchange<'_>,
+    service: QueryService,
+    err: &QueryError,
+    request_id: &str,
+) {
+    let mut out = Vec::new();
+    render_error(&mut out, service, err, request_id);
+    respond(ex, err.status, out, request_id).await;
+}
+
+async fn respond(ex: &mut Exchange<'_>, status: u16, body: Vec<u8>, request_id: &str) {
+    let headers = [
+        ("x-amzn-requestid", request_id),
+        ("content-type", "text/xml"),
+    ];
+    let len = body.len() as u64;
+    if ex
+        .send_head(status, &headers, BodyLen::Fixed(len))
+        .await
+        .is_ok()
+    {
+        let _ = ex.write_body(body).await;
+    }
+}
