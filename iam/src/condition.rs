@@ -241,6 +241,21 @@ impl Condition {
         &self.key_lower
     }
 
+    /// The keys of the variables in the condition's values (lower case).
+    pub(crate) fn variable_keys(&self) -> Vec<&str> {
+        let patterns: Vec<&Pattern> = match &self.test {
+            Test::StringEquals(p) | Test::StringEqualsIgnoreCase(p) | Test::StringLike(p) => {
+                p.iter().collect()
+            }
+            Test::ArnLike(arns) => arns.iter().flatten().collect(),
+            _ => Vec::new(),
+        };
+        patterns
+            .into_iter()
+            .flat_map(|p| p.variable_keys())
+            .collect()
+    }
+
     /// Evaluates the condition against the request.
     pub(crate) fn holds(&self, context: &dyn ConditionContext) -> bool {
         let values = context.key_values(&self.key_lower);

@@ -95,7 +95,14 @@ pub fn authorize(request: &Request<'_>) -> Decision {
     if principal.is_some_and(|p| p.kind == PrincipalKind::SystemRoot) {
         return decision(true, None);
     }
-    let context = Context { request };
+    // Action patterns are lower-cased at parse time; lower-casing the action once here
+    // lets every comparison be a plain byte comparison.
+    let mut buffer = [0u8; 128];
+    let action_lower = lower_case(request.action, &mut buffer);
+    let context = Context {
+        request,
+        action_lower: &action_lower,
+    };
 
     let mut identity_allow = None;
     let mut session_allow = None;
@@ -234,7 +241,7 @@ fn statement_applies(
     check_principal: bool,
 ) -> bool {
     let request = context.request;
-    if !statement.actions.matches(request.action) {
+    if !statement.actions.matches(context.action_lower) {
         return false;
     }
     if let Some(resources) = &statement.resources {
@@ -280,9 +287,24 @@ fn names_exactly(statement: &Statement, session_arn: &str) -> bool {
     }
 }
 
+/// ASCII lower case of a name, in `buffer` when it fits (action names always do).
+fn lower_case<'b>(name: &str, buffer: &'b mut [u8; 128]) -> std::borrow::Cow<'b, str> {
+    let Some(target) = buffer.get_mut(..name.len()) else {
+        return std::borrow::Cow::Owned(name.to_ascii_lowercase());
+    };
+    target.copy_from_slice(name.as_bytes());
+    target.make_ascii_lowercase();
+    // ASCII lower-casing keeps UTF-8 valid.
+    match std::str::from_utf8(target) {
+        Ok(lower) => std::borrow::Cow::Borrowed(lower),
+        Err(_) => std::borrow::Cow::Owned(name.to_ascii_lowercase()),
+    }
+}
+
 /// The request as policies see it: engine-owned keys, then the caller's facts.
 struct Context<'r, 'a> {
     request: &'r Request<'a>,
+    action_lower: &'r str,
 }
 
 impl Context<'_, '_> {

@@ -40,11 +40,24 @@ struct Variable {
     default: Option<Box<str>>,
 }
 
+/// The common shapes of patterns without variables, matched without the general glob.
+#[derive(Debug, Clone, PartialEq)]
+enum Shape {
+    /// `*`
+    Everything,
+    /// No wildcard: the text must equal the literal.
+    Exact(Box<str>),
+    /// `literal*`
+    Prefix(Box<str>),
+    General,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Pattern {
     source: Box<str>,
     segments: Vec<Segment>,
     variables: Vec<Variable>,
+    shape: Shape,
 }
 
 impl Pattern {
@@ -92,10 +105,18 @@ impl Pattern {
             rest = &rest[c.len_utf8()..];
         }
         flush(&mut literal, &mut segments);
+        let shape = match segments.as_slice() {
+            [Segment::AnySequence] => Shape::Everything,
+            [] => Shape::Exact("".into()),
+            [Segment::Literal(l)] => Shape::Exact(l.clone()),
+            [Segment::Literal(l), Segment::AnySequence] => Shape::Prefix(l.clone()),
+            _ => Shape::General,
+        };
         Pattern {
             source: source.into(),
             segments,
             variables,
+            shape,
         }
     }
 
@@ -117,14 +138,29 @@ impl Pattern {
     /// Matches a pattern without variables; `ascii_case_insensitive` for action names.
     pub(crate) fn matches_plain(&self, text: &str, ascii_case_insensitive: bool) -> bool {
         debug_assert!(self.variables.is_empty());
-        glob(&self.segments, text, &[], ascii_case_insensitive)
+        let same = |a: &[u8], b: &[u8]| {
+            if ascii_case_insensitive {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        };
+        match &self.shape {
+            Shape::Everything => true,
+            Shape::Exact(literal) => same(text.as_bytes(), literal.as_bytes()),
+            Shape::Prefix(literal) => text
+                .as_bytes()
+                .get(..literal.len())
+                .is_some_and(|head| same(head, literal.as_bytes())),
+            Shape::General => glob(&self.segments, text, &[], ascii_case_insensitive),
+        }
     }
 
     /// Matches after resolving variables; None when a variable has no value and no
     /// default (AWS: the pattern then matches nothing).
     pub(crate) fn matches(&self, text: &str, source: &dyn VariableSource) -> Option<bool> {
         if self.variables.is_empty() {
-            return Some(glob(&self.segments, text, &[], false));
+            return Some(self.matches_plain(text, false));
         }
         let values = self.resolve_variables(source)?;
         Some(glob(&self.segments, text, &values, false))
@@ -206,7 +242,9 @@ fn parse_variable(inner: &str) -> Option<VariableText> {
 }
 
 /// Glob matching with one backtrack point (the last `*`), which is exact for patterns
-/// made of literals, `*` and `?`: linear in practice, no allocation.
+/// made of literals, `*` and `?`. After a `*`, the next literal is searched for rather
+/// than tried at every position, and a trailing `*` matches at once: linear in practice,
+/// no allocation.
 fn glob(segments: &[Segment], text: &str, values: &[String], ascii_case_insensitive: bool) -> bool {
     let bytes = text.as_bytes();
     let next_char = |at: usize| {
@@ -216,15 +254,34 @@ fn glob(segments: &[Segment], text: &str, values: &[String], ascii_case_insensit
         }
         end
     };
+    let same = |a: &[u8], b: &[u8]| {
+        if ascii_case_insensitive {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    };
     let literal_at = |literal: &str, at: usize| {
         let lit = literal.as_bytes();
-        bytes.len() - at >= lit.len()
-            && if ascii_case_insensitive {
-                bytes[at..at + lit.len()].eq_ignore_ascii_case(lit)
-            } else {
-                &bytes[at..at + lit.len()] == lit
-            }
+        bytes.len() - at >= lit.len() && same(&bytes[at..at + lit.len()], lit)
     };
+    // The first position at or after `from` where `literal` occurs.
+    let find_literal = |literal: &str, from: usize| -> Option<usize> {
+        let lit = literal.as_bytes();
+        if ascii_case_insensitive {
+            let last = bytes.len().checked_sub(lit.len())?;
+            (from..=last).find(|&at| same(&bytes[at..at + lit.len()], lit))
+        } else {
+            text.get(from..)?.find(literal).map(|at| from + at)
+        }
+    };
+    fn literal_of<'s>(segment: &'s Segment, values: &'s [String]) -> Option<&'s str> {
+        match segment {
+            Segment::Literal(literal) => Some(literal),
+            Segment::Variable(i) => Some(&values[*i]),
+            Segment::AnySequence | Segment::AnyChar => None,
+        }
+    }
     let (mut si, mut ti) = (0usize, 0usize);
     // After a `*`: the segment following it and where in the text it was last tried.
     let mut backtrack: Option<(usize, usize)> = None;
@@ -232,15 +289,17 @@ fn glob(segments: &[Segment], text: &str, values: &[String], ascii_case_insensit
         if let Some(segment) = segments.get(si) {
             let advanced = match segment {
                 Segment::AnySequence => {
+                    if si + 1 == segments.len() {
+                        return true;
+                    }
                     backtrack = Some((si + 1, ti));
                     si += 1;
                     continue;
                 }
                 Segment::AnyChar => (ti < bytes.len()).then(|| next_char(ti)),
-                Segment::Literal(literal) => literal_at(literal, ti).then(|| ti + literal.len()),
-                Segment::Variable(i) => {
-                    let value = &values[*i];
-                    literal_at(value, ti).then(|| ti + value.len())
+                literal => {
+                    let literal = literal_of(literal, values).unwrap_or_default();
+                    literal_at(literal, ti).then(|| ti + literal.len())
                 }
             };
             if let Some(next) = advanced {
@@ -253,7 +312,14 @@ fn glob(segments: &[Segment], text: &str, values: &[String], ascii_case_insensit
         }
         match backtrack {
             Some((after_star, tried)) if tried < bytes.len() => {
-                let next = next_char(tried);
+                let mut next = next_char(tried);
+                if let Some(literal) = literal_of(&segments[after_star], values) {
+                    match find_literal(literal, next) {
+                        Some(at) => next = at,
+                        // The literal after the last `*` occurs nowhere later.
+                        None => return false,
+                    }
+                }
                 backtrack = Some((after_star, next));
                 si = after_star;
                 ti = next;

@@ -75,8 +75,12 @@ pub(crate) struct ActionMatcher {
 }
 
 impl ActionMatcher {
-    pub(crate) fn matches(&self, action: &str) -> bool {
-        self.patterns.iter().any(|p| p.matches_plain(action, true)) != self.negated
+    /// `action_lower`: the request's action in ASCII lower case, as the patterns are.
+    pub(crate) fn matches(&self, action_lower: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| p.matches_plain(action_lower, false))
+            != self.negated
     }
 }
 
@@ -408,7 +412,10 @@ fn parse_document(top: &Map<String, Value>, kind: PolicyKind) -> Result<Policy, 
     }
     let mut referenced_keys: Vec<Box<str>> = Vec::new();
     for statement in &statements {
-        let condition_keys = statement.conditions.iter().map(|c| c.key_lower());
+        let condition_keys = statement
+            .conditions
+            .iter()
+            .flat_map(|c| std::iter::once(c.key_lower()).chain(c.variable_keys()));
         let variable_keys = statement
             .resources
             .iter()

@@ -563,4 +563,17 @@ fn references_condition_key_prefix() {
     assert!(p.references_condition_key_prefix("s3:existingobjecttag/"));
     assert!(p.references_condition_key_prefix("aws:username"));
     assert!(!p.references_condition_key_prefix("s3:requestobjecttag/"));
+    let in_value = common::policy(
+        iam::PolicyKind::Identity,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"${s3:ExistingObjectTag/team}"}}}]}"#,
+    );
+    assert!(in_value.references_condition_key_prefix("s3:existingobjecttag/"));
+    assert!(in_value.references_condition_key_prefix("aws:principaltag/"));
+}
+
+#[test]
+fn policies_are_shareable_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<iam::Policy>();
+    shareable::<iam::Principal>();
 }
