@@ -284,6 +284,7 @@ pub(crate) enum Problem<'a> {
     ResourceAndNotResource,
     InvalidResource(&'a str),
     ResourceNotAllowed,
+    LegacyParsing,
     ActionDoesNotApply,
     InvalidConditionType(&'a str),
     InvalidConditionKey,
@@ -337,6 +338,7 @@ impl Problem<'_> {
             Problem::InvalidResource(_) if s3 => "Policy has invalid resource".to_owned(),
             Problem::InvalidResource(resource) => format!("Resource {resource} must be in ARN format or \"*\"."),
             Problem::ResourceNotAllowed => "Has prohibited field Resource".to_owned(),
+            Problem::LegacyParsing => pick("Policy has invalid resource", "The policy failed legacy parsing"),
             Problem::ActionDoesNotApply => "Action does not apply to any resource(s) in statement".to_owned(),
             Problem::InvalidConditionType(operator) => format!("Invalid Condition type : {operator}"),
             Problem::InvalidConditionKey => pick(
@@ -683,17 +685,23 @@ fn parse_resources(
     };
     let mut patterns = Vec::with_capacity(texts.len());
     for text in texts {
-        let valid = match kind {
-            PolicyKind::Bucket => Arn::parse(text).is_some_and(|arn| {
-                arn.service == "s3"
-                    && arn.region.is_empty()
-                    && arn.account.is_empty()
-                    && !arn.resource.is_empty()
-            }),
-            _ => text == "*" || Arn::parse(text).is_some(),
-        };
-        if !valid {
-            return Err(Problem::InvalidResource(text));
+        match kind {
+            PolicyKind::Bucket => {
+                let valid = Arn::parse(text).is_some_and(|arn| {
+                    arn.service == "s3"
+                        && arn.region.is_empty()
+                        && arn.account.is_empty()
+                        && !arn.resource.is_empty()
+                });
+                if !valid {
+                    return Err(Problem::InvalidResource(text));
+                }
+            }
+            // IAM tells a text that is no ARN at all from an ARN missing parts, which
+            // its older parser reports.
+            _ if text == "*" || Arn::parse(text).is_some() => {}
+            _ if text.starts_with("arn:") => return Err(Problem::LegacyParsing),
+            _ => return Err(Problem::InvalidResource(text)),
         }
         patterns.push(Pattern::parse(text, syntax));
     }

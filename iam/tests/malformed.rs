@@ -285,6 +285,7 @@ fn identity_policy_errors() {
         (stmt(r#""Effect":"Allow","Action":"s3:GetObject","Resource":"*","NotResource":"*""#), "Syntax errors in policy."),
         (stmt(r#""Effect":"Allow","Action":"s3:GetObject","Resource":"my-bucket""#), "Resource my-bucket must be in ARN format or \"*\"."),
         (stmt(r#""Effect":"Permit","Action":"s3:GetObject","Resource":"*""#), "Syntax errors in policy."),
+        (stmt(r#""Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam:123456789012:role/r""#), "The policy failed legacy parsing"),
         (stmt(&format!(r#"{allow},"Sid":"has space""#)), "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*"),
         (stmts(&[&format!(r#"{allow},"Sid":"One""#), &format!(r#"{allow},"Sid":"One""#)]), "Statement IDs (SID) in a single policy must be unique."),
         (stmt(&format!(r#"{allow},"Condition":{{"StringEquals":{{"username":"x"}}}}"#)), "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."),
