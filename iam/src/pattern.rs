@@ -231,7 +231,7 @@ fn parse_variable(inner: &str) -> Option<VariableText> {
         && key.contains(':')
         && key
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_:/.@+=".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:/.@+= ".contains(&b));
     if !valid_key {
         return None;
     }
@@ -409,6 +409,8 @@ mod tests {
             Some(true)
         );
         assert_eq!(m("home/${ AWS:UserName }", "home/al*ce"), Some(true));
+        // Tag keys may contain spaces.
+        assert_eq!(m("${aws:PrincipalTag/cost center, 'x'}", "x"), Some(true));
         // Malformed variables stay text.
         assert_eq!(m("a${notakey}", "a${notakey}"), Some(true));
         assert_eq!(m("a${aws:x", "a${aws:x"), Some(true));

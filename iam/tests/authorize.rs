@@ -86,6 +86,9 @@ fn identity_allow_and_implicit_deny() {
             decided_by: None
         }
     );
+    // An action name longer than any AWS defines is compared all the same.
+    let long = format!("s3:{}", "x".repeat(300));
+    assert!(!decide(Some(&alice), &long, OBJECT, None, None, &facts).allowed);
     // Resources are case-sensitive.
     assert!(
         !decide(
