@@ -504,7 +504,8 @@ fn check_session(
     let token = head.header("x-amz-security-token").or_else(|| {
         query
             .iter()
-            .find(|(name, _)| name == "X-Amz-Security-Token")
+            // SigV4 spells it X-Amz-Security-Token, botocore's SigV2 lower case.
+            .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-security-token"))
             .map(|(_, value)| value.as_str())
     });
     let matches = token.is_some_and(|token| {

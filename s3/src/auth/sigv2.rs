@@ -352,8 +352,22 @@ pub fn verify_v2_presigned(
     }
     let signature = &query.credentials.signature;
     let date_line = &query.expires_text;
+    // A presigned URL carries its x-amz-* "headers" (botocore moves
+    // x-amz-security-token there) as query parameters; they are signed as
+    // amz headers all the same.
+    let mut headers = req.headers.to_vec();
+    headers.extend(
+        req.query_pairs
+            .iter()
+            .filter(|(name, _)| name.to_ascii_lowercase().starts_with("x-amz-"))
+            .cloned(),
+    );
+    let with_query_headers = V2Request {
+        headers: &headers,
+        ..*req
+    };
     if !signs_v2(
-        req,
+        &with_query_headers,
         date_line,
         AmzDateLine::Included,
         secret_access_key,

@@ -62,7 +62,11 @@ pub async fn put_bucket_policy(
             "This policy contains invalid Json",
         )
     })?;
-    iam::parse_policy(&document, iam::PolicyKind::Bucket)
+    let parsed = iam::parse_policy(&document, iam::PolicyKind::Bucket)
+        .map_err(|err| S3Error::new(S3ErrorCode::MalformedPolicy, err.message))?;
+    // A bucket's policy may only speak of that bucket and its objects.
+    parsed
+        .check_bucket_resources(&bucket.name)
         .map_err(|err| S3Error::new(S3ErrorCode::MalformedPolicy, err.message))?;
     shard
         .control(|reply| ControlRequest::SetBucketPolicy {
