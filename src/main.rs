@@ -31,7 +31,8 @@ enum Command {
     /// --repair is given. Exit status: 0 clean (or fully repaired), 1 problems found,
     /// 2 the check could not run.
     Check(CheckArgs),
-    /// Administrative tasks on a stopped server's data directory.
+    /// Administration: identities on a running server (user, key, group, policy, role)
+    /// and tasks on a stopped server's data directory (rotate-key).
     #[command(subcommand)]
     Admin(AdminCommand),
 }

@@ -331,6 +331,7 @@ fn start(
         snapshot: snapshot.clone(),
         default_account,
         identity_cache,
+        region: args.region.clone(),
     };
     let control_thread = std::thread::Builder::new()
         .name("control".into())

@@ -13,6 +13,7 @@ pub mod limits;
 mod pattern;
 pub mod policy;
 pub mod principal;
+pub mod snapshot;
 mod values;
 
 pub use eval::{

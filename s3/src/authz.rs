@@ -15,9 +15,9 @@ use std::sync::Arc;
 use http::RequestHead;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::identity::KeyIdentity;
 use crate::router::Route;
 use crate::shard::BucketInfo;
+use iam::snapshot::KeyIdentity;
 
 /// What authentication established about a request.
 #[derive(Clone, Debug)]

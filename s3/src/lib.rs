@@ -9,7 +9,6 @@ pub mod authz;
 pub mod body;
 pub mod checksum;
 pub mod error;
-pub mod identity;
 pub mod lifecycle;
 pub mod limits;
 pub mod names;

@@ -1434,6 +1434,126 @@ mod tests {
         assert_eq!(Permission::Unsupported.iam_action(), None);
     }
 
+    /// The table every request is authorised by: each permission an
+    /// operation declares names an action the policy engine knows, of the
+    /// scope (bucket or object) its resource ARN has. A new variant fails to
+    /// compile in `scope_expected` until it is decided here.
+    #[test]
+    fn every_permission_is_a_known_iam_action_of_its_scope() {
+        use iam::actions::{s3_scope, S3Scope};
+        fn scope_expected(permission: Permission) -> Option<S3Scope> {
+            use Permission as P;
+            match permission {
+                P::Anonymous | P::Unsupported => None,
+                P::ListAllMyBuckets => Some(S3Scope::Other),
+                P::CreateBucket => Some(S3Scope::Bucket),
+                P::DeleteBucket => Some(S3Scope::Bucket),
+                P::ListBucket => Some(S3Scope::Bucket),
+                P::ListBucketVersions => Some(S3Scope::Bucket),
+                P::ListBucketMultipartUploads => Some(S3Scope::Bucket),
+                P::GetBucketLocation => Some(S3Scope::Bucket),
+                P::GetBucketVersioning => Some(S3Scope::Bucket),
+                P::PutBucketVersioning => Some(S3Scope::Bucket),
+                P::GetEncryptionConfiguration => Some(S3Scope::Bucket),
+                P::PutEncryptionConfiguration => Some(S3Scope::Bucket),
+                P::GetBucketAcl => Some(S3Scope::Bucket),
+                P::PutBucketAcl => Some(S3Scope::Bucket),
+                P::GetBucketPolicy => Some(S3Scope::Bucket),
+                P::PutBucketPolicy => Some(S3Scope::Bucket),
+                P::DeleteBucketPolicy => Some(S3Scope::Bucket),
+                P::GetBucketPolicyStatus => Some(S3Scope::Bucket),
+                P::GetObjectAcl => Some(S3Scope::Object),
+                P::GetObjectVersionAcl => Some(S3Scope::Object),
+                P::PutObjectAcl => Some(S3Scope::Object),
+                P::PutObjectVersionAcl => Some(S3Scope::Object),
+                P::GetBucketObjectLockConfiguration => Some(S3Scope::Bucket),
+                P::PutBucketObjectLockConfiguration => Some(S3Scope::Bucket),
+                P::GetLifecycleConfiguration => Some(S3Scope::Bucket),
+                P::PutLifecycleConfiguration => Some(S3Scope::Bucket),
+                P::GetObjectRetention => Some(S3Scope::Object),
+                P::PutObjectRetention => Some(S3Scope::Object),
+                P::GetObjectLegalHold => Some(S3Scope::Object),
+                P::PutObjectLegalHold => Some(S3Scope::Object),
+                P::RestoreObject => Some(S3Scope::Object),
+                P::GetObject => Some(S3Scope::Object),
+                P::GetObjectVersion => Some(S3Scope::Object),
+                P::PutObject => Some(S3Scope::Object),
+                P::DeleteObject => Some(S3Scope::Object),
+                P::DeleteObjectVersion => Some(S3Scope::Object),
+                P::GetObjectAttributes => Some(S3Scope::Object),
+                P::GetObjectVersionAttributes => Some(S3Scope::Object),
+                P::GetObjectTagging => Some(S3Scope::Object),
+                P::GetObjectVersionTagging => Some(S3Scope::Object),
+                P::PutObjectTagging => Some(S3Scope::Object),
+                P::PutObjectVersionTagging => Some(S3Scope::Object),
+                P::DeleteObjectTagging => Some(S3Scope::Object),
+                P::DeleteObjectVersionTagging => Some(S3Scope::Object),
+                P::ListMultipartUploadParts => Some(S3Scope::Object),
+                P::AbortMultipartUpload => Some(S3Scope::Object),
+            }
+        }
+        let all = [
+            Permission::Anonymous,
+            Permission::Unsupported,
+            Permission::ListAllMyBuckets,
+            Permission::CreateBucket,
+            Permission::DeleteBucket,
+            Permission::ListBucket,
+            Permission::ListBucketVersions,
+            Permission::ListBucketMultipartUploads,
+            Permission::GetBucketLocation,
+            Permission::GetBucketVersioning,
+            Permission::PutBucketVersioning,
+            Permission::GetEncryptionConfiguration,
+            Permission::PutEncryptionConfiguration,
+            Permission::GetBucketAcl,
+            Permission::PutBucketAcl,
+            Permission::GetBucketPolicy,
+            Permission::PutBucketPolicy,
+            Permission::DeleteBucketPolicy,
+            Permission::GetBucketPolicyStatus,
+            Permission::GetObjectAcl,
+            Permission::GetObjectVersionAcl,
+            Permission::PutObjectAcl,
+            Permission::PutObjectVersionAcl,
+            Permission::GetBucketObjectLockConfiguration,
+            Permission::PutBucketObjectLockConfiguration,
+            Permission::GetLifecycleConfiguration,
+            Permission::PutLifecycleConfiguration,
+            Permission::GetObjectRetention,
+            Permission::PutObjectRetention,
+            Permission::GetObjectLegalHold,
+            Permission::PutObjectLegalHold,
+            Permission::RestoreObject,
+            Permission::GetObject,
+            Permission::GetObjectVersion,
+            Permission::PutObject,
+            Permission::DeleteObject,
+            Permission::DeleteObjectVersion,
+            Permission::GetObjectAttributes,
+            Permission::GetObjectVersionAttributes,
+            Permission::GetObjectTagging,
+            Permission::GetObjectVersionTagging,
+            Permission::PutObjectTagging,
+            Permission::PutObjectVersionTagging,
+            Permission::DeleteObjectTagging,
+            Permission::DeleteObjectVersionTagging,
+            Permission::ListMultipartUploadParts,
+            Permission::AbortMultipartUpload,
+        ];
+        for permission in all {
+            let expected = scope_expected(permission);
+            match (permission.iam_action(), expected) {
+                (None, None) => {}
+                (Some(action), Some(scope)) => {
+                    let name = action.strip_prefix("s3:").expect("an s3 action");
+                    assert_eq!(s3_scope(name), Some(scope), "{action}");
+                }
+                other => panic!("{permission:?}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn endpoint_names_follow_aws() {
         assert_eq!(E::ListObjectsV1.name(), "ListObjects");

@@ -13,7 +13,6 @@ use crate::auth::AuthError;
 use crate::authz::{Authenticated, S3Facts};
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::identity::KeyIdentity;
 use crate::ops::{
     acl, attributes, bucket, copy, delete, encryption, lifecycle, list, multipart, object,
     object_lock, policy, query_api, tagging, versioning, RequestContext,
@@ -22,6 +21,7 @@ use crate::query::QueryService;
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
 use crate::shard::Shard;
 use crate::xml;
+use iam::snapshot::KeyIdentity;
 
 pub struct S3Service {
     shard: Rc<Shard>,
@@ -159,6 +159,8 @@ impl S3Service {
             let identity = key_of(&query.credentials.access_key_id)?;
             let verified =
                 sigv2::verify_v2_presigned(&v2, &query, &identity.secret, now_unix_seconds)?;
+            self.shard
+                .note_key_use(&query.credentials.access_key_id, "s3", now_ms);
             check_session(&identity, head, route_query, now_ms)?;
             let identity = authenticated(identity, SIGNATURE_V2, AUTH_TYPE_QUERY);
             return Ok((v2_mode(verified), identity));
@@ -168,6 +170,8 @@ impl S3Service {
                 let identity = key_of(&credentials.access_key_id)?;
                 let verified =
                     sigv2::verify_v2_header(&v2, &credentials, &identity.secret, now_unix_seconds)?;
+                self.shard
+                    .note_key_use(&credentials.access_key_id, "s3", now_ms);
                 check_session(&identity, head, route_query, now_ms)?;
                 let identity = authenticated(identity, SIGNATURE_V2, AUTH_TYPE_HEADER);
                 return Ok((v2_mode(verified), identity));
@@ -191,6 +195,8 @@ impl S3Service {
                 format!("The credential scope service must be {service}"),
             ));
         }
+        self.shard
+            .note_key_use(&verified.access_key_id, scope_service(service), now_ms);
         check_session(&identity, head, route_query, now_ms)?;
         let payload = PayloadMode::from_verified(&verified);
         Ok((
@@ -483,6 +489,15 @@ impl S3Service {
         let _ = ex
             .respond(status, &headers, bytes::Bytes::from_static(body))
             .await;
+    }
+}
+
+/// The service a request was signed for, as GetAccessKeyLastUsed names it.
+fn scope_service(service: &str) -> &'static str {
+    match service {
+        "iam" => "iam",
+        "sts" => "sts",
+        _ => "s3",
     }
 }
 

@@ -81,15 +81,15 @@ pub struct CatalogSnapshot {
     pub version: u64,
     pub buckets: BTreeMap<String, BucketInfo>,
     /// Access key id → what it authenticates as.
-    pub keys: HashMap<String, Arc<crate::identity::KeyIdentity>>,
+    pub keys: HashMap<String, Arc<iam::snapshot::KeyIdentity>>,
     /// Account id → account.
-    pub accounts: HashMap<String, crate::identity::AccountInfo>,
+    pub accounts: HashMap<String, iam::snapshot::AccountInfo>,
 }
 
 impl CatalogSnapshot {
     /// The account with this id; an unknown id (never in a published
     /// snapshot) shows as itself.
-    pub fn account(&self, id: &str) -> Option<&crate::identity::AccountInfo> {
+    pub fn account(&self, id: &str) -> Option<&iam::snapshot::AccountInfo> {
         self.accounts.get(id)
     }
 }
@@ -111,6 +111,12 @@ pub enum ShardRequest {
     Commit {
         op: IndexOp,
         reply: oneshot::Sender<EngineResult<()>>,
+    },
+    /// When this shard last authenticated a request with the access key,
+    /// and for which service (GetAccessKeyLastUsed asks every shard).
+    KeyLastUsed {
+        access_key_id: String,
+        reply: oneshot::Sender<Option<KeyUse>>,
     },
     /// Swap in a newer catalog snapshot; replies once installed.
     InstallCatalog {
@@ -169,6 +175,18 @@ pub enum ControlRequest {
     },
 }
 
+/// The last authenticated use of an access key on one shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    pub last_used_ms: u64,
+    /// `s3`, `iam` or `sts`.
+    pub service: &'static str,
+}
+
+/// Keys whose last use a shard remembers: more than any snapshot holds
+/// (entries of keys deleted since are dropped when it fills).
+const KEY_USES_MAX: usize = 100_000;
+
 /// Settings every shard shares.
 #[derive(Clone, Debug)]
 pub struct S3Settings {
@@ -197,6 +215,8 @@ pub struct Shard {
     pub bufs: RefCell<BufPool>,
     /// Shards that are accepting connections (for the health endpoint).
     pub serving_shards: Arc<AtomicUsize>,
+    /// Access key id → its last authenticated use here (since start).
+    key_uses: RefCell<HashMap<String, KeyUse>>,
 }
 
 impl Shard {
@@ -223,7 +243,30 @@ impl Shard {
             signing_keys: RefCell::new(SigningKeyCache::new()),
             bufs: RefCell::new(BufPool::new(CHUNK_BUF_BYTES, CHUNK_BUFS_POOLED_MAX)),
             serving_shards,
+            key_uses: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// Notes a request authenticated with `access_key_id` (after its
+    /// signature checked out). One map lookup; a key's first use allocates.
+    pub fn note_key_use(&self, access_key_id: &str, service: &'static str, now_ms: u64) {
+        let mut uses = self.key_uses.borrow_mut();
+        let used = KeyUse {
+            last_used_ms: now_ms,
+            service,
+        };
+        if let Some(entry) = uses.get_mut(access_key_id) {
+            *entry = used;
+            return;
+        }
+        if uses.len() >= KEY_USES_MAX {
+            let catalog = self.catalog();
+            uses.retain(|key, _| catalog.keys.contains_key(key));
+            if uses.len() >= KEY_USES_MAX {
+                return;
+            }
+        }
+        uses.insert(access_key_id.to_owned(), used);
     }
 
     pub fn catalog(&self) -> Arc<CatalogSnapshot> {
@@ -436,6 +479,13 @@ async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
             let _ = reply.send(shard.store.commit(op).await);
         }
         ShardRequest::AbandonWrite { object_id } => shard.store.abandon_write(object_id),
+        ShardRequest::KeyLastUsed {
+            access_key_id,
+            reply,
+        } => {
+            let used = shard.key_uses.borrow().get(&access_key_id).copied();
+            let _ = reply.send(used);
+        }
         ShardRequest::InstallCatalog { snapshot, reply } => {
             shard.install_catalog(snapshot);
             let _ = reply.send(());

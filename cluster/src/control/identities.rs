@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use engine::crypto::MasterKey;
-use s3::identity::{AccountInfo, KeyIdentity, SessionBinding};
+use iam::snapshot::{AccountInfo, KeyIdentity, SessionBinding};
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::control::iam::aws_managed_policy;

@@ -35,6 +35,8 @@ pub struct ControlPlane {
     pub default_account: String,
     /// Opened secrets and parsed policies, kept between snapshots.
     pub identity_cache: IdentityCache,
+    /// The server's region (`--region`).
+    pub region: String,
 }
 
 /// The name of the bucket setting holding a bucket's policy document.
@@ -420,7 +422,13 @@ impl ControlPlane {
         request: &QueryRequest,
         facts: &RequestFacts,
     ) -> QueryAnswer {
+        let key_last_used = match request.param("AccessKeyId") {
+            Some(key) if request.action == "GetAccessKeyLastUsed" => self.key_last_used(key).await,
+            _ => None,
+        };
         let call = iam::Call {
+            key_last_used,
+            region: self.region.clone(),
             catalog: &self.catalog,
             master: &self.master,
             account: caller.principal.account_id.clone(),
@@ -441,6 +449,30 @@ impl ControlPlane {
             })?;
         }
         Ok(outcome.result)
+    }
+
+    /// The latest use of an access key any shard saw (since it started).
+    async fn key_last_used(&self, access_key_id: &str) -> Option<s3::shard::KeyUse> {
+        let mut answers = Vec::with_capacity(self.shards.len());
+        for shard in &self.shards {
+            let (reply, answer) = oneshot::channel();
+            let request = ShardRequest::KeyLastUsed {
+                access_key_id: access_key_id.to_owned(),
+                reply,
+            };
+            if shard.send(request).await.is_ok() {
+                answers.push(answer);
+            }
+        }
+        let mut latest: Option<s3::shard::KeyUse> = None;
+        for answer in answers {
+            if let Ok(Some(used)) = answer.await {
+                if latest.is_none_or(|seen| used.last_used_ms > seen.last_used_ms) {
+                    latest = Some(used);
+                }
+            }
+        }
+        latest
     }
 
     async fn publish(&mut self) -> S3Result<Arc<CatalogSnapshot>> {

@@ -150,8 +150,9 @@ fn delete_access_key(call: &Call<'_>) -> CallResult {
     Ok(Outcome::changed(Vec::new()))
 }
 
-/// Which service and region last saw the key is not tracked yet: answered
-/// as IAM answers for a key never used (`N/A`).
+/// When and for which service the key last authenticated a request, as the
+/// shards remember it since the server started; `N/A` (IAM's answer for a
+/// key never used) otherwise.
 fn get_access_key_last_used(call: &Call<'_>) -> CallResult {
     let id = call.request.required("AccessKeyId")?;
     let key = call
@@ -164,14 +165,19 @@ fn get_access_key_last_used(call: &Call<'_>) -> CallResult {
         "iam:GetAccessKeyLastUsed",
         &call.user_arn(&user.path, &user.name),
     )?;
+    let last_used = match call.key_last_used {
+        Some(used) => vec![
+            XmlNode::text("LastUsedDate", super::timestamp_seconds(used.last_used_ms)),
+            XmlNode::text("ServiceName", used.service),
+            XmlNode::text("Region", call.region.clone()),
+        ],
+        None => vec![
+            XmlNode::text("ServiceName", "N/A"),
+            XmlNode::text("Region", "N/A"),
+        ],
+    };
     Ok(Outcome::read(vec![
         XmlNode::text("UserName", &user.name),
-        XmlNode::parent(
-            "AccessKeyLastUsed",
-            vec![
-                XmlNode::text("ServiceName", "N/A"),
-                XmlNode::text("Region", "N/A"),
-            ],
-        ),
+        XmlNode::parent("AccessKeyLastUsed", last_used),
     ]))
 }

@@ -51,6 +51,10 @@ pub(crate) struct Call<'a> {
     pub request: &'a QueryRequest,
     pub facts: &'a RequestFacts,
     pub now_ms: u64,
+    /// For GetAccessKeyLastUsed: the key's latest use any shard saw.
+    pub key_last_used: Option<s3::shard::KeyUse>,
+    /// The server's region, as answers name it.
+    pub region: String,
 }
 
 /// A call's result: the answer's elements, and whether identities changed

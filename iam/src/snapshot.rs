@@ -1,8 +1,8 @@
 //! The identities half of the catalog snapshot as shards read it: access key
 //! id to secret and principal (with its policies already parsed), and the
-//! accounts that own buckets. Built by the control plane from the catalog at
-//! every change and installed on every shard before the change is
-//! acknowledged, so a key disabled or deleted stops working at once.
+//! accounts that own buckets. Built by the control plane (`cluster`) from the
+//! catalog at every change and installed on every shard (`s3`) before the
+//! change is acknowledged, so a key disabled or deleted stops working at once.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 pub struct KeyIdentity {
     /// The secret in clear: the shard needs it to check signatures.
     pub secret: String,
-    pub principal: Arc<iam::Principal>,
+    pub principal: Arc<crate::Principal>,
     /// Temporary credentials (from STS) carry a session token and expire.
     pub session: Option<SessionBinding>,
 }
