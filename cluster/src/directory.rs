@@ -60,7 +60,8 @@ impl RecordKind {
 /// A record type and the kind it is stored as.
 pub trait Record: Serialize + DeserializeOwned {
     const KIND: RecordKind;
-    fn name(&self) -> &str;
+    /// The name the record is stored under (a user's name, a key's id).
+    fn record_name(&self) -> &str;
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -204,7 +205,7 @@ macro_rules! record {
     ($type:ty, $kind:expr, $field:ident) => {
         impl Record for $type {
             const KIND: RecordKind = $kind;
-            fn name(&self) -> &str {
+            fn record_name(&self) -> &str {
                 &self.$field
             }
         }
@@ -342,7 +343,7 @@ impl RecordChange {
         RecordChange::Put {
             account: account.to_owned(),
             kind: T::KIND,
-            name: record.name().to_owned(),
+            name: record.record_name().to_owned(),
             body: serde_json::to_string(record).expect("records serialise"),
         }
     }

@@ -88,7 +88,7 @@ impl QueryRequest {
             .iter()
             .find(|(name, _)| name == "Action")
             .map(|(_, value)| value.clone())
-            .ok_or_else(|| QueryError::missing_action())?;
+            .ok_or_else(QueryError::missing_action)?;
         Ok(QueryRequest {
             service,
             action,

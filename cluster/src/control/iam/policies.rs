@@ -277,7 +277,7 @@ fn list_policies(call: &Call<'_>) -> CallResult {
             with_counts.push((name, policy, count));
         }
     }
-    with_counts.sort_by(|a, b| a.0.to_ascii_lowercase().cmp(&b.0.to_ascii_lowercase()));
+    with_counts.sort_by_key(|entry| entry.0.to_ascii_lowercase());
     let (shown, trailer) = page(call.request, with_counts, |(name, _, _)| name)?;
     let mut result = vec![XmlNode::members(
         "Policies",
