@@ -585,3 +585,117 @@ fn xml_text_round_trip(text: &str) {
         String::from_utf8_lossy(&out)
     );
 }
+
+/// The policy grammar of every kind and its evaluation, and the IAM/STS form parser: a
+/// document that parses is evaluated against a few requests (anonymous, a user, a role
+/// session with the document as its session policy) without panicking; an explicit Deny
+/// in the identity policy is never overridden; the form parser never yields more
+/// parameters than its limit.
+pub fn fuzz_policy(data: &[u8]) {
+    if let Ok(request) = s3::query::QueryRequest::from_form(s3::query::QueryService::Iam, data) {
+        assert!(request.params.len() <= s3::query::QUERY_PARAMS_MAX);
+        let _ = request.list("PolicyArns.member", ".arn");
+    }
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = iam::limits::policy_size_chars(text);
+    for kind in [
+        iam::PolicyKind::Identity,
+        iam::PolicyKind::Bucket,
+        iam::PolicyKind::Trust,
+        iam::PolicyKind::Session,
+    ] {
+        let Ok(policy) = iam::parse_policy(text, kind) else {
+            continue;
+        };
+        let _ = policy.is_public();
+        let _ = policy.named_principals();
+        let _ = policy.references_condition_key_prefix("s3:existingobjecttag/");
+        let _ = policy.check_bucket_resources("bucket");
+        policy_evaluate(policy, kind);
+    }
+}
+
+struct FuzzFacts;
+
+impl iam::ConditionValues for FuzzFacts {
+    fn values(&self, key_lower: &str) -> Option<Vec<String>> {
+        match key_lower {
+            "aws:sourceip" => Some(vec!["192.0.2.7".into()]),
+            "aws:securetransport" => Some(vec!["false".into()]),
+            "s3:prefix" => Some(vec!["home/alice/".into()]),
+            "s3:max-keys" => Some(vec!["1000".into()]),
+            _ => None,
+        }
+    }
+}
+
+fn policy_evaluate(policy: iam::Policy, kind: iam::PolicyKind) {
+    use std::sync::Arc;
+    let policy = Arc::new(policy);
+    let deny_all = Arc::new(
+        iam::parse_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#,
+            iam::PolicyKind::Identity,
+        )
+        .expect("a valid policy"),
+    );
+    let named = |name: &str, policy: &Arc<iam::Policy>| iam::NamedPolicy {
+        name: name.into(),
+        policy: policy.clone(),
+    };
+    let identity = matches!(kind, iam::PolicyKind::Identity | iam::PolicyKind::Session);
+    let user = iam::Principal {
+        kind: iam::PrincipalKind::User,
+        account_id: "111122223333".into(),
+        canonical_id: "c".repeat(64),
+        arn: "arn:aws:iam::111122223333:user/alice".into(),
+        user_id: "AIDAEXAMPLE".into(),
+        name: "alice".into(),
+        role_arn: None,
+        policies: if identity {
+            vec![named("fuzzed", &policy)]
+        } else {
+            Vec::new()
+        },
+        session_policy: None,
+    };
+    let session = iam::Principal {
+        kind: iam::PrincipalKind::AssumedRole,
+        arn: "arn:aws:sts::111122223333:assumed-role/reader/s1".into(),
+        role_arn: Some("arn:aws:iam::111122223333:role/reader".into()),
+        name: String::new(),
+        session_policy: identity.then(|| named("session", &policy)),
+        ..user.clone()
+    };
+    let denied = iam::Principal {
+        policies: vec![named("deny", &deny_all)],
+        ..user.clone()
+    };
+    let resource_policy = (!identity).then_some(&*policy);
+    for (action, resource) in [
+        ("s3:GetObject", "arn:aws:s3:::bucket/home/alice/x"),
+        ("s3:ListBucket", "arn:aws:s3:::bucket"),
+        ("sts:AssumeRole", "arn:aws:iam::111122223333:role/reader"),
+        ("iam:CreateUser", "arn:aws:iam::111122223333:user/bob"),
+    ] {
+        for principal in [None, Some(&user), Some(&session), Some(&denied)] {
+            let decision = iam::authorize(&iam::Request {
+                principal,
+                action,
+                resource,
+                resource_account: Some("111122223333"),
+                resource_policy,
+                now_ms: 1_700_000_000_000,
+                facts: &FuzzFacts,
+            });
+            if principal.is_some_and(|p| std::ptr::eq(p, &denied)) {
+                assert!(
+                    !decision.allowed,
+                    "an explicit Deny was overridden: {action}"
+                );
+            }
+        }
+    }
+}

@@ -10,7 +10,9 @@ mod harness_s3;
 #[path = "../../fuzz/src/replay.rs"]
 mod replay;
 
-use harness_s3::{fuzz_aws_chunked, fuzz_range_conditions, fuzz_sigv2, fuzz_sigv4, fuzz_xml};
+use harness_s3::{
+    fuzz_aws_chunked, fuzz_policy, fuzz_range_conditions, fuzz_sigv2, fuzz_sigv4, fuzz_xml,
+};
 
 /// Mutants per target: enough to leave the seeds' paths, and quick in a debug build.
 const MUTANTS: usize = 3000;
@@ -47,6 +49,17 @@ fn range_conditions_corpus_and_mutants() {
         MUTANTS,
         MUTANT_BYTES_MAX,
         entry,
+    );
+}
+
+#[test]
+fn policy_corpus_and_mutants() {
+    replay::replay(
+        "policy",
+        0x9011_C700,
+        MUTANTS,
+        MUTANT_BYTES_MAX,
+        fuzz_policy,
     );
 }
 
