@@ -227,6 +227,25 @@ pub async fn read_small_body(
     max_bytes: usize,
     header_checksums: HeaderChecksums,
 ) -> S3Result<Vec<u8>> {
+    read_small_body_or(ex, mode, max_bytes, header_checksums, || {
+        S3Error::new(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was larger than the maximum allowed.",
+        )
+    })
+    .await
+}
+
+/// `read_small_body` for bodies that are not XML: `too_large` is the
+/// answer when the body passes `max_bytes` (PutBucketPolicy's is
+/// PolicyTooLarge).
+pub async fn read_small_body_or(
+    ex: &mut Exchange<'_>,
+    mode: &PayloadMode,
+    max_bytes: usize,
+    header_checksums: HeaderChecksums,
+    too_large: impl FnOnce() -> S3Error,
+) -> S3Result<Vec<u8>> {
     let mut reader = PayloadReader::new(ex, mode)?;
     let mut body = vec![0u8; (16 * 1024).min(max_bytes + 1)];
     let mut len = 0;
@@ -243,10 +262,7 @@ pub async fn read_small_body(
         // Checked after every read: a body may not pass the limit by
         // whatever the last read happened to bring.
         if len > max_bytes {
-            return Err(S3Error::new(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was larger than the maximum allowed.",
-            ));
+            return Err(too_large());
         }
     }
     body.truncate(len);

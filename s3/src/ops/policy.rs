@@ -42,20 +42,19 @@ pub async fn put_bucket_policy(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = crate::body::read_small_body(
+    let body = crate::body::read_small_body_or(
         ex,
         &ctx.payload,
         BUCKET_POLICY_BYTES_MAX,
         HeaderChecksums::OfBody,
+        || {
+            S3Error::new(
+                S3ErrorCode::PolicyTooLarge,
+                "Policy exceeds the maximum allowed document size.",
+            )
+        },
     )
-    .await
-    .map_err(|err| match err.code {
-        S3ErrorCode::EntityTooLarge => S3Error::new(
-            S3ErrorCode::PolicyTooLarge,
-            "Policy exceeds the maximum allowed document size.",
-        ),
-        _ => err,
-    })?;
+    .await?;
     let document = String::from_utf8(body).map_err(|_| {
         S3Error::new(
             S3ErrorCode::MalformedPolicy,
