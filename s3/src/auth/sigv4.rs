@@ -785,34 +785,10 @@ pub fn verify_header(
     params: &VerifyParams<'_>,
     cache: &mut SigningKeyCache,
 ) -> Result<Verified, AuthError> {
-    let date = header_request_date(parts)?;
-    check_scope(&header.credential.scope, &date, params.region_expected)?;
-    let skew_seconds = (params.now_unix_seconds - date.unix_seconds()).abs();
-    if skew_seconds > CLOCK_SKEW_SECONDS_MAX {
-        return Err(AuthError::RequestTimeTooSkewed {
-            request_unix_seconds: date.unix_seconds(),
-            server_unix_seconds: params.now_unix_seconds,
-        });
-    }
     let payload_text = parts
         .header("x-amz-content-sha256")
-        .ok_or(AuthError::ContentSha256Missing)?;
-    let payload = PayloadHash::parse(payload_text)?;
-    let canonical = canonical_request(
-        parts,
-        &header.signed_headers,
-        payload_text,
-        SignatureLocation::Header,
-    )?;
-    let signed = SignedRequest {
-        credential: &header.credential,
-        date,
-        payload,
-        canonical,
-    };
-    let verified = signed.check(header.signature, params.secret_access_key, cache)?;
-    require_signed_headers(parts.headers, &header.signed_headers)?;
-    Ok(verified)
+        .ok_or(AuthError::ContentSha256Missing);
+    verify_header_payload(parts, header, params, cache, || payload_text)
 }
 
 /// Verifies a request of the IAM or STS query APIs, whose body the caller
@@ -825,6 +801,25 @@ pub fn verify_header_with_body(
     cache: &mut SigningKeyCache,
     body_sha256_hex: &str,
 ) -> Result<Verified, AuthError> {
+    verify_header_payload(parts, header, params, cache, || {
+        match parts.header("x-amz-content-sha256") {
+            Some(sent) if !sent.eq_ignore_ascii_case(body_sha256_hex) => {
+                Err(AuthError::ContentSha256Mismatch)
+            }
+            _ => Ok(body_sha256_hex),
+        }
+    })
+}
+
+/// The header form's checks in AWS's order: date and scope, clock skew,
+/// then the payload hash `payload_text` gives, then the signature.
+fn verify_header_payload<'p>(
+    parts: &RequestParts<'p>,
+    header: &AuthHeader,
+    params: &VerifyParams<'_>,
+    cache: &mut SigningKeyCache,
+    payload_text: impl FnOnce() -> Result<&'p str, AuthError>,
+) -> Result<Verified, AuthError> {
     let date = header_request_date(parts)?;
     check_scope(&header.credential.scope, &date, params.region_expected)?;
     let skew_seconds = (params.now_unix_seconds - date.unix_seconds()).abs();
@@ -834,16 +829,12 @@ pub fn verify_header_with_body(
             server_unix_seconds: params.now_unix_seconds,
         });
     }
-    if let Some(sent) = parts.header("x-amz-content-sha256") {
-        if !sent.eq_ignore_ascii_case(body_sha256_hex) {
-            return Err(AuthError::ContentSha256Mismatch);
-        }
-    }
-    let payload = PayloadHash::parse(body_sha256_hex)?;
+    let payload_text = payload_text()?;
+    let payload = PayloadHash::parse(payload_text)?;
     let canonical = canonical_request(
         parts,
         &header.signed_headers,
-        body_sha256_hex,
+        payload_text,
         SignatureLocation::Header,
     )?;
     let signed = SignedRequest {

@@ -67,14 +67,7 @@ pub async fn put_bucket_policy(
     parsed
         .check_bucket_resources(&bucket.name)
         .map_err(|err| S3Error::new(S3ErrorCode::MalformedPolicy, err.message))?;
-    shard
-        .control(|reply| ControlRequest::SetBucketPolicy {
-            bucket_id: bucket.id,
-            document: Some(document),
-            reply,
-        })
-        .await?;
-    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+    set_policy(shard, ctx, ex, bucket.id, Some(document)).await
 }
 
 pub async fn delete_bucket_policy(
@@ -83,10 +76,22 @@ pub async fn delete_bucket_policy(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
+    set_policy(shard, ctx, ex, bucket.id, None).await
+}
+
+/// Stores (or removes) the policy through the control plane and answers
+/// 204 once every shard has it.
+async fn set_policy(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    bucket_id: u64,
+    document: Option<String>,
+) -> S3Result<()> {
     shard
         .control(|reply| ControlRequest::SetBucketPolicy {
-            bucket_id: bucket.id,
-            document: None,
+            bucket_id,
+            document,
             reply,
         })
         .await?;

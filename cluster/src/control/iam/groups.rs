@@ -11,7 +11,6 @@ use super::{
 use crate::directory::{GroupRecord, PolicyHolder, RecordChange, UserRecord};
 
 const GROUP_NAME_CHARS_MAX: usize = 128;
-const GROUP_INLINE_POLICY_CHARS_MAX: usize = 5120;
 /// IAM's limit on the groups one user is in.
 const GROUPS_PER_USER_MAX: usize = 10;
 
@@ -44,6 +43,17 @@ fn group_node(call: &Call<'_>, group: &GroupRecord) -> Vec<XmlNode> {
         XmlNode::text("Arn", call.group_arn(&group.path, &group.name)),
         XmlNode::text("CreateDate", timestamp(group.created_ms)),
     ]
+}
+
+/// A page of groups as ListGroups and ListGroupsForUser answer it.
+fn groups_page(call: &Call<'_>, groups: Vec<GroupRecord>) -> CallResult {
+    let (groups, trailer) = page(call.request, groups, |group| &group.name)?;
+    let mut result = vec![XmlNode::members(
+        "Groups",
+        groups.iter().map(|group| group_node(call, group)).collect(),
+    )];
+    result.extend(trailer);
+    Ok(Outcome::read(result))
 }
 
 fn load_group(call: &Call<'_>) -> Result<GroupRecord, s3::query::QueryError> {
@@ -129,13 +139,7 @@ fn list_groups(call: &Call<'_>) -> CallResult {
         .into_iter()
         .filter(|group| group.path.starts_with(prefix))
         .collect();
-    let (groups, trailer) = page(call.request, groups, |group| &group.name)?;
-    let mut result = vec![XmlNode::members(
-        "Groups",
-        groups.iter().map(|group| group_node(call, group)).collect(),
-    )];
-    result.extend(trailer);
-    Ok(Outcome::read(result))
+    groups_page(call, groups)
 }
 
 fn delete_group(call: &Call<'_>) -> CallResult {
@@ -215,33 +219,11 @@ fn list_groups_for_user(call: &Call<'_>) -> CallResult {
             groups.push(group);
         }
     }
-    let (groups, trailer) = page(call.request, groups, |group| &group.name)?;
-    let mut result = vec![XmlNode::members(
-        "Groups",
-        groups.iter().map(|group| group_node(call, group)).collect(),
-    )];
-    result.extend(trailer);
-    Ok(Outcome::read(result))
+    groups_page(call, groups)
 }
 
 fn group_policies(call: &Call<'_>, action: &str) -> CallResult {
-    let mut group = load_group(call)?;
+    let group = load_group(call)?;
     let arn = call.group_arn(&group.path, &group.name);
-    call.authorize(&format!("iam:{action}"), &arn)?;
-    let holder = format!("group {}", group.name);
-    let outcome = super::policies::holder_call(
-        call,
-        action,
-        &mut group.policies,
-        "GroupName",
-        &group.name,
-        &holder,
-        GROUP_INLINE_POLICY_CHARS_MAX,
-    )?;
-    if let Some(result) = outcome.result_if_unchanged {
-        return Ok(Outcome::read(result));
-    }
-    call.write(&[RecordChange::put(&call.account, &group)])?;
-    call.audit(&format!("iam:{action}"), &arn);
-    Ok(Outcome::changed(Vec::new()))
+    super::policies::entity_policies(call, action, group, &arn)
 }

@@ -11,8 +11,8 @@ use super::{
     Outcome, POLICIES_PER_ACCOUNT_MAX,
 };
 use crate::directory::{
-    GroupRecord, ManagedPolicyRecord, PolicyHolder, PolicyVersionRecord, RecordChange, RoleRecord,
-    UserRecord,
+    GroupRecord, ManagedPolicyRecord, PolicyHolder, PolicyVersionRecord, Record, RecordChange,
+    RoleRecord, UserRecord,
 };
 
 /// IAM's limits.
@@ -462,6 +462,69 @@ fn set_default_policy_version(call: &Call<'_>) -> CallResult {
     Ok(Outcome::changed(Vec::new()))
 }
 
+/// A user, group or role: the records that hold inline and attached policies.
+pub(super) trait HoldsPolicies: Record {
+    /// The request parameter naming it (`UserName`, ...).
+    const NAME_PARAM: &'static str;
+    /// IAM's limit on its inline policies, all together (characters
+    /// without whitespace).
+    const INLINE_CHARS_MAX: usize;
+    fn holder(&mut self) -> &mut PolicyHolder;
+}
+
+impl HoldsPolicies for UserRecord {
+    const NAME_PARAM: &'static str = "UserName";
+    const INLINE_CHARS_MAX: usize = 2048;
+    fn holder(&mut self) -> &mut PolicyHolder {
+        &mut self.policies
+    }
+}
+
+impl HoldsPolicies for GroupRecord {
+    const NAME_PARAM: &'static str = "GroupName";
+    const INLINE_CHARS_MAX: usize = 5120;
+    fn holder(&mut self) -> &mut PolicyHolder {
+        &mut self.policies
+    }
+}
+
+impl HoldsPolicies for RoleRecord {
+    const NAME_PARAM: &'static str = "RoleName";
+    const INLINE_CHARS_MAX: usize = 10240;
+    fn holder(&mut self) -> &mut PolicyHolder {
+        &mut self.policies
+    }
+}
+
+/// The policy calls of one user, group or role (`arn`): authorised,
+/// executed by `holder_call`, and the record stored when it changed.
+pub(super) fn entity_policies<T: HoldsPolicies>(
+    call: &Call<'_>,
+    action: &str,
+    mut record: T,
+    arn: &str,
+) -> CallResult {
+    let iam_action = format!("iam:{action}");
+    call.authorize(&iam_action, arn)?;
+    let name = record.record_name().to_owned();
+    let entity = T::NAME_PARAM.trim_end_matches("Name").to_ascii_lowercase();
+    let outcome = holder_call(
+        call,
+        action,
+        record.holder(),
+        T::NAME_PARAM,
+        &name,
+        &format!("{entity} {name}"),
+        T::INLINE_CHARS_MAX,
+    )?;
+    if let Some(result) = outcome.result_if_unchanged {
+        return Ok(Outcome::read(result));
+    }
+    call.write(&[RecordChange::put(&call.account, &record)])?;
+    call.audit(&iam_action, arn);
+    Ok(Outcome::changed(Vec::new()))
+}
+
 /// What `holder_call` did: a read answers `Some(result)`; a change answers
 /// `None` and the caller stores the holder.
 pub(super) struct HolderOutcome {
@@ -472,7 +535,7 @@ pub(super) struct HolderOutcome {
 /// `Put/Get/List/Delete{Entity}Policy`, `Attach/Detach{Entity}Policy`,
 /// `ListAttached{Entity}Policies`. `name_param` is `UserName`, `GroupName`
 /// or `RoleName`; `entity_name` the entity's name as stored.
-pub(super) fn holder_call(
+fn holder_call(
     call: &Call<'_>,
     action: &str,
     holder: &mut PolicyHolder,

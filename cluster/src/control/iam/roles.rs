@@ -12,7 +12,6 @@ use super::{
 use crate::directory::{PolicyHolder, RecordChange, RoleRecord, SessionRecord};
 
 const ROLE_NAME_CHARS_MAX: usize = 64;
-const ROLE_INLINE_POLICY_CHARS_MAX: usize = 10240;
 const TRUST_POLICY_CHARS_MAX: usize = 2048;
 /// MaxSessionDuration's range and default (seconds).
 pub(super) const ROLE_SESSION_S_MIN: u32 = 3600;
@@ -211,23 +210,7 @@ fn update_assume_role_policy(call: &Call<'_>) -> CallResult {
 }
 
 fn role_policies(call: &Call<'_>, action: &str) -> CallResult {
-    let mut role = load_role(call, call.request.required("RoleName")?)?;
+    let role = load_role(call, call.request.required("RoleName")?)?;
     let arn = call.role_arn(&role.path, &role.name);
-    call.authorize(&format!("iam:{action}"), &arn)?;
-    let holder = format!("role {}", role.name);
-    let outcome = super::policies::holder_call(
-        call,
-        action,
-        &mut role.policies,
-        "RoleName",
-        &role.name,
-        &holder,
-        ROLE_INLINE_POLICY_CHARS_MAX,
-    )?;
-    if let Some(result) = outcome.result_if_unchanged {
-        return Ok(Outcome::read(result));
-    }
-    call.write(&[RecordChange::put(&call.account, &role)])?;
-    call.audit(&format!("iam:{action}"), &arn);
-    Ok(Outcome::changed(Vec::new()))
+    super::policies::entity_policies(call, action, role, &arn)
 }

@@ -61,6 +61,27 @@ fn duration_param(call: &Call<'_>, default_s: u64, max_s: u64) -> Result<u64, Qu
     }
 }
 
+/// A session about to be issued: `issue` fills in its key, secret, token
+/// and times.
+fn pending_session(
+    role: Option<String>,
+    user: Option<String>,
+    session_name: String,
+    policy: Option<String>,
+) -> SessionRecord {
+    SessionRecord {
+        id: String::new(),
+        secret_sealed: String::new(),
+        token: String::new(),
+        created_ms: 0,
+        expires_ms: 0,
+        role,
+        user,
+        session_name,
+        policy,
+    }
+}
+
 /// Stores a new session and answers its credentials.
 fn issue(
     call: &Call<'_>,
@@ -118,17 +139,7 @@ fn get_session_token(call: &Call<'_>) -> CallResult {
         iam::PrincipalKind::User => Some(principal.name.clone()),
         _ => None,
     };
-    let session = SessionRecord {
-        id: String::new(),
-        secret_sealed: String::new(),
-        token: String::new(),
-        created_ms: 0,
-        expires_ms: 0,
-        role: None,
-        user,
-        session_name: String::new(),
-        policy: None,
-    };
+    let session = pending_session(None, user, String::new(), None);
     let (result, session) = issue(call, &call.account, session, duration_s)?;
     call.audit(
         "sts:GetSessionToken",
@@ -217,17 +228,12 @@ fn assume_role(call: &Call<'_>) -> CallResult {
     if !call.is_root() {
         trust_allows(call, &role, role_arn, account).map_err(|()| denied())?;
     }
-    let session = SessionRecord {
-        id: String::new(),
-        secret_sealed: String::new(),
-        token: String::new(),
-        created_ms: 0,
-        expires_ms: 0,
-        role: Some(role.name.clone()),
-        user: None,
-        session_name: session_name.to_owned(),
-        policy: session_policy.map(str::to_owned),
-    };
+    let session = pending_session(
+        Some(role.name.clone()),
+        None,
+        session_name.to_owned(),
+        session_policy.map(str::to_owned),
+    );
     let (mut result, session) = issue(call, account, session, duration_s)?;
     result.push(XmlNode::parent(
         "AssumedRoleUser",

@@ -10,9 +10,6 @@ use super::{
 };
 use crate::directory::{AccessKeyRecord, PolicyHolder, RecordChange, UserRecord};
 
-/// IAM's limit on a user's inline policies, all together.
-const USER_INLINE_POLICY_CHARS_MAX: usize = 2048;
-
 pub(super) fn execute(call: &Call<'_>, action: &str) -> Option<CallResult> {
     let outcome = match action {
         "CreateUser" => create_user(call),
@@ -194,23 +191,7 @@ fn delete_user(call: &Call<'_>) -> CallResult {
 fn user_policies(call: &Call<'_>, action: &str) -> CallResult {
     let name = call.request.required("UserName")?;
     validate_name("userName", name, 64)?;
-    let mut user = call.load_user(name)?;
+    let user = call.load_user(name)?;
     let arn = call.user_arn(&user.path, &user.name);
-    call.authorize(&format!("iam:{action}"), &arn)?;
-    let holder = format!("user {}", user.name);
-    let changed = super::policies::holder_call(
-        call,
-        action,
-        &mut user.policies,
-        "UserName",
-        &user.name,
-        &holder,
-        USER_INLINE_POLICY_CHARS_MAX,
-    )?;
-    if let Some(result) = changed.result_if_unchanged {
-        return Ok(Outcome::read(result));
-    }
-    call.write(&[RecordChange::put(&call.account, &user)])?;
-    call.audit(&format!("iam:{action}"), &arn);
-    Ok(Outcome::changed(Vec::new()))
+    super::policies::entity_policies(call, action, user, &arn)
 }
