@@ -172,8 +172,9 @@ pub struct SessionRecord {
     pub expires_ms: u64,
     /// Set for role sessions: the role's name.
     pub role: Option<String>,
-    /// Set for GetSessionToken sessions: the user's name.
-    pub user: Option<String>,
+    /// Set for a user's GetSessionToken session: the user's id (`AIDA...`),
+    /// which a rename keeps and a user made later under the same name does not.
+    pub user_id: Option<String>,
     pub session_name: String,
     /// The session policy passed to AssumeRole, if any.
     pub policy: Option<String>,
@@ -195,7 +196,7 @@ impl std::fmt::Debug for SessionRecord {
         f.debug_struct("SessionRecord")
             .field("id", &self.id)
             .field("role", &self.role)
-            .field("user", &self.user)
+            .field("user_id", &self.user_id)
             .field("expires_ms", &self.expires_ms)
             .finish()
     }

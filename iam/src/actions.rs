@@ -368,6 +368,7 @@ pub const IAM_ACTIONS: &[&str] = &[
     "UpdateServerCertificate",
     "UpdateServiceSpecificCredential",
     "UpdateSigningCertificate",
+    "UpdateUser",
     "UploadCloudFrontPublicKey",
     "UploadSSHPublicKey",
     "UploadServerCertificate",

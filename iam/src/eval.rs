@@ -131,6 +131,7 @@ pub fn authorize(request: &Request<'_>) -> Decision {
 
     let mut resource_allow = None;
     let mut resource_allow_names_session = false;
+    let mut resource_allow_direct = false;
     if let Some(policy) = request.resource_policy {
         // A resource-policy grant naming the exact role session is not limited by the
         // session policy; one naming the role or the account is.
@@ -148,9 +149,11 @@ pub fn authorize(request: &Request<'_>) -> Decision {
             Scan::Allowed {
                 found,
                 names_session,
+                direct,
             } => {
                 resource_allow = Some(found);
                 resource_allow_names_session = names_session;
+                resource_allow_direct = direct;
             }
             Scan::NotApplicable => {}
         }
@@ -169,7 +172,9 @@ pub fn authorize(request: &Request<'_>) -> Decision {
         .resource_account
         .is_none_or(|a| a == principal.account_id);
     let grant = if same_account {
-        identity_grant.or(resource_grant)
+        // A grant naming only the account delegates to the account's own
+        // policies (AWS): within the account it allows nothing by itself.
+        identity_grant.or(resource_grant.filter(|_| resource_allow_direct))
     } else {
         identity_grant.and(resource_grant)
     };
@@ -185,6 +190,9 @@ enum Scan<'p> {
         found: Found<'p>,
         /// The allowing statement names the exact session ARN asked about.
         names_session: bool,
+        /// The allowing statement names the caller by more than its account
+        /// (`*`, its ARN, its role, a NotPrincipal that leaves it out).
+        direct: bool,
     },
     NotApplicable,
 }
@@ -200,15 +208,24 @@ fn scan<'p>(
     deny_only: bool,
     principal_check: Option<Option<&str>>,
 ) -> Scan<'p> {
-    let mut allow: Option<Found<'p>> = None;
-    let mut names_session = false;
+    // The best Allow so far, ranked by (names the exact session, names the
+    // caller directly); a resource policy's scan goes on until both hold.
+    let mut best: Option<(Found<'p>, bool, bool)> = None;
     let session = principal_check.flatten();
+    let resource = principal_check.is_some();
     for (index, statement) in policy.statements.iter().enumerate() {
         let is_allow = statement.effect == Effect::Allow;
-        if is_allow && (deny_only || (allow.is_some() && (names_session || session.is_none()))) {
-            continue;
+        if is_allow {
+            if deny_only {
+                continue;
+            }
+            if let Some((_, exact, direct)) = best {
+                if (exact || session.is_none()) && (direct || !resource) {
+                    continue;
+                }
+            }
         }
-        if !statement_applies(statement, context, principal_check.is_some()) {
+        if !statement_applies(statement, context, resource) {
             continue;
         }
         let found = Found {
@@ -220,17 +237,52 @@ fn scan<'p>(
             return Scan::Denied(found);
         }
         let exact = session.is_some_and(|arn| names_exactly(statement, arn));
-        if allow.is_none() || (exact && !names_session) {
-            allow = Some(found);
-            names_session = exact;
+        let direct = !resource || names_directly(statement, context.request.principal);
+        if best.is_none_or(|(_, e, d)| (exact, direct) > (e, d)) {
+            best = Some((found, exact, direct));
         }
     }
-    match allow {
-        Some(found) => Scan::Allowed {
+    match best {
+        Some((found, names_session, direct)) => Scan::Allowed {
             found,
             names_session,
+            direct,
         },
         None => Scan::NotApplicable,
+    }
+}
+
+/// Whether a resource policy allows the request by itself (any matching
+/// Allow, even one naming only the account, and no matching Deny): what a
+/// role's trust policy must do for AssumeRole, whatever else allows it.
+pub fn resource_policy_allows(request: &Request<'_>) -> bool {
+    let Some(policy) = request.resource_policy else {
+        return false;
+    };
+    let mut buffer = [0u8; 128];
+    let action_lower = lower_case(request.action, &mut buffer);
+    let context = Context {
+        request,
+        action_lower: &action_lower,
+    };
+    matches!(
+        scan(RESOURCE_POLICY_NAME, policy, &context, false, Some(None)),
+        Scan::Allowed { .. }
+    )
+}
+
+/// Whether a statement that applied names the caller by more than its
+/// account: an account id, root ARN or canonical id only delegates.
+fn names_directly(statement: &Statement, principal: Option<&Principal>) -> bool {
+    match &statement.principals {
+        Some(PrincipalMatcher::Principal(names)) => names.iter().any(|n| {
+            !matches!(
+                n,
+                PrincipalName::Account(_) | PrincipalName::CanonicalUser(_)
+            ) && names_principal(n, principal)
+        }),
+        Some(PrincipalMatcher::NotPrincipal(_)) => true,
+        None => false,
     }
 }
 

@@ -17,8 +17,8 @@ pub mod snapshot;
 mod values;
 
 pub use eval::{
-    authorize, ConditionValues, Decision, NoConditionValues, Request, StatementRef,
-    RESOURCE_POLICY_NAME,
+    authorize, resource_policy_allows, ConditionValues, Decision, NoConditionValues, Request,
+    StatementRef, RESOURCE_POLICY_NAME,
 };
 pub use policy::{parse_policy, Policy, PolicyError, PolicyKind, PolicyVersion, PrincipalName};
 pub use principal::{NamedPolicy, Principal, PrincipalKind};

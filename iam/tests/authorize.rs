@@ -179,49 +179,59 @@ fn same_account_resource_policy_alone_allows() {
     );
     assert!(d.allowed);
     assert_eq!(d.decided_by, by("resource-policy", Some("Carol"), 0));
-    // The account principal names every principal of the account.
+    // A grant naming only the account (id, root ARN or canonical id) delegates to the
+    // account's own policies, as AWS documents: within the account it allows nothing
+    // by itself, and it allows once an identity policy does too.
     let account = bucket_policy(
         r#"{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
-    );
-    assert!(
-        decide(
-            Some(&carol),
-            "s3:GetObject",
-            OBJECT,
-            Some(ACCOUNT),
-            Some(&account),
-            &facts
-        )
-        .allowed
     );
     let root_arn = bucket_policy(
         r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
     );
-    assert!(
-        decide(
-            Some(&carol),
-            "s3:GetObject",
-            OBJECT,
-            Some(ACCOUNT),
-            Some(&root_arn),
-            &facts
-        )
-        .allowed
-    );
     let canonical = bucket_policy(&format!(
         r#"{{"Effect":"Allow","Principal":{{"CanonicalUser":"{CANONICAL}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#
     ));
-    assert!(
-        decide(
+    let reader = user(
+        ACCOUNT,
+        "carol",
+        vec![named(
+            "reader",
+            &identity(
+                r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
+            ),
+        )],
+    );
+    for delegation in [&account, &root_arn, &canonical] {
+        let alone = decide(
             Some(&carol),
             "s3:GetObject",
             OBJECT,
             Some(ACCOUNT),
-            Some(&canonical),
-            &facts
-        )
-        .allowed
-    );
+            Some(delegation),
+            &facts,
+        );
+        assert!(!alone.allowed);
+        let with_identity = decide(
+            Some(&reader),
+            "s3:GetObject",
+            OBJECT,
+            Some(ACCOUNT),
+            Some(delegation),
+            &facts,
+        );
+        assert!(with_identity.allowed);
+        // The trust-policy question (AssumeRole): does the resource policy allow at all?
+        let trusts = iam::resource_policy_allows(&iam::Request {
+            principal: Some(&carol),
+            action: "s3:GetObject",
+            resource: OBJECT,
+            resource_account: Some(ACCOUNT),
+            resource_policy: Some(delegation),
+            now_ms: 0,
+            facts: &facts,
+        });
+        assert!(trusts);
+    }
     // Another user of the account is not named by carol's ARN.
     let dave = user(ACCOUNT, "dave", vec![]);
     assert!(

@@ -170,10 +170,25 @@ fn form_decode(raw: &[u8]) -> Result<String, QueryError> {
 }
 
 /// An element of an answer: text, or child elements in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum XmlNode {
     Text(&'static str, String),
     Parent(&'static str, Vec<XmlNode>),
+}
+
+/// Elements whose text is a secret: never shown by `Debug`.
+const SECRET_ELEMENTS: [&str; 2] = ["SecretAccessKey", "SessionToken"];
+
+impl std::fmt::Debug for XmlNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            XmlNode::Text(name, _) if SECRET_ELEMENTS.contains(name) => {
+                write!(f, "{name}: <redacted>")
+            }
+            XmlNode::Text(name, value) => write!(f, "{name}: {value:?}"),
+            XmlNode::Parent(name, children) => f.debug_map().entry(name, children).finish(),
+        }
+    }
 }
 
 impl XmlNode {

@@ -159,9 +159,9 @@ impl S3Service {
             let identity = key_of(&query.credentials.access_key_id)?;
             let verified =
                 sigv2::verify_v2_presigned(&v2, &query, &identity.secret, now_unix_seconds)?;
+            check_session(&identity, head, route_query, now_ms)?;
             self.shard
                 .note_key_use(&query.credentials.access_key_id, "s3", now_ms);
-            check_session(&identity, head, route_query, now_ms)?;
             let identity = authenticated(identity, SIGNATURE_V2, AUTH_TYPE_QUERY);
             return Ok((v2_mode(verified), identity));
         } else if let Some(value) = head.header("authorization") {
@@ -170,9 +170,9 @@ impl S3Service {
                 let identity = key_of(&credentials.access_key_id)?;
                 let verified =
                     sigv2::verify_v2_header(&v2, &credentials, &identity.secret, now_unix_seconds)?;
+                check_session(&identity, head, route_query, now_ms)?;
                 self.shard
                     .note_key_use(&credentials.access_key_id, "s3", now_ms);
-                check_session(&identity, head, route_query, now_ms)?;
                 let identity = authenticated(identity, SIGNATURE_V2, AUTH_TYPE_HEADER);
                 return Ok((v2_mode(verified), identity));
             }
@@ -195,9 +195,9 @@ impl S3Service {
                 format!("The credential scope service must be {service}"),
             ));
         }
+        check_session(&identity, head, route_query, now_ms)?;
         self.shard
             .note_key_use(&verified.access_key_id, scope_service(service), now_ms);
-        check_session(&identity, head, route_query, now_ms)?;
         let payload = PayloadMode::from_verified(&verified);
         Ok((
             payload,
@@ -223,7 +223,18 @@ impl S3Service {
             return Ok(());
         }
         if ctx.route.endpoint == Endpoint::DeleteObjects {
-            // s3:DeleteObject is asked for each key (`delete::delete_objects`).
+            // s3:DeleteObject is asked for each key (`delete::delete_objects`);
+            // an anonymous caller no bucket policy can allow is refused before
+            // its body is read.
+            let has_policy = ctx
+                .route
+                .bucket
+                .as_ref()
+                .and_then(|name| ctx.catalog.buckets.get(name.as_str()))
+                .is_some_and(|bucket| bucket.policy.is_some());
+            if ctx.auth.identity.is_none() && !has_policy {
+                return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
+            }
             return Ok(());
         }
         let Some(action) = ctx.route.endpoint.permission().iam_action() else {
@@ -236,14 +247,22 @@ impl S3Service {
             return Ok(());
         };
         let bucket_name = ctx.route.bucket.as_ref().map(|bucket| bucket.as_str());
-        let bucket = bucket_name.and_then(|name| ctx.catalog.buckets.get(name));
+        // CreateBucket is about a bucket that is not (yet) the caller's: its
+        // name being taken is answered by the operation, as AWS does.
+        let bucket = bucket_name
+            .filter(|_| ctx.route.endpoint != Endpoint::CreateBucket)
+            .and_then(|name| ctx.catalog.buckets.get(name));
         let key = ctx.route.key.as_ref().map(|key| key.as_str());
         let resource = crate::authz::resource_arn(bucket_name, key);
         let existing_tags = match (bucket, key) {
-            (Some(bucket), Some(_))
+            (Some(bucket), Some(key))
                 if crate::authz::needs_existing_tags(&ctx.auth, Some(bucket)) =>
             {
-                existing_object_tags(&self.shard, ctx, bucket)
+                let version = ctx
+                    .route
+                    .query_value("versionId")
+                    .and_then(engine::index::VersionSel::parse);
+                crate::ops::existing_object_tags(&self.shard, bucket, key, version)
             }
             _ => None,
         };
@@ -256,7 +275,14 @@ impl S3Service {
             now_ms: ctx.now_ms,
             existing_tags: existing_tags.as_deref(),
         };
-        crate::authz::authorize(&facts, action, &resource, bucket)
+        crate::authz::authorize(&facts, action, &resource, bucket)?;
+        // Headers that do more than the operation's own action need that
+        // action's permission too, as AWS asks: object lock settings and tags
+        // on a new object, and the object's data behind its attributes.
+        for extra in extra_actions(&ctx.route.endpoint, ex.head()) {
+            crate::authz::authorize(&facts, extra, &resource, bucket)?;
+        }
+        Ok(())
     }
 
     async fn dispatch(&self, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
@@ -501,6 +527,31 @@ fn scope_service(service: &str) -> &'static str {
     }
 }
 
+/// The actions a request needs besides its route's own.
+fn extra_actions(endpoint: &Endpoint, head: &http::RequestHead) -> Vec<&'static str> {
+    let mut extra = Vec::new();
+    match endpoint {
+        Endpoint::PutObject | Endpoint::CopyObject | Endpoint::CreateMultipartUpload => {
+            let has = |name| head.header(name).is_some();
+            if has("x-amz-object-lock-mode") || has("x-amz-object-lock-retain-until-date") {
+                extra.push("s3:PutObjectRetention");
+            }
+            if has("x-amz-object-lock-legal-hold") {
+                extra.push("s3:PutObjectLegalHold");
+            }
+            if has("x-amz-tagging") {
+                extra.push("s3:PutObjectTagging");
+            }
+        }
+        Endpoint::GetObjectAttributes { version_id } => extra.push(match version_id {
+            Some(_) => "s3:GetObjectVersion",
+            None => "s3:GetObject",
+        }),
+        _ => {}
+    }
+    extra
+}
+
 const SIGNATURE_V2: &str = "AWS";
 const AUTH_TYPE_HEADER: &str = "REST-HEADER";
 const AUTH_TYPE_QUERY: &str = "REST-QUERY-STRING";
@@ -541,27 +592,6 @@ fn check_session(
         ));
     }
     Ok(())
-}
-
-/// The current tags of the object a request names, for policies that ask
-/// about `s3:ExistingObjectTag`; `None` when there is no such object.
-fn existing_object_tags(
-    shard: &Shard,
-    ctx: &RequestContext,
-    bucket: &crate::shard::BucketInfo,
-) -> Option<Vec<(String, String)>> {
-    let version_id = ctx
-        .route
-        .query_value("versionId")
-        .and_then(|text| crate::names::VersionId::parse(text).ok());
-    let (record, _) =
-        crate::ops::load_object_version(shard, ctx, bucket, version_id.as_ref()).ok()?;
-    let stored = record
-        .meta
-        .iter()
-        .find(|(name, _)| name == crate::ops::tagging::META_TAGGING)
-        .map(|(_, stored)| stored.as_str())?;
-    Some(crate::ops::tagging::TagSet::from_stored(stored).0)
 }
 
 /// AWS's answer to a request authenticated both by its query and by an

@@ -165,3 +165,175 @@ def test_identities_and_policies_survive_kill_9(server_factory):
     anonymous = requests.get(f"{srv.endpoint}/{bucket}/after-crash", timeout=30)
     assert anonymous.status_code == 200 and anonymous.content == b"still here"
     assert "carol" in _user_names(_iam(srv))
+
+
+# --------------------------------------------------------------------------- attack review
+
+
+def _user_with_key(iam, name: str, policy: dict | None = None):
+    iam.create_user(UserName=name)
+    if policy is not None:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    return iam.create_access_key(UserName=name)["AccessKey"]
+
+
+def _client(server, service: str, key: dict, token: str | None = None):
+    return boto3.client(service, endpoint_url=server.endpoint, aws_access_key_id=key["AccessKeyId"],
+                        aws_secret_access_key=key["SecretAccessKey"], aws_session_token=token,
+                        region_name=REGION)
+
+
+def _code(call) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"]
+
+
+def _allow(actions, resource="*") -> dict:
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]}
+
+
+def test_a_trust_naming_only_the_account_needs_the_callers_own_allow(server):
+    """AssumeRole: the trust policy must allow the caller, a trust naming only the account
+    delegates to the caller's own policies, and the caller's Denies and session policy apply."""
+    iam = _iam(server)
+    account = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                           aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+    suffix = uuid.uuid4().hex[:8]
+    role = f"admin-{suffix}"
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                       "Action": "sts:AssumeRole"}]}))
+    iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    role_arn = f"arn:aws:iam::{account}:role/{role}"
+    nobody = _user_with_key(iam, f"nobody-{suffix}")
+    time.sleep(0.2)
+    assert _code(lambda: _client(server, "sts", nobody).assume_role(
+        RoleArn=role_arn, RoleSessionName="xx")) == "AccessDenied"
+    allowed = _user_with_key(iam, f"allowed-{suffix}", _allow("sts:AssumeRole", role_arn))
+    credentials = _client(server, "sts", allowed).assume_role(RoleArn=role_arn, RoleSessionName="ok")["Credentials"]
+    assert credentials["AccessKeyId"].startswith("ASIA")
+    # A session narrowed by a session policy cannot shed it by assuming its role again.
+    narrowed = _client(server, "sts", allowed).assume_role(
+        RoleArn=role_arn, RoleSessionName="narrow",
+        Policy=json.dumps(_allow("s3:GetObject", "arn:aws:s3:::nowhere/*")))["Credentials"]
+    narrow_sts = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=narrowed["AccessKeyId"],
+                              aws_secret_access_key=narrowed["SecretAccessKey"],
+                              aws_session_token=narrowed["SessionToken"], region_name=REGION)
+    assert _code(lambda: narrow_sts.assume_role(RoleArn=role_arn, RoleSessionName="again")) == "AccessDenied"
+    # An explicit Deny in the caller's own policy wins over a trust naming the caller.
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:user/allowed-{suffix}"},
+                       "Action": "sts:AssumeRole"}]}))
+    iam.put_user_policy(UserName=f"allowed-{suffix}", PolicyName="deny", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    assert _code(lambda: _client(server, "sts", allowed).assume_role(
+        RoleArn=role_arn, RoleSessionName="denied")) == "AccessDenied"
+
+
+def test_governance_bypass_needs_its_own_permission(server):
+    iam = _iam(server)
+    s3 = server.client()
+    bucket = unique_bucket_name("gov")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"kept", ObjectLockMode="GOVERNANCE",
+                            ObjectLockRetainUntilDate="2099-01-01T00:00:00Z")["VersionId"]
+    suffix = uuid.uuid4().hex[:8]
+    key = _user_with_key(iam, f"deleter-{suffix}", _allow(["s3:DeleteObjectVersion", "s3:DeleteObject"],
+                                                           f"arn:aws:s3:::{bucket}/*"))
+    time.sleep(0.2)
+    deleter = _client(server, "s3", key)
+    assert _code(lambda: deleter.delete_object(Bucket=bucket, Key="k", VersionId=version,
+                                               BypassGovernanceRetention=True)) == "AccessDenied"
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId=version)["Body"].read() == b"kept"
+    iam.put_user_policy(UserName=f"deleter-{suffix}", PolicyName="bypass",
+                        PolicyDocument=json.dumps(_allow("s3:BypassGovernanceRetention", f"arn:aws:s3:::{bucket}/*")))
+    deleter.delete_object(Bucket=bucket, Key="k", VersionId=version, BypassGovernanceRetention=True)
+    assert _code(lambda: s3.head_object(Bucket=bucket, Key="k", VersionId=version)) in ("404", "NoSuchVersion")
+
+
+def test_session_token_credentials_cannot_manage_identities_and_end_with_the_user(server):
+    iam = _iam(server)
+    suffix = uuid.uuid4().hex[:8]
+    name = f"self-{suffix}"
+    key = _user_with_key(iam, name, _allow(["iam:*", "s3:ListAllMyBuckets"]))
+    time.sleep(0.2)
+    session = _client(server, "sts", key).get_session_token(DurationSeconds=900)["Credentials"]
+    token_iam = boto3.client("iam", endpoint_url=server.endpoint, aws_access_key_id=session["AccessKeyId"],
+                             aws_secret_access_key=session["SecretAccessKey"],
+                             aws_session_token=session["SessionToken"], region_name=REGION)
+    assert _code(lambda: token_iam.create_access_key(UserName=name)) == "AccessDenied"
+    assert len(iam.list_access_keys(UserName=name)["AccessKeyMetadata"]) == 1
+    token_s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=session["AccessKeyId"],
+                            aws_secret_access_key=session["SecretAccessKey"],
+                            aws_session_token=session["SessionToken"], region_name=REGION)
+    token_s3.list_buckets()
+    # Deleting the user ends its session, and a new user of the same name does not inherit it.
+    iam.delete_user_policy(UserName=name, PolicyName="p")
+    iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=name)
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(_allow("s3:ListAllMyBuckets")))
+    assert _code(token_s3.list_buckets) == "InvalidAccessKeyId"
+
+
+def test_renaming_a_user_needs_permission_on_the_new_name(server):
+    iam = _iam(server)
+    account = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                           aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+    suffix = uuid.uuid4().hex[:8]
+    name = f"renamer-{suffix}"
+    key = _user_with_key(iam, name, _allow("iam:UpdateUser", f"arn:aws:iam::{account}:user/{name}"))
+    time.sleep(0.2)
+    assert _code(lambda: _client(server, "iam", key).update_user(
+        UserName=name, NewUserName=f"boss-{suffix}")) == "AccessDenied"
+    assert name in _user_names(iam)
+
+
+def test_new_object_headers_need_their_own_permissions(server):
+    iam = _iam(server)
+    s3 = server.client()
+    bucket = unique_bucket_name("hdr")
+    s3.create_bucket(Bucket=bucket)
+    suffix = uuid.uuid4().hex[:8]
+    key = _user_with_key(iam, f"writer-{suffix}", _allow("s3:PutObject", f"arn:aws:s3:::{bucket}/*"))
+    time.sleep(0.2)
+    writer = _client(server, "s3", key)
+    writer.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    assert _code(lambda: writer.put_object(Bucket=bucket, Key="tagged", Body=b"x", Tagging="a=b")) == "AccessDenied"
+    assert _code(lambda: s3.head_object(Bucket=bucket, Key="tagged")) == "404"
+    assert _code(lambda: writer.get_object_attributes(Bucket=bucket, Key="plain",
+                                                      ObjectAttributes=["ETag"])) == "AccessDenied"
+
+
+def test_existing_object_tags_guard_copies_too(server):
+    iam = _iam(server)
+    s3 = server.client()
+    bucket = unique_bucket_name("tagcopy")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="secret", Body=b"classified", Tagging="classification=secret")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {"StringEquals": {"s3:ExistingObjectTag/classification": "secret"}}}]}))
+    suffix = uuid.uuid4().hex[:8]
+    key = _user_with_key(iam, f"copier-{suffix}", _allow(["s3:GetObject", "s3:PutObject"], f"arn:aws:s3:::{bucket}/*"))
+    time.sleep(0.2)
+    copier = _client(server, "s3", key)
+    assert _code(lambda: copier.get_object(Bucket=bucket, Key="secret")) == "AccessDenied"
+    assert _code(lambda: copier.copy_object(Bucket=bucket, Key="mine", CopySource={"Bucket": bucket, "Key": "secret"},
+                                            TaggingDirective="REPLACE", Tagging="")) == "AccessDenied"
+    assert _code(lambda: s3.head_object(Bucket=bucket, Key="mine")) == "404"
+
+
+def test_bucket_policy_calls_belong_to_the_owner_account(server):
+    s3 = server.client()
+    bucket = unique_bucket_name("sloppy")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}))
+    anonymous = requests.delete(f"{server.endpoint}/{bucket}?policy", timeout=30)
+    assert anonymous.status_code == 405, anonymous.text
+    assert "Statement" in s3.get_bucket_policy(Bucket=bucket)["Policy"]

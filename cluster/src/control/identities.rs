@@ -4,11 +4,12 @@
 //! opened secrets and parsed policies are cached across snapshots so a
 //! change costs little however many keys exist.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use engine::crypto::MasterKey;
 use iam::snapshot::{AccountInfo, KeyIdentity, SessionBinding};
+use s3::shard::BucketPolicy;
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::control::iam::aws_managed_policy;
@@ -24,7 +25,16 @@ pub struct IdentityCache {
     secrets: HashMap<String, String>,
     /// Document → parsed identity policy.
     policies: HashMap<String, Arc<iam::Policy>>,
+    /// Document → parsed bucket policy.
+    bucket_policies: HashMap<String, Arc<BucketPolicy>>,
 }
+
+/// What stands in for a stored policy that no longer parses (a newer
+/// grammar wrote it): a Deny of everything. Leaving it out could drop a
+/// Deny it held, so it fails closed, and says so loudly.
+const DENY_ALL_POLICY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+const DENY_ALL_BUCKET_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::*","arn:aws:s3:::*/*"]}]}"#;
 
 impl IdentityCache {
     fn open(
@@ -42,15 +52,9 @@ impl IdentityCache {
         Ok(secret)
     }
 
-    /// A stored policy that no longer parses (a newer grammar wrote it) is
-    /// left out and logged: leaving out an Allow denies, and a Deny that
-    /// cannot be read is reported loudly.
-    fn policy(
-        &mut self,
-        name: &str,
-        document: &str,
-        kind: iam::PolicyKind,
-    ) -> Option<iam::NamedPolicy> {
+    /// A stored policy, parsed once; one that no longer parses denies
+    /// everything in its place (`DENY_ALL_POLICY`).
+    fn policy(&mut self, name: &str, document: &str, kind: iam::PolicyKind) -> iam::NamedPolicy {
         let parsed = match self.policies.get(document) {
             Some(parsed) => parsed.clone(),
             None => match iam::parse_policy(document, kind) {
@@ -60,23 +64,60 @@ impl IdentityCache {
                     parsed
                 }
                 Err(err) => {
-                    tracing::error!(policy = name, error = %err.message, "stored policy does not parse; left out");
-                    return None;
+                    tracing::error!(
+                        policy = name,
+                        error = %err.message,
+                        "stored policy does not parse; it denies everything until replaced"
+                    );
+                    Arc::new(
+                        iam::parse_policy(DENY_ALL_POLICY, iam::PolicyKind::Identity)
+                            .expect("the deny-all policy parses"),
+                    )
                 }
             },
         };
-        Some(iam::NamedPolicy {
+        iam::NamedPolicy {
             name: name.to_owned(),
             policy: parsed,
-        })
+        }
+    }
+
+    /// A bucket's stored policy, parsed once; one that no longer parses
+    /// denies everyone but the root (`DENY_ALL_BUCKET_POLICY`).
+    pub fn bucket_policy(&mut self, bucket: &str, document: &str) -> Arc<BucketPolicy> {
+        if let Some(policy) = self.bucket_policies.get(document) {
+            return policy.clone();
+        }
+        let parsed = iam::parse_policy(document, iam::PolicyKind::Bucket).unwrap_or_else(|err| {
+            tracing::error!(
+                bucket,
+                error = %err.message,
+                "stored bucket policy does not parse; it denies everyone but the root until replaced"
+            );
+            iam::parse_policy(DENY_ALL_BUCKET_POLICY, iam::PolicyKind::Bucket)
+                .expect("the deny-all bucket policy parses")
+        });
+        let policy = Arc::new(BucketPolicy {
+            document: document.to_owned(),
+            parsed,
+        });
+        self.bucket_policies
+            .insert(document.to_owned(), policy.clone());
+        policy
     }
 
     /// Forgets what the current catalog no longer holds.
-    fn retain(&mut self, live_secrets: &[String], live_documents: &[String]) {
+    fn retain(&mut self, live_secrets: &HashSet<String>, live_documents: &HashSet<String>) {
         self.secrets
             .retain(|sealed, _| live_secrets.contains(sealed));
         self.policies
-            .retain(|document, _| live_documents.iter().any(|d| d == document));
+            .retain(|document, _| live_documents.contains(document));
+    }
+
+    /// Forgets bucket policies no bucket has any more.
+    pub fn retain_bucket_policies(&mut self, live: &HashSet<&str>) {
+        self.bucket_policies
+            .retain(|document, _| live.contains(document.as_str()));
     }
 }
 
@@ -105,15 +146,15 @@ pub fn load_identities(
         );
     }
     let mut keys = HashMap::new();
-    let mut live_secrets = Vec::new();
-    let mut live_documents = Vec::new();
+    let mut live_secrets = HashSet::new();
+    let mut live_documents = HashSet::new();
     let root = Arc::new(root_principal(
         accounts.get(default_account),
         default_account,
     ));
     for (access_key, sealed) in catalog.access_keys()? {
         let secret = cache.open(master, &access_key, &sealed)?;
-        live_secrets.push(sealed);
+        live_secrets.insert(sealed);
         keys.insert(
             access_key,
             Arc::new(KeyIdentity {
@@ -142,13 +183,14 @@ pub fn load_identities(
             .map(|group| (group.name.to_ascii_lowercase(), group))
             .collect();
         let collect = |cache: &mut IdentityCache,
-                       live_documents: &mut Vec<String>,
+                       live_documents: &mut HashSet<String>,
                        label: &str,
                        holder: &PolicyHolder,
                        out: &mut Vec<iam::NamedPolicy>| {
             collect_policies(cache, live_documents, &managed, label, holder, out)
         };
         let mut users: HashMap<String, Arc<iam::Principal>> = HashMap::new();
+        let mut users_by_id: HashMap<String, Arc<iam::Principal>> = HashMap::new();
         for user in catalog.records::<UserRecord>(account_id)? {
             let mut policies = Vec::new();
             collect(
@@ -180,7 +222,9 @@ pub fn load_identities(
                 policies,
                 session_policy: None,
             };
-            users.insert(user.name.to_ascii_lowercase(), Arc::new(principal));
+            let principal = Arc::new(principal);
+            users_by_id.insert(user.id.clone(), principal.clone());
+            users.insert(user.name.to_ascii_lowercase(), principal);
         }
         for key in catalog.records::<AccessKeyRecord>(account_id)? {
             let Some(principal) = users.get(&key.user.to_ascii_lowercase()) else {
@@ -190,7 +234,7 @@ pub fn load_identities(
                 continue;
             }
             let secret = cache.open(master, &key.id, &key.secret_sealed)?;
-            live_secrets.push(key.secret_sealed.clone());
+            live_secrets.insert(key.secret_sealed.clone());
             keys.insert(
                 key.id.clone(),
                 Arc::new(KeyIdentity {
@@ -209,7 +253,7 @@ pub fn load_identities(
             if session.expires_ms <= now_ms {
                 continue;
             }
-            let principal = match (&session.role, &session.user) {
+            let principal = match (&session.role, &session.user_id) {
                 (Some(role_name), _) => {
                     let Some(role) = roles.get(&role_name.to_ascii_lowercase()) else {
                         continue;
@@ -222,8 +266,8 @@ pub fn load_identities(
                         &role.policies,
                         &mut policies,
                     );
-                    let session_policy = session.policy.as_deref().and_then(|document| {
-                        live_documents.push(document.to_owned());
+                    let session_policy = session.policy.as_deref().map(|document| {
+                        live_documents.insert(document.to_owned());
                         cache.policy("session policy", document, iam::PolicyKind::Session)
                     });
                     Arc::new(iam::Principal {
@@ -244,14 +288,15 @@ pub fn load_identities(
                         session_policy,
                     })
                 }
-                (None, Some(user)) => match users.get(&user.to_ascii_lowercase()) {
+                // A deleted user's sessions end with it.
+                (None, Some(user_id)) => match users_by_id.get(user_id) {
                     Some(principal) => principal.clone(),
                     None => continue,
                 },
                 (None, None) => root.clone(),
             };
             let secret = cache.open(master, &session.id, &session.secret_sealed)?;
-            live_secrets.push(session.secret_sealed.clone());
+            live_secrets.insert(session.secret_sealed.clone());
             keys.insert(
                 session.id.clone(),
                 Arc::new(KeyIdentity {
@@ -272,15 +317,15 @@ pub fn load_identities(
 /// Appends a holder's inline and attached policies, parsed.
 fn collect_policies(
     cache: &mut IdentityCache,
-    live_documents: &mut Vec<String>,
+    live_documents: &mut HashSet<String>,
     managed: &HashMap<String, String>,
     label: &str,
     holder: &PolicyHolder,
     out: &mut Vec<iam::NamedPolicy>,
 ) {
     for (name, document) in &holder.inline {
-        live_documents.push(document.clone());
-        out.extend(cache.policy(
+        live_documents.insert(document.clone());
+        out.push(cache.policy(
             &format!("{label} inline policy {name}"),
             document,
             iam::PolicyKind::Identity,
@@ -292,8 +337,8 @@ fn collect_policies(
             .cloned()
             .or_else(|| aws_managed_policy(arn).map(str::to_owned));
         if let Some(document) = document {
-            live_documents.push(document.clone());
-            out.extend(cache.policy(arn, &document, iam::PolicyKind::Identity));
+            live_documents.insert(document.clone());
+            out.push(cache.policy(arn, &document, iam::PolicyKind::Identity));
         }
     }
 }

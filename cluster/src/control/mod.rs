@@ -22,7 +22,7 @@ use s3::ops::lifecycle::SETTING_LIFECYCLE;
 use s3::ops::object_lock::{DefaultRetention, SETTING_OBJECT_LOCK_RULE};
 use s3::ops::versioning::{BucketVersioning, SETTING_OBJECT_LOCK};
 use s3::query::{QueryAnswer, QueryCaller, QueryError, QueryRequest, RequestFacts};
-use s3::shard::{BucketInfo, BucketPolicy, CatalogSnapshot, ControlRequest, ShardRequest};
+use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
 use s3::sse::BucketEncryption;
 
 pub struct ControlPlane {
@@ -110,22 +110,18 @@ pub fn load_snapshot(
                     .get(&row.id)
                     .cloned()
                     .unwrap_or_else(|| default_account.to_owned()),
-                policy: setting(&row.id, SETTING_POLICY).and_then(|document| {
-                    match ::iam::parse_policy(document, ::iam::PolicyKind::Bucket) {
-                        Ok(parsed) => Some(Arc::new(BucketPolicy {
-                            document: document.to_owned(),
-                            parsed,
-                        })),
-                        Err(err) => {
-                            tracing::error!(bucket = %row.name, error = %err.message, "stored bucket policy does not parse; left out");
-                            None
-                        }
-                    }
-                }),
+                policy: setting(&row.id, SETTING_POLICY)
+                    .map(|document| cache.bucket_policy(&row.name, document)),
             };
             (row.name, info)
         })
         .collect();
+    let live: std::collections::HashSet<&str> = buckets
+        .values()
+        .filter_map(|bucket| bucket.policy.as_deref())
+        .map(|policy| policy.document.as_str())
+        .collect();
+    cache.retain_bucket_policies(&live);
     let identities =
         identities::load_identities(catalog, master, cache, default_account, now_ms())?;
     Ok(CatalogSnapshot {
@@ -422,6 +418,25 @@ impl ControlPlane {
         request: &QueryRequest,
         facts: &RequestFacts,
     ) -> QueryAnswer {
+        // The shard resolved the caller from its snapshot; a change published
+        // since (the key disabled, a policy detached) counts here.
+        let identity = self
+            .snapshot
+            .keys
+            .get(&caller.access_key_id)
+            .ok_or_else(|| {
+                QueryError::new(
+                    "InvalidClientTokenId",
+                    403,
+                    "The security token included in the request is invalid.",
+                )
+            })?;
+        let fresh = QueryCaller {
+            access_key_id: caller.access_key_id.clone(),
+            principal: identity.principal.clone(),
+            temporary: identity.session.is_some(),
+        };
+        let caller = &fresh;
         let key_last_used = match request.param("AccessKeyId") {
             Some(key) if request.action == "GetAccessKeyLastUsed" => self.key_last_used(key).await,
             _ => None,

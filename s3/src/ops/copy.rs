@@ -91,7 +91,7 @@ fn copy_source_load(
         Some(_) => "s3:GetObjectVersion",
         None => "s3:GetObject",
     };
-    ctx.authorize_object(ex, action, &bucket, key.as_str())?;
+    ctx.authorize_object(shard, ex, action, (&bucket, key.as_str(), version))?;
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
     let found = match version {
         None => index.get_latest(bucket.id, key.as_bytes()),

@@ -90,7 +90,13 @@ pub async fn delete_object(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
     let version_id = version_id.as_ref().map(|v| v.as_str());
-    let bypass = crate::ops::object_lock::bypass_governance(ex.head());
+    let version = version_id.and_then(engine::index::VersionSel::parse);
+    let bypass = crate::ops::object_lock::bypass_governance_allowed(
+        ctx,
+        shard,
+        ex,
+        (&bucket, ctx.key()?.as_str(), version),
+    );
     let (op, deleted) = plan_delete(shard, &bucket, &key, version_id, ctx.now_ms, bypass)?;
     shard
         .commit(bucket.owner_shard, op)
@@ -124,9 +130,13 @@ pub async fn delete_objects(
             Some(_) => "s3:DeleteObjectVersion",
             None => "s3:DeleteObject",
         };
+        let version = version_id.and_then(engine::index::VersionSel::parse);
+        let target = (&bucket, object.key.as_str(), version);
         let planned = ctx
-            .authorize_object(ex, action, &bucket, object.key.as_str())
+            .authorize_object(shard, ex, action, target)
             .and_then(|()| {
+                let bypass = bypass
+                    && crate::ops::object_lock::bypass_governance_allowed(ctx, shard, ex, target);
                 plan_delete(
                     shard,
                     &bucket,

@@ -111,18 +111,24 @@ impl RequestContext {
         Ok(OwnerText::of_account(&self.catalog, &bucket.owner_account))
     }
 
-    /// Asks the policy engine about a second resource of the request: a
-    /// copy's source, each key of DeleteObjects.
+    /// Asks the policy engine about another resource or action of the
+    /// request: a copy's source, each key of DeleteObjects, a governance
+    /// bypass. `version` is the version the action is about (its tags are
+    /// what `s3:ExistingObjectTag` asks about).
     pub fn authorize_object(
         &self,
+        shard: &Shard,
         ex: &Exchange<'_>,
         action: &str,
-        bucket: &BucketInfo,
-        key: &str,
+        target: (&BucketInfo, &str, Option<engine::index::VersionSel>),
     ) -> S3Result<()> {
+        let (bucket, key, version) = target;
         if self.auth.is_system_root() {
             return Ok(());
         }
+        let existing_tags = crate::authz::needs_existing_tags(&self.auth, Some(bucket))
+            .then(|| existing_object_tags(shard, bucket, key, version))
+            .flatten();
         let facts = crate::authz::S3Facts {
             head: ex.head(),
             route: &self.route,
@@ -130,7 +136,7 @@ impl RequestContext {
             peer: ex.peer_addr(),
             tls: ex.is_tls(),
             now_ms: self.now_ms,
-            existing_tags: None,
+            existing_tags: existing_tags.as_deref(),
         };
         let resource = crate::authz::resource_arn(Some(&bucket.name), Some(key));
         crate::authz::authorize(&facts, action, &resource, Some(bucket))
@@ -262,6 +268,31 @@ impl RequestContext {
         };
         written.map_err(|_| S3Error::internal("client went away"))
     }
+}
+
+/// The tags of an object (the version `version` names, else the latest),
+/// for policies that ask about `s3:ExistingObjectTag`; `None` when there is
+/// no such object.
+pub(crate) fn existing_object_tags(
+    shard: &Shard,
+    bucket: &BucketInfo,
+    key: &str,
+    version: Option<engine::index::VersionSel>,
+) -> Option<Vec<(String, String)>> {
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
+    let found = match version {
+        None => index.get_latest(bucket.id, key.as_bytes()),
+        Some(version) => index.get_version(bucket.id, key.as_bytes(), version),
+    };
+    let (_, record) = found.ok()??;
+    if record.is_delete_marker() {
+        return None;
+    }
+    let stored = record
+        .meta
+        .iter()
+        .find(|(name, _)| name == crate::ops::tagging::META_TAGGING)?;
+    Some(crate::ops::tagging::TagSet::from_stored(&stored.1).0)
 }
 
 /// The version of the request's object that `version_id` names (the latest

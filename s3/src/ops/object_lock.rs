@@ -8,8 +8,8 @@
 //! inside the commit transaction, to delete a version they protect, so no
 //! path can remove it early. Here are the rules for changing them: COMPLIANCE
 //! can only be extended, by anyone; GOVERNANCE can be shortened or removed
-//! only with `x-amz-bypass-governance-retention: true` (the root user holds
-//! the permission; IAM policies will decide for others).
+//! only with `x-amz-bypass-governance-retention: true` from a caller allowed
+//! `s3:BypassGovernanceRetention` (the root always is).
 
 use crate::body::BodyIntegrity;
 use std::rc::Rc;
@@ -196,6 +196,21 @@ pub fn bypass_governance(head: &http::RequestHead) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
+/// The bypass header counts only for a caller allowed
+/// `s3:BypassGovernanceRetention` on the object (the root always is); for
+/// anyone else GOVERNANCE holds as if the header were absent, as on AWS.
+pub fn bypass_governance_allowed(
+    ctx: &RequestContext,
+    shard: &Shard,
+    ex: &Exchange<'_>,
+    target: (&BucketInfo, &str, Option<engine::index::VersionSel>),
+) -> bool {
+    bypass_governance(ex.head())
+        && ctx
+            .authorize_object(shard, ex, "s3:BypassGovernanceRetention", target)
+            .is_ok()
+}
+
 pub async fn get_object_lock_configuration(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
@@ -301,7 +316,18 @@ pub async fn put_object_retention(
         retention_of(&record),
         requested.as_ref(),
         ctx.now_ms,
-        bypass_governance(ex.head()),
+        bypass_governance_allowed(
+            ctx,
+            shard,
+            ex,
+            (
+                &bucket,
+                ctx.key()?.as_str(),
+                version_id
+                    .as_ref()
+                    .and_then(|v| engine::index::VersionSel::parse(v.as_str())),
+            ),
+        ),
     )?;
     let value = requested.map(|(mode, until_ms)| format!("{mode}:{until_ms}"));
     set_version_meta(

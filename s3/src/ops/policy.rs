@@ -16,12 +16,27 @@ use crate::xml::XmlWriter;
 /// AWS's limit on a bucket policy document.
 pub const BUCKET_POLICY_BYTES_MAX: usize = 20 * 1024;
 
+/// The bucket, if the caller belongs to the account that owns it: AWS
+/// answers 405 MethodNotAllowed to anyone else, whatever a policy grants.
+fn owned_bucket(shard: &Shard, ctx: &RequestContext) -> S3Result<crate::shard::BucketInfo> {
+    let bucket = ctx.bucket_info(shard)?;
+    let owner =
+        ctx.auth.is_system_root() || ctx.auth.account_id() == Some(bucket.owner_account.as_str());
+    if !owner {
+        return Err(S3Error::new(
+            S3ErrorCode::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        ));
+    }
+    Ok(bucket)
+}
+
 pub async fn get_bucket_policy(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    let bucket = ctx.bucket_info(shard)?;
+    let bucket = owned_bucket(shard, ctx)?;
     let policy = bucket.policy.as_ref().ok_or_else(no_such_policy)?;
     let body = policy.document.clone().into_bytes();
     let len = body.len() as u64;
@@ -41,7 +56,7 @@ pub async fn put_bucket_policy(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    let bucket = ctx.bucket_info(shard)?;
+    let bucket = owned_bucket(shard, ctx)?;
     let body = crate::body::read_small_body_or(
         ex,
         &ctx.payload,
@@ -75,7 +90,7 @@ pub async fn delete_bucket_policy(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    let bucket = ctx.bucket_info(shard)?;
+    let bucket = owned_bucket(shard, ctx)?;
     set_policy(shard, ctx, ex, bucket.id, None).await
 }
 

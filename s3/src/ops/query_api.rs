@@ -76,11 +76,17 @@ pub async fn handle(
 /// Reads the form body, before authentication (its hash is signed but not
 /// sent): bounded by `QUERY_BODY_BYTES_MAX`.
 pub async fn read_body(ex: &mut Exchange<'_>) -> Result<Vec<u8>, QueryError> {
-    crate::body::read_small_body(
+    crate::body::read_small_body_or(
         ex,
         &PayloadMode::Unsigned,
         QUERY_BODY_BYTES_MAX,
         HeaderChecksums::OfBody,
+        || {
+            S3Error::new(
+                S3ErrorCode::EntityTooLarge,
+                format!("The request body is larger than {QUERY_BODY_BYTES_MAX} bytes."),
+            )
+        },
     )
     .await
     .map_err(|err| from_s3_error(&err))
@@ -112,7 +118,7 @@ pub fn from_s3_error(err: &S3Error) -> QueryError {
         _ => "InvalidParameterValue",
     };
     let status = match code {
-        "InvalidClientTokenId" | "SignatureDoesNotMatch" | "AccessDenied" => 403,
+        "InvalidClientTokenId" | "SignatureDoesNotMatch" | "AccessDenied" | "ExpiredToken" => 403,
         "Throttling" => 503,
         "InternalFailure" => 500,
         _ => 400,

@@ -85,6 +85,20 @@ pub(crate) type CallResult = Result<Outcome, QueryError>;
 /// Executes one call.
 pub(crate) fn execute(call: &Call<'_>) -> CallResult {
     let action = call.request.action.as_str();
+    // A user's GetSessionToken credentials may not manage identities: AWS
+    // asks them for MFA, which this server does not have, so never.
+    let user_session =
+        call.caller.temporary && call.caller.principal.kind == iam::PrincipalKind::User;
+    if user_session && call.request.service == QueryService::Iam {
+        return Err(QueryError::access_denied(format!(
+            "User: {} is not authorized to perform: iam:{action} with session credentials \
+             from GetSessionToken",
+            call.caller.principal.arn
+        )));
+    }
+    if call.request.service == QueryService::Iam && !IAM_ACTIONS_SERVED.contains(&action) {
+        return Err(unknown_action(action));
+    }
     match call.request.service {
         QueryService::Sts => sts::execute(call, action),
         QueryService::Iam => users::execute(call, action)
@@ -95,6 +109,63 @@ pub(crate) fn execute(call: &Call<'_>) -> CallResult {
             .unwrap_or_else(|| Err(unknown_action(action))),
     }
 }
+
+/// The IAM actions this server serves (the `iam:` action of each is the
+/// one a policy names); a test holds them against the policy engine's table.
+pub(crate) const IAM_ACTIONS_SERVED: &[&str] = &[
+    "CreateUser",
+    "GetUser",
+    "ListUsers",
+    "UpdateUser",
+    "DeleteUser",
+    "PutUserPolicy",
+    "GetUserPolicy",
+    "ListUserPolicies",
+    "DeleteUserPolicy",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "ListAttachedUserPolicies",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "GetAccessKeyLastUsed",
+    "CreateGroup",
+    "GetGroup",
+    "ListGroups",
+    "DeleteGroup",
+    "AddUserToGroup",
+    "RemoveUserFromGroup",
+    "ListGroupsForUser",
+    "PutGroupPolicy",
+    "GetGroupPolicy",
+    "ListGroupPolicies",
+    "DeleteGroupPolicy",
+    "AttachGroupPolicy",
+    "DetachGroupPolicy",
+    "ListAttachedGroupPolicies",
+    "CreatePolicy",
+    "GetPolicy",
+    "ListPolicies",
+    "DeletePolicy",
+    "CreatePolicyVersion",
+    "GetPolicyVersion",
+    "ListPolicyVersions",
+    "DeletePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "CreateRole",
+    "GetRole",
+    "ListRoles",
+    "DeleteRole",
+    "UpdateAssumeRolePolicy",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "ListRolePolicies",
+    "DeleteRolePolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "ListAttachedRolePolicies",
+];
 
 fn unknown_action(action: &str) -> QueryError {
     QueryError::new(
@@ -369,4 +440,35 @@ pub(crate) fn page<T>(
 pub(crate) fn timestamp_seconds(ms: u64) -> String {
     let text = s3::xml::format_timestamp(ms);
     format!("{}Z", &text[..19])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A policy can name every action served (a missing name would make
+    /// `iam:UpdateUser` a malformed policy), and every served action is one
+    /// the executor dispatches.
+    #[test]
+    fn every_served_action_is_known_to_the_policy_engine() {
+        for action in IAM_ACTIONS_SERVED {
+            assert!(
+                ::iam::actions::IAM_ACTIONS.contains(action),
+                "iam:{action} is not in the policy engine's table"
+            );
+            let document = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:{action}","Resource":"*"}}]}}"#
+            );
+            assert!(
+                ::iam::parse_policy(&document, ::iam::PolicyKind::Identity).is_ok(),
+                "{action}"
+            );
+        }
+        for action in ["GetCallerIdentity", "GetSessionToken", "AssumeRole"] {
+            assert!(
+                ::iam::actions::STS_ACTIONS.contains(&action),
+                "sts:{action}"
+            );
+        }
+    }
 }

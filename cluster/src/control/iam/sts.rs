@@ -21,6 +21,9 @@ const ASSUME_ROLE_S_DEFAULT: u64 = 3600;
 const SESSION_POLICY_CHARS_MAX: usize = 2048;
 /// Live sessions one account may hold: every one is in every shard's snapshot.
 const SESSIONS_PER_ACCOUNT_MAX: usize = 10_000;
+/// Live sessions of one user or role: no single identity can fill the
+/// account's share.
+const SESSIONS_PER_IDENTITY_MAX: usize = 100;
 
 pub(super) fn execute(call: &Call<'_>, action: &str) -> CallResult {
     match action {
@@ -65,7 +68,7 @@ fn duration_param(call: &Call<'_>, default_s: u64, max_s: u64) -> Result<u64, Qu
 /// and times.
 fn pending_session(
     role: Option<String>,
-    user: Option<String>,
+    user_id: Option<String>,
     session_name: String,
     policy: Option<String>,
 ) -> SessionRecord {
@@ -76,7 +79,7 @@ fn pending_session(
         created_ms: 0,
         expires_ms: 0,
         role,
-        user,
+        user_id,
         session_name,
         policy,
     }
@@ -102,6 +105,24 @@ fn issue(
     if sessions.len() - changes.len() >= SESSIONS_PER_ACCOUNT_MAX {
         return Err(limit_exceeded(format!(
             "Cannot exceed quota for live sessions per account: {SESSIONS_PER_ACCOUNT_MAX}"
+        )));
+    }
+    let same_identity = sessions
+        .iter()
+        .filter(|s| s.expires_ms > call.now_ms)
+        .filter(|s| {
+            let same_role = s.role.is_some() && s.role == session.role;
+            let same_user = s.user_id.is_some() && s.user_id == session.user_id;
+            let both_root = s.role.is_none()
+                && s.user_id.is_none()
+                && session.role.is_none()
+                && session.user_id.is_none();
+            same_role || same_user || both_root
+        })
+        .count();
+    if same_identity >= SESSIONS_PER_IDENTITY_MAX {
+        return Err(limit_exceeded(format!(
+            "Cannot exceed quota for live sessions per user or role: {SESSIONS_PER_IDENTITY_MAX}"
         )));
     }
     let secret = crate::credentials::random_secret();
@@ -135,11 +156,11 @@ fn get_session_token(call: &Call<'_>) -> CallResult {
     }
     let duration_s = duration_param(call, SESSION_TOKEN_S_DEFAULT, SESSION_TOKEN_S_MAX)?;
     let principal = &call.caller.principal;
-    let user = match principal.kind {
-        iam::PrincipalKind::User => Some(principal.name.clone()),
+    let user_id = match principal.kind {
+        iam::PrincipalKind::User => Some(principal.user_id.clone()),
         _ => None,
     };
-    let session = pending_session(None, user, String::new(), None);
+    let session = pending_session(None, user_id, String::new(), None);
     let (result, session) = issue(call, &call.account, session, duration_s)?;
     call.audit(
         "sts:GetSessionToken",
@@ -204,6 +225,11 @@ fn assume_role(call: &Call<'_>) -> CallResult {
         }
         _ => return Err(denied()),
     };
+    // Who may assume it is decided before anything about the role shows
+    // (its duration limit, ...): a caller it does not trust learns nothing.
+    if !call.is_root() {
+        trust_allows(call, &role, role_arn, account).map_err(|()| denied())?;
+    }
     let duration_s = duration_param(
         call,
         ASSUME_ROLE_S_DEFAULT,
@@ -224,9 +250,6 @@ fn assume_role(call: &Call<'_>) -> CallResult {
             SESSION_POLICY_CHARS_MAX,
             "the session",
         )?;
-    }
-    if !call.is_root() {
-        trust_allows(call, &role, role_arn, account).map_err(|()| denied())?;
     }
     let session = pending_session(
         Some(role.name.clone()),
@@ -255,8 +278,11 @@ fn assume_role(call: &Call<'_>) -> CallResult {
     Ok(Outcome::changed(result))
 }
 
-/// The role's trust policy must allow the caller `sts:AssumeRole`; a
-/// caller of another account also needs its own identity policy to allow it.
+/// The role's trust policy must allow the caller `sts:AssumeRole` (naming
+/// its account is enough for that), and the caller's own policies decide the
+/// rest as for any resource: their Denies and session policy apply, a trust
+/// naming only the account needs the caller's own Allow too, and a caller of
+/// another account always needs it.
 fn trust_allows(
     call: &Call<'_>,
     role: &RoleRecord,
@@ -264,40 +290,19 @@ fn trust_allows(
     account: &str,
 ) -> Result<(), ()> {
     let trust = iam::parse_policy(&role.trust_policy, iam::PolicyKind::Trust).map_err(|_| ())?;
-    let principal = &*call.caller.principal;
-    // The trust policy alone decides for the caller's own account: evaluate
-    // it with a principal stripped of identity policies.
-    let bare = iam::Principal {
-        policies: Vec::new(),
-        session_policy: None,
-        ..principal.clone()
-    };
     let facts = super::FactsView(call.facts);
-    let trusted = iam::authorize(&iam::Request {
-        principal: Some(&bare),
+    let request = iam::Request {
+        principal: Some(&call.caller.principal),
         action: "sts:AssumeRole",
         resource: role_arn,
-        resource_account: Some(&principal.account_id),
+        resource_account: Some(account),
         resource_policy: Some(&trust),
         now_ms: call.now_ms,
         facts: &facts,
-    });
-    if !trusted.allowed {
-        return Err(());
+    };
+    if iam::resource_policy_allows(&request) && iam::authorize(&request).allowed {
+        Ok(())
+    } else {
+        Err(())
     }
-    if principal.account_id != account {
-        let own = iam::authorize(&iam::Request {
-            principal: Some(principal),
-            action: "sts:AssumeRole",
-            resource: role_arn,
-            resource_account: Some(account),
-            resource_policy: Some(&trust),
-            now_ms: call.now_ms,
-            facts: &facts,
-        });
-        if !own.allowed {
-            return Err(());
-        }
-    }
-    Ok(())
 }

@@ -153,6 +153,9 @@ fn update_user(call: &Call<'_>) -> CallResult {
         }
         user.name = new_name.to_owned();
     }
+    // The user's new name and path are a resource of their own: the caller
+    // must be allowed to update a user there too (IAM asks for both).
+    call.authorize("iam:UpdateUser", &call.user_arn(&user.path, &user.name))?;
     changes.push(RecordChange::put(&call.account, &user));
     call.write(&changes)?;
     call.audit("iam:UpdateUser", &call.user_arn(&user.path, &user.name));
