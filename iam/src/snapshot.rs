@@ -19,6 +19,9 @@ pub struct KeyIdentity {
 pub struct SessionBinding {
     pub token: String,
     pub expires_ms: u64,
+    /// When the credentials were issued: `aws:TokenIssueTime`, which
+    /// policies use to revoke every session issued before a moment.
+    pub issued_ms: u64,
 }
 
 // Never print a secret or a session token by accident (Debug shows in logs).

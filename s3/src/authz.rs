@@ -88,6 +88,10 @@ impl iam::ConditionValues for S3Facts<'_> {
                 };
                 self.route.query_value(name).and_then(one)
             }
+            "aws:tokenissuetime" => {
+                let session = self.auth.identity.as_ref()?.session.as_ref()?;
+                one(&crate::xml::format_timestamp(session.issued_ms))
+            }
             "s3:signatureversion" => {
                 Some(self.auth.signature_version).filter(|v| !v.is_empty())?;
                 one(self.auth.signature_version)

@@ -337,3 +337,40 @@ def test_bucket_policy_calls_belong_to_the_owner_account(server):
     anonymous = requests.delete(f"{server.endpoint}/{bucket}?policy", timeout=30)
     assert anonymous.status_code == 405, anonymous.text
     assert "Statement" in s3.get_bucket_policy(Bucket=bucket)["Policy"]
+
+
+def test_sessions_issued_before_a_moment_can_be_revoked(server):
+    """AWS's "revoke active sessions": a role policy denying everything to tokens issued
+    before a moment ends the older sessions and leaves newer ones working."""
+    iam = _iam(server)
+    account = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                           aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+    suffix = uuid.uuid4().hex[:8]
+    user = f"assumer-{suffix}"
+    role = f"lister-{suffix}"
+    key = _user_with_key(iam, user)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:user/{user}"},
+                       "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName=role, PolicyName="list", PolicyDocument=json.dumps(_allow("s3:ListAllMyBuckets")))
+    role_arn = f"arn:aws:iam::{account}:role/{role}"
+    time.sleep(0.2)
+
+    def session_s3(name):
+        c = _client(server, "sts", key).assume_role(RoleArn=role_arn, RoleSessionName=name)["Credentials"]
+        return boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=c["AccessKeyId"],
+                            aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"],
+                            region_name=REGION)
+
+    old = session_s3("old")
+    old.list_buckets()
+    time.sleep(1.1)
+    cutoff = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1.1)
+    iam.put_role_policy(RoleName=role, PolicyName="revoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
+                       "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}))
+    assert _code(old.list_buckets) == "AccessDenied"
+    session_s3("new").list_buckets()

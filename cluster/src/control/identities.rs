@@ -305,6 +305,7 @@ pub fn load_identities(
                     session: Some(SessionBinding {
                         token: session.token.clone(),
                         expires_ms: session.expires_ms,
+                        issued_ms: session.created_ms,
                     }),
                 }),
             );

@@ -48,6 +48,11 @@ pub async fn handle(
         Some(if ex.is_tls() { "true" } else { "false" }),
     );
     fact("aws:useragent", head.header("user-agent"));
+    let issued = identity
+        .session
+        .as_ref()
+        .map(|session| crate::xml::format_timestamp(session.issued_ms));
+    fact("aws:tokenissuetime", issued.as_deref());
     fact("aws:referer", head.header("referer"));
     let caller = QueryCaller {
         access_key_id: access_key_of(head).unwrap_or_default(),
