@@ -178,6 +178,10 @@ pub struct SessionRecord {
     pub session_name: String,
     /// The session policy passed to AssumeRole, if any.
     pub policy: Option<String>,
+    /// The managed policies AssumeRole named as session policies
+    /// (`PolicyArns`), resolved at every snapshot as attached ones are.
+    #[serde(default)]
+    pub policy_arns: Vec<String>,
 }
 
 // Never print a secret or token by accident.

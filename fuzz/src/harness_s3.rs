@@ -659,14 +659,17 @@ fn policy_evaluate(policy: iam::Policy, kind: iam::PolicyKind) {
         } else {
             Vec::new()
         },
-        session_policy: None,
+        session_policies: Vec::new(),
     };
     let session = iam::Principal {
         kind: iam::PrincipalKind::AssumedRole,
         arn: "arn:aws:sts::111122223333:assumed-role/reader/s1".into(),
         role_arn: Some("arn:aws:iam::111122223333:role/reader".into()),
         name: String::new(),
-        session_policy: identity.then(|| named("session", &policy)),
+        session_policies: identity
+            .then(|| named("session", &policy))
+            .into_iter()
+            .collect(),
         ..user.clone()
     };
     let denied = iam::Principal {

@@ -120,10 +120,16 @@ pub fn authorize(request: &Request<'_>) -> Decision {
                 Scan::NotApplicable => {}
             }
         }
-        if let Some(named) = &principal.session_policy {
-            match scan(&named.name, &named.policy, &context, false, None) {
+        for named in &principal.session_policies {
+            match scan(
+                &named.name,
+                &named.policy,
+                &context,
+                session_allow.is_some(),
+                None,
+            ) {
                 Scan::Denied(found) => return decision(false, Some(found)),
-                Scan::Allowed { found, .. } => session_allow = Some(found),
+                Scan::Allowed { found, .. } => session_allow = session_allow.or(Some(found)),
                 Scan::NotApplicable => {}
             }
         }
@@ -136,7 +142,7 @@ pub fn authorize(request: &Request<'_>) -> Decision {
         // A resource-policy grant naming the exact role session is not limited by the
         // session policy; one naming the role or the account is.
         let exact_session = principal
-            .filter(|p| p.kind == PrincipalKind::AssumedRole && p.session_policy.is_some())
+            .filter(|p| p.kind == PrincipalKind::AssumedRole && !p.session_policies.is_empty())
             .map(|p| p.arn.as_str());
         match scan(
             RESOURCE_POLICY_NAME,
@@ -165,7 +171,7 @@ pub fn authorize(request: &Request<'_>) -> Decision {
             None => decision(false, None),
         };
     };
-    let session_permits = principal.session_policy.is_none() || session_allow.is_some();
+    let session_permits = principal.session_policies.is_empty() || session_allow.is_some();
     let identity_grant = identity_allow.filter(|_| session_permits);
     let resource_grant = resource_allow.filter(|_| resource_allow_names_session || session_permits);
     let same_account = request

@@ -34,9 +34,10 @@ pub struct Principal {
     /// Identity policies: a user's inline and attached ones and its groups'; a role's
     /// for role sessions.
     pub policies: Vec<NamedPolicy>,
-    /// The session policy of a role session or federated session, which limits what the
-    /// identity policies grant.
-    pub session_policy: Option<NamedPolicy>,
+    /// The session policies of a role session (the inline one and the managed ones
+    /// AssumeRole named), which together limit what the identity policies grant: an
+    /// identity Allow counts only if one of them allows too. Empty: no limit.
+    pub session_policies: Vec<NamedPolicy>,
 }
 
 /// A policy with the name decisions report it by.

@@ -236,7 +236,7 @@ pub fn needs_existing_tags(auth: &Authenticated, bucket: Option<&BucketInfo>) ->
         principal
             .policies
             .iter()
-            .chain(principal.session_policy.iter())
+            .chain(principal.session_policies.iter())
             .any(|named| named.policy.references_condition_key_prefix(PREFIX))
     });
     in_bucket || in_identity

@@ -374,3 +374,50 @@ def test_sessions_issued_before_a_moment_can_be_revoked(server):
                        "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}))
     assert _code(old.list_buckets) == "AccessDenied"
     session_s3("new").list_buckets()
+
+
+def test_managed_session_policies_narrow_a_role_session(server):
+    """AssumeRole's PolicyArns: managed policies as session policies; one deleted later
+    denies in its place instead of widening the session."""
+    iam = _iam(server)
+    s3 = server.client()
+    account = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                           aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+    suffix = uuid.uuid4().hex[:8]
+    bucket = unique_bucket_name("arns")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    user = f"arns-{suffix}"
+    role = f"full-{suffix}"
+    key = _user_with_key(iam, user)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:user/{user}"},
+                       "Action": "sts:AssumeRole"}]}))
+    iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")
+    role_arn = f"arn:aws:iam::{account}:role/{role}"
+    lister = iam.create_policy(PolicyName=f"lister-{suffix}",
+                               PolicyDocument=json.dumps(_allow("s3:ListAllMyBuckets")))["Policy"]["Arn"]
+    time.sleep(0.2)
+    sts = _client(server, "sts", key)
+    assert _code(lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName="bad",
+                                         PolicyArns=[{"arn": f"arn:aws:iam::{account}:policy/none"}])) \
+        == "ValidationError"
+
+    def session(arns):
+        c = sts.assume_role(RoleArn=role_arn, RoleSessionName="s" + suffix,
+                            PolicyArns=[{"arn": arn} for arn in arns])["Credentials"]
+        return boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=c["AccessKeyId"],
+                            aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"],
+                            region_name=REGION)
+
+    reader = session(["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"])
+    assert reader.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    assert _code(lambda: reader.put_object(Bucket=bucket, Key="new", Body=b"x")) == "AccessDenied"
+    assert _code(lambda: s3.head_object(Bucket=bucket, Key="new")) == "404"
+    listing = session([lister])
+    listing.list_buckets()
+    assert _code(lambda: listing.get_object(Bucket=bucket, Key="k")) == "AccessDenied"
+    iam.delete_policy(PolicyArn=lister)
+    assert _code(listing.list_buckets) == "AccessDenied"
+    assert _code(lambda: listing.get_object(Bucket=bucket, Key="k")) == "AccessDenied"

@@ -220,7 +220,7 @@ pub fn load_identities(
                 name: user.name.clone(),
                 role_arn: None,
                 policies,
-                session_policy: None,
+                session_policies: Vec::new(),
             };
             let principal = Arc::new(principal);
             users_by_id.insert(user.id.clone(), principal.clone());
@@ -266,10 +266,30 @@ pub fn load_identities(
                         &role.policies,
                         &mut policies,
                     );
-                    let session_policy = session.policy.as_deref().map(|document| {
-                        live_documents.insert(document.to_owned());
-                        cache.policy("session policy", document, iam::PolicyKind::Session)
-                    });
+                    let mut session_policies: Vec<iam::NamedPolicy> = session
+                        .policy
+                        .as_deref()
+                        .map(|document| {
+                            live_documents.insert(document.to_owned());
+                            cache.policy("session policy", document, iam::PolicyKind::Session)
+                        })
+                        .into_iter()
+                        .collect();
+                    for arn in &session.policy_arns {
+                        let document = managed
+                            .get(arn)
+                            .cloned()
+                            .or_else(|| aws_managed_policy(arn).map(str::to_owned))
+                            // A session policy deleted since must not widen the
+                            // session: it denies in its place.
+                            .unwrap_or_else(|| DENY_ALL_POLICY.to_owned());
+                        live_documents.insert(document.clone());
+                        session_policies.push(cache.policy(
+                            arn,
+                            &document,
+                            iam::PolicyKind::Identity,
+                        ));
+                    }
                     Arc::new(iam::Principal {
                         kind: iam::PrincipalKind::AssumedRole,
                         account_id: account_id.clone(),
@@ -285,7 +305,7 @@ pub fn load_identities(
                             role.path, role.name
                         )),
                         policies,
-                        session_policy,
+                        session_policies,
                     })
                 }
                 // A deleted user's sessions end with it.
@@ -355,6 +375,6 @@ fn root_principal(account: Option<&AccountInfo>, account_id: &str) -> iam::Princ
         name: String::new(),
         role_arn: None,
         policies: Vec::new(),
-        session_policy: None,
+        session_policies: Vec::new(),
     }
 }

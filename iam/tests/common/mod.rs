@@ -61,7 +61,7 @@ pub fn user(account: &str, name: &str, policies: Vec<NamedPolicy>) -> Principal 
         name: name.to_owned(),
         role_arn: None,
         policies,
-        session_policy: None,
+        session_policies: Vec::new(),
     }
 }
 
@@ -81,10 +81,13 @@ pub fn role_session(
         name: String::new(),
         role_arn: Some(iam::arn::role_arn(account, "/", role)),
         policies,
-        session_policy: session_policy.map(|doc| NamedPolicy {
-            name: "session".to_owned(),
-            policy: Arc::new(policy(PolicyKind::Session, doc)),
-        }),
+        session_policies: session_policy
+            .map(|doc| NamedPolicy {
+                name: "session".to_owned(),
+                policy: Arc::new(policy(PolicyKind::Session, doc)),
+            })
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -98,7 +101,7 @@ pub fn system_root() -> Principal {
         name: String::new(),
         role_arn: None,
         policies: Vec::new(),
-        session_policy: None,
+        session_policies: Vec::new(),
     }
 }
 

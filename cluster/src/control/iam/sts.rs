@@ -10,7 +10,7 @@ use super::{
     limit_exceeded, no_such_entity, service_failure, timestamp_seconds, validate_document, Call,
     CallResult, Outcome,
 };
-use crate::directory::{RecordChange, RoleRecord, SessionRecord};
+use crate::directory::{ManagedPolicyRecord, RecordChange, RoleRecord, SessionRecord};
 
 /// STS's DurationSeconds ranges (seconds).
 const SESSION_S_MIN: u64 = 900;
@@ -21,6 +21,8 @@ const ASSUME_ROLE_S_DEFAULT: u64 = 3600;
 const SESSION_POLICY_CHARS_MAX: usize = 2048;
 /// Live sessions one account may hold: every one is in every shard's snapshot.
 const SESSIONS_PER_ACCOUNT_MAX: usize = 10_000;
+/// Managed session policies one AssumeRole may name (AWS's limit).
+const SESSION_POLICY_ARNS_MAX: usize = 10;
 /// Live sessions of one user or role: no single identity can fill the
 /// account's share.
 const SESSIONS_PER_IDENTITY_MAX: usize = 100;
@@ -82,6 +84,7 @@ fn pending_session(
         user_id,
         session_name,
         policy,
+        policy_arns: Vec::new(),
     }
 }
 
@@ -169,6 +172,50 @@ fn get_session_token(call: &Call<'_>) -> CallResult {
     Ok(Outcome::changed(result))
 }
 
+/// The managed session policies AssumeRole names (`PolicyArns.member.N.arn`):
+/// at most 10, each an existing managed policy of the role's account or an
+/// AWS-managed one.
+fn session_policy_arns(call: &Call<'_>, account: &str) -> Result<Vec<String>, QueryError> {
+    let arns: Vec<String> = call
+        .request
+        .list("PolicyArns.member", ".arn")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if arns.len() > SESSION_POLICY_ARNS_MAX {
+        return Err(QueryError::validation(format!(
+            "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: \
+             Member must have length less than or equal to {SESSION_POLICY_ARNS_MAX}"
+        )));
+    }
+    for arn in &arns {
+        let own = arn
+            .strip_prefix(&format!("arn:aws:iam::{account}:policy/"))
+            .map(|rest| rest.rsplit('/').next().unwrap_or(rest))
+            .map(|name| {
+                call.catalog
+                    .record::<ManagedPolicyRecord>(account, name)
+                    .map_err(super::service_failure)
+                    .map(|found| {
+                        found.is_some_and(|policy| {
+                            format!(
+                                "arn:aws:iam::{account}:policy{}{}",
+                                policy.path, policy.name
+                            ) == *arn
+                        })
+                    })
+            })
+            .transpose()?
+            .unwrap_or(false);
+        if !own && super::aws_managed_policy(arn).is_none() {
+            return Err(QueryError::validation(format!(
+                "Policy {arn} does not exist or is not attachable."
+            )));
+        }
+    }
+    Ok(arns)
+}
+
 /// `arn:aws:iam::<account>:role/<path/>name` → (account, name).
 fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;
@@ -251,12 +298,14 @@ fn assume_role(call: &Call<'_>) -> CallResult {
             "the session",
         )?;
     }
-    let session = pending_session(
+    let policy_arns = session_policy_arns(call, account)?;
+    let mut session = pending_session(
         Some(role.name.clone()),
         None,
         session_name.to_owned(),
         session_policy.map(str::to_owned),
     );
+    session.policy_arns = policy_arns;
     let (mut result, session) = issue(call, account, session, duration_s)?;
     result.push(XmlNode::parent(
         "AssumedRoleUser",
