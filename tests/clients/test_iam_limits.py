@@ -183,6 +183,18 @@ def _client(server, service: str, key: dict, token: str | None = None):
                         region_name=REGION)
 
 
+def _account(server) -> str:
+    return boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                        aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+
+
+def _role_trusting(iam, role: str, principal_arn: str) -> None:
+    """A role whose trust policy lets `principal_arn` assume it."""
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal_arn}, "Action": "sts:AssumeRole"}]}))
+
+
 def _code(call) -> str:
     with pytest.raises(ClientError) as caught:
         call()
@@ -197,14 +209,10 @@ def test_a_trust_naming_only_the_account_needs_the_callers_own_allow(server):
     """AssumeRole: the trust policy must allow the caller, a trust naming only the account
     delegates to the caller's own policies, and the caller's Denies and session policy apply."""
     iam = _iam(server)
-    account = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-                           aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+    account = _account(server)
     suffix = uuid.uuid4().hex[:8]
     role = f"admin-{suffix}"
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                       "Action": "sts:AssumeRole"}]}))
+    _role_trusting(iam, role, f"arn:aws:iam::{account}:root")
     iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
     role_arn = f"arn:aws:iam::{account}:role/{role}"
     nobody = _user_with_key(iam, f"nobody-{suffix}")
@@ -281,8 +289,7 @@ def test_session_token_credentials_cannot_manage_identities_and_end_with_the_use
 
 def test_renaming_a_user_needs_permission_on_the_new_name(server):
     iam = _iam(server)
-    account = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-                           aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+    account = _account(server)
     suffix = uuid.uuid4().hex[:8]
     name = f"renamer-{suffix}"
     key = _user_with_key(iam, name, _allow("iam:UpdateUser", f"arn:aws:iam::{account}:user/{name}"))
@@ -343,16 +350,12 @@ def test_sessions_issued_before_a_moment_can_be_revoked(server):
     """AWS's "revoke active sessions": a role policy denying everything to tokens issued
     before a moment ends the older sessions and leaves newer ones working."""
     iam = _iam(server)
-    account = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-                           aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+    account = _account(server)
     suffix = uuid.uuid4().hex[:8]
     user = f"assumer-{suffix}"
     role = f"lister-{suffix}"
     key = _user_with_key(iam, user)
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:user/{user}"},
-                       "Action": "sts:AssumeRole"}]}))
+    _role_trusting(iam, role, f"arn:aws:iam::{account}:user/{user}")
     iam.put_role_policy(RoleName=role, PolicyName="list", PolicyDocument=json.dumps(_allow("s3:ListAllMyBuckets")))
     role_arn = f"arn:aws:iam::{account}:role/{role}"
     time.sleep(0.2)
@@ -381,8 +384,7 @@ def test_managed_session_policies_narrow_a_role_session(server):
     denies in its place instead of widening the session."""
     iam = _iam(server)
     s3 = server.client()
-    account = boto3.client("sts", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-                           aws_secret_access_key=server.secret_key, region_name=REGION).get_caller_identity()["Account"]
+    account = _account(server)
     suffix = uuid.uuid4().hex[:8]
     bucket = unique_bucket_name("arns")
     s3.create_bucket(Bucket=bucket)
@@ -390,10 +392,7 @@ def test_managed_session_policies_narrow_a_role_session(server):
     user = f"arns-{suffix}"
     role = f"full-{suffix}"
     key = _user_with_key(iam, user)
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:user/{user}"},
-                       "Action": "sts:AssumeRole"}]}))
+    _role_trusting(iam, role, f"arn:aws:iam::{account}:user/{user}")
     iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")
     role_arn = f"arn:aws:iam::{account}:role/{role}"
     lister = iam.create_policy(PolicyName=f"lister-{suffix}",
