@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 /// What one access key authenticates as.
 pub struct KeyIdentity {
+    /// The access key id this entry is found under.
+    pub access_key_id: String,
     /// The secret in clear: the shard needs it to check signatures.
     pub secret: String,
     pub principal: Arc<crate::Principal>,

@@ -303,7 +303,9 @@ impl RequestFacts {
     }
 }
 
-/// Who calls: the principal the access key maps to in the snapshot.
+/// Who calls: the principal the access key maps to in the control plane's
+/// snapshot (the shard sends only the verified key id, so a change published
+/// since the shard saw the request counts).
 #[derive(Clone, Debug)]
 pub struct QueryCaller {
     pub access_key_id: String,

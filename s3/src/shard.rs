@@ -160,7 +160,8 @@ pub enum ControlRequest {
     /// An IAM or STS query-API call, executed and authorised by the control
     /// plane (it holds every identity record the call may touch).
     Query {
-        caller: crate::query::QueryCaller,
+        /// The verified access key id of the caller.
+        access_key_id: String,
         request: crate::query::QueryRequest,
         facts: crate::query::RequestFacts,
         reply: oneshot::Sender<crate::query::QueryAnswer>,

@@ -156,8 +156,9 @@ pub fn load_identities(
         let secret = cache.open(master, &access_key, &sealed)?;
         live_secrets.insert(sealed);
         keys.insert(
-            access_key,
+            access_key.clone(),
             Arc::new(KeyIdentity {
+                access_key_id: access_key,
                 secret,
                 principal: root.clone(),
                 session: None,
@@ -238,6 +239,7 @@ pub fn load_identities(
             keys.insert(
                 key.id.clone(),
                 Arc::new(KeyIdentity {
+                    access_key_id: key.id.clone(),
                     secret,
                     principal: principal.clone(),
                     session: None,
@@ -320,6 +322,7 @@ pub fn load_identities(
             keys.insert(
                 session.id.clone(),
                 Arc::new(KeyIdentity {
+                    access_key_id: session.id.clone(),
                     secret,
                     principal,
                     session: Some(SessionBinding {

@@ -223,12 +223,12 @@ impl ControlPlane {
                     let _ = reply.send(outcome);
                 }
                 ControlRequest::Query {
-                    caller,
+                    access_key_id,
                     request,
                     facts,
                     reply,
                 } => {
-                    let outcome = self.query(&caller, &request, &facts).await;
+                    let outcome = self.query(&access_key_id, &request, &facts).await;
                     let _ = reply.send(outcome);
                 }
                 ControlRequest::SetBucketEncryption {
@@ -414,29 +414,25 @@ impl ControlPlane {
     /// after every shard installed the snapshot with the change.
     async fn query(
         &mut self,
-        caller: &QueryCaller,
+        access_key_id: &str,
         request: &QueryRequest,
         facts: &RequestFacts,
     ) -> QueryAnswer {
-        // The shard resolved the caller from its snapshot; a change published
-        // since (the key disabled, a policy detached) counts here.
-        let identity = self
-            .snapshot
-            .keys
-            .get(&caller.access_key_id)
-            .ok_or_else(|| {
-                QueryError::new(
-                    "InvalidClientTokenId",
-                    403,
-                    "The security token included in the request is invalid.",
-                )
-            })?;
-        let fresh = QueryCaller {
-            access_key_id: caller.access_key_id.clone(),
+        // Resolved from this snapshot, not the shard's: a change published
+        // since the shard saw the request (the key disabled, a policy
+        // detached) counts here.
+        let identity = self.snapshot.keys.get(access_key_id).ok_or_else(|| {
+            QueryError::new(
+                "InvalidClientTokenId",
+                403,
+                "The security token included in the request is invalid.",
+            )
+        })?;
+        let caller = &QueryCaller {
+            access_key_id: access_key_id.to_owned(),
             principal: identity.principal.clone(),
             temporary: identity.session.is_some(),
         };
-        let caller = &fresh;
         let key_last_used = match request.param("AccessKeyId") {
             Some(key) if request.action == "GetAccessKeyLastUsed" => self.key_last_used(key).await,
             _ => None,

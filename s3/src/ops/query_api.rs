@@ -10,7 +10,7 @@ use crate::authz::Authenticated;
 use crate::body::{HeaderChecksums, PayloadMode};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::query::{
-    render_answer, render_error, QueryCaller, QueryError, QueryRequest, QueryService, RequestFacts,
+    render_answer, render_error, QueryError, QueryRequest, QueryService, RequestFacts,
     QUERY_BODY_BYTES_MAX,
 };
 use crate::shard::{ControlRequest, Shard};
@@ -54,15 +54,11 @@ pub async fn handle(
         .map(|session| crate::xml::format_timestamp(session.issued_ms));
     fact("aws:tokenissuetime", issued.as_deref());
     fact("aws:referer", head.header("referer"));
-    let caller = QueryCaller {
-        access_key_id: access_key_of(head).unwrap_or_default(),
-        temporary: identity.session.is_some(),
-        principal: identity.principal.clone(),
-    };
+    let access_key_id = identity.access_key_id.clone();
     let action = request.action.clone();
     let answer = shard
         .query(|reply| ControlRequest::Query {
-            caller,
+            access_key_id,
             request,
             facts,
             reply,
@@ -95,16 +91,6 @@ pub async fn read_body(ex: &mut Exchange<'_>) -> Result<Vec<u8>, QueryError> {
     )
     .await
     .map_err(|err| from_s3_error(&err))
-}
-
-/// The access key id of the request's SigV4 credential (already verified).
-fn access_key_of(head: &http::RequestHead) -> Option<String> {
-    let header = head.header("authorization")?;
-    let credential = header
-        .split(',')
-        .map(str::trim)
-        .find_map(|part| part.split_once("Credential=").map(|(_, rest)| rest))?;
-    credential.split('/').next().map(str::to_owned)
 }
 
 /// An S3-layer failure (authentication, body) in the query APIs' terms.

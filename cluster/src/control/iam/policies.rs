@@ -3,6 +3,8 @@
 //! shared by `users`, `groups` and `roles`). A handful of AWS-managed
 //! policies exist in every account, read-only, under `arn:aws:iam::aws:`.
 
+use std::collections::HashMap;
+
 use s3::query::{QueryError, XmlNode};
 
 use super::{
@@ -117,8 +119,10 @@ fn own(call: &Call<'_>, arn: &str) -> Result<ManagedPolicyRecord, QueryError> {
     }
 }
 
-/// How many users, groups and roles have `arn` attached.
-fn attachment_count(call: &Call<'_>, arn: &str) -> Result<usize, QueryError> {
+/// How many users, groups and roles have each managed policy attached, by
+/// ARN: one pass over the account's records, however many policies a list
+/// shows.
+fn attachment_counts(call: &Call<'_>) -> Result<HashMap<String, usize>, QueryError> {
     let users = call
         .catalog
         .records::<UserRecord>(&call.account)
@@ -131,10 +135,23 @@ fn attachment_count(call: &Call<'_>, arn: &str) -> Result<usize, QueryError> {
         .catalog
         .records::<RoleRecord>(&call.account)
         .map_err(service_failure)?;
-    let holds = |holder: &PolicyHolder| holder.attached.iter().any(|a| a == arn);
-    Ok(users.iter().filter(|u| holds(&u.policies)).count()
-        + groups.iter().filter(|g| holds(&g.policies)).count()
-        + roles.iter().filter(|r| holds(&r.policies)).count())
+    let holders = users
+        .iter()
+        .map(|u| &u.policies)
+        .chain(groups.iter().map(|g| &g.policies))
+        .chain(roles.iter().map(|r| &r.policies));
+    let mut counts = HashMap::new();
+    for holder in holders {
+        for arn in &holder.attached {
+            *counts.entry(arn.clone()).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// How many users, groups and roles have `arn` attached.
+fn attachment_count(call: &Call<'_>, arn: &str) -> Result<usize, QueryError> {
+    Ok(attachment_counts(call)?.get(arn).copied().unwrap_or(0))
 }
 
 fn policy_node(call: &Call<'_>, policy: &Resolved, attachments: usize) -> Vec<XmlNode> {
@@ -266,13 +283,14 @@ fn list_policies(call: &Call<'_>) -> CallResult {
             }
         }
     }
+    let counts = attachment_counts(call)?;
     let mut with_counts = Vec::new();
     for (name, policy) in listed {
         let arn = match &policy {
             Resolved::Own(p) => call.policy_arn(&p.path, &p.name),
             Resolved::Aws(name, _) => format!("{AWS_MANAGED_PREFIX}{name}"),
         };
-        let count = attachment_count(call, &arn)?;
+        let count = counts.get(&arn).copied().unwrap_or(0);
         if !only_attached || count > 0 {
             with_counts.push((name, policy, count));
         }
