@@ -281,6 +281,12 @@ impl Index {
                 detail,
             });
         }
+        for detail in self.usage_verify()? {
+            check.problems.push(Problem {
+                subject: Subject::Accounting,
+                detail,
+            });
+        }
         Ok(check)
     }
 
@@ -293,6 +299,7 @@ impl Index {
         if problems.iter().any(|p| p.subject == Subject::Accounting) {
             // First, so the drops below account against the truth.
             self.space_rebuild()?;
+            self.usage_rebuild()?;
         }
         for problem in problems {
             match &problem.subject {

@@ -12,8 +12,9 @@ use crate::error::{EngineError, EngineResult};
 use crate::index::{Index, IndexOp};
 use crate::limits::COMMITTER_QUEUE_BATCHES_MAX;
 
-/// The per-op outcomes of one batch, or the batch's own failure.
-pub type BatchOutcome = EngineResult<Vec<EngineResult<()>>>;
+/// The per-op outcomes of one batch (each op's bucket usage changes when it
+/// was applied), or the batch's own failure.
+pub type BatchOutcome = EngineResult<Vec<EngineResult<crate::usage::UsageDeltas>>>;
 
 struct CommitJob {
     ops: Vec<IndexOp>,

@@ -22,6 +22,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::io::lmdb::{open_index_env, IndexEnv};
 use crate::space::{body_extents, ExtentOwner, SpaceDeltas};
 use crate::space::{DB_EXTENT_REFS, DB_SEGMENT_SPACE, DB_SPACE_META};
+use crate::usage::{bucket_of_index_key, UsageChange, UsageDeltas, DB_BUCKET_USAGE};
 
 const VALUE_FORMAT_VERSION: u8 = 1;
 const DB_OBJECTS: &str = "objects";
@@ -406,6 +407,7 @@ pub struct Index {
     pub(crate) extent_refs: Database<Bytes, Bytes>,
     pub(crate) segment_space: Database<Bytes, Bytes>,
     pub(crate) space_meta: Database<Bytes, Bytes>,
+    pub(crate) bucket_usage_db: Database<Bytes, Bytes>,
     /// The shard this index belongs to, when known: space accounting counts
     /// only its own segments' records (an object copied by an older build may
     /// reference another shard's; that shard's accounting cannot see it).
@@ -492,12 +494,14 @@ impl Index {
         let extent_refs = env.create_database(&mut wtxn, Some(DB_EXTENT_REFS))?;
         let segment_space = env.create_database(&mut wtxn, Some(DB_SEGMENT_SPACE))?;
         let space_meta = env.create_database(&mut wtxn, Some(DB_SPACE_META))?;
+        let bucket_usage_db = env.create_database(&mut wtxn, Some(DB_BUCKET_USAGE))?;
         wtxn.commit()?;
         let index = Index {
             shard,
             extent_refs,
             segment_space,
             space_meta,
+            bucket_usage_db,
             uploads,
             parts,
             completed,
@@ -507,6 +511,7 @@ impl Index {
             segments,
         };
         index.space_ensure_accounted()?;
+        index.usage_ensure_counted()?;
         Ok(index)
     }
 
@@ -634,7 +639,7 @@ impl Index {
         &self,
         ops: &[IndexOp],
         segment_ends: &[(u32, u64)],
-    ) -> EngineResult<Vec<EngineResult<()>>> {
+    ) -> EngineResult<Vec<EngineResult<UsageDeltas>>> {
         let mut wtxn = self.env.write_txn()?;
         let mut outcomes = Vec::with_capacity(ops.len());
         let mut deltas = SpaceDeltas::default();
@@ -643,12 +648,14 @@ impl Index {
             // refused op leaves the transaction (and the accounting) as it was.
             let mut op_deltas = SpaceDeltas::default();
             let outcome = self.apply_op(&mut wtxn, op, &mut op_deltas);
-            if outcome.is_ok() {
+            outcomes.push(outcome.map(|()| {
+                let usage = op_deltas.usage.clone();
                 deltas.merge(op_deltas);
-            }
-            outcomes.push(outcome);
+                usage
+            }));
         }
         self.space_apply_deltas(&mut wtxn, &deltas)?;
+        self.usage_apply_deltas(&mut wtxn, &deltas.usage)?;
         for (segment, end_bytes) in segment_ends {
             let key = segment.to_be_bytes();
             let old: SegmentState = match self.segments.get(&wtxn, &key)? {
@@ -737,13 +744,20 @@ impl Index {
         deltas: &mut SpaceDeltas,
     ) -> EngineResult<()> {
         let owner = ExtentOwner::Object(index_key.to_vec());
+        let bucket_id = bucket_of_index_key(index_key);
         if let Some(old) = self.objects.get(wtxn, index_key)? {
             let old: ObjectRecord = decode_value(old)?;
             self.space_release(wtxn, body_extents(&old), &owner, deltas)?;
+            deltas
+                .usage
+                .add(bucket_id, UsageChange::of_version(&old, -1));
         }
         match record {
             Some(record) => {
                 self.space_acquire(wtxn, body_extents(record), &owner, deltas)?;
+                deltas
+                    .usage
+                    .add(bucket_id, UsageChange::of_version(record, 1));
                 self.objects.put(wtxn, index_key, &encode_value(record))?;
             }
             None => {

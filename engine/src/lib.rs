@@ -28,6 +28,7 @@ pub mod rewrap;
 pub mod scrub;
 pub mod space;
 pub mod store;
+pub mod usage;
 
 pub use error::{EngineError, EngineResult};
 

@@ -15,6 +15,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::index::{decode_value, encode_value, CompletedUpload, Index, ObjectRecord};
 use crate::index::{PartRecord, UploadKey, UploadRecord};
 use crate::space::{ExtentOwner, SpaceDeltas};
+use crate::usage::UsageChange;
 
 pub(crate) fn part_key(upload_id: &UploadKey, part_number: u16) -> [u8; 18] {
     let mut out = [0u8; 18];
@@ -42,9 +43,9 @@ impl Index {
         record: &PartRecord,
         deltas: &mut SpaceDeltas,
     ) -> EngineResult<()> {
-        if self.uploads.get(wtxn, upload_id)?.is_none() {
+        let Some(bucket_id) = self.upload_bucket(wtxn, upload_id)? else {
             return Err(EngineError::NoSuchUpload);
-        }
+        };
         let key = part_key(upload_id, part_number);
         let owner = ExtentOwner::Part {
             upload_id: *upload_id,
@@ -53,8 +54,14 @@ impl Index {
         if let Some(old) = self.parts.get(wtxn, &key)? {
             let old: PartRecord = decode_value(old)?;
             self.space_release(wtxn, &old.extents, &owner, deltas)?;
+            deltas
+                .usage
+                .add(bucket_id, UsageChange::of_part(&old, -1));
         }
         self.space_acquire(wtxn, &record.extents, &owner, deltas)?;
+        deltas
+            .usage
+            .add(bucket_id, UsageChange::of_part(record, 1));
         self.parts.put(wtxn, &key, &encode_value(record))?;
         Ok(())
     }
@@ -123,6 +130,7 @@ impl Index {
         upload_id: &UploadKey,
         deltas: &mut SpaceDeltas,
     ) -> EngineResult<()> {
+        let bucket_id = self.upload_bucket(wtxn, upload_id)?;
         self.uploads.delete(wtxn, upload_id)?;
         let first = part_key(upload_id, 0);
         let last = part_key(upload_id, u16::MAX);
@@ -132,6 +140,11 @@ impl Index {
             let (key, value) = entry?;
             let part_number = u16::from_be_bytes([key[16], key[17]]);
             let record: PartRecord = decode_value(value)?;
+            if let Some(bucket_id) = bucket_id {
+                deltas
+                    .usage
+                    .add(bucket_id, UsageChange::of_part(&record, -1));
+            }
             dropped.push((part_number, record.extents));
         }
         for (part_number, extents) in dropped {

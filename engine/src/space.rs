@@ -57,10 +57,13 @@ pub struct SegmentSpace {
     pub retired: bool,
 }
 
-/// Live-byte changes of one op, per segment, applied when the op succeeds.
+/// Live-byte changes of one op, per segment, applied when the op succeeds;
+/// and beside them the op's bucket usage changes (see `crate::usage`), which
+/// follow the same owners being added and dropped.
 #[derive(Debug, Default)]
 pub(crate) struct SpaceDeltas {
     by_segment: HashMap<u32, i64>,
+    pub(crate) usage: crate::usage::UsageDeltas,
 }
 
 impl SpaceDeltas {
@@ -72,6 +75,7 @@ impl SpaceDeltas {
         for (segment, delta) in other.by_segment {
             self.add(segment, delta);
         }
+        self.usage.merge(&other.usage);
     }
 }
 

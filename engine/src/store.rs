@@ -26,6 +26,10 @@ use crate::index::{Extent, Index, IndexOp, ObjectBody};
 use crate::inflight::InflightWrites;
 use crate::io::{AlignedBuf, Disk, DiskFile};
 use crate::limits::COMMIT_BATCH_OPS_MAX;
+use crate::usage::UsageDeltas;
+
+/// Told every committed op's bucket usage changes, on the shard's thread.
+pub type UsageObserver = Box<dyn Fn(&UsageDeltas)>;
 
 /// Where a shard keeps its files, and how big its segments are.
 #[derive(Clone, Debug)]
@@ -122,6 +126,8 @@ pub struct ShardStore<D: Disk> {
     /// Dropped by the commit loop when it ends; `drained` waits for that.
     loop_alive_tx: RefCell<Option<async_channel::Sender<()>>>,
     loop_alive_rx: async_channel::Receiver<()>,
+    /// The quota ledger of the layer above, when it set one.
+    usage_observer: RefCell<Option<UsageObserver>>,
 }
 
 impl<D: Disk> ShardStore<D> {
@@ -188,7 +194,14 @@ impl<D: Disk> ShardStore<D> {
             writer: RefCell::new(writer),
             pending_tx,
             pending_rx,
+            usage_observer: RefCell::new(None),
         }))
+    }
+
+    /// Sets the function told of every committed op's usage changes (before
+    /// the op's waiter is answered).
+    pub fn set_usage_observer(&self, observer: UsageObserver) {
+        *self.usage_observer.borrow_mut() = Some(observer);
     }
 
     pub fn index(&self) -> &Index {
@@ -429,7 +442,16 @@ impl<D: Disk> ShardStore<D> {
         drop(writer);
         match outcome {
             Ok(per_op) => {
+                let observer = self.usage_observer.borrow();
                 for (reply, result) in replies.into_iter().zip(per_op) {
+                    // The observer (quota ledger) sees the change before the
+                    // waiting request does, so its reservation is settled
+                    // against counters that already include its write.
+                    let result = result.map(|usage| {
+                        if let Some(observer) = observer.as_ref() {
+                            observer(&usage);
+                        }
+                    });
                     let _ = reply.send(result);
                 }
             }
@@ -442,7 +464,10 @@ impl<D: Disk> ShardStore<D> {
         }
     }
 
-    async fn commit_batch_durably(&self, ops: Vec<IndexOp>) -> EngineResult<Vec<EngineResult<()>>> {
+    async fn commit_batch_durably(
+        &self,
+        ops: Vec<IndexOp>,
+    ) -> EngineResult<Vec<EngineResult<UsageDeltas>>> {
         // Step 2: every segment written since the last sync is made durable.
         let unsynced = std::mem::take(&mut self.writer.borrow_mut().unsynced);
         for segment in &unsynced {
