@@ -55,6 +55,16 @@ enum AdminCommand {
     Policy(Box<admin_cli::PolicyArgs>),
     /// IAM roles, their trust and permission policies, on a running server.
     Role(Box<admin_cli::RoleArgs>),
+    /// Tenants, their quotas and bandwidth limits, on a running server (through its
+    /// admin API on the console port).
+    Tenant(Box<admin_cli::TenantArgs>),
+    /// A bucket's quota and usage on a running server (through its admin API).
+    Quota(Box<admin_cli::QuotaArgs>),
+    /// What each tenant stores and its traffic per day, on a running server
+    /// (through its admin API).
+    Usage(Box<admin_cli::UsageArgs>),
+    /// A running server's audit log (through its admin API).
+    Audit(Box<admin_cli::AuditArgs>),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -96,6 +106,17 @@ pub struct ServerArgs {
     /// Address the S3 API listens on (every shard binds it with SO_REUSEPORT).
     #[arg(long, env = "MAXIOFS_LISTEN", default_value = "0.0.0.0:9000")]
     pub listen: SocketAddr,
+
+    /// Address the console and the JSON admin API (`/api/v1`) listen on, served by
+    /// the control plane. TLS like the S3 port when --tls-cert is given. `off`
+    /// disables the listener.
+    #[arg(long, env = "MAXIOFS_CONSOLE_LISTEN", default_value = "0.0.0.0:9001")]
+    pub console_listen: String,
+
+    /// Days the audit log keeps its entries (older ones are deleted hourly).
+    #[arg(long, env = "MAXIOFS_AUDIT_RETENTION_DAYS", default_value_t = 90,
+        value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    pub audit_retention_days: u64,
 
     /// Number of data shards (one reactor thread each). Default: the number
     /// recorded in the data directory, else one per online core. A data
@@ -317,6 +338,10 @@ fn main() {
         Command::Admin(AdminCommand::Group(args)) => admin_cli::run_group(*args),
         Command::Admin(AdminCommand::Policy(args)) => admin_cli::run_policy(*args),
         Command::Admin(AdminCommand::Role(args)) => admin_cli::run_role(*args),
+        Command::Admin(AdminCommand::Tenant(args)) => admin_cli::run_tenant(*args),
+        Command::Admin(AdminCommand::Quota(args)) => admin_cli::run_quota(*args),
+        Command::Admin(AdminCommand::Usage(args)) => admin_cli::run_usage(*args),
+        Command::Admin(AdminCommand::Audit(args)) => admin_cli::run_audit(*args),
         Command::Check(args) => match check::run(&args) {
             Ok(check::Verdict::Clean) => 0,
             Ok(check::Verdict::ProblemsFound) => 1,

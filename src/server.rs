@@ -297,7 +297,7 @@ fn reconcile_buckets(catalog: &Catalog, indexes: &[Index]) -> Result<(), String>
                     .map_err(|err| err.to_string())?;
                 outcome
                     .into_iter()
-                    .collect::<Result<Vec<()>, _>>()
+                    .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -332,6 +332,7 @@ fn start(
         default_account,
         identity_cache,
         region: args.region.clone(),
+        quota_leases: Default::default(),
     };
     let control_thread = std::thread::Builder::new()
         .name("control".into())

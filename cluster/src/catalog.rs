@@ -80,8 +80,35 @@ CREATE TABLE IF NOT EXISTS bucket_owners (
 PRAGMA user_version = 4;
 ";
 
+/// Schema version 5: tenants (issue 16). The audit log (see `crate::audit`),
+/// and requests and bytes in and out per tenant, bucket and day.
+const SCHEMA_V5: &str = "
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_time ON audit_log (time_ms);
+CREATE TABLE IF NOT EXISTS traffic_daily (
+    account_id TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    day TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    bytes_in INTEGER NOT NULL,
+    bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (account_id, bucket, day)
+);
+PRAGMA user_version = 5;
+";
+
 /// The migrations in order: entry `i` brings a catalog to version `i + 1`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 #[derive(Debug)]
 pub enum CatalogError {

@@ -72,6 +72,55 @@ pub struct AccountRecord {
     /// 64 hex digits: the id S3 answers show as `Owner/ID`.
     pub canonical_id: String,
     pub created_ms: u64,
+    /// What the admin API and console show; the name when empty.
+    #[serde(default)]
+    pub display_name: String,
+    /// A suspended tenant's keys are refused; its data stays.
+    #[serde(default)]
+    pub suspended: bool,
+    #[serde(default)]
+    pub quota: TenantQuota,
+    #[serde(default)]
+    pub bandwidth: TenantBandwidth,
+}
+
+/// A tenant's quotas (`None`: unlimited).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TenantQuota {
+    pub storage_bytes: Option<u64>,
+    pub objects: Option<u64>,
+    pub buckets: Option<u64>,
+    pub access_keys: Option<u64>,
+}
+
+/// A tenant's bandwidth limits (`None`: unlimited).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TenantBandwidth {
+    pub in_bytes_per_second: Option<u64>,
+    pub out_bytes_per_second: Option<u64>,
+}
+
+/// How a user signs in to the admin API and console: an argon2 password
+/// hash, and TOTP (its secret sealed by the master key) once enrolled.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserLogin {
+    pub password_hash: Option<String>,
+    pub totp_sealed: Option<String>,
+    /// Enrolment started, not yet confirmed with a code.
+    pub totp_pending_sealed: Option<String>,
+    /// The last TOTP time step used (a code is good once).
+    pub totp_last_step: Option<u64>,
+    /// SHA-256 of each unused backup code.
+    pub backup_code_hashes: Vec<String>,
+}
+
+impl std::fmt::Debug for UserLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserLogin")
+            .field("has_password", &self.password_hash.is_some())
+            .field("totp_enabled", &self.totp_sealed.is_some())
+            .finish()
+    }
 }
 
 /// Inline policies by name (document as sent), and the ARNs of attached
@@ -92,6 +141,8 @@ pub struct UserRecord {
     /// Names of the groups the user is in, as the groups spell them.
     pub groups: Vec<String>,
     pub policies: PolicyHolder,
+    #[serde(default)]
+    pub login: UserLogin,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -374,6 +425,7 @@ mod tests {
             created_ms: 1,
             groups: vec![],
             policies: PolicyHolder::default(),
+            login: Default::default(),
         }
     }
 

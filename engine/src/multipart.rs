@@ -54,14 +54,10 @@ impl Index {
         if let Some(old) = self.parts.get(wtxn, &key)? {
             let old: PartRecord = decode_value(old)?;
             self.space_release(wtxn, &old.extents, &owner, deltas)?;
-            deltas
-                .usage
-                .add(bucket_id, UsageChange::of_part(&old, -1));
+            deltas.usage.add(bucket_id, UsageChange::of_part(&old, -1));
         }
         self.space_acquire(wtxn, &record.extents, &owner, deltas)?;
-        deltas
-            .usage
-            .add(bucket_id, UsageChange::of_part(record, 1));
+        deltas.usage.add(bucket_id, UsageChange::of_part(record, 1));
         self.parts.put(wtxn, &key, &encode_value(record))?;
         Ok(())
     }

@@ -178,7 +178,8 @@ impl Index {
             if usage == BucketUsage::default() {
                 self.bucket_usage_db.delete(wtxn, &key)?;
             } else {
-                self.bucket_usage_db.put(wtxn, &key, &encode_value(&usage))?;
+                self.bucket_usage_db
+                    .put(wtxn, &key, &encode_value(&usage))?;
             }
         }
         Ok(())
@@ -249,7 +250,8 @@ impl Index {
     pub fn usage_verify(&self) -> EngineResult<Vec<String>> {
         let counted = self.usage_recount()?;
         let stored: BTreeMap<u64, BucketUsage> = self.bucket_usages()?.into_iter().collect();
-        let buckets: std::collections::BTreeSet<&u64> = counted.keys().chain(stored.keys()).collect();
+        let buckets: std::collections::BTreeSet<&u64> =
+            counted.keys().chain(stored.keys()).collect();
         let mut problems = Vec::new();
         for bucket_id in buckets {
             let want = counted.get(bucket_id).copied().unwrap_or_default();
@@ -343,7 +345,18 @@ mod tests {
         let steps: Vec<(IndexOp, i64, i64)> = vec![
             (put("a", 100, VersionWrite::Unversioned), 100, 1),
             (put("a", 30, VersionWrite::Unversioned), -70, 0),
-            (put("a", 50, VersionWrite::New { seq: 5, null: false }), 50, 1),
+            (
+                put(
+                    "a",
+                    50,
+                    VersionWrite::New {
+                        seq: 5,
+                        null: false,
+                    },
+                ),
+                50,
+                1,
+            ),
             (
                 IndexOp::PutDeleteMarker {
                     bucket_id: 1,

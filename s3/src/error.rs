@@ -53,6 +53,8 @@ pub enum S3ErrorCode {
     PolicyTooLarge,
     ObjectLockConfigurationNotFoundError,
     PreconditionFailed,
+    /// A tenant or bucket quota would be exceeded (MaxIOFS's code; 403).
+    QuotaExceeded,
     RequestTimeTooSkewed,
     RequestTimeout,
     ServerSideEncryptionConfigurationNotFoundError,
@@ -109,6 +111,7 @@ impl S3ErrorCode {
             Self::NotModified => "NotModified",
             Self::PolicyTooLarge => "PolicyTooLarge",
             Self::PreconditionFailed => "PreconditionFailed",
+            Self::QuotaExceeded => "QuotaExceeded",
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
             Self::RequestTimeout => "RequestTimeout",
             Self::ServerSideEncryptionConfigurationNotFoundError => {
@@ -167,6 +170,7 @@ impl S3ErrorCode {
             Self::NotModified => 304,
             Self::PolicyTooLarge => 400,
             Self::PreconditionFailed => 412,
+            Self::QuotaExceeded => 403,
             Self::RequestTimeTooSkewed => 403,
             Self::RequestTimeout => 400,
             Self::ServerSideEncryptionConfigurationNotFoundError => 404,

@@ -160,6 +160,7 @@ impl S3Service {
             let verified =
                 sigv2::verify_v2_presigned(&v2, &query, &identity.secret, now_unix_seconds)?;
             check_session(&identity, head, route_query, now_ms)?;
+            check_tenant_active(&catalog, &identity)?;
             self.shard
                 .note_key_use(&query.credentials.access_key_id, "s3", now_ms);
             let identity = authenticated(identity, SIGNATURE_V2, AUTH_TYPE_QUERY);
@@ -171,6 +172,7 @@ impl S3Service {
                 let verified =
                     sigv2::verify_v2_header(&v2, &credentials, &identity.secret, now_unix_seconds)?;
                 check_session(&identity, head, route_query, now_ms)?;
+                check_tenant_active(&catalog, &identity)?;
                 self.shard
                     .note_key_use(&credentials.access_key_id, "s3", now_ms);
                 let identity = authenticated(identity, SIGNATURE_V2, AUTH_TYPE_HEADER);
@@ -196,6 +198,7 @@ impl S3Service {
             ));
         }
         check_session(&identity, head, route_query, now_ms)?;
+        check_tenant_active(&catalog, &identity)?;
         self.shard
             .note_key_use(&verified.access_key_id, scope_service(service), now_ms);
         let payload = PayloadMode::from_verified(&verified);
@@ -558,6 +561,25 @@ const AUTH_TYPE_QUERY: &str = "REST-QUERY-STRING";
 
 /// Temporary credentials work only with their session token (header or
 /// presigned query) and only until they expire, as on AWS.
+/// A suspended tenant's keys are refused (after their signature checked out,
+/// so the answer tells nothing to whoever does not hold the secret).
+fn check_tenant_active(
+    catalog: &crate::shard::CatalogSnapshot,
+    identity: &KeyIdentity,
+) -> S3Result<()> {
+    let suspended = catalog
+        .tenants
+        .get(&identity.principal.account_id)
+        .is_some_and(|tenant| tenant.suspended);
+    if suspended {
+        return Err(S3Error::new(
+            S3ErrorCode::AccessDenied,
+            "The account of this access key is suspended.",
+        ));
+    }
+    Ok(())
+}
+
 fn check_session(
     identity: &KeyIdentity,
     head: &http::RequestHead,

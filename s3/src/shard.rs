@@ -50,6 +50,8 @@ pub struct BucketInfo {
     pub owner_account: String,
     /// The bucket policy (PutBucketPolicy), as sent and as parsed.
     pub policy: Option<Arc<BucketPolicy>>,
+    /// The bucket's quota (admin API), enforced by its owner shard.
+    pub quota: crate::quota::StorageQuota,
 }
 
 /// A bucket policy: the document as the client sent it (GetBucketPolicy
@@ -84,6 +86,9 @@ pub struct CatalogSnapshot {
     pub keys: HashMap<String, Arc<iam::snapshot::KeyIdentity>>,
     /// Account id → account.
     pub accounts: HashMap<String, iam::snapshot::AccountInfo>,
+    /// Account id → what shards enforce of the tenant (only tenants that are
+    /// suspended or have quotas or bandwidth limits are listed).
+    pub tenants: HashMap<String, Arc<crate::quota::TenantLimits>>,
 }
 
 impl CatalogSnapshot {
@@ -117,6 +122,31 @@ pub enum ShardRequest {
     KeyLastUsed {
         access_key_id: String,
         reply: oneshot::Sender<Option<KeyUse>>,
+    },
+    /// Commit an index change on the owner, reserving or settling quota
+    /// with it (see `crate::quota`).
+    CommitCharged {
+        op: IndexOp,
+        charge: crate::quota::QuotaCharge,
+        reply: oneshot::Sender<S3Result<()>>,
+    },
+    /// Reserve room for a write before its body is read (the owner's ledger).
+    QuotaReserve {
+        ticket: crate::quota::Ticket,
+        reply: oneshot::Sender<S3Result<()>>,
+    },
+    /// Give back a reservation whose write will not commit.
+    QuotaRelease { ticket: crate::quota::Ticket },
+    /// The control plane takes back the unused part of a tenant's
+    /// allotment: the shard keeps its usage plus reservations and answers it.
+    QuotaSync {
+        account: String,
+        generation: u64,
+        reply: oneshot::Sender<crate::quota::Allotment>,
+    },
+    /// The usage counters of every bucket this shard owns.
+    BucketUsages {
+        reply: oneshot::Sender<Vec<(u64, engine::usage::BucketUsage)>>,
     },
     /// Swap in a newer catalog snapshot; replies once installed.
     InstallCatalog {
@@ -165,6 +195,19 @@ pub enum ControlRequest {
         request: crate::query::QueryRequest,
         facts: crate::query::RequestFacts,
         reply: oneshot::Sender<crate::query::QueryAnswer>,
+    },
+    /// A shard needs a larger allotment of a tenant's quota: `bytes` and
+    /// `objects` are the totals it needs there (see `crate::quota`).
+    QuotaLease {
+        shard: u16,
+        account: String,
+        bytes: u64,
+        objects: u64,
+        reply: oneshot::Sender<crate::quota::LeaseAnswer>,
+    },
+    /// The newest published snapshot.
+    CurrentSnapshot {
+        reply: oneshot::Sender<Arc<CatalogSnapshot>>,
     },
     /// Sets (`Some`) or removes (`None`) one named setting of the bucket with
     /// id `bucket_id` (by id, for the same reason as above).
@@ -218,6 +261,9 @@ pub struct Shard {
     pub serving_shards: Arc<AtomicUsize>,
     /// Access key id → its last authenticated use here (since start).
     key_uses: RefCell<HashMap<String, KeyUse>>,
+    /// Quotas of the buckets this shard owns (shared with the store's usage
+    /// observer, on this thread).
+    pub quota: Rc<RefCell<crate::quota::QuotaLedger>>,
 }
 
 impl Shard {
@@ -232,7 +278,19 @@ impl Shard {
         catalog: Arc<CatalogSnapshot>,
         serving_shards: Arc<AtomicUsize>,
     ) -> Shard {
+        let usages = store.index().bucket_usages().unwrap_or_else(|err| {
+            tracing::error!(shard = id, %err, "bucket usage counters unreadable; counting from zero");
+            Vec::new()
+        });
+        let quota = Rc::new(RefCell::new(crate::quota::QuotaLedger::new(
+            &usages, &catalog, id,
+        )));
+        let observer = quota.clone();
+        store.set_usage_observer(Box::new(move |deltas| {
+            observer.borrow_mut().observe(deltas)
+        }));
         Shard {
+            quota,
             id,
             shard_count: peers.len() as u16,
             settings,
@@ -278,6 +336,7 @@ impl Shard {
     pub fn install_catalog(&self, snapshot: Arc<CatalogSnapshot>) {
         let mut current = self.catalog.borrow_mut();
         if snapshot.version > current.version {
+            self.quota.borrow_mut().refresh_accounts(&snapshot, self.id);
             *current = snapshot;
         }
     }
@@ -350,12 +409,61 @@ impl Shard {
         owner: u16,
         op: IndexOp,
         hold: Option<WriteHold>,
-    ) -> EngineResult<()> {
-        let result = self.commit(owner, op).await;
+        quota: crate::quota::QuotaHold,
+    ) -> S3Result<()> {
+        let charge = quota.into_charge();
+        let result = match charge {
+            crate::quota::QuotaCharge::None => self
+                .commit(owner, op)
+                .await
+                .map_err(crate::ops::engine_error),
+            charge => self.commit_charged(owner, op, charge).await,
+        };
         if let Some(hold) = hold {
             hold.committed();
         }
         result
+    }
+
+    /// Commits `op` on the owner with its quota charge (reserve and commit,
+    /// or commit and settle); the reservation is released whatever happens.
+    pub(crate) async fn commit_charged(
+        &self,
+        owner: u16,
+        op: IndexOp,
+        charge: crate::quota::QuotaCharge,
+    ) -> S3Result<()> {
+        if owner == self.id {
+            return self.commit_charged_here(op, charge).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        let unavailable = || S3Error::new(S3ErrorCode::SlowDown, "shard unavailable");
+        self.peers[owner as usize]
+            .send(ShardRequest::CommitCharged { op, charge, reply })
+            .await
+            .map_err(|_| unavailable())?;
+        answer.await.map_err(|_| unavailable())?
+    }
+
+    async fn commit_charged_here(
+        &self,
+        op: IndexOp,
+        charge: crate::quota::QuotaCharge,
+    ) -> S3Result<()> {
+        use crate::quota::QuotaCharge;
+        let ticket = match charge {
+            QuotaCharge::None => None,
+            QuotaCharge::Settle(ticket) => Some(ticket),
+            QuotaCharge::Reserve(ticket) => {
+                self.quota_reserve_here(&ticket).await?;
+                Some(ticket)
+            }
+        };
+        let result = self.store.commit(op).await;
+        if let Some(ticket) = ticket {
+            self.quota.borrow_mut().release(&ticket);
+        }
+        result.map_err(crate::ops::engine_error)
     }
 
     /// Tells the owner that the write of `object_id` ends without a commit.
@@ -486,6 +594,27 @@ async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
         } => {
             let used = shard.key_uses.borrow().get(&access_key_id).copied();
             let _ = reply.send(used);
+        }
+        ShardRequest::CommitCharged { op, charge, reply } => {
+            let _ = reply.send(shard.commit_charged_here(op, charge).await);
+        }
+        ShardRequest::QuotaReserve { ticket, reply } => {
+            let _ = reply.send(shard.quota_reserve_here(&ticket).await);
+        }
+        ShardRequest::QuotaRelease { ticket } => shard.quota.borrow_mut().release(&ticket),
+        ShardRequest::QuotaSync {
+            account,
+            generation,
+            reply,
+        } => {
+            let _ = reply.send(shard.quota.borrow_mut().sync(&account, generation));
+        }
+        ShardRequest::BucketUsages { reply } => {
+            let usages = shard.store.index().bucket_usages().unwrap_or_else(|err| {
+                tracing::error!(shard = shard.id, %err, "bucket usage counters unreadable");
+                Vec::new()
+            });
+            let _ = reply.send(usages);
         }
         ShardRequest::InstallCatalog { snapshot, reply } => {
             shard.install_catalog(snapshot);

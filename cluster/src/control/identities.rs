@@ -27,6 +27,9 @@ pub struct IdentityCache {
     policies: HashMap<String, Arc<iam::Policy>>,
     /// Document → parsed bucket policy.
     bucket_policies: HashMap<String, Arc<BucketPolicy>>,
+    /// Account id → its bandwidth schedule, shared by every shard and kept
+    /// across snapshots (a new one would forget the transfers in progress).
+    throttles: HashMap<String, Arc<s3::throttle::TenantThrottle>>,
 }
 
 /// What stands in for a stored policy that no longer parses (a newer
@@ -37,6 +40,23 @@ const DENY_ALL_POLICY: &str =
 const DENY_ALL_BUCKET_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::*","arn:aws:s3:::*/*"]}]}"#;
 
 impl IdentityCache {
+    /// The account's bandwidth schedule, with its limits set as given.
+    pub fn throttle(
+        &mut self,
+        account: &str,
+        in_bytes_per_second: Option<u64>,
+        out_bytes_per_second: Option<u64>,
+    ) -> Arc<s3::throttle::TenantThrottle> {
+        let throttle = self
+            .throttles
+            .entry(account.to_owned())
+            .or_default()
+            .clone();
+        throttle.inbound.set(in_bytes_per_second);
+        throttle.outbound.set(out_bytes_per_second);
+        throttle
+    }
+
     fn open(
         &mut self,
         master: &MasterKey,

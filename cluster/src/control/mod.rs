@@ -5,6 +5,8 @@
 
 pub mod iam;
 pub mod identities;
+pub mod quota;
+pub mod tenants;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -37,10 +39,34 @@ pub struct ControlPlane {
     pub identity_cache: IdentityCache,
     /// The server's region (`--region`).
     pub region: String,
+    /// How much of each tenant's quota every shard holds.
+    pub quota_leases: quota::QuotaLeases,
 }
 
 /// The name of the bucket setting holding a bucket's policy document.
 pub const SETTING_POLICY: &str = "policy";
+/// The bucket setting holding a bucket's quota (`{"storage_bytes", "objects"}`).
+pub const SETTING_QUOTA: &str = "quota";
+
+/// A bucket's quota as its setting stores it; unreadable means unlimited
+/// (and is logged): the setting is only ever written by the admin API.
+pub fn bucket_quota_from_setting(value: &str) -> s3::quota::StorageQuota {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        storage_bytes: Option<u64>,
+        objects: Option<u64>,
+    }
+    match serde_json::from_str::<Stored>(value) {
+        Ok(stored) => s3::quota::StorageQuota {
+            bytes: stored.storage_bytes,
+            objects: stored.objects,
+        },
+        Err(err) => {
+            tracing::error!(%err, "a bucket quota setting does not parse; treated as unlimited");
+            s3::quota::StorageQuota::default()
+        }
+    }
+}
 
 /// The default account's id, creating the account at first start: twelve
 /// random digits and a random canonical id, as AWS's look.
@@ -54,6 +80,10 @@ pub fn ensure_default_account(catalog: &Catalog) -> Result<String, CatalogError>
         name: DEFAULT_ACCOUNT_NAME.to_owned(),
         canonical_id: crate::credentials::random_from(b"0123456789abcdef", 64),
         created_ms: now_ms(),
+        display_name: String::new(),
+        suspended: false,
+        quota: Default::default(),
+        bandwidth: Default::default(),
     };
     catalog.write_records(&[crate::directory::RecordChange::put(&id, &account)])?;
     catalog.set_setting(SETTING_DEFAULT_ACCOUNT, &id)?;
@@ -112,6 +142,9 @@ pub fn load_snapshot(
                     .unwrap_or_else(|| default_account.to_owned()),
                 policy: setting(&row.id, SETTING_POLICY)
                     .map(|document| cache.bucket_policy(&row.name, document)),
+                quota: setting(&row.id, SETTING_QUOTA)
+                    .map(bucket_quota_from_setting)
+                    .unwrap_or_default(),
             };
             (row.name, info)
         })
@@ -124,11 +157,38 @@ pub fn load_snapshot(
     cache.retain_bucket_policies(&live);
     let identities =
         identities::load_identities(catalog, master, cache, default_account, now_ms())?;
+    let mut tenants = HashMap::new();
+    for (_, account) in catalog.all_records::<AccountRecord>()? {
+        let bandwidth = account.bandwidth;
+        let limited =
+            bandwidth.in_bytes_per_second.is_some() || bandwidth.out_bytes_per_second.is_some();
+        let quota = s3::quota::StorageQuota {
+            bytes: account.quota.storage_bytes,
+            objects: account.quota.objects,
+        };
+        if !account.suspended && quota.is_unlimited() && !limited {
+            continue;
+        }
+        let throttle = limited.then(|| {
+            cache.throttle(
+                &account.id,
+                bandwidth.in_bytes_per_second,
+                bandwidth.out_bytes_per_second,
+            )
+        });
+        let limits = s3::quota::TenantLimits {
+            suspended: account.suspended,
+            quota,
+            throttle,
+        };
+        tenants.insert(account.id.clone(), Arc::new(limits));
+    }
     Ok(CatalogSnapshot {
         version,
         buckets,
         keys: identities.keys,
         accounts: identities.accounts,
+        tenants,
     })
 }
 
@@ -231,6 +291,19 @@ impl ControlPlane {
                     let outcome = self.query(&access_key_id, &request, &facts).await;
                     let _ = reply.send(outcome);
                 }
+                ControlRequest::QuotaLease {
+                    shard,
+                    account,
+                    bytes,
+                    objects,
+                    reply,
+                } => {
+                    let answer = self.quota_lease(shard, &account, bytes, objects).await;
+                    let _ = reply.send(answer);
+                }
+                ControlRequest::CurrentSnapshot { reply } => {
+                    let _ = reply.send(self.snapshot.clone());
+                }
                 ControlRequest::SetBucketEncryption {
                     bucket_id,
                     encryption,
@@ -283,6 +356,23 @@ impl ControlPlane {
                 ));
             }
             return Err(catalog_error(CatalogError::BucketExists));
+        }
+        let bucket_quota = tenants::account_record(&self.catalog, owner_account)
+            .map_err(catalog_error)?
+            .and_then(|account| account.quota.buckets);
+        if let Some(limit) = bucket_quota {
+            let owned = self
+                .snapshot
+                .buckets
+                .values()
+                .filter(|bucket| bucket.owner_account == owner_account)
+                .count() as u64;
+            if owned >= limit {
+                return Err(S3Error::new(
+                    S3ErrorCode::QuotaExceeded,
+                    format!("The tenant's bucket quota ({limit} buckets) would be exceeded."),
+                ));
+            }
         }
         let id = self.catalog.next_bucket_id().map_err(catalog_error)?;
         let owner_shard = engine::shard_for(name, self.shards.len()) as u16;

@@ -232,6 +232,11 @@ pub async fn copy_object(
         meta.extend(source_tags.cloned());
     }
     let same_shard = source.bucket.owner_shard == bucket.owner_shard;
+    let size_bytes = source.record.size_bytes;
+    let small = size_bytes <= engine::limits::INLINE_OBJECT_BYTES_MAX as u64;
+    let quota = shard
+        .quota_hold(&bucket, Some(size_bytes), 1, small)
+        .await?;
     let mut hold = None;
     let (body, etag) = match encryption {
         CopyEncryption::Share(encryption_meta) if same_shard => {
@@ -294,9 +299,8 @@ pub async fn copy_object(
         version,
     };
     shard
-        .commit_write(bucket.owner_shard, op, hold)
-        .await
-        .map_err(engine_error)?;
+        .commit_write(bucket.owner_shard, op, hold, quota)
+        .await?;
     let mut headers = encryption_headers;
     headers.extend(crate::ops::versioning::version_id_header(version));
     if let Some(source_version) = source.version_id.clone() {
@@ -363,6 +367,14 @@ pub async fn upload_part_copy(
         crate::sse::key_of(encryption, &source.record.meta, source_customer.as_ref())?,
         crate::sse::key_of(encryption, &upload_record.meta, dest_customer.as_ref())?,
     );
+    let span_bytes = if span.end_inclusive == u64::MAX {
+        0
+    } else {
+        span.end_inclusive - span.start + 1
+    };
+    let quota = shard
+        .quota_hold(&bucket, Some(span_bytes), 0, false)
+        .await?;
     let (extents, md5, size_bytes, hold) =
         copy_bytes(shard, &source.record.body, span, &bucket, keys).await?;
     let etag = hex::encode(md5);
@@ -379,9 +391,8 @@ pub async fn upload_part_copy(
         record,
     };
     shard
-        .commit_write(bucket.owner_shard, op, hold)
-        .await
-        .map_err(engine_error)?;
+        .commit_write(bucket.owner_shard, op, hold, quota)
+        .await?;
     let mut out = Vec::new();
     xml::copy_part_result(&mut out, &etag, ctx.now_ms);
     ctx.respond_xml(ex, out).await

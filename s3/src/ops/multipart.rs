@@ -239,7 +239,8 @@ pub async fn upload_part(
         &upload_record.meta,
         customer.as_ref(),
     )?;
-    let ingested = receive_body(shard, ctx, ex, &bucket, Inline::Never, data_key.as_ref()).await?;
+    let ingested =
+        receive_body(shard, ctx, ex, &bucket, Inline::Never, data_key.as_ref(), 0).await?;
     let ObjectBody::Extents(extents) = ingested.body else {
         unreachable!("parts are never inline")
     };
@@ -266,9 +267,8 @@ pub async fn upload_part(
         record,
     };
     shard
-        .commit_write(bucket.owner_shard, op, ingested.hold)
-        .await
-        .map_err(engine_error)?;
+        .commit_write(bucket.owner_shard, op, ingested.hold, ingested.quota)
+        .await?;
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -441,10 +441,12 @@ pub async fn complete_multipart_upload(
                 condition,
                 version,
             };
+            // The object's bytes are the parts' (already counted); it adds
+            // one object, reserved by the commit.
+            let quota = shard.quota_hold(&bucket, Some(0), 1, true).await?;
             shard
-                .commit(bucket.owner_shard, op)
-                .await
-                .map_err(engine_error)?;
+                .commit_write(bucket.owner_shard, op, None, quota)
+                .await?;
             (etag, checksum, version)
         }
         None => (

@@ -48,6 +48,8 @@ pub(crate) struct Ingested {
     pub body: ObjectBody,
     /// Held from the first append until the commit (none for inline bodies).
     pub hold: Option<WriteHold>,
+    /// The quota reserved for the body before it was read.
+    pub quota: crate::quota::QuotaHold,
 }
 
 /// Whether a small body may live inline in the index. Multipart parts may
@@ -68,6 +70,7 @@ pub(crate) async fn receive_body(
     bucket: &BucketInfo,
     inline: Inline,
     key: Option<&DataKey>,
+    objects: u64,
 ) -> S3Result<Ingested> {
     let content_md5 = parse_content_md5(ex.head().header("content-md5"))?;
     let checksum_expected = header_checksum(ex.head())?;
@@ -91,7 +94,16 @@ pub(crate) async fn receive_body(
             "Your proposed upload exceeds the maximum allowed object size.",
         ));
     }
-    let ingested = ingest(shard, bucket, &mut payload, checksum_algorithm, inline, key).await?;
+    // Reserved before a byte is read, so a write that does not fit stores
+    // nothing; a small body is stored only by its commit, which reserves.
+    let declared = payload.declared_len_bytes();
+    let at_commit = inline == Inline::Allowed
+        && declared.is_some_and(|len| len <= INLINE_OBJECT_BYTES_MAX as u64);
+    let quota = shard
+        .quota_hold(bucket, declared, objects, at_commit)
+        .await?;
+    let mut ingested = ingest(shard, bucket, &mut payload, checksum_algorithm, inline, key).await?;
+    ingested.quota = quota;
     let trailer_checksum = payload.finish()?;
     // The closing blank line of an unsigned trailer is optional, so a body cut
     // right after the last chunk would parse: the announced trailer must be there.
@@ -143,8 +155,16 @@ pub async fn put_object(
         crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, ex.head())?;
     let (data_key, sse_meta) = sse.unzip();
     meta.extend(sse_meta.into_iter().flatten());
-    let ingested =
-        receive_body(shard, ctx, ex, &bucket, Inline::Allowed, data_key.as_ref()).await?;
+    let ingested = receive_body(
+        shard,
+        ctx,
+        ex,
+        &bucket,
+        Inline::Allowed,
+        data_key.as_ref(),
+        1,
+    )
+    .await?;
     let etag = crate::sse::etag_for(ingested.md5, &meta);
     if let Some(checksum) = &ingested.checksum {
         meta.push((
@@ -171,9 +191,8 @@ pub async fn put_object(
         version,
     };
     shard
-        .commit_write(bucket.owner_shard, op, ingested.hold)
-        .await
-        .map_err(engine_error)?;
+        .commit_write(bucket.owner_shard, op, ingested.hold, ingested.quota)
+        .await?;
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -527,6 +546,7 @@ fn finish_ingest(
         checksum: checksum.map(ChecksumHasher::finalize),
         body,
         hold,
+        quota: crate::quota::QuotaHold::Unlimited,
     }
 }
 

@@ -52,6 +52,8 @@ fn create_access_key(call: &Call<'_>) -> CallResult {
             "Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER_MAX}"
         )));
     }
+    crate::control::tenants::check_access_key_quota(call.catalog, &call.account)
+        .map_err(limit_exceeded)?;
     let secret = crate::credentials::random_secret();
     let key = AccessKeyRecord {
         id: crate::credentials::random_id("AKIA"),

@@ -10,7 +10,7 @@
 
 mod groups;
 mod keys;
-mod policies;
+pub(crate) mod policies;
 mod roles;
 mod sts;
 mod users;
@@ -232,6 +232,22 @@ impl Call<'_> {
             resource,
             "identity changed"
         );
+        let entry = crate::audit::AuditEntry {
+            time_ms: self.now_ms,
+            actor: self.caller.principal.arn.clone(),
+            source: self
+                .facts
+                .get("aws:sourceip")
+                .and_then(|ips| ips.first().cloned())
+                .unwrap_or_default(),
+            action: action.to_owned(),
+            target: resource.to_owned(),
+            outcome: "success".to_owned(),
+            ..Default::default()
+        };
+        if let Err(err) = self.catalog.audit_append(&entry) {
+            tracing::error!(%err, "audit entry not written");
+        }
     }
 
     pub fn write(&self, changes: &[RecordChange]) -> Result<(), QueryError> {

@@ -45,9 +45,27 @@ pub(crate) const AWS_MANAGED_POLICIES: &[(&str, &str)] = &[
         "IAMReadOnlyAccess",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GenerateCredentialReport","iam:GenerateServiceLastAccessedDetails","iam:Get*","iam:List*","iam:SimulateCustomPolicy","iam:SimulatePrincipalPolicy"],"Resource":"*"}]}"#,
     ),
+    // The admin API's roles (see `crate::control::tenants`): built-in
+    // managed policies, evaluated by the same engine as every other policy.
+    (
+        crate::control::tenants::ROLE_SYSTEM_ADMIN_POLICY,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    ),
+    (
+        crate::control::tenants::ROLE_TENANT_ADMIN_POLICY,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","iam:*","sts:*"],"Resource":"*"},{"Effect":"Allow","Action":["admin:GetTenant","admin:ListUsers","admin:GetUser","admin:CreateUser","admin:UpdateUser","admin:DeleteUser","admin:ListKeys","admin:CreateKey","admin:DeleteKey","admin:ListBuckets","admin:GetBucket","admin:PutBucketQuota","admin:GetUsage","admin:GetAudit"],"Resource":"arn:aws:admin:::tenant/${aws:PrincipalAccount}"}]}"#,
+    ),
+    (
+        crate::control::tenants::ROLE_USER_POLICY,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+    ),
+    (
+        crate::control::tenants::ROLE_READ_ONLY_POLICY,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"},{"Effect":"Allow","Action":["admin:GetTenant","admin:ListBuckets","admin:GetBucket","admin:GetUsage"],"Resource":"arn:aws:admin:::tenant/${aws:PrincipalAccount}"}]}"#,
+    ),
 ];
 
-const AWS_MANAGED_PREFIX: &str = "arn:aws:iam::aws:policy/";
+pub(crate) const AWS_MANAGED_PREFIX: &str = "arn:aws:iam::aws:policy/";
 
 /// The document of an AWS-managed policy, by ARN.
 pub(crate) fn aws_managed_policy(arn: &str) -> Option<&'static str> {
@@ -84,6 +102,17 @@ enum Resolved {
 fn resolve(call: &Call<'_>, arn: &str) -> Result<Resolved, QueryError> {
     let missing = || no_such_entity(format!("Policy {arn} does not exist or is not attachable."));
     if let Some(name) = arn.strip_prefix(AWS_MANAGED_PREFIX) {
+        // Only the system's root makes system admins: a tenant admin may
+        // manage its own users, never lift one above its tenant.
+        if name == crate::control::tenants::ROLE_SYSTEM_ADMIN_POLICY
+            && call.caller.principal.kind != iam::PrincipalKind::SystemRoot
+        {
+            return Err(QueryError::new(
+                "AccessDenied",
+                403,
+                format!("Only the root may attach {arn}."),
+            ));
+        }
         return AWS_MANAGED_POLICIES
             .iter()
             .find(|(known, _)| *known == name)

@@ -72,6 +72,7 @@ fn create_user(call: &Call<'_>) -> CallResult {
         created_ms: call.now_ms,
         groups: Vec::new(),
         policies: PolicyHolder::default(),
+        login: Default::default(),
     };
     call.write(&[RecordChange::put(&call.account, &user)])?;
     call.audit("iam:CreateUser", &arn);
