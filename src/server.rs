@@ -333,10 +333,15 @@ fn start(
         identity_cache,
         region: args.region.clone(),
         quota_leases: Default::default(),
+        admin: Default::default(),
+        audit_retention_days: args.audit_retention_days,
+        audit_pruned_ms: 0,
     };
+    let console = console_listener(&args)?;
+    let console_tls = tls.clone();
     let control_thread = std::thread::Builder::new()
         .name("control".into())
-        .spawn(move || run_control(control, control_rx))
+        .spawn(move || run_control(control, control_rx, console, console_tls))
         .map_err(|err| err.to_string())?;
     let serving = Arc::new(AtomicUsize::new(0));
     let http_done = Arc::new(AtomicUsize::new(0));
@@ -395,15 +400,68 @@ fn start(
     Ok(runtime)
 }
 
-fn run_control(control: ControlPlane, requests: async_channel::Receiver<ControlRequest>) {
+/// Binds the console port (`--console-listen`) before any thread starts, so
+/// a taken port fails the start with a clear message; `off` disables it.
+fn console_listener(args: &ServerArgs) -> Result<Option<std::net::TcpListener>, String> {
+    if args.console_listen == "off" {
+        return Ok(None);
+    }
+    let address: std::net::SocketAddr = args.console_listen.parse().map_err(|err| {
+        format!(
+            "--console-listen {}: {err} (an address:port, or off)",
+            args.console_listen
+        )
+    })?;
+    let listener = std::net::TcpListener::bind(address)
+        .map_err(|err| format!("cannot listen on the console port {address}: {err}"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|err| err.to_string())?;
+    Ok(Some(listener))
+}
+
+fn run_control(
+    control: ControlPlane,
+    requests: async_channel::Receiver<ControlRequest>,
+    console: Option<std::net::TcpListener>,
+    tls: Option<http::TlsConfig>,
+) {
     let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
         .enable_timer()
         .build()
         .expect("control-plane runtime");
     runtime.block_on(async move {
         monoio::spawn(trim_memory_periodically());
-        control.run(requests).await
+        let (admin_tx, admin_rx) = async_channel::bounded(CONTROL_INBOX_REQUESTS_MAX);
+        let (_stop_console, console_stopped) = http::shutdown_signal();
+        if let Some(listener) = console {
+            match monoio::net::TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    let handler = cluster::admin::server::AdminHandler::new(admin_tx.clone());
+                    monoio::spawn(async move {
+                        if let Err(err) =
+                            http::serve(listener, handler, console_limits(), console_stopped, tls)
+                                .await
+                        {
+                            tracing::error!(%err, "console listener stopped");
+                        }
+                    });
+                }
+                Err(err) => tracing::error!(%err, "console listener unusable"),
+            }
+        }
+        drop(admin_tx);
+        control.run(requests, admin_rx).await
     });
+}
+
+/// Limits of the console port: a few operators and scripts, not backup fleets.
+fn console_limits() -> http::ServerLimits {
+    http::ServerLimits {
+        connections_max: 1024,
+        connections_per_client_max: 256,
+        ..http::ServerLimits::default()
+    }
 }
 
 /// Gives the heap pages freed after a burst (thousands of connections, each

@@ -9,6 +9,9 @@
 //! enums and snapshots defined in `s3` and `iam`.
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod audit;
+pub mod auth;
 pub mod catalog;
 pub mod control;
 pub mod credentials;

@@ -145,6 +145,8 @@ impl IdentityCache {
 pub struct Identities {
     pub keys: HashMap<String, Arc<KeyIdentity>>,
     pub accounts: HashMap<String, AccountInfo>,
+    /// `<account id>/<user name, lower case>` → principal.
+    pub users: HashMap<String, Arc<iam::Principal>>,
 }
 
 pub fn load_identities(
@@ -166,6 +168,7 @@ pub fn load_identities(
         );
     }
     let mut keys = HashMap::new();
+    let mut all_users = HashMap::new();
     let mut live_secrets = HashSet::new();
     let mut live_documents = HashSet::new();
     let root = Arc::new(root_principal(
@@ -244,6 +247,10 @@ pub fn load_identities(
                 session_policies: Vec::new(),
             };
             let principal = Arc::new(principal);
+            all_users.insert(
+                format!("{account_id}/{}", user.name.to_ascii_lowercase()),
+                principal.clone(),
+            );
             users_by_id.insert(user.id.clone(), principal.clone());
             users.insert(user.name.to_ascii_lowercase(), principal);
         }
@@ -355,7 +362,11 @@ pub fn load_identities(
         }
     }
     cache.retain(&live_secrets, &live_documents);
-    Ok(Identities { keys, accounts })
+    Ok(Identities {
+        keys,
+        accounts,
+        users: all_users,
+    })
 }
 
 /// Appends a holder's inline and attached policies, parsed.

@@ -41,7 +41,16 @@ pub struct ControlPlane {
     pub region: String,
     /// How much of each tenant's quota every shard holds.
     pub quota_leases: quota::QuotaLeases,
+    /// Admin API sessions and login throttles.
+    pub admin: crate::admin::AdminState,
+    /// Audit entries older than this many days are deleted.
+    pub audit_retention_days: u64,
+    /// When the audit log was last pruned.
+    pub audit_pruned_ms: u64,
 }
+
+/// How often the audit log is pruned (checked as requests arrive).
+const AUDIT_PRUNE_INTERVAL_MS: u64 = 3600 * 1000;
 
 /// The name of the bucket setting holding a bucket's policy document.
 pub const SETTING_POLICY: &str = "policy";
@@ -189,6 +198,7 @@ pub fn load_snapshot(
         keys: identities.keys,
         accounts: identities.accounts,
         tenants,
+        users: identities.users,
     })
 }
 
@@ -242,8 +252,41 @@ fn catalog_error(err: CatalogError) -> S3Error {
 }
 
 impl ControlPlane {
-    pub async fn run(mut self, requests: async_channel::Receiver<ControlRequest>) {
-        while let Ok(request) = requests.recv().await {
+    /// Serves the shards' requests and the admin API's calls, one at a time,
+    /// until the shards' channel closes.
+    pub async fn run(
+        mut self,
+        requests: async_channel::Receiver<ControlRequest>,
+        admin_calls: async_channel::Receiver<crate::admin::AdminCall>,
+    ) {
+        use futures_util::future::{select, Either};
+        let mut admin_open = true;
+        loop {
+            let request = if admin_open {
+                let shard_next = std::pin::pin!(requests.recv());
+                let admin_next = std::pin::pin!(admin_calls.recv());
+                // Receiving is cancel-safe: the call not taken stays queued.
+                match select(shard_next, admin_next).await {
+                    Either::Left((Ok(request), _)) => request,
+                    Either::Left((Err(_), _)) => break,
+                    Either::Right((Ok(call), _)) => {
+                        self.prune_audit_when_due();
+                        let answer = self.admin_call(call.request).await;
+                        let _ = call.reply.send(answer);
+                        continue;
+                    }
+                    Either::Right((Err(_), _)) => {
+                        admin_open = false;
+                        continue;
+                    }
+                }
+            } else {
+                match requests.recv().await {
+                    Ok(request) => request,
+                    Err(_) => break,
+                }
+            };
+            self.prune_audit_when_due();
             match request {
                 ControlRequest::CreateBucket {
                     name,
@@ -313,6 +356,20 @@ impl ControlPlane {
                     let _ = reply.send(outcome);
                 }
             }
+        }
+    }
+
+    fn prune_audit_when_due(&mut self) {
+        let now = now_ms();
+        if now.saturating_sub(self.audit_pruned_ms) < AUDIT_PRUNE_INTERVAL_MS {
+            return;
+        }
+        self.audit_pruned_ms = now;
+        let before = now.saturating_sub(self.audit_retention_days.saturating_mul(86_400_000));
+        match self.catalog.audit_prune(before) {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "audit entries past their retention deleted"),
+            Err(err) => tracing::error!(%err, "audit log prune failed"),
         }
     }
 
@@ -576,7 +633,7 @@ impl ControlPlane {
         latest
     }
 
-    async fn publish(&mut self) -> S3Result<Arc<CatalogSnapshot>> {
+    pub(crate) async fn publish(&mut self) -> S3Result<Arc<CatalogSnapshot>> {
         let next = load_snapshot(
             &self.catalog,
             self.snapshot.version + 1,

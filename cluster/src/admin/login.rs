@@ -1,0 +1,312 @@
+//! `/api/v1/auth/*`: login (the root with its access key id and secret,
+//! users as `<tenant>/<name>` with their argon2-hashed password and, once
+//! enrolled, a TOTP code or a backup code), logout, the current session, and
+//! TOTP enrolment. Failed logins count per login name (5 in 15 minutes lock
+//! it for 15 minutes, audited) and per source address.
+
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::{
+    json_body, rfc3339, string_field, user_subject, AdminError, AdminRequest, AdminResponse,
+    AdminResult, Caller, ROOT_SUBJECT, SESSION_COOKIE, SESSION_TTL_MS,
+};
+use crate::auth::lockout::FailureOutcome;
+use crate::auth::{password, token, totp};
+use crate::control::tenants::{account_by_name, role_of};
+use crate::control::ControlPlane;
+use crate::directory::{RecordChange, UserRecord};
+
+/// Backup codes handed out at enrolment.
+const BACKUP_CODES: usize = 10;
+
+fn invalid_credentials() -> AdminError {
+    AdminError::new(
+        401,
+        "InvalidCredentials",
+        "The user name or password is wrong.",
+    )
+}
+
+impl ControlPlane {
+    pub(super) fn admin_login(&mut self, request: &AdminRequest, now_ms: u64) -> AdminResult {
+        let body = json_body(request)?;
+        let username = string_field(&body, "username")?.unwrap_or("").to_owned();
+        let secret = string_field(&body, "password")?.unwrap_or("").to_owned();
+        let code = string_field(&body, "totp")?.map(str::to_owned);
+        if username.is_empty() || username.len() > 256 || secret.len() > 1024 {
+            return Err(AdminError::bad_request(
+                "username and password are required.",
+            ));
+        }
+        if self
+            .admin
+            .sources
+            .check_source(request.source, now_ms)
+            .is_err()
+        {
+            self.admin_audit_entry(request, &username, "login", &username, "throttled", "");
+            return Err(AdminError::new(
+                429,
+                "TooManyRequests",
+                "Too many failed logins from this address; wait a minute.",
+            ));
+        }
+        if let Err(locked) = self.admin.limiter.check(&username, now_ms) {
+            self.admin_audit_entry(request, &username, "login", &username, "locked", "");
+            return Err(AdminError::new(
+                403,
+                "AccountLocked",
+                format!(
+                    "Too many failed logins: locked until {}.",
+                    rfc3339(locked.until_ms)
+                ),
+            ));
+        }
+        let verdict = self.admin_check_credentials(&username, &secret, code.as_deref(), now_ms);
+        let (subject, user) = match verdict {
+            Ok(found) => found,
+            Err(error) if error.code == "TotpRequired" => return Err(error),
+            Err(error) => {
+                self.admin
+                    .sources
+                    .record_source_failure(request.source, now_ms);
+                match self.admin.limiter.record_failure(&username, now_ms) {
+                    FailureOutcome::LockedNow { until_ms } => {
+                        self.admin_audit_entry(
+                            request, &username, "login", &username, "failure", "",
+                        );
+                        self.admin_audit_entry(
+                            request,
+                            &username,
+                            "lockout",
+                            &username,
+                            "locked",
+                            &format!("until {}", rfc3339(until_ms)),
+                        );
+                    }
+                    FailureOutcome::Counted { .. } => {
+                        self.admin_audit_entry(
+                            request, &username, "login", &username, "failure", "",
+                        );
+                    }
+                }
+                return Err(error);
+            }
+        };
+        self.admin.limiter.record_success(&username);
+        self.admin_audit_entry(request, &username, "login", &username, "success", "");
+        let claims = token::SessionClaims::new(&subject, now_ms, SESSION_TTL_MS);
+        let session_token = token::mint(&self.admin.token_key, &claims);
+        let csrf = token::csrf_token_for(&self.admin.token_key, &claims.session_id);
+        let mut response = AdminResponse::json(
+            200,
+            &json!({
+                "token": session_token,
+                "expires_at": rfc3339(claims.expires_ms),
+                "csrf_token": csrf,
+                "user": user,
+            }),
+        );
+        response.set_cookie = Some(format!(
+            "{SESSION_COOKIE}={session_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            SESSION_TTL_MS / 1000,
+            if request.tls { "; Secure" } else { "" }
+        ));
+        Ok(response)
+    }
+
+    /// The session subject and the user's description, or why not.
+    fn admin_check_credentials(
+        &mut self,
+        username: &str,
+        secret: &str,
+        code: Option<&str>,
+        now_ms: u64,
+    ) -> Result<(String, serde_json::Value), AdminError> {
+        let Some((tenant, name)) = username.split_once('/') else {
+            // The root: its access key id and secret.
+            let root = self.snapshot.keys.get(username).filter(|key| {
+                key.principal.kind == iam::PrincipalKind::SystemRoot && key.session.is_none()
+            });
+            let Some(root) = root else {
+                return Err(invalid_credentials());
+            };
+            let equal: bool = root.secret.as_bytes().ct_eq(secret.as_bytes()).into();
+            if !equal {
+                return Err(invalid_credentials());
+            }
+            return Ok((
+                ROOT_SUBJECT.to_owned(),
+                json!({"tenant": crate::directory::DEFAULT_ACCOUNT_NAME, "name": "root", "role": "system-admin"}),
+            ));
+        };
+        let account = account_by_name(&self.catalog, tenant)?.ok_or_else(invalid_credentials)?;
+        let mut user = self
+            .catalog
+            .record::<UserRecord>(&account.id, name)?
+            .ok_or_else(invalid_credentials)?;
+        let Some(hash) = user.login.password_hash.as_deref() else {
+            return Err(invalid_credentials());
+        };
+        if !password::verify_password(secret, hash) {
+            return Err(invalid_credentials());
+        }
+        if account.suspended {
+            return Err(AdminError::new(
+                403,
+                "AccessDenied",
+                "The tenant is suspended.",
+            ));
+        }
+        if let Some(sealed) = user.login.totp_sealed.clone() {
+            let Some(code) = code else {
+                return Err(AdminError::new(
+                    401,
+                    "TotpRequired",
+                    "Enter the code from your authenticator app.",
+                ));
+            };
+            let secret = self.admin_open_totp(&sealed)?;
+            let step = totp::verify_code(&secret, code, now_ms / 1000, user.login.totp_last_step);
+            match step {
+                Some(step) => user.login.totp_last_step = Some(step),
+                None if totp::consume_backup_code(&mut user.login.backup_code_hashes, code) => {}
+                None => return Err(AdminError::new(401, "InvalidTotp", "The code is wrong.")),
+            }
+            self.catalog
+                .write_records(&[RecordChange::put(&account.id, &user)])?;
+        }
+        Ok((
+            user_subject(&account.id, &user.name),
+            json!({"tenant": account.name, "name": user.name, "role": role_of(&user)}),
+        ))
+    }
+
+    fn admin_open_totp(&self, sealed: &str) -> Result<totp::TotpSecret, AdminError> {
+        let plain = self
+            .master
+            .open_text(sealed)
+            .map_err(AdminError::internal)?;
+        let text = String::from_utf8(plain).map_err(AdminError::internal)?;
+        totp::TotpSecret::from_base32(&text).map_err(AdminError::internal)
+    }
+
+    pub(super) fn admin_logout(&mut self, caller: &Caller, now_ms: u64) -> AdminResult {
+        self.admin
+            .revoke(&caller.session_id, caller.expires_ms, now_ms);
+        let mut response = AdminResponse::empty(204);
+        response.set_cookie = Some(format!(
+            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        ));
+        Ok(response)
+    }
+
+    pub(super) fn admin_session(&self, caller: &Caller) -> AdminResult {
+        let (tenant, role, totp_enabled) = self.admin_caller_details(caller)?;
+        Ok(AdminResponse::json(
+            200,
+            &json!({
+                "user": {"tenant": tenant, "name": caller.user.clone().unwrap_or_else(|| "root".into()), "role": role},
+                "expires_at": rfc3339(caller.expires_ms),
+                "csrf_token": token::csrf_token_for(&self.admin.token_key, &caller.session_id),
+                "totp_enabled": totp_enabled,
+            }),
+        ))
+    }
+
+    fn admin_caller_details(
+        &self,
+        caller: &Caller,
+    ) -> Result<(String, Option<&'static str>, bool), AdminError> {
+        let tenant = self
+            .snapshot
+            .accounts
+            .get(caller.account())
+            .map(|account| account.name.clone())
+            .unwrap_or_default();
+        if caller.is_root() {
+            return Ok((tenant, Some("system-admin"), false));
+        }
+        let user = self.admin_caller_record(caller)?;
+        Ok((tenant, role_of(&user), user.login.totp_sealed.is_some()))
+    }
+
+    fn admin_caller_record(&self, caller: &Caller) -> Result<UserRecord, AdminError> {
+        let name = caller.user.as_deref().ok_or_else(|| {
+            AdminError::bad_request("The root has no TOTP; it signs in with its key.")
+        })?;
+        self.catalog
+            .record::<UserRecord>(caller.account(), name)?
+            .ok_or_else(|| AdminError::unauthorized("The user no longer exists."))
+    }
+
+    pub(super) fn admin_totp_enrol(&mut self, caller: &Caller) -> AdminResult {
+        let mut user = self.admin_caller_record(caller)?;
+        let secret = totp::TotpSecret::generate();
+        let text = secret.to_base32();
+        user.login.totp_pending_sealed = Some(self.master.seal_text(text.as_bytes()));
+        self.catalog
+            .write_records(&[RecordChange::put(caller.account(), &user)])?;
+        Ok(AdminResponse::json(
+            200,
+            &json!({"secret": text, "otpauth_url": totp::otpauth_url("maxiofs", &caller.display, &secret)}),
+        ))
+    }
+
+    pub(super) fn admin_totp_confirm(
+        &mut self,
+        request: &AdminRequest,
+        caller: &Caller,
+        now_ms: u64,
+    ) -> AdminResult {
+        let body = json_body(request)?;
+        let code = string_field(&body, "code")?.unwrap_or("");
+        let mut user = self.admin_caller_record(caller)?;
+        let pending = user.login.totp_pending_sealed.clone().ok_or_else(|| {
+            AdminError::bad_request("Start the enrolment first (POST /api/v1/auth/totp).")
+        })?;
+        let secret = self.admin_open_totp(&pending)?;
+        let step = totp::verify_code(&secret, code, now_ms / 1000, None)
+            .ok_or_else(|| AdminError::new(400, "InvalidTotp", "The code is wrong."))?;
+        let codes = totp::generate_backup_codes(BACKUP_CODES);
+        user.login.totp_sealed = Some(pending);
+        user.login.totp_pending_sealed = None;
+        user.login.totp_last_step = Some(step);
+        user.login.backup_code_hashes = codes.iter().map(|c| totp::hash_backup_code(c)).collect();
+        self.catalog
+            .write_records(&[RecordChange::put(caller.account(), &user)])?;
+        self.admin_audit_entry(
+            request,
+            &caller.display,
+            "totp:Enable",
+            &caller.display,
+            "success",
+            "",
+        );
+        Ok(AdminResponse::json(200, &json!({"backup_codes": codes})))
+    }
+
+    pub(super) fn admin_totp_remove(
+        &mut self,
+        request: &AdminRequest,
+        caller: &Caller,
+        _now_ms: u64,
+    ) -> AdminResult {
+        let mut user = self.admin_caller_record(caller)?;
+        user.login.totp_sealed = None;
+        user.login.totp_pending_sealed = None;
+        user.login.backup_code_hashes.clear();
+        self.catalog
+            .write_records(&[RecordChange::put(caller.account(), &user)])?;
+        self.admin_audit_entry(
+            request,
+            &caller.display,
+            "totp:Disable",
+            &caller.display,
+            "success",
+            "",
+        );
+        Ok(AdminResponse::empty(204))
+    }
+}

@@ -1,0 +1,146 @@
+//! The console listener's HTTP side: reads each admin API request (head and
+//! a body of at most [`super::BODY_BYTES_MAX`]), hands it to the
+//! control-plane loop as an [`AdminCall`] and writes the answer. Runs on the
+//! control-plane thread's runtime; the call itself is executed in order with
+//! every other control-plane request, so it sees and changes the same state.
+
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use http::{Exchange, Handler};
+use serde_json::json;
+
+use super::{AdminCall, AdminRequest, AdminResponse, BODY_BYTES_MAX};
+
+/// Security headers on every answer: nothing here is framed, sniffed or
+/// cached.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("cache-control", "no-store"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+];
+
+pub struct AdminHandler {
+    calls: async_channel::Sender<AdminCall>,
+}
+
+impl AdminHandler {
+    pub fn new(calls: async_channel::Sender<AdminCall>) -> Rc<Self> {
+        Rc::new(AdminHandler { calls })
+    }
+}
+
+fn error(status: u16, code: &str, message: &str) -> AdminResponse {
+    AdminResponse::json(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
+}
+
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+impl Handler for AdminHandler {
+    async fn handle(&self, ex: &mut Exchange<'_>) {
+        let answer = self.answer(ex).await;
+        let mut headers: Vec<(&str, &str)> = SECURITY_HEADERS.to_vec();
+        headers.push(("content-type", answer.content_type));
+        let request_id = format!("{:016X}", rand::random::<u64>());
+        headers.push(("x-amz-request-id", &request_id));
+        if let Some(cookie) = &answer.set_cookie {
+            headers.push(("set-cookie", cookie));
+        }
+        let _ = ex
+            .respond(answer.status, &headers, bytes::Bytes::from(answer.body))
+            .await;
+    }
+}
+
+impl AdminHandler {
+    async fn answer(&self, ex: &mut Exchange<'_>) -> AdminResponse {
+        let head = ex.head();
+        let path = head.path().to_owned();
+        let Some(rest) = path.strip_prefix("/api/v1/") else {
+            let _ = ex.discard_body().await;
+            return error(
+                404,
+                "NotFound",
+                "No such path; the admin API is under /api/v1/.",
+            );
+        };
+        let segments: Vec<String> = rest
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .map(decode)
+            .collect();
+        let query: Vec<(String, String)> = head
+            .query()
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| match pair.split_once('=') {
+                Some((name, value)) => (decode(name), decode(value)),
+                None => (decode(pair), String::new()),
+            })
+            .collect();
+        if query.len() > 64 || segments.len() > 16 {
+            let _ = ex.discard_body().await;
+            return error(
+                400,
+                "InvalidRequest",
+                "Too many path segments or parameters.",
+            );
+        }
+        let method = head.method.clone();
+        let authorization = head.header("authorization").map(str::to_owned);
+        let cookie = head.header("cookie").map(str::to_owned);
+        let csrf = head.header("x-csrf-token").map(str::to_owned);
+        if ex
+            .body_len_declared()
+            .is_some_and(|len| len > BODY_BYTES_MAX as u64)
+        {
+            ex.close_after();
+            return error(413, "BodyTooLarge", "The body is larger than 1 MiB.");
+        }
+        let mut body = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match ex.read_body(&mut chunk).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    if body.len() + n > BODY_BYTES_MAX {
+                        ex.close_after();
+                        return error(413, "BodyTooLarge", "The body is larger than 1 MiB.");
+                    }
+                    body.extend_from_slice(&chunk[..n]);
+                }
+                Err(_) => return error(400, "InvalidRequest", "The body could not be read."),
+            }
+        }
+        let request = AdminRequest {
+            method,
+            segments,
+            query,
+            authorization,
+            cookie,
+            csrf,
+            body,
+            source: ex.peer_addr().ip(),
+            request_id: format!("{:016X}", rand::random::<u64>()),
+            tls: ex.is_tls(),
+        };
+        let (reply, answer) = oneshot::channel();
+        if self.calls.send(AdminCall { request, reply }).await.is_err() {
+            return error(503, "ServiceUnavailable", "The server is stopping.");
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| error(503, "ServiceUnavailable", "The server is stopping."))
+    }
+}
