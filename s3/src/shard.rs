@@ -89,6 +89,9 @@ pub struct CatalogSnapshot {
     /// Account id → what shards enforce of the tenant (only tenants that are
     /// suspended or have quotas or bandwidth limits are listed).
     pub tenants: HashMap<String, Arc<crate::quota::TenantLimits>>,
+    /// `<account id>/<user name, lower case>` → the user as a principal
+    /// (the admin API authorises its logged-in users with it).
+    pub users: HashMap<String, Arc<iam::Principal>>,
 }
 
 impl CatalogSnapshot {
