@@ -67,7 +67,8 @@ def bench_put(endpoint: str, key: str, secret: str, bucket: str, args, server_pi
 def start_server(binary: Path, data: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, MAXIOFS_ROOT_ACCESS_KEY=ROOT_KEY, MAXIOFS_ROOT_SECRET_KEY=ROOT_SECRET)
     server = subprocess.Popen(
-        [str(binary), "server", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}"],
+        [str(binary), "server", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
+         "--console-listen", "off"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     creds = dict(aws_access_key_id=ROOT_KEY, aws_secret_access_key=ROOT_SECRET,

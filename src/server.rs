@@ -579,6 +579,7 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
             interval: std::time::Duration::from_secs(context.args.lifecycle_interval_s),
         },
     ));
+    monoio::spawn(s3::traffic::flush_periodically(shard.clone()));
     monoio::spawn(s3::shard::serve_shard_requests(
         shard.clone(),
         context.inbox,

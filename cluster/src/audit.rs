@@ -119,27 +119,33 @@ impl Catalog {
         )?)
     }
 
-    /// Adds requests and bytes to a bucket's day (`YYYY-MM-DD`, UTC).
+    /// Adds requests and bytes in and out to each bucket's day
+    /// (`YYYY-MM-DD`, UTC), in one transaction (one sync for the batch).
     pub fn traffic_add(
         &self,
-        account: &str,
-        bucket: &str,
         day: &str,
-        (requests, bytes_in, bytes_out): (u64, u64, u64),
+        rows: &[(&str, &str, (u64, u64, u64))],
     ) -> Result<(), CatalogError> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO traffic_daily (account_id, bucket, day, requests, bytes_in, bytes_out) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (account_id, bucket, day) DO UPDATE SET \
-             requests = requests + ?4, bytes_in = bytes_in + ?5, bytes_out = bytes_out + ?6",
-        )?;
-        stmt.execute(params![
-            account,
-            bucket,
-            day,
-            requests as i64,
-            bytes_in as i64,
-            bytes_out as i64
-        ])?;
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO traffic_daily (account_id, bucket, day, requests, bytes_in, \
+                 bytes_out) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (account_id, bucket, day) \
+                 DO UPDATE SET requests = requests + ?4, bytes_in = bytes_in + ?5, \
+                 bytes_out = bytes_out + ?6",
+            )?;
+            for (account, bucket, (requests, bytes_in, bytes_out)) in rows {
+                stmt.execute(params![
+                    account,
+                    bucket,
+                    day,
+                    *requests as i64,
+                    *bytes_in as i64,
+                    *bytes_out as i64
+                ])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

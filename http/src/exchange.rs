@@ -114,6 +114,10 @@ pub struct Exchange<'c> {
     /// A write failed: nothing more can be sent on this connection.
     write_broken: bool,
     trailers: Vec<(String, String)>,
+    /// Request body bytes handed to the handler (after de-chunking).
+    body_read_bytes: u64,
+    /// Response body bytes written.
+    body_written_bytes: u64,
 }
 
 /// Runs one exchange: the handler, then the clean-up that decides keep-alive.
@@ -151,7 +155,19 @@ impl<'c> Exchange<'c> {
             body_discarded: false,
             write_broken: false,
             trailers: Vec::new(),
+            body_read_bytes: 0,
+            body_written_bytes: 0,
         }
+    }
+
+    /// Request body bytes read so far (usage accounting).
+    pub fn body_read_bytes(&self) -> u64 {
+        self.body_read_bytes
+    }
+
+    /// Response body bytes written so far (usage accounting).
+    pub fn body_written_bytes(&self) -> u64 {
+        self.body_written_bytes
     }
 }
 
@@ -240,6 +256,7 @@ impl Exchange<'_> {
                     .read_body_bytes(dst, remaining_bytes, timeout)
                     .await?;
                 self.body_data_consumed(n as u64);
+                self.body_read_bytes += n as u64;
                 return Ok(n);
             }
             self.chunk_advance(timeout).await?;
@@ -654,11 +671,15 @@ impl Exchange<'_> {
         match (result, outgoing) {
             (Err(_), _) => self.write_broken = true,
             (Ok(()), Outgoing::Fixed { remaining_bytes }) => {
+                self.body_written_bytes += len_bytes;
                 let remaining_bytes = remaining_bytes - len_bytes;
                 self.response = ResponseState::Sending(Outgoing::Fixed { remaining_bytes });
             }
             // The CRLF closing this chunk goes out with the next chunk or the last one.
-            (Ok(()), Outgoing::Chunked) => self.conn.wbuf.extend_from_slice(b"\r\n"),
+            (Ok(()), Outgoing::Chunked) => {
+                self.body_written_bytes += len_bytes;
+                self.conn.wbuf.extend_from_slice(b"\r\n")
+            }
             (Ok(()), Outgoing::CloseDelimited | Outgoing::Discard) => {}
         }
     }
@@ -739,6 +760,7 @@ impl Exchange<'_> {
             ResponseState::Sending(Outgoing::Fixed { remaining_bytes }) if coalesce => {
                 assert_eq!(remaining_bytes, len_bytes);
                 self.conn.wbuf.extend_from_slice(&body);
+                self.body_written_bytes += len_bytes;
                 let remaining_bytes = 0;
                 self.response = ResponseState::Sending(Outgoing::Fixed { remaining_bytes });
             }

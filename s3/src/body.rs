@@ -53,6 +53,8 @@ pub struct PayloadReader<'e, 'c> {
     spill_at: usize,
     raw_done: bool,
     declared_len_bytes: Option<u64>,
+    /// The bucket owner's upload bandwidth limit, if it has one.
+    throttle: Option<std::sync::Arc<crate::throttle::TenantThrottle>>,
 }
 
 fn decoded_length(head: &http::RequestHead) -> S3Result<Option<u64>> {
@@ -108,7 +110,16 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             spill_at: 0,
             raw_done: false,
             declared_len_bytes,
+            throttle: None,
         })
+    }
+
+    /// Paces the body's reading to a tenant's upload limit.
+    pub fn set_throttle(
+        &mut self,
+        throttle: Option<std::sync::Arc<crate::throttle::TenantThrottle>>,
+    ) {
+        self.throttle = throttle;
     }
 
     /// The object's length as the client announced it, if it did.
@@ -131,6 +142,14 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
     }
 
     async fn read(&mut self, dst: &mut [u8]) -> S3Result<usize> {
+        let n = self.read_unpaced(dst).await?;
+        if let Some(throttle) = &self.throttle {
+            crate::throttle::pace(Some(&throttle.inbound), n).await;
+        }
+        Ok(n)
+    }
+
+    async fn read_unpaced(&mut self, dst: &mut [u8]) -> S3Result<usize> {
         if self.chunked.is_some() {
             return self.read_chunked(dst).await;
         }

@@ -20,4 +20,5 @@ pub mod service;
 pub mod shard;
 pub mod sse;
 pub mod throttle;
+pub mod traffic;
 pub mod xml;

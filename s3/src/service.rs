@@ -31,7 +31,7 @@ pub struct S3Service {
     request_counter: Cell<u64>,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -679,7 +679,18 @@ impl Handler for S3Service {
             let err = err.with_resource(ctx.resource());
             return self.respond_error(&ctx.request_id, ex, &err).await;
         }
-        if let Err(err) = self.dispatch(&mut ctx, ex).await {
+        let outcome = self.dispatch(&mut ctx, ex).await;
+        if let Some(bucket) = ctx.route.bucket.as_ref() {
+            if let Some(info) = ctx.catalog.buckets.get(bucket.as_str()) {
+                self.shard.traffic.note(
+                    &info.owner_account,
+                    &info.name,
+                    ex.body_read_bytes(),
+                    ex.body_written_bytes(),
+                );
+            }
+        }
+        if let Err(err) = outcome {
             if err.code == S3ErrorCode::InternalError {
                 tracing::warn!(request_id = %ctx.request_id, %err, "request failed");
             }

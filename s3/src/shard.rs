@@ -208,6 +208,12 @@ pub enum ControlRequest {
         objects: u64,
         reply: oneshot::Sender<crate::quota::LeaseAnswer>,
     },
+    /// Requests and bytes per bucket counted by a shard since its last
+    /// flush (added to the per-day usage rows).
+    Traffic {
+        counts: crate::traffic::TrafficCounts,
+        now_ms: u64,
+    },
     /// The newest published snapshot.
     CurrentSnapshot {
         reply: oneshot::Sender<Arc<CatalogSnapshot>>,
@@ -267,6 +273,8 @@ pub struct Shard {
     /// Quotas of the buckets this shard owns (shared with the store's usage
     /// observer, on this thread).
     pub quota: Rc<RefCell<crate::quota::QuotaLedger>>,
+    /// Requests and bytes per bucket since the last flush to the control plane.
+    pub traffic: crate::traffic::TrafficCounter,
 }
 
 impl Shard {
@@ -294,6 +302,7 @@ impl Shard {
         }));
         Shard {
             quota,
+            traffic: Default::default(),
             id,
             shard_count: peers.len() as u16,
             settings,

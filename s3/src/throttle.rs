@@ -85,7 +85,15 @@ fn now_ns() -> u64 {
     Instant::now().duration_since(epoch()).as_nanos() as u64
 }
 
-/// Waits as the tenant's inbound schedule says for `len_bytes` just read.
+/// The bandwidth schedule of a tenant, when it has limits.
+pub fn of_tenant(
+    catalog: &crate::shard::CatalogSnapshot,
+    account: &str,
+) -> Option<std::sync::Arc<TenantThrottle>> {
+    catalog.tenants.get(account)?.throttle.clone()
+}
+
+/// Waits as a schedule says for `len_bytes` just moved.
 pub async fn pace(limit: Option<&RateLimit>, len_bytes: usize) {
     if let Some(limit) = limit {
         let wait = limit.take(len_bytes as u64);

@@ -114,6 +114,7 @@ class MaxioServer:
         self.secret_key = SECRET_KEY
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.console_port: int | None = None
         self.starts = 0
         self.stderr_path = self.dir / "stderr.log"
         self.stdout_path = self.dir / "stdout.log"
@@ -124,6 +125,10 @@ class MaxioServer:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def console_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}"
 
     @property
     def host_endpoint(self) -> str:
@@ -143,6 +148,9 @@ class MaxioServer:
             )
         assert self.proc is None or self.proc.poll() is not None, "server already running"
         self.port = port or free_port()
+        # The console port follows the S3 port across restarts of the same server.
+        if self.console_port is None or port is None:
+            self.console_port = free_port()
         self.starts += 1
         # The tester's own MAXIOFS_* settings must not leak into the server (MAXIOFS_LOG may).
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAXIOFS_") or k == "MAXIOFS_LOG"}
@@ -160,6 +168,8 @@ class MaxioServer:
             str(self.data_dir),
             "--listen",
             f"127.0.0.1:{self.port}",
+            "--console-listen",
+            f"127.0.0.1:{self.console_port}",
             "--shards",
             str(self.shards),
         ]

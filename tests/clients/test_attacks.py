@@ -619,7 +619,7 @@ def test_root_secret_never_from_command_line(tmp_path):
     data = tmp_path / "cmdline" / "data"
     proc = subprocess.Popen(
         [str(SERVER_BIN), "server", "--data-dir", str(data), "--listen", f"127.0.0.1:{free_port()}",
-         "--shards", "1", "--root-secret-key", file_secret],
+         "--console-listen", "off", "--shards", "1", "--root-secret-key", file_secret],
         env=server_env(MAXIOFS_ROOT_ACCESS_KEY=access),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
@@ -648,7 +648,8 @@ def test_root_secret_never_from_command_line(tmp_path):
     with open(log, "ab") as sink:
         proc = subprocess.Popen(
             [str(SERVER_BIN), "server", "--data-dir", str(tmp_path / "file" / "data"), "--listen",
-             f"127.0.0.1:{port}", "--shards", "1", "--root-secret-key-file", str(secret_file)],
+             f"127.0.0.1:{port}", "--console-listen", "off", "--shards", "1",
+             "--root-secret-key-file", str(secret_file)],
             env=server_env(MAXIOFS_ROOT_ACCESS_KEY=access),
             stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True,
         )

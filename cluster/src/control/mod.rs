@@ -344,6 +344,22 @@ impl ControlPlane {
                     let answer = self.quota_lease(shard, &account, bytes, objects).await;
                     let _ = reply.send(answer);
                 }
+                ControlRequest::Traffic { counts, now_ms } => {
+                    let day = crate::admin::day_of(now_ms);
+                    let rows: Vec<(&str, &str, (u64, u64, u64))> = counts
+                        .iter()
+                        .map(|((account, bucket), t)| {
+                            (
+                                account.as_str(),
+                                bucket.as_str(),
+                                (t.requests, t.bytes_in, t.bytes_out),
+                            )
+                        })
+                        .collect();
+                    if let Err(err) = self.catalog.traffic_add(&day, &rows) {
+                        tracing::error!(%err, "traffic counts not written");
+                    }
+                }
                 ControlRequest::CurrentSnapshot { reply } => {
                     let _ = reply.send(self.snapshot.clone());
                 }

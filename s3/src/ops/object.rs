@@ -85,6 +85,10 @@ pub(crate) async fn receive_body(
         ));
     }
     let mut payload = PayloadReader::new(ex, &ctx.payload)?;
+    payload.set_throttle(crate::throttle::of_tenant(
+        &shard.catalog(),
+        &bucket.owner_account,
+    ));
     if payload
         .declared_len_bytes()
         .is_some_and(|len| len > PUT_OBJECT_BYTES_MAX)
@@ -670,7 +674,9 @@ pub async fn get_object(
     ctx.send_head(ex, status, &header_refs, BodyLen::Fixed(len))
         .await?;
     if len > 0 {
-        stream_body(shard, ex, &record.body, span, data_key.as_ref()).await?;
+        let throttle = crate::throttle::of_tenant(&ctx.catalog, &bucket.owner_account);
+        let pace = throttle.as_deref().map(|throttle| &throttle.outbound);
+        stream_body(shard, ex, &record.body, span, data_key.as_ref(), pace).await?;
     }
     Ok(())
 }
@@ -799,6 +805,7 @@ async fn stream_body(
     body: &ObjectBody,
     span: ByteRange,
     key: Option<&DataKey>,
+    pace: Option<&crate::throttle::RateLimit>,
 ) -> S3Result<()> {
     let extents = match body {
         ObjectBody::Inline(stored) => {
@@ -849,6 +856,7 @@ async fn stream_body(
             return Err(err);
         }
         let window = RECORD_HEADER_BYTES + from..RECORD_HEADER_BYTES + to;
+        crate::throttle::pace(pace, to - from).await;
         let written = if position == 0 && to - from <= BODY_COPY_BYTES_MAX {
             // Small: copied behind the response head so both leave in one send.
             let written = ex.write_body_copied(&buf.as_slice()[window]).await;
