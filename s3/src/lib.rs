@@ -4,6 +4,7 @@
 //! and back. Must not touch segment files directly or the SQLite catalog.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod body;

@@ -628,6 +628,55 @@ fn only_one_auth_mechanism(authorization: &str) -> S3Error {
     .with_detail("ArgumentValue", authorization)
 }
 
+impl S3Service {
+    fn audit_event(
+        &self,
+        ctx: &RequestContext,
+        ex: &Exchange<'_>,
+        outcome: &str,
+        detail: &str,
+    ) -> crate::audit::AuditEvent {
+        let actor = ctx
+            .auth
+            .identity
+            .as_ref()
+            .map(|identity| identity.principal.arn.clone())
+            .unwrap_or_else(|| "anonymous".to_owned());
+        crate::audit::AuditEvent {
+            time_ms: ctx.now_ms,
+            actor,
+            source: ex.peer_addr().ip().to_string(),
+            request_id: ctx.request_id.clone(),
+            action: ctx
+                .route
+                .endpoint
+                .permission()
+                .iam_action()
+                .unwrap_or("s3:Unknown")
+                .to_owned(),
+            target: ctx.resource(),
+            outcome: outcome.to_owned(),
+            detail: detail.to_owned(),
+        }
+    }
+
+    /// Audits a successful change of bucket settings or object locks, and
+    /// any request that bypassed governance retention.
+    fn audit_change(&self, ctx: &RequestContext, ex: &Exchange<'_>) {
+        let action = ctx.route.endpoint.permission().iam_action().unwrap_or("");
+        let bypass = ex
+            .head()
+            .header("x-amz-bypass-governance-retention")
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"));
+        if bypass {
+            let event = self.audit_event(ctx, ex, "success", "governance retention bypassed");
+            self.shard.audit(event);
+        } else if crate::audit::audited_change(action) {
+            self.shard.audit(self.audit_event(ctx, ex, "success", ""));
+        }
+    }
+}
+
 impl Handler for S3Service {
     async fn handle(&self, ex: &mut Exchange<'_>) {
         let request_id = self.next_request_id();
@@ -676,10 +725,17 @@ impl Handler for S3Service {
             if ctx.auth.identity.is_none() {
                 ex.mark_unauthenticated();
             }
+            if self.shard.denials.admit(now_ms) {
+                self.shard
+                    .audit(self.audit_event(&ctx, ex, "denied", &err.message));
+            }
             let err = err.with_resource(ctx.resource());
             return self.respond_error(&ctx.request_id, ex, &err).await;
         }
         let outcome = self.dispatch(&mut ctx, ex).await;
+        if outcome.is_ok() {
+            self.audit_change(&ctx, ex);
+        }
         if let Some(bucket) = ctx.route.bucket.as_ref() {
             if let Some(info) = ctx.catalog.buckets.get(bucket.as_str()) {
                 self.shard.traffic.note(

@@ -214,6 +214,8 @@ pub enum ControlRequest {
         counts: crate::traffic::TrafficCounts,
         now_ms: u64,
     },
+    /// A security-relevant event for the audit log (never waited on).
+    Audit(crate::audit::AuditEvent),
     /// The newest published snapshot.
     CurrentSnapshot {
         reply: oneshot::Sender<Arc<CatalogSnapshot>>,
@@ -275,6 +277,8 @@ pub struct Shard {
     pub quota: Rc<RefCell<crate::quota::QuotaLedger>>,
     /// Requests and bytes per bucket since the last flush to the control plane.
     pub traffic: crate::traffic::TrafficCounter,
+    /// Bounds the denials this shard audits.
+    pub denials: crate::audit::DenialBudget,
 }
 
 impl Shard {
@@ -303,6 +307,7 @@ impl Shard {
         Shard {
             quota,
             traffic: Default::default(),
+            denials: Default::default(),
             id,
             shard_count: peers.len() as u16,
             settings,

@@ -360,6 +360,22 @@ impl ControlPlane {
                         tracing::error!(%err, "traffic counts not written");
                     }
                 }
+                ControlRequest::Audit(event) => {
+                    let entry = crate::audit::AuditEntry {
+                        id: 0,
+                        time_ms: event.time_ms,
+                        actor: event.actor,
+                        source: event.source,
+                        request_id: event.request_id,
+                        action: event.action,
+                        target: event.target,
+                        outcome: event.outcome,
+                        detail: event.detail,
+                    };
+                    if let Err(err) = self.catalog.audit_append(&entry) {
+                        tracing::error!(%err, "audit entry not written");
+                    }
+                }
                 ControlRequest::CurrentSnapshot { reply } => {
                     let _ = reply.send(self.snapshot.clone());
                 }

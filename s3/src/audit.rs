@@ -1,0 +1,106 @@
+//! Security-relevant S3 events sent to the control plane's audit log:
+//! denied requests with the reason, changes to bucket settings (policy,
+//! versioning, encryption, lifecycle, object lock, ACLs), object-lock and
+//! legal-hold changes, and governance bypasses.
+//!
+//! Owns: which requests are audited and the per-shard bound on denials
+//! ([`DENIALS_PER_SECOND_MAX`]): a flood of refused requests must not turn
+//! into a flood of catalog writes. Sending never waits; a full control-plane
+//! queue drops the event and says so in the log.
+
+use std::cell::Cell;
+
+use crate::shard::{ControlRequest, Shard};
+
+/// Denials one shard audits per second; the rest are counted in the log.
+pub const DENIALS_PER_SECOND_MAX: u32 = 50;
+
+/// One audit event, as the control plane stores it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub time_ms: u64,
+    pub actor: String,
+    pub source: String,
+    pub request_id: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The changes audited when they succeed.
+const AUDITED_ACTIONS: &[&str] = &[
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+];
+
+/// Whether a successful request with this action is audited.
+pub fn audited_change(action: &str) -> bool {
+    AUDITED_ACTIONS.contains(&action)
+}
+
+/// Per-shard rate bound on audited denials.
+#[derive(Debug, Default)]
+pub struct DenialBudget {
+    second: Cell<u64>,
+    used: Cell<u32>,
+    dropped: Cell<u64>,
+}
+
+impl DenialBudget {
+    /// Whether a denial at `now_ms` may be audited.
+    pub fn admit(&self, now_ms: u64) -> bool {
+        let second = now_ms / 1000;
+        if self.second.get() != second {
+            let dropped = self.dropped.replace(0);
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    "denied requests not audited (over the per-second bound)"
+                );
+            }
+            self.second.set(second);
+            self.used.set(0);
+        }
+        if self.used.get() >= DENIALS_PER_SECOND_MAX {
+            self.dropped.set(self.dropped.get() + 1);
+            return false;
+        }
+        self.used.set(self.used.get() + 1);
+        true
+    }
+}
+
+impl Shard {
+    /// Hands an event to the control plane without waiting.
+    pub fn audit(&self, event: AuditEvent) {
+        if self.control.try_send(ControlRequest::Audit(event)).is_err() {
+            tracing::warn!("audit event dropped: the control plane's queue is full");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denials_are_bounded_per_second() {
+        let budget = DenialBudget::default();
+        let admitted = (0..DENIALS_PER_SECOND_MAX + 10)
+            .filter(|_| budget.admit(5_000))
+            .count();
+        assert_eq!(admitted, DENIALS_PER_SECOND_MAX as usize);
+        assert!(budget.admit(6_000));
+    }
+}
