@@ -155,9 +155,40 @@ pub fn capacity_xml(capacity: &Capacity) -> String {
     )
 }
 
-/// The capacity Veeam should plan with. There are no quotas yet, so it is the
-/// filesystem holding the data directory. Once quotas exist, a bucket quota
-/// takes precedence, then the tenant's, and the filesystem only after both.
+/// The capacity Veeam should plan with: the bucket's storage quota if it has
+/// one, else its tenant's, else the filesystem holding the data directory.
+/// Under a quota, what is available is also never more than the disk has.
+fn capacity_for_bucket(shard: &Shard, bucket: &crate::shard::BucketInfo) -> S3Result<Capacity> {
+    let disk = capacity_of_data_dir(&shard.settings.data_dir)?;
+    let usage_of = |bucket: &crate::shard::BucketInfo| -> u64 {
+        shard
+            .reader
+            .shard_index(bucket.owner_shard as usize)
+            .bucket_usage(bucket.id)
+            .map(|usage| usage.quota_bytes())
+            .unwrap_or(0)
+    };
+    let catalog = shard.catalog();
+    let (limit, used) = if let Some(limit) = bucket.quota.bytes {
+        (limit, usage_of(bucket))
+    } else if let Some(limit) = crate::quota::tenant_quota(&catalog, &bucket.owner_account).bytes {
+        let used = catalog
+            .buckets
+            .values()
+            .filter(|other| other.owner_account == bucket.owner_account)
+            .map(usage_of)
+            .sum();
+        (limit, used)
+    } else {
+        return Ok(disk);
+    };
+    Ok(Capacity {
+        capacity_bytes: limit,
+        available_bytes: limit.saturating_sub(used).min(disk.available_bytes),
+        used_bytes: used,
+    })
+}
+
 fn capacity_of_data_dir(data_dir: &Path) -> S3Result<Capacity> {
     // One statvfs on the reactor thread: microseconds, not worth a hop.
     let sizes = filesystem_bytes(data_dir).map_err(|err| {
@@ -210,7 +241,7 @@ pub async fn handle_virtual_request(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     // The documents exist only in buckets that exist.
-    ctx.bucket_info(shard)?;
+    let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_str();
     let document = Document::of_key(key).expect("is_virtual_request checked the key");
     let (head_only, part_number) = match ctx.route.endpoint {
@@ -234,7 +265,7 @@ pub async fn handle_virtual_request(
     }
     let body = match document {
         Document::System => system_xml(&shard.settings.sosapi),
-        Document::Capacity => capacity_xml(&capacity_of_data_dir(&shard.settings.data_dir)?),
+        Document::Capacity => capacity_xml(&capacity_for_bucket(shard, &bucket)?),
     };
     serve_document(ctx, ex, body.into_bytes(), head_only).await
 }
