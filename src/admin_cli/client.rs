@@ -5,7 +5,9 @@
 //! Owns: one request per connection (`Connection: close`), the connect and
 //! read timeouts, the size bounds on answers, following `IsTruncated` /
 //! `Marker` through paged lists. Secrets live only in `Credentials`, whose
-//! `Debug` hides them, and never reach an error message.
+//! `Debug` hides them, and never reach an error message. `Transport` (one
+//! exchange with one server, TCP or TLS) is shared with the admin API client
+//! in `api`, which speaks JSON to the console port instead.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -45,10 +47,11 @@ const SYSTEM_CA_BUNDLES: [&str; 4] = [
 /// Why an operation failed, which decides the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// The server answered with an AWS error (exit status 1).
-    Aws { code: String, message: String },
+    /// The server refused: an AWS error from the IAM API, or the admin API's
+    /// `{"error": {"code", "message"}}` (exit status 1).
+    Refused { code: String, message: String },
     /// Bad usage, an unreadable input file, no connection or an answer that
-    /// is not IAM's (exit status 2).
+    /// is not the server's (exit status 2).
     Local(String),
 }
 
@@ -214,42 +217,105 @@ pub fn form_body(action: &str, params: &[(&str, String)]) -> String {
     body
 }
 
-/// A connected client of one server's IAM API.
-pub struct IamClient {
-    endpoint: Endpoint,
-    credentials: Credentials,
-    region: String,
+/// How to reach one server: its endpoint, TLS settings for https and the
+/// timeout of every step. Each exchange is one request on a fresh connection.
+pub struct Transport {
+    pub endpoint: Endpoint,
     /// Present for https endpoints.
     tls: Option<Arc<rustls::ClientConfig>>,
     timeout: Duration,
-    /// `MaxItems` of list requests; the server's default (100 in AWS) when unset.
-    page_size: Option<u32>,
 }
 
-impl IamClient {
+impl Transport {
     /// `ca_file` replaces the system's trusted roots (a private CA); it only
     /// matters for https endpoints.
     pub fn new(
         endpoint: Endpoint,
-        credentials: Credentials,
-        region: String,
         ca_file: Option<&Path>,
         timeout: Duration,
-        page_size: Option<u32>,
     ) -> Result<Self, String> {
         let tls = if endpoint.https {
             Some(tls_config(ca_file)?)
         } else {
             None
         };
-        Ok(IamClient {
+        Ok(Transport {
             endpoint,
-            credentials,
-            region,
             tls,
             timeout,
-            page_size,
         })
+    }
+
+    /// The headers every request carries after its own: the client's name and
+    /// `Connection: close`, then the blank line that ends the head.
+    pub fn head_end() -> String {
+        format!(
+            "user-agent: maxiofs-admin/{}\r\nconnection: close\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+
+    /// Sends a request head and body and reads the answer; any transport
+    /// problem is a local failure naming the server.
+    pub fn send(&self, head: &[u8], body: &[u8]) -> Result<HttpResponse, Failure> {
+        self.exchange(head, body).map_err(|err| {
+            let where_to = format!(
+                "{}://{}",
+                if self.endpoint.https { "https" } else { "http" },
+                self.endpoint.host_header()
+            );
+            // A socket timeout surfaces as WouldBlock (reads) or TimedOut (connect).
+            if matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) {
+                Failure::local(format!(
+                    "{where_to}: no answer within {} s",
+                    self.timeout.as_secs()
+                ))
+            } else {
+                Failure::local(format!("{where_to}: {err}"))
+            }
+        })
+    }
+
+    fn exchange(&self, head: &[u8], body: &[u8]) -> io::Result<HttpResponse> {
+        let tcp = connect(&self.endpoint.host, self.endpoint.port, self.timeout)?;
+        match &self.tls {
+            None => send_and_read(tcp, head, body),
+            Some(config) => {
+                let server_name = ServerName::try_from(self.endpoint.host.clone())
+                    .map_err(|_| invalid_data("the host is not a valid TLS server name"))?;
+                let connection = rustls::ClientConnection::new(Arc::clone(config), server_name)
+                    .map_err(|err| invalid_data(format!("TLS: {err}")))?;
+                send_and_read(rustls::StreamOwned::new(connection, tcp), head, body)
+            }
+        }
+    }
+}
+
+/// A connected client of one server's IAM API.
+pub struct IamClient {
+    transport: Transport,
+    credentials: Credentials,
+    region: String,
+    /// `MaxItems` of list requests; the server's default (100 in AWS) when unset.
+    page_size: Option<u32>,
+}
+
+impl IamClient {
+    pub fn new(
+        transport: Transport,
+        credentials: Credentials,
+        region: String,
+        page_size: Option<u32>,
+    ) -> Self {
+        IamClient {
+            transport,
+            credentials,
+            region,
+            page_size,
+        }
     }
 
     /// Runs one action and returns its `<{Action}Result>` element (an empty
@@ -324,8 +390,9 @@ impl IamClient {
             service: SERVICE_IAM.to_owned(),
         };
         let payload_sha256_hex = hex::encode(Sha256::digest(body));
+        let endpoint = &self.transport.endpoint;
         let headers = vec![
-            ("host".to_owned(), self.endpoint.host_header()),
+            ("host".to_owned(), endpoint.host_header()),
             ("content-type".to_owned(), FORM_CONTENT_TYPE.to_owned()),
             (
                 "x-amz-content-sha256".to_owned(),
@@ -335,7 +402,7 @@ impl IamClient {
         ];
         let parts = RequestParts {
             method: "POST",
-            path_decoded: &self.endpoint.path,
+            path_decoded: &endpoint.path,
             query_pairs: &[],
             headers: &headers,
         };
@@ -346,49 +413,16 @@ impl IamClient {
             &parts,
             &payload_sha256_hex,
         )?;
-        let mut head = format!("POST {} HTTP/1.1\r\n", self.endpoint.path);
+        let mut head = format!("POST {} HTTP/1.1\r\n", endpoint.path);
         for (name, value) in &headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str(&format!(
-            "authorization: {authorization}\r\ncontent-length: {}\r\n\
-             user-agent: maxiofs-admin/{}\r\nconnection: close\r\n\r\n",
-            body.len(),
-            env!("CARGO_PKG_VERSION")
+            "authorization: {authorization}\r\ncontent-length: {}\r\n",
+            body.len()
         ));
-        let where_to = format!(
-            "{}://{}",
-            if self.endpoint.https { "https" } else { "http" },
-            self.endpoint.host_header()
-        );
-        self.exchange(head.as_bytes(), body).map_err(|err| {
-            // A socket timeout surfaces as WouldBlock (reads) or TimedOut (connect).
-            if matches!(
-                err.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) {
-                Failure::local(format!(
-                    "{where_to}: no answer within {} s",
-                    self.timeout.as_secs()
-                ))
-            } else {
-                Failure::local(format!("{where_to}: {err}"))
-            }
-        })
-    }
-
-    fn exchange(&self, head: &[u8], body: &[u8]) -> io::Result<HttpResponse> {
-        let tcp = connect(&self.endpoint.host, self.endpoint.port, self.timeout)?;
-        match &self.tls {
-            None => send_and_read(tcp, head, body),
-            Some(config) => {
-                let server_name = ServerName::try_from(self.endpoint.host.clone())
-                    .map_err(|_| invalid_data("the host is not a valid TLS server name"))?;
-                let connection = rustls::ClientConnection::new(Arc::clone(config), server_name)
-                    .map_err(|err| invalid_data(format!("TLS: {err}")))?;
-                send_and_read(rustls::StreamOwned::new(connection, tcp), head, body)
-            }
-        }
+        head.push_str(&Transport::head_end());
+        self.transport.send(head.as_bytes(), body)
     }
 }
 
@@ -398,7 +432,7 @@ fn aws_error(status: u16, document: Option<Element>) -> Failure {
     let error = document.as_ref().and_then(|root| root.find("Error"));
     let code = error.and_then(|e| e.child_text("Code")).unwrap_or("");
     let message = error.and_then(|e| e.child_text("Message")).unwrap_or("");
-    Failure::Aws {
+    Failure::Refused {
         code: if code.is_empty() {
             format!("HTTP{status}")
         } else {
@@ -469,8 +503,8 @@ fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
     Err(last_error.unwrap_or_else(|| invalid_data("the host has no address")))
 }
 
-/// A response as read: the status and the whole body (IAM puts everything
-/// a caller needs in the body).
+/// A response as read: the status and the whole body (IAM and the admin
+/// API put everything a caller needs in the body).
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,
@@ -780,7 +814,7 @@ mod tests {
         .ok();
         assert_eq!(
             aws_error(404, iam),
-            Failure::Aws {
+            Failure::Refused {
                 code: "NoSuchEntity".into(),
                 message: "The user with name bob cannot be found.".into()
             }
@@ -788,12 +822,13 @@ mod tests {
         let s3 =
             xml::parse(b"<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message></Error>")
                 .ok();
-        assert!(
-            matches!(aws_error(403, s3), Failure::Aws { code, .. } if code == "SignatureDoesNotMatch")
-        );
+        let Failure::Refused { code, .. } = aws_error(403, s3) else {
+            panic!("an S3 error body is a refusal");
+        };
+        assert_eq!(code, "SignatureDoesNotMatch");
         assert_eq!(
             aws_error(502, None),
-            Failure::Aws {
+            Failure::Refused {
                 code: "HTTP502".into(),
                 message: "the server answered HTTP status 502".into()
             }

@@ -1,9 +1,12 @@
 //! What a command prints: aligned tables and field lists for people, JSON in
-//! the shape of `aws iam`'s output for scripts.
+//! the shape of `aws iam`'s output (or the admin API's own JSON) for scripts,
+//! or an answer passed on byte for byte (the audit log's CSV).
 //!
 //! Owns: turning result elements into JSON (lists as arrays, IAM's booleans
 //! and counts as JSON booleans and numbers, URL-encoded policy documents as
-//! the JSON they encode) and into text, and writing either to stdout.
+//! the JSON they encode) and into text, the cells of admin API values (sizes
+//! in binary units beside their exact bytes, `unlimited` for absent limits),
+//! and writing to stdout.
 
 use std::io::Write;
 
@@ -43,23 +46,149 @@ pub enum Output {
     Nothing,
     /// Something to show, prepared both ways.
     Shown { json: Value, text: String },
+    /// The server's answer exactly as it came, whatever `--json` says.
+    Raw(Vec<u8>),
 }
 
 impl Output {
     /// Writes the chosen form to stdout. A closed pipe (`| head`) is not an error.
     pub fn print(&self, as_json: bool) {
-        let Output::Shown { json, text } = self else {
-            return;
-        };
-        let rendered = if as_json {
-            serde_json::to_string_pretty(json).unwrap_or_default()
-        } else {
-            text.trim_end().to_owned()
-        };
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{rendered}");
+        let _ = self.write_to(&mut stdout, as_json);
         let _ = stdout.flush();
     }
+
+    /// Text ends in one line break; raw answers are written untouched.
+    fn write_to(&self, out: &mut impl Write, as_json: bool) -> std::io::Result<()> {
+        match self {
+            Output::Nothing => Ok(()),
+            Output::Shown { json, text } => {
+                let rendered = if as_json {
+                    serde_json::to_string_pretty(json).unwrap_or_default()
+                } else {
+                    text.trim_end().to_owned()
+                };
+                writeln!(out, "{rendered}")
+            }
+            Output::Raw(bytes) => out.write_all(bytes),
+        }
+    }
+}
+
+/// Binary units for sizes, as `ls -h` and `du -h` count.
+const SIZE_UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+
+/// A size for people: `512 B`, `1.5 KiB`, `10 GiB` (one decimal at most).
+pub fn human_bytes(bytes: u64) -> String {
+    let mut unit = 0;
+    // Precision is lost above 2^53 bytes, far below what one decimal shows.
+    let mut value = bytes as f64;
+    while value >= 1024.0 && unit + 1 < SIZE_UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let mut text = format!("{value:.1}");
+    // 1023.96 KiB rounds to 1024.0: that is the next unit's 1.
+    if text == "1024.0" && unit + 1 < SIZE_UNITS.len() {
+        unit += 1;
+        text = "1.0".to_owned();
+    }
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {}", SIZE_UNITS[unit])
+}
+
+/// A size with its exact bytes beside it when the unit rounds:
+/// `1.5 KiB (1536)`, but `512 B`.
+pub fn bytes_text(bytes: u64) -> String {
+    if bytes < 1024 {
+        human_bytes(bytes)
+    } else {
+        format!("{} ({bytes})", human_bytes(bytes))
+    }
+}
+
+/// A JSON value as a table cell: strings bare, `null` or absent empty,
+/// anything else compact JSON; line breaks become spaces so a row stays one
+/// line.
+pub fn cell(value: Option<&Value>) -> String {
+    let text = match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    };
+    if text.contains(['\n', '\r']) {
+        text.replace("\r\n", " ").replace(['\n', '\r'], " ")
+    } else {
+        text
+    }
+}
+
+/// An amount in use: sizes through `bytes_text`, counts as they are.
+pub fn amount_text(value: Option<&Value>, is_size: bool) -> String {
+    match value.and_then(Value::as_u64) {
+        Some(bytes) if is_size => bytes_text(bytes),
+        _ => cell(value),
+    }
+}
+
+/// A size in a table with many columns: the unit only (`1.2 GiB`); `--json`
+/// has the bytes.
+pub fn size_cell(value: Option<&Value>) -> String {
+    match value.and_then(Value::as_u64) {
+        Some(bytes) => human_bytes(bytes),
+        None => cell(value),
+    }
+}
+
+/// A quota or bandwidth limit: `null` or absent is `unlimited`.
+pub fn limit_text(value: Option<&Value>, is_size: bool) -> String {
+    match value {
+        None | Some(Value::Null) => "unlimited".to_owned(),
+        Some(_) => amount_text(value, is_size),
+    }
+}
+
+/// The array under `field` of an admin API answer (`{"tenants": [...]}`);
+/// empty when the answer has none.
+pub fn json_list<'a>(answer: &'a Value, field: &str) -> &'a [Value] {
+    answer
+        .get(field)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A table of JSON objects: one row per object, one column per
+/// (header, field) pair.
+pub fn json_table(items: &[Value], columns: &[(&str, &str)]) -> String {
+    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+    let mut table = Table::new(&headers);
+    for item in items {
+        table.push(
+            columns
+                .iter()
+                .map(|(_, field)| cell(item.get(*field)))
+                .collect(),
+        );
+    }
+    table.render()
+}
+
+/// A JSON object's fields, one per line, as (name shown, field) pairs say.
+pub fn json_fields(item: &Value, fields: &[(&str, &str)]) -> String {
+    let shown: Vec<(&str, String)> = fields
+        .iter()
+        .map(|(name, field)| (*name, cell(item.get(*field))))
+        .collect();
+    fields_text(&shown)
+}
+
+/// `name  value` lines, values aligned.
+pub fn fields_text(fields: &[(&str, String)]) -> String {
+    let mut table = Table::headless();
+    for (name, value) in fields {
+        table.push(vec![(*name).to_owned(), value.clone()]);
+    }
+    table.render()
 }
 
 /// Rows of strings under a header, printed with every column padded to its
@@ -308,6 +437,77 @@ pub fn record_output(result: &Element, field: &str) -> Output {
 mod tests {
     use super::*;
     use crate::admin_cli::xml;
+
+    #[test]
+    fn raw_answers_pass_through_untouched() {
+        let csv = b"id,time,actor\r\n1,2026-12-06T17:00:00Z,\"acme/a,b\"\r\n".to_vec();
+        for as_json in [false, true] {
+            let mut out = Vec::new();
+            Output::Raw(csv.clone())
+                .write_to(&mut out, as_json)
+                .expect("writes");
+            assert_eq!(out, csv);
+        }
+        let mut out = Vec::new();
+        let shown = Output::Shown {
+            json: serde_json::json!({"a": 1}),
+            text: "x  y\n\n".into(),
+        };
+        shown.write_to(&mut out, false).expect("writes");
+        shown.write_to(&mut out, true).expect("writes");
+        assert_eq!(out, b"x  y\n{\n  \"a\": 1\n}\n");
+    }
+
+    #[test]
+    fn sizes_read_in_binary_units_with_exact_bytes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1024), "1 KiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(1_048_575), "1 MiB");
+        assert_eq!(human_bytes(10 << 30), "10 GiB");
+        assert_eq!(human_bytes(u64::MAX), "16 EiB");
+        assert_eq!(bytes_text(512), "512 B");
+        assert_eq!(bytes_text(1_288_490_189), "1.2 GiB (1288490189)");
+    }
+
+    #[test]
+    fn admin_api_values_become_cells() {
+        let v = serde_json::json!({"n": 5, "s": "a\r\nb\nc", "o": {"k": 1}, "z": null, "b": 2048});
+        assert_eq!(cell(v.get("s")), "a b c");
+        assert_eq!(cell(v.get("o")), r#"{"k":1}"#);
+        assert_eq!(cell(v.get("z")), "");
+        assert_eq!(cell(v.get("missing")), "");
+        assert_eq!(amount_text(v.get("n"), false), "5");
+        assert_eq!(amount_text(v.get("b"), true), "2 KiB (2048)");
+        assert_eq!(limit_text(v.get("z"), true), "unlimited");
+        assert_eq!(limit_text(v.get("missing"), false), "unlimited");
+        assert_eq!(limit_text(v.get("n"), false), "5");
+        assert_eq!(
+            fields_text(&[("Name", "acme".into()), ("DisplayName", "Acme".into())]),
+            "Name         acme\nDisplayName  Acme\n"
+        );
+        let answer = serde_json::json!({"keys": [
+            {"access_key_id": "AK1", "status": "Active", "has_password": true},
+            {"access_key_id": "AK22", "status": "Inactive"},
+        ]});
+        let keys = json_list(&answer, "keys");
+        assert_eq!(json_list(&answer, "users"), &[] as &[Value]);
+        assert_eq!(
+            json_table(
+                keys,
+                &[("AccessKeyId", "access_key_id"), ("Status", "status")]
+            ),
+            "AccessKeyId  Status\nAK1          Active\nAK22         Inactive\n"
+        );
+        assert_eq!(
+            json_fields(
+                &keys[0],
+                &[("Id", "access_key_id"), ("HasPassword", "has_password")]
+            ),
+            "Id           AK1\nHasPassword  true\n"
+        );
+    }
 
     #[test]
     fn table_columns_align_and_lines_do_not_end_in_spaces() {

@@ -80,6 +80,9 @@ impl ControlPlane {
                 .tenants
                 .entry(account.to_owned())
                 .or_default();
+            tenant
+                .allotments
+                .resize(shard_count as usize, Allotment::default());
             let here = tenant.allotments[shard as usize];
             let allotted_bytes: u64 = tenant.allotments.iter().map(|a| a.bytes).sum();
             let allotted_objects: u64 = tenant.allotments.iter().map(|a| a.objects).sum();
@@ -108,8 +111,13 @@ impl ControlPlane {
                 self.quota_sync(account).await;
             }
         }
-        let tenant = &self.quota_leases.tenants[account];
-        LeaseAnswer::Allotment(tenant.allotments[shard as usize])
+        let here = self
+            .quota_leases
+            .tenants
+            .get(account)
+            .and_then(|tenant| tenant.allotments.get(shard as usize).copied())
+            .unwrap_or_default();
+        LeaseAnswer::Allotment(here)
     }
 
     /// Takes back every shard's unused allotment of the tenant: each keeps

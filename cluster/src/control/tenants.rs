@@ -43,11 +43,7 @@ pub fn role_policy_arn(role: &str) -> Option<String> {
 pub fn role_of(user: &UserRecord) -> Option<&'static str> {
     ROLES.iter().find_map(|(role, policy)| {
         let arn = format!("{}{policy}", super::iam::policies::AWS_MANAGED_PREFIX);
-        user.policies
-            .attached
-            .iter()
-            .any(|attached| *attached == arn)
-            .then_some(*role)
+        user.policies.attached.contains(&arn).then_some(*role)
     })
 }
 
