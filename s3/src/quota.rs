@@ -173,10 +173,15 @@ impl QuotaLedger {
                 .or_default()
                 .change(bytes, change.objects);
             if let Some(account) = self.bucket_accounts.get(bucket_id) {
-                self.tenants
-                    .entry(account.clone())
-                    .or_default()
-                    .change(bytes, change.objects);
+                // Looked up before inserting: the common case allocates nothing.
+                match self.tenants.get_mut(account) {
+                    Some(tally) => tally.change(bytes, change.objects),
+                    None => {
+                        let mut tally = Tally::default();
+                        tally.change(bytes, change.objects);
+                        self.tenants.insert(account.clone(), tally);
+                    }
+                }
             }
         }
     }
@@ -249,7 +254,10 @@ impl QuotaLedger {
             }
         };
         apply(self.buckets.entry(ticket.bucket_id).or_default());
-        apply(self.tenants.entry(ticket.account.clone()).or_default());
+        match self.tenants.get_mut(&ticket.account) {
+            Some(tally) => apply(tally),
+            None => apply(self.tenants.entry(ticket.account.clone()).or_default()),
+        }
     }
 
     /// Installs an allotment unless a newer one is already here.

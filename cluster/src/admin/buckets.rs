@@ -57,11 +57,7 @@ impl ControlPlane {
     ) -> AdminResult {
         let tenant = request.query_param("tenant");
         let tenant_id = match tenant {
-            Some(name) => Some(
-                crate::control::tenants::account_by_name(&self.catalog, name)?
-                    .ok_or_else(|| AdminError::not_found(format!("No tenant named {name}.")))?
-                    .id,
-            ),
+            Some(name) => Some(self.admin_tenant(caller, name, "admin:ListBuckets")?.id),
             None => None,
         };
         let usages = self.bucket_usages().await;
@@ -81,9 +77,6 @@ impl ControlPlane {
                 self.bucket_json(bucket, usages.get(&bucket.id).copied().unwrap_or_default())
             })
             .collect();
-        if let Some(id) = &tenant_id {
-            self.admin_require(caller, "admin:ListBuckets", Some(id))?;
-        }
         Ok(AdminResponse::json(200, &json!({"buckets": buckets})))
     }
 

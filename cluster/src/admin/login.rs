@@ -52,7 +52,18 @@ impl ControlPlane {
                 "Too many failed logins from this address; wait a minute.",
             ));
         }
-        if let Err(locked) = self.admin.limiter.check(&username, now_ms) {
+        // Names are looked up ignoring case, so failures are counted that way
+        // too. The root is not locked by name (anyone may know its key id, and
+        // its 40-character secret is beyond guessing): the address throttle
+        // still holds whoever tries.
+        let lock_key = username.to_ascii_lowercase();
+        let lockable = username.contains('/');
+        let checked = if lockable {
+            self.admin.limiter.check(&lock_key, now_ms)
+        } else {
+            Ok(())
+        };
+        if let Err(locked) = checked {
             self.admin_audit_entry(request, &username, "login", &username, "locked", "");
             return Err(AdminError::new(
                 403,
@@ -71,7 +82,11 @@ impl ControlPlane {
                 self.admin
                     .sources
                     .record_source_failure(request.source, now_ms);
-                match self.admin.limiter.record_failure(&username, now_ms) {
+                if !lockable {
+                    self.admin_audit_entry(request, &username, "login", &username, "failure", "");
+                    return Err(error);
+                }
+                match self.admin.limiter.record_failure(&lock_key, now_ms) {
                     FailureOutcome::LockedNow { until_ms } => {
                         self.admin_audit_entry(
                             request, &username, "login", &username, "failure", "",
@@ -94,7 +109,7 @@ impl ControlPlane {
                 return Err(error);
             }
         };
-        self.admin.limiter.record_success(&username);
+        self.admin.limiter.record_success(&lock_key);
         self.admin_audit_entry(request, &username, "login", &username, "success", "");
         let claims = token::SessionClaims::new(&subject, now_ms, SESSION_TTL_MS);
         let session_token = token::mint(&self.admin.token_key, &claims);
@@ -178,7 +193,7 @@ impl ControlPlane {
                 .write_records(&[RecordChange::put(&account.id, &user)])?;
         }
         Ok((
-            user_subject(&account.id, &user.name),
+            user_subject(&account.id, &user.name, &user.id),
             json!({"tenant": account.name, "name": user.name, "role": role_of(&user)}),
         ))
     }

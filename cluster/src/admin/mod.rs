@@ -211,6 +211,11 @@ pub struct Caller {
     pub expires_ms: u64,
     /// The user's name when the caller is a user (not the root).
     pub user: Option<String>,
+    /// The root, or a user of the default tenant with the system-admin role:
+    /// only they act system-wide (other tenants, tenant lifecycle). Identity
+    /// policies alone never make a system admin, so a default-tenant admin
+    /// cannot promote itself by attaching AdministratorAccess through IAM.
+    pub system: bool,
 }
 
 impl Caller {
@@ -223,9 +228,10 @@ impl Caller {
     }
 }
 
-/// The session subject of a user: its account and name.
-pub fn user_subject(account_id: &str, name: &str) -> String {
-    format!("user:{account_id}/{name}")
+/// The session subject of a user: its account, name and id (a user deleted
+/// and created again under the same name is another user).
+pub fn user_subject(account_id: &str, name: &str, user_id: &str) -> String {
+    format!("user:{account_id}/{name}/{user_id}")
 }
 
 pub const ROOT_SUBJECT: &str = "root";
@@ -461,13 +467,17 @@ impl ControlPlane {
                 .subject
                 .strip_prefix("user:")
                 .ok_or_else(|| AdminError::unauthorized("The session is invalid."))?;
-            let (account, name) = rest
-                .split_once('/')
-                .ok_or_else(|| AdminError::unauthorized("The session is invalid."))?;
+            let mut parts = rest.splitn(3, '/');
+            let (Some(account), Some(name), Some(user_id)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(AdminError::unauthorized("The session is invalid."));
+            };
             let principal = self
                 .snapshot
                 .users
                 .get(&format!("{account}/{}", name.to_ascii_lowercase()))
+                .filter(|principal| principal.user_id == user_id)
                 .cloned()
                 .ok_or_else(|| AdminError::unauthorized("The user no longer exists."))?;
             if self
@@ -490,12 +500,25 @@ impl ControlPlane {
                 .unwrap_or_default();
             (principal, format!("{tenant}/{name}"), Some(name.to_owned()))
         };
+        let system = match &user {
+            None => true,
+            Some(name) => {
+                principal.account_id == self.default_account
+                    && self
+                        .catalog
+                        .record::<crate::directory::UserRecord>(&principal.account_id, name)?
+                        .is_some_and(|record| {
+                            crate::control::tenants::role_of(&record) == Some("system-admin")
+                        })
+            }
+        };
         Ok(Caller {
             display,
             principal,
             session_id: claims.session_id,
             expires_ms: claims.expires_ms,
             user,
+            system,
         })
     }
 
@@ -519,7 +542,7 @@ impl ControlPlane {
             })
             .allowed
         };
-        if decide(SYSTEM_RESOURCE, &self.default_account) {
+        if caller.system && decide(SYSTEM_RESOURCE, &self.default_account) {
             return true;
         }
         tenant_account

@@ -12,7 +12,8 @@ use super::{
 };
 use crate::control::tenants::{account_by_name, new_account, valid_tenant_name};
 use crate::control::ControlPlane;
-use crate::directory::{AccessKeyRecord, AccountRecord, RecordChange, UserRecord};
+use crate::directory::{AccessKeyRecord, AccountRecord, GroupRecord, ManagedPolicyRecord};
+use crate::directory::{RecordChange, RoleRecord, SessionRecord, UserRecord};
 
 impl ControlPlane {
     /// The tenant named `name`, or 404 (403 first if the caller may not see
@@ -221,6 +222,27 @@ impl ControlPlane {
             changes.push(RecordChange::delete::<AccessKeyRecord>(
                 &account.id,
                 &key.id,
+            ));
+        }
+        for group in self.catalog.records::<GroupRecord>(&account.id)? {
+            changes.push(RecordChange::delete::<GroupRecord>(
+                &account.id,
+                &group.name,
+            ));
+        }
+        for role in self.catalog.records::<RoleRecord>(&account.id)? {
+            changes.push(RecordChange::delete::<RoleRecord>(&account.id, &role.name));
+        }
+        for policy in self.catalog.records::<ManagedPolicyRecord>(&account.id)? {
+            changes.push(RecordChange::delete::<ManagedPolicyRecord>(
+                &account.id,
+                &policy.name,
+            ));
+        }
+        for session in self.catalog.records::<SessionRecord>(&account.id)? {
+            changes.push(RecordChange::delete::<SessionRecord>(
+                &account.id,
+                &session.id,
             ));
         }
         self.catalog.write_records(&changes)?;

@@ -14,6 +14,10 @@ const USAGE_DAYS_MAX: usize = 90;
 impl ControlPlane {
     pub(super) async fn admin_usage(&self, request: &AdminRequest, caller: &Caller) -> AdminResult {
         let wanted = request.query_param("tenant");
+        if let Some(name) = wanted {
+            // 403 before 404, so names of other tenants do not leak.
+            self.admin_tenant(caller, name, "admin:GetUsage")?;
+        }
         let usages = self.bucket_usages().await;
         let mut tenants = Vec::new();
         let mut found = false;
