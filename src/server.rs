@@ -638,6 +638,12 @@ fn announce(args: &ServerArgs, shard_count: u16, generated: Option<&cluster::Roo
         shard_count,
         args.data_dir.display()
     );
+    if args.console_listen != "off" {
+        println!(
+            "maxiofs admin API on {scheme}://{}/api/v1 (sign in with the root access key id and secret)",
+            args.console_listen
+        );
+    }
     if let Some(creds) = generated {
         // Printed once, to the operator's terminal; never logged.
         println!("Generated root credentials (shown only now; stored in the data directory):");

@@ -42,6 +42,8 @@ pub struct AuditFilter {
     pub to_ms: Option<u64>,
     pub actor: Option<String>,
     pub action: Option<String>,
+    /// Only actors starting with the first text or containing the second.
+    pub actor_scope: Option<(String, String)>,
     pub limit: usize,
 }
 
@@ -82,6 +84,7 @@ impl Catalog {
             "SELECT id, time_ms, actor, source, request_id, action, target, outcome, detail \
              FROM audit_log WHERE time_ms >= ?1 AND time_ms <= ?2 \
              AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR action = ?4) \
+             AND (?6 IS NULL OR substr(actor, 1, length(?6)) = ?6 OR instr(actor, ?7) > 0) \
              ORDER BY id DESC LIMIT ?5",
         )?;
         let rows = stmt.query_map(
@@ -90,7 +93,9 @@ impl Catalog {
                 filter.to_ms.map_or(i64::MAX, |to| to as i64),
                 filter.actor,
                 filter.action,
-                limit
+                limit,
+                filter.actor_scope.as_ref().map(|(prefix, _)| prefix),
+                filter.actor_scope.as_ref().map(|(_, part)| part),
             ],
             |row| {
                 Ok(AuditEntry {

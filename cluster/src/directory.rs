@@ -112,6 +112,10 @@ pub struct UserLogin {
     pub totp_last_step: Option<u64>,
     /// SHA-256 of each unused backup code.
     pub backup_code_hashes: Vec<String>,
+    /// Admin sessions issued before this moment are refused (set when the
+    /// password changes or TOTP is turned off).
+    #[serde(default)]
+    pub sessions_after_ms: u64,
 }
 
 impl std::fmt::Debug for UserLogin {

@@ -669,7 +669,8 @@ impl S3Service {
             .header("x-amz-bypass-governance-retention")
             .is_some_and(|value| value.eq_ignore_ascii_case("true"));
         if bypass {
-            let event = self.audit_event(ctx, ex, "success", "governance retention bypassed");
+            let event =
+                self.audit_event(ctx, ex, "success", "with x-amz-bypass-governance-retention");
             self.shard.audit(event);
         } else if crate::audit::audited_change(action) {
             self.shard.audit(self.audit_event(ctx, ex, "success", ""));

@@ -1,5 +1,5 @@
 //! The admin API client: JSON over HTTP/1.1 to the server's console port
-//! (`/api/v1`, docs/admin-api-contract.draft.md), one session per command.
+//! (`/api/v1`, docs/admin-api.md), one session per command.
 //!
 //! Owns: logging in (`POST /api/v1/auth/login`) and out, the bearer token,
 //! request paths with their segments and query values percent-encoded, and

@@ -40,7 +40,6 @@ const TENANT_USER_COLUMNS: [(&str, &str); 6] = [
 ];
 /// The admin API's roles.
 const ROLES: [&str; 4] = ["system-admin", "tenant-admin", "user", "read-only"];
-const USER_STATUSES: [&str; 2] = ["active", "suspended"];
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
@@ -89,9 +88,9 @@ pub enum UserCommand {
         tenant: Option<String>,
     },
     /// Rename an IAM user or move it to another path; with --tenant, change a
-    /// console user's role, password or status.
+    /// console user's role or password.
     #[command(group(ArgGroup::new("tenant_change").multiple(true)
-        .args(["role", "password_file", "status"])))]
+        .args(["role", "password_file"])))]
     Update {
         /// The user's name.
         name: String,
@@ -111,9 +110,6 @@ pub enum UserCommand {
         /// File whose first line is the console user's new password (`-`: stdin).
         #[arg(long, requires = "tenant", value_name = "FILE|-")]
         password_file: Option<PathBuf>,
-        /// The console user's status.
-        #[arg(long, requires = "tenant", value_parser = USER_STATUSES)]
-        status: Option<String>,
     },
     /// List the groups a user belongs to.
     Groups {
@@ -146,7 +142,6 @@ pub enum TenantUserCommand {
         name: String,
         role: Option<String>,
         password_file: Option<PathBuf>,
-        status: Option<String>,
     },
     Delete {
         tenant: String,
@@ -187,14 +182,12 @@ impl UserCommand {
                 tenant: Some(tenant),
                 role,
                 password_file,
-                status,
                 ..
             } => TenantUserCommand::Update {
                 tenant,
                 name,
                 role,
                 password_file,
-                status,
             },
             UserCommand::Delete {
                 name,
@@ -294,12 +287,11 @@ pub fn run_in_tenant(
             name,
             role,
             password_file,
-            status,
         } => {
             let password = password_file
                 .map(|path| super::read_password(&path))
                 .transpose()?;
-            let body = tenant_user_patch_body(role, password, status);
+            let body = tenant_user_patch_body(role, password);
             let path = api_path(&["tenants", &tenant, "users", &name]);
             Ok(tenant_user_output(client.patch(&path, &body)?))
         }
@@ -320,12 +312,8 @@ pub fn tenant_user_create_body(name: &str, role: &str, password: Option<String>)
 }
 
 /// The body of `PATCH /api/v1/tenants/{tenant}/users/{name}`: what changes.
-pub fn tenant_user_patch_body(
-    role: Option<String>,
-    password: Option<String>,
-    status: Option<String>,
-) -> Value {
-    let fields = [("role", role), ("password", password), ("status", status)];
+pub fn tenant_user_patch_body(role: Option<String>, password: Option<String>) -> Value {
+    let fields = [("role", role), ("password", password)];
     let body: Map<String, Value> = fields
         .into_iter()
         .filter_map(|(name, value)| value.map(|v| (name.to_owned(), Value::String(v))))
@@ -383,17 +371,10 @@ mod tests {
             })
         );
         assert!(matches!(
-            tenant_command(&[
-                "update",
-                "alice",
-                "--tenant",
-                "acme",
-                "--status",
-                "suspended"
-            ]),
+            tenant_command(&["update", "alice", "--tenant", "acme", "--role", "read-only"]),
             Some(TenantUserCommand::Update {
-                status: Some(_),
-                role: None,
+                role: Some(_),
+                password_file: None,
                 ..
             })
         ));
@@ -433,7 +414,14 @@ mod tests {
                 "user",
             ],
             &["update", "alice", "--role", "user"],
-            &["update", "alice", "--tenant", "acme", "--status", "gone"],
+            &[
+                "update",
+                "alice",
+                "--tenant",
+                "acme",
+                "--status",
+                "suspended",
+            ],
             &["groups", "alice", "--tenant", "acme"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
@@ -451,11 +439,11 @@ mod tests {
             json!({"name": "alice", "role": "user", "password": "pw d"})
         );
         assert_eq!(
-            tenant_user_patch_body(Some("read-only".into()), None, Some("active".into())),
-            json!({"role": "read-only", "status": "active"})
+            tenant_user_patch_body(Some("read-only".into()), None),
+            json!({"role": "read-only"})
         );
         assert_eq!(
-            tenant_user_patch_body(None, Some("new".into()), None),
+            tenant_user_patch_body(None, Some("new".into())),
             json!({"password": "new"})
         );
     }

@@ -280,8 +280,11 @@ def test_totp_enrolment_codes_and_backup_codes(srv, root_token, make_user):
     expect(login(srv, user, PASSWORD, totp=backup[1].replace("-", "")), 200)
     expect(login(srv, user, PASSWORD, totp=backup[1]), 401, "InvalidTotp")
 
-    # Switched off, a password is enough again.
-    expect(call(srv, "DELETE", "/auth/totp", answer["token"]), 204)
+    # Switching it off needs the second factor itself (a stolen session is not enough), and
+    # ends the sessions opened before; then a password is enough again.
+    expect(call(srv, "DELETE", "/auth/totp", answer["token"]), 400, "InvalidTotp")
+    expect(call(srv, "DELETE", "/auth/totp", answer["token"], {"code": backup[2]}), 204)
+    expect(call(srv, "GET", "/auth/session", answer["token"]), 401)
     expect(login(srv, user, PASSWORD), 200)
     events = {e["action"] for e in audit(srv, root_token, actor=user)}
     assert {"totp:Enable", "totp:Disable"} <= events, events

@@ -242,6 +242,16 @@ def test_usage_equals_the_listing_after_kill9_during_uploads(server_factory):
     outcomes = put_all(s3, "crash-a", [f"fill{i}" for i in range(free // MiB + 6)], MiB)
     assert outcomes.count("ok") == free // MiB, outcomes
     assert api.usage("crash")["storage_bytes"] == stored + (free // MiB) * MiB
+    # `maxiofs check` recounts every bucket's usage from the objects and agrees.
+    assert srv.terminate() == 0
+    import subprocess
+
+    from conftest import SERVER_BIN
+
+    check = subprocess.run([str(SERVER_BIN), "check", "--data-dir", str(srv.data_dir)],
+                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "usage" not in check.stdout + check.stderr
 
 
 def test_bandwidth_limit_holds_one_tenant_and_spares_another(admin):

@@ -302,16 +302,34 @@ impl ControlPlane {
         Ok(AdminResponse::json(200, &json!({"backup_codes": codes})))
     }
 
+    /// Turns TOTP off: the caller proves it still holds the second factor
+    /// (a current code or a backup code), so a stolen session cannot.
     pub(super) fn admin_totp_remove(
         &mut self,
         request: &AdminRequest,
         caller: &Caller,
-        _now_ms: u64,
+        now_ms: u64,
     ) -> AdminResult {
+        let body = json_body(request)?;
+        let code = string_field(&body, "code")?.unwrap_or("");
         let mut user = self.admin_caller_record(caller)?;
+        if let Some(sealed) = user.login.totp_sealed.clone() {
+            let secret = self.admin_open_totp(&sealed)?;
+            let valid = totp::verify_code(&secret, code, now_ms / 1000, user.login.totp_last_step)
+                .is_some()
+                || totp::consume_backup_code(&mut user.login.backup_code_hashes, code);
+            if !valid {
+                return Err(AdminError::new(
+                    400,
+                    "InvalidTotp",
+                    "Turning TOTP off needs a current code or a backup code (\"code\").",
+                ));
+            }
+        }
         user.login.totp_sealed = None;
         user.login.totp_pending_sealed = None;
         user.login.backup_code_hashes.clear();
+        user.login.sessions_after_ms = now_ms;
         self.catalog
             .write_records(&[RecordChange::put(caller.account(), &user)])?;
         self.admin_audit_entry(

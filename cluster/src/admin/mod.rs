@@ -267,20 +267,60 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or a bare date) to milliseconds.
+/// Parses RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`) or a bare date
+/// (midnight UTC) to milliseconds since the epoch.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
     let bytes = text.as_bytes();
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        std::str::from_utf8(bytes.get(range)?).ok()?.parse().ok()
+        let digits = bytes.get(range)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(digits).ok()?.parse().ok()
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
         return None;
     }
-    let (hh, mm, ss) = if bytes.len() > 10 {
-        (num(11..13)?, num(14..16)?, num(17..19)?)
+    let (hh, mm, ss, millis, offset_s) = if bytes.len() == 10 {
+        (0, 0, 0, 0, 0)
     } else {
-        (0, 0, 0)
+        if !matches!(bytes.get(10), Some(b'T' | b't' | b' '))
+            || bytes.get(13) != Some(&b':')
+            || bytes.get(16) != Some(&b':')
+        {
+            return None;
+        }
+        let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let mut at = 19;
+        let mut millis = 0;
+        if bytes.get(at) == Some(&b'.') {
+            let start = at + 1;
+            at = start;
+            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+            if at == start {
+                return None;
+            }
+            let fraction = &text[start..at.min(start + 3)];
+            millis = fraction.parse::<i64>().ok()? * 10_i64.pow(3 - fraction.len() as u32);
+        }
+        let offset_s = match bytes.get(at..) {
+            Some(b"Z" | b"z") => 0,
+            Some([sign @ (b'+' | b'-'), rest @ ..]) if rest.len() == 5 && rest[2] == b':' => {
+                let oh = num(at + 1..at + 3)?;
+                let om = num(at + 4..at + 6)?;
+                let offset = oh * 3600 + om * 60;
+                if *sign == b'+' {
+                    offset
+                } else {
+                    -offset
+                }
+            }
+            _ => return None,
+        };
+        (hh, mm, ss, millis, offset_s)
     };
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
         return None;
@@ -291,8 +331,8 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
     let doy = (153 * mm_ + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
-    u64::try_from(secs).ok().map(|s| s * 1000)
+    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss - offset_s;
+    u64::try_from(secs * 1000 + millis).ok()
 }
 
 /// The JSON body, or a 400 naming what is wrong.
@@ -503,13 +543,18 @@ impl ControlPlane {
         let system = match &user {
             None => true,
             Some(name) => {
+                let record = self
+                    .catalog
+                    .record::<crate::directory::UserRecord>(&principal.account_id, name)?
+                    .ok_or_else(|| AdminError::unauthorized("The user no longer exists."))?;
+                // A password change or TOTP removal ends the sessions opened before it.
+                if claims.issued_ms < record.login.sessions_after_ms {
+                    return Err(AdminError::unauthorized(
+                        "The session has ended; sign in again.",
+                    ));
+                }
                 principal.account_id == self.default_account
-                    && self
-                        .catalog
-                        .record::<crate::directory::UserRecord>(&principal.account_id, name)?
-                        .is_some_and(|record| {
-                            crate::control::tenants::role_of(&record) == Some("system-admin")
-                        })
+                    && crate::control::tenants::role_of(&record) == Some("system-admin")
             }
         };
         Ok(Caller {
@@ -612,6 +657,16 @@ mod tests {
             parse_rfc3339("2026-12-06T00:00:00Z")
         );
         assert_eq!(parse_rfc3339("2026-13-06"), None);
+        assert_eq!(
+            parse_rfc3339("2026-12-06T18:30:00+01:00"),
+            parse_rfc3339("2026-12-06T17:30:00Z")
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-06T17:30:00.250Z"),
+            parse_rfc3339("2026-12-06T17:30:00Z").map(|ms| ms + 250)
+        );
+        assert_eq!(parse_rfc3339("2026-12-06T17:30:00"), None);
+        assert_eq!(parse_rfc3339("2026-12-06T17:30:00+0100"), None);
         assert_eq!(parse_rfc3339("garbage"), None);
     }
 }

@@ -41,18 +41,24 @@ fn error(status: u16, code: &str, message: &str) -> AdminResponse {
     )
 }
 
-fn decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(&text.replace('+', " "))
+/// A path segment: percent-decoded (a `+` is a plus).
+fn decode_segment(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
         .decode_utf8_lossy()
         .into_owned()
 }
 
+/// A query name or value: form-decoded (a `+` is a space).
+fn decode(text: &str) -> String {
+    decode_segment(&text.replace('+', " "))
+}
+
 impl Handler for AdminHandler {
     async fn handle(&self, ex: &mut Exchange<'_>) {
-        let answer = self.answer(ex).await;
+        let request_id = format!("{:016X}", rand::random::<u64>());
+        let answer = self.answer(ex, &request_id).await;
         let mut headers: Vec<(&str, &str)> = SECURITY_HEADERS.to_vec();
         headers.push(("content-type", answer.content_type));
-        let request_id = format!("{:016X}", rand::random::<u64>());
         headers.push(("x-amz-request-id", &request_id));
         if let Some(cookie) = &answer.set_cookie {
             headers.push(("set-cookie", cookie));
@@ -64,7 +70,7 @@ impl Handler for AdminHandler {
 }
 
 impl AdminHandler {
-    async fn answer(&self, ex: &mut Exchange<'_>) -> AdminResponse {
+    async fn answer(&self, ex: &mut Exchange<'_>, request_id: &str) -> AdminResponse {
         let head = ex.head();
         let path = head.path().to_owned();
         let Some(rest) = path.strip_prefix("/api/v1/") else {
@@ -78,7 +84,7 @@ impl AdminHandler {
         let segments: Vec<String> = rest
             .split('/')
             .filter(|segment| !segment.is_empty())
-            .map(decode)
+            .map(decode_segment)
             .collect();
         let query: Vec<(String, String)> = head
             .query()
@@ -132,7 +138,7 @@ impl AdminHandler {
             csrf,
             body,
             source: ex.peer_addr().ip(),
-            request_id: format!("{:016X}", rand::random::<u64>()),
+            request_id: request_id.to_owned(),
             tls: ex.is_tls(),
         };
         let (reply, answer) = oneshot::channel();

@@ -55,9 +55,9 @@ impl fmt::Debug for TokenKey {
 }
 
 impl TokenKey {
-    /// HMAC-SHA256(master_key_material, label): the master key never signs
-    /// anything itself, and tokens survive a restart because the same
-    /// material gives the same key.
+    /// HMAC-SHA256(material, label): whatever key material is given never
+    /// signs anything itself. The server derives it from random material at
+    /// each start, so sessions end with the process.
     ///
     /// Panics on empty material: a token key derived from nothing would be
     /// public, and that is a bug in the caller.
@@ -179,7 +179,8 @@ pub fn verify(key: &TokenKey, token: &str, now_ms: u64) -> Result<SessionClaims,
 }
 
 /// The CSRF token for a session: sent to the console with the login answer
-/// and expected back in a header on every state-changing request.
+/// and expected back in a header on every request that comes with the
+/// session cookie (reads too: the admin API answers secrets to some).
 pub fn csrf_token_for(key: &TokenKey, session_id: &str) -> String {
     hex::encode(csrf_mac(key, session_id))
 }

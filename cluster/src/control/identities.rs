@@ -40,6 +40,15 @@ const DENY_ALL_POLICY: &str =
 const DENY_ALL_BUCKET_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::*","arn:aws:s3:::*/*"]}]}"#;
 
 impl IdentityCache {
+    /// Lifts the limits of an account's schedule, if it has one (transfers
+    /// still holding it then run unpaced).
+    pub fn lift_throttle(&mut self, account: &str) {
+        if let Some(throttle) = self.throttles.remove(account) {
+            throttle.inbound.set(None);
+            throttle.outbound.set(None);
+        }
+    }
+
     /// The account's bandwidth schedule, with its limits set as given.
     pub fn throttle(
         &mut self,

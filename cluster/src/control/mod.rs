@@ -175,6 +175,9 @@ pub fn load_snapshot(
             bytes: account.quota.storage_bytes,
             objects: account.quota.objects,
         };
+        if !limited {
+            cache.lift_throttle(&account.id);
+        }
         if !account.suspended && quota.is_unlimited() && !limited {
             continue;
         }
