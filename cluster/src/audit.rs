@@ -18,21 +18,14 @@ pub const FIELD_CHARS_MAX: usize = 512;
 /// The most entries one query returns.
 pub const QUERY_ROWS_MAX: usize = 10_000;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// What an entry records (defined beside the shards, which send most of them).
+pub use s3::audit::AuditEvent;
+
+/// A stored entry: its id (ascending with time of writing) and the event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditEntry {
     pub id: i64,
-    pub time_ms: u64,
-    /// Who: an ARN, `tenant/name`, or the login name tried.
-    pub actor: String,
-    /// The client's address.
-    pub source: String,
-    pub request_id: String,
-    /// What: `login`, `iam:CreateUser`, `admin:UpdateTenant`, `s3:PutObject`…
-    pub action: String,
-    pub target: String,
-    /// `success`, `failure`, `denied`, `locked`.
-    pub outcome: String,
-    pub detail: String,
+    pub event: AuditEvent,
 }
 
 /// Which entries a query wants.
@@ -58,7 +51,7 @@ fn bounded(text: &str) -> String {
 
 impl Catalog {
     /// Appends one entry (its `id` is assigned).
-    pub fn audit_append(&self, entry: &AuditEntry) -> Result<(), CatalogError> {
+    pub fn audit_append(&self, entry: &AuditEvent) -> Result<(), CatalogError> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO audit_log (time_ms, actor, source, request_id, action, target, \
              outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -100,14 +93,16 @@ impl Catalog {
             |row| {
                 Ok(AuditEntry {
                     id: row.get(0)?,
-                    time_ms: row.get::<_, i64>(1)? as u64,
-                    actor: row.get(2)?,
-                    source: row.get(3)?,
-                    request_id: row.get(4)?,
-                    action: row.get(5)?,
-                    target: row.get(6)?,
-                    outcome: row.get(7)?,
-                    detail: row.get(8)?,
+                    event: AuditEvent {
+                        time_ms: row.get::<_, i64>(1)? as u64,
+                        actor: row.get(2)?,
+                        source: row.get(3)?,
+                        request_id: row.get(4)?,
+                        action: row.get(5)?,
+                        target: row.get(6)?,
+                        outcome: row.get(7)?,
+                        detail: row.get(8)?,
+                    },
                 })
             },
         )?;
@@ -186,7 +181,7 @@ mod tests {
         let dir = tempfile_dir();
         let catalog = Catalog::open(&dir).unwrap();
         for (time_ms, actor, action) in [(10, "a", "login"), (20, "b", "login"), (30, "a", "x")] {
-            let entry = AuditEntry {
+            let entry = AuditEvent {
                 time_ms,
                 actor: actor.into(),
                 action: action.into(),
@@ -202,8 +197,8 @@ mod tests {
             })
             .unwrap();
         assert_eq!(all.len(), 3);
-        assert_eq!(all[0].time_ms, 10);
-        assert_eq!(all[0].detail.chars().count(), FIELD_CHARS_MAX);
+        assert_eq!(all[0].event.time_ms, 10);
+        assert_eq!(all[0].event.detail.chars().count(), FIELD_CHARS_MAX);
         let by_actor = catalog
             .audit_query(&AuditFilter {
                 actor: Some("a".into()),
@@ -219,7 +214,7 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-        assert_eq!(newest[0].time_ms, 30);
+        assert_eq!(newest[0].event.time_ms, 30);
         assert_eq!(catalog.audit_prune(25).unwrap(), 2);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -27,9 +27,9 @@ fn csv_field(text: &str) -> String {
 
 pub fn to_csv(entries: &[AuditEntry]) -> String {
     let mut out = String::from("id,time,actor,source,request_id,action,target,outcome,detail\n");
-    for entry in entries {
+    for AuditEntry { id, event: entry } in entries {
         let fields = [
-            entry.id.to_string(),
+            id.to_string(),
             rfc3339(entry.time_ms),
             csv_field(&entry.actor),
             csv_field(&entry.source),
@@ -99,9 +99,9 @@ impl ControlPlane {
         }
         let entries: Vec<_> = entries
             .iter()
-            .map(|entry| {
+            .map(|AuditEntry { id, event: entry }| {
                 json!({
-                    "id": entry.id, "time": rfc3339(entry.time_ms), "actor": entry.actor,
+                    "id": id, "time": rfc3339(entry.time_ms), "actor": entry.actor,
                     "source": entry.source, "request_id": entry.request_id, "action": entry.action,
                     "target": entry.target, "outcome": entry.outcome, "detail": entry.detail,
                 })
@@ -119,9 +119,11 @@ mod tests {
     fn csv_quotes_and_defuses_formulas() {
         let entry = AuditEntry {
             id: 1,
-            actor: "=cmd()".into(),
-            detail: "a,\"b\"".into(),
-            ..Default::default()
+            event: crate::audit::AuditEvent {
+                actor: "=cmd()".into(),
+                detail: "a,\"b\"".into(),
+                ..Default::default()
+            },
         };
         let csv = to_csv(&[entry]);
         let line = csv.lines().nth(1).unwrap();

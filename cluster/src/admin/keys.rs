@@ -35,10 +35,7 @@ impl ControlPlane {
 
     pub(super) fn admin_list_keys(&self, caller: &Caller, tenant: &str, name: &str) -> AdminResult {
         let account = self.admin_tenant(caller, tenant, "admin:ListKeys")?;
-        let user = self
-            .catalog
-            .record::<crate::directory::UserRecord>(&account.id, name)?
-            .ok_or_else(|| AdminError::not_found(format!("No user {name} in tenant {tenant}.")))?;
+        let user = self.admin_user(&account, name)?;
         let keys: Vec<Value> = self
             .admin_user_keys(&account.id, &user.name)?
             .iter()
@@ -56,10 +53,7 @@ impl ControlPlane {
         now_ms: u64,
     ) -> AdminResult {
         let account = self.admin_tenant(caller, tenant, "admin:CreateKey")?;
-        let user = self
-            .catalog
-            .record::<crate::directory::UserRecord>(&account.id, name)?
-            .ok_or_else(|| AdminError::not_found(format!("No user {name} in tenant {tenant}.")))?;
+        let user = self.admin_user(&account, name)?;
         if self.admin_user_keys(&account.id, &user.name)?.len() >= ACCESS_KEYS_PER_USER_MAX {
             return Err(AdminError::new(
                 409,

@@ -617,7 +617,7 @@ impl ControlPlane {
         outcome: &str,
         detail: &str,
     ) {
-        let entry = crate::audit::AuditEntry {
+        self.audit(&crate::audit::AuditEvent {
             time_ms: crate::control::now_ms(),
             actor: actor.to_owned(),
             source: request.source.to_string(),
@@ -626,11 +626,7 @@ impl ControlPlane {
             target: target.to_owned(),
             outcome: outcome.to_owned(),
             detail: detail.to_owned(),
-            ..Default::default()
-        };
-        if let Err(err) = self.catalog.audit_append(&entry) {
-            tracing::error!(%err, "audit entry not written");
-        }
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use super::{
 use crate::control::tenants::{account_by_name, new_account, valid_tenant_name};
 use crate::control::ControlPlane;
 use crate::directory::{AccessKeyRecord, AccountRecord, GroupRecord, ManagedPolicyRecord};
-use crate::directory::{RecordChange, RoleRecord, SessionRecord, UserRecord};
+use crate::directory::{Record, RecordChange, RoleRecord, SessionRecord, UserRecord};
 
 impl ControlPlane {
     /// The tenant named `name`, or 404 (403 first if the caller may not see
@@ -215,36 +215,14 @@ impl ControlPlane {
             &account.id,
             &account.id,
         )];
-        for user in self.catalog.records::<UserRecord>(&account.id)? {
-            changes.push(RecordChange::delete::<UserRecord>(&account.id, &user.name));
-        }
-        for key in self.catalog.records::<AccessKeyRecord>(&account.id)? {
-            changes.push(RecordChange::delete::<AccessKeyRecord>(
-                &account.id,
-                &key.id,
-            ));
-        }
-        for group in self.catalog.records::<GroupRecord>(&account.id)? {
-            changes.push(RecordChange::delete::<GroupRecord>(
-                &account.id,
-                &group.name,
-            ));
-        }
-        for role in self.catalog.records::<RoleRecord>(&account.id)? {
-            changes.push(RecordChange::delete::<RoleRecord>(&account.id, &role.name));
-        }
-        for policy in self.catalog.records::<ManagedPolicyRecord>(&account.id)? {
-            changes.push(RecordChange::delete::<ManagedPolicyRecord>(
-                &account.id,
-                &policy.name,
-            ));
-        }
-        for session in self.catalog.records::<SessionRecord>(&account.id)? {
-            changes.push(RecordChange::delete::<SessionRecord>(
-                &account.id,
-                &session.id,
-            ));
-        }
+        let catalog = &self.catalog;
+        let id = &account.id;
+        delete_all::<UserRecord>(catalog, id, &mut changes)?;
+        delete_all::<AccessKeyRecord>(catalog, id, &mut changes)?;
+        delete_all::<GroupRecord>(catalog, id, &mut changes)?;
+        delete_all::<RoleRecord>(catalog, id, &mut changes)?;
+        delete_all::<ManagedPolicyRecord>(catalog, id, &mut changes)?;
+        delete_all::<SessionRecord>(catalog, id, &mut changes)?;
         self.catalog.write_records(&changes)?;
         self.admin_publish().await?;
         self.admin_audit_entry(
@@ -266,6 +244,18 @@ impl ControlPlane {
             .map(|_| ())
             .map_err(|err| AdminError::internal(err.message))
     }
+}
+
+/// Adds the deletion of every record of kind `T` in `account` to `changes`.
+fn delete_all<T: Record>(
+    catalog: &crate::catalog::Catalog,
+    account: &str,
+    changes: &mut Vec<RecordChange>,
+) -> Result<(), AdminError> {
+    for record in catalog.records::<T>(account)? {
+        changes.push(RecordChange::delete::<T>(account, record.record_name()));
+    }
+    Ok(())
 }
 
 /// Applies the optional fields of a tenant body.

@@ -64,7 +64,11 @@ impl ControlPlane {
         Ok(())
     }
 
-    fn admin_user(&self, account: &AccountRecord, name: &str) -> Result<UserRecord, AdminError> {
+    pub(super) fn admin_user(
+        &self,
+        account: &AccountRecord,
+        name: &str,
+    ) -> Result<UserRecord, AdminError> {
         self.catalog
             .record::<UserRecord>(&account.id, name)?
             .ok_or_else(|| {

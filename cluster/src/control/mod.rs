@@ -363,22 +363,7 @@ impl ControlPlane {
                         tracing::error!(%err, "traffic counts not written");
                     }
                 }
-                ControlRequest::Audit(event) => {
-                    let entry = crate::audit::AuditEntry {
-                        id: 0,
-                        time_ms: event.time_ms,
-                        actor: event.actor,
-                        source: event.source,
-                        request_id: event.request_id,
-                        action: event.action,
-                        target: event.target,
-                        outcome: event.outcome,
-                        detail: event.detail,
-                    };
-                    if let Err(err) = self.catalog.audit_append(&entry) {
-                        tracing::error!(%err, "audit entry not written");
-                    }
-                }
+                ControlRequest::Audit(event) => self.audit(&event),
                 ControlRequest::CurrentSnapshot { reply } => {
                     let _ = reply.send(self.snapshot.clone());
                 }
@@ -391,6 +376,13 @@ impl ControlPlane {
                     let _ = reply.send(outcome);
                 }
             }
+        }
+    }
+
+    /// Writes an audit entry; a failure to write is logged, never fatal.
+    pub(crate) fn audit(&self, event: &crate::audit::AuditEvent) {
+        if let Err(err) = self.catalog.audit_append(event) {
+            tracing::error!(%err, "audit entry not written");
         }
     }
 

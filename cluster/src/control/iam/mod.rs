@@ -232,7 +232,7 @@ impl Call<'_> {
             resource,
             "identity changed"
         );
-        let entry = crate::audit::AuditEntry {
+        let entry = crate::audit::AuditEvent {
             time_ms: self.now_ms,
             actor: self.caller.principal.arn.clone(),
             source: self

@@ -98,21 +98,28 @@ enum Resolved {
     Aws(&'static str, &'static str),
 }
 
+/// Only the system's root makes (or unmakes) system admins: a tenant admin
+/// may manage its own users, never lift one above its tenant, nor demote
+/// one of the system's.
+fn guard_system_admin_policy(call: &Call<'_>, arn: &str) -> Result<(), QueryError> {
+    let system_admin = format!(
+        "{AWS_MANAGED_PREFIX}{}",
+        crate::control::tenants::ROLE_SYSTEM_ADMIN_POLICY
+    );
+    if arn == system_admin && call.caller.principal.kind != iam::PrincipalKind::SystemRoot {
+        return Err(QueryError::new(
+            "AccessDenied",
+            403,
+            format!("Only the root may attach or detach {arn}."),
+        ));
+    }
+    Ok(())
+}
+
 /// Finds the policy an ARN names in the caller's account.
 fn resolve(call: &Call<'_>, arn: &str) -> Result<Resolved, QueryError> {
     let missing = || no_such_entity(format!("Policy {arn} does not exist or is not attachable."));
     if let Some(name) = arn.strip_prefix(AWS_MANAGED_PREFIX) {
-        // Only the system's root makes system admins: a tenant admin may
-        // manage its own users, never lift one above its tenant.
-        if name == crate::control::tenants::ROLE_SYSTEM_ADMIN_POLICY
-            && call.caller.principal.kind != iam::PrincipalKind::SystemRoot
-        {
-            return Err(QueryError::new(
-                "AccessDenied",
-                403,
-                format!("Only the root may attach {arn}."),
-            ));
-        }
         return AWS_MANAGED_POLICIES
             .iter()
             .find(|(known, _)| *known == name)
@@ -668,6 +675,7 @@ fn holder_call(
         }
         "AttachPolicy" => {
             let arn = call.request.required("PolicyArn")?;
+            guard_system_admin_policy(call, arn)?;
             resolve(call, arn)?;
             if holder.attached.iter().any(|a| a == arn) {
                 return changed();
@@ -682,6 +690,7 @@ fn holder_call(
         }
         "DetachPolicy" => {
             let arn = call.request.required("PolicyArn")?;
+            guard_system_admin_policy(call, arn)?;
             let before = holder.attached.len();
             holder.attached.retain(|a| a != arn);
             if holder.attached.len() == before {
