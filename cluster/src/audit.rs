@@ -35,8 +35,8 @@ pub struct AuditFilter {
     pub to_ms: Option<u64>,
     pub actor: Option<String>,
     pub action: Option<String>,
-    /// Only actors starting with the first text or containing the second.
-    pub actor_scope: Option<(String, String)>,
+    /// Only the entries concerning this account (a tenant admin's view).
+    pub account: Option<String>,
     pub limit: usize,
 }
 
@@ -54,7 +54,7 @@ impl Catalog {
     pub fn audit_append(&self, entry: &AuditEvent) -> Result<(), CatalogError> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO audit_log (time_ms, actor, source, request_id, action, target, \
-             outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             outcome, detail, account) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         stmt.execute(params![
             entry.time_ms as i64,
@@ -65,6 +65,7 @@ impl Catalog {
             bounded(&entry.target),
             bounded(&entry.outcome),
             bounded(&entry.detail),
+            entry.account,
         ])?;
         Ok(())
     }
@@ -74,10 +75,11 @@ impl Catalog {
     pub fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, CatalogError> {
         let limit = filter.limit.clamp(1, QUERY_ROWS_MAX) as i64;
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, time_ms, actor, source, request_id, action, target, outcome, detail \
+            "SELECT id, time_ms, actor, source, request_id, action, target, outcome, detail, \
+             account \
              FROM audit_log WHERE time_ms >= ?1 AND time_ms <= ?2 \
              AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR action = ?4) \
-             AND (?6 IS NULL OR substr(actor, 1, length(?6)) = ?6 OR instr(actor, ?7) > 0) \
+             AND (?6 IS NULL OR account = ?6) \
              ORDER BY id DESC LIMIT ?5",
         )?;
         let rows = stmt.query_map(
@@ -87,8 +89,7 @@ impl Catalog {
                 filter.actor,
                 filter.action,
                 limit,
-                filter.actor_scope.as_ref().map(|(prefix, _)| prefix),
-                filter.actor_scope.as_ref().map(|(_, part)| part),
+                filter.account,
             ],
             |row| {
                 Ok(AuditEntry {
@@ -102,6 +103,7 @@ impl Catalog {
                         target: row.get(6)?,
                         outcome: row.get(7)?,
                         detail: row.get(8)?,
+                        account: row.get(9)?,
                     },
                 })
             },

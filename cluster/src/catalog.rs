@@ -86,6 +86,7 @@ const SCHEMA_V5: &str = "
 CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time_ms INTEGER NOT NULL,
+    account TEXT NOT NULL,
     actor TEXT NOT NULL,
     source TEXT NOT NULL,
     request_id TEXT NOT NULL,
@@ -95,6 +96,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_log_time ON audit_log (time_ms);
+CREATE INDEX IF NOT EXISTS audit_log_account ON audit_log (account, id);
 CREATE TABLE IF NOT EXISTS traffic_daily (
     account_id TEXT NOT NULL,
     bucket TEXT NOT NULL,

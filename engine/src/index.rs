@@ -823,6 +823,10 @@ impl Index {
                 if self.bucket_has_objects(wtxn, *bucket_id)? {
                     return Err(EngineError::BucketNotEmpty);
                 }
+                // Uploads still in progress go with the bucket (nothing could
+                // complete or abort them after), and their parts' space and
+                // usage with them.
+                self.uploads_drop_of_bucket(wtxn, *bucket_id, deltas)?;
                 let key = bucket_id.to_be_bytes();
                 let mut state: BucketState =
                     decode_value(self.buckets.get(wtxn, &key)?.expect("live bucket"))?;

@@ -119,6 +119,29 @@ impl Index {
         self.upload_drop(wtxn, upload_id, deltas)
     }
 
+    /// Drops every upload in progress in the bucket (its deletion).
+    pub(crate) fn uploads_drop_of_bucket(
+        &self,
+        wtxn: &mut heed::RwTxn<'_>,
+        bucket_id: u64,
+        deltas: &mut SpaceDeltas,
+    ) -> EngineResult<()> {
+        let mut doomed = Vec::new();
+        for entry in self.uploads.iter(wtxn)? {
+            let (key, value) = entry?;
+            if decode_value::<UploadRecord>(value)?.bucket_id == bucket_id {
+                let upload_id: UploadKey = key.try_into().map_err(|_| EngineError::Corrupt {
+                    detail: "upload key length".into(),
+                })?;
+                doomed.push(upload_id);
+            }
+        }
+        for upload_id in doomed {
+            self.upload_drop(wtxn, &upload_id, deltas)?;
+        }
+        Ok(())
+    }
+
     /// Removes the upload and its parts; the parts' extents lose their owners.
     fn upload_drop(
         &self,

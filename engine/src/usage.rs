@@ -45,6 +45,18 @@ impl BucketUsage {
         self.bytes.saturating_add(self.upload_bytes)
     }
 
+    fn apply_clamped(&mut self, change: &UsageChange) {
+        let add = |value: u64, delta: i64| value.saturating_add_signed(delta);
+        self.bytes = add(self.bytes, change.bytes);
+        self.stored_bytes = add(self.stored_bytes, change.stored_bytes);
+        self.objects = add(self.objects, change.objects);
+        self.delete_markers = add(self.delete_markers, change.delete_markers);
+        self.upload_bytes = add(self.upload_bytes, change.upload_bytes);
+        self.upload_parts = add(self.upload_parts, change.upload_parts);
+    }
+
+    /// Applies `change`; `None` (and a half-applied self) if a counter
+    /// would go below zero.
     fn apply(&mut self, change: &UsageChange) -> Option<()> {
         self.bytes = self.bytes.checked_add_signed(change.bytes)?;
         self.stored_bytes = self.stored_bytes.checked_add_signed(change.stored_bytes)?;
@@ -172,9 +184,17 @@ impl Index {
                 Some(value) => decode_value(value)?,
                 None => BucketUsage::default(),
             };
-            usage.apply(change).ok_or_else(|| EngineError::Corrupt {
-                detail: format!("bucket {bucket_id} usage would go negative"),
-            })?;
+            if usage.apply(change).is_none() {
+                // A counter below zero is a bug, but failing the commit would
+                // fail every op of the batch with it: clamp, say so, and
+                // leave the difference for `maxiofs check` to find and repair.
+                tracing::error!(
+                    bucket_id,
+                    ?change,
+                    "bucket usage would go negative; clamped"
+                );
+                usage.apply_clamped(change);
+            }
             if usage == BucketUsage::default() {
                 self.bucket_usage_db.delete(wtxn, &key)?;
             } else {
@@ -394,6 +414,57 @@ mod tests {
             assert!(index.usage_verify().unwrap().is_empty());
         }
         assert_eq!(index.bucket_usage(1).unwrap().delete_markers, 1);
+    }
+
+    /// Parts count while their upload is in progress, and a bucket deleted
+    /// with uploads in it takes them (and their usage) along.
+    #[test]
+    fn parts_count_until_their_bucket_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(dir.path()).unwrap();
+        apply(
+            &index,
+            IndexOp::CreateBucket {
+                bucket_id: 1,
+                name: "b".into(),
+            },
+        );
+        let upload_id = [9u8; 16];
+        apply(
+            &index,
+            IndexOp::CreateUpload {
+                bucket_id: 1,
+                upload_id,
+                record: UploadRecord {
+                    bucket_id: 1,
+                    key: b"k".to_vec(),
+                    initiated_ms: 1,
+                    meta: Vec::new(),
+                },
+            },
+        );
+        let part = PartRecord {
+            size_bytes: 5000,
+            etag: "e".into(),
+            last_modified_ms: 1,
+            meta: Vec::new(),
+            extents: Vec::new(),
+        };
+        let change = apply(
+            &index,
+            IndexOp::PutPart {
+                upload_id,
+                part_number: 1,
+                record: part,
+            },
+        );
+        assert_eq!(change.by_bucket[&1].upload_bytes, 5000);
+        assert_eq!(index.bucket_usage(1).unwrap().upload_parts, 1);
+        let change = apply(&index, IndexOp::DropBucket { bucket_id: 1 });
+        assert_eq!(change.by_bucket[&1].upload_bytes, -5000);
+        assert_eq!(index.bucket_usage(1).unwrap(), BucketUsage::default());
+        assert!(index.upload(&upload_id).unwrap().is_none());
+        assert!(index.usage_verify().unwrap().is_empty());
     }
 
     #[test]

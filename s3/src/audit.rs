@@ -3,22 +3,28 @@
 //! versioning, encryption, lifecycle, object lock, ACLs), object-lock and
 //! legal-hold changes, and governance bypasses.
 //!
-//! Owns: which requests are audited and the per-shard bound on denials
-//! ([`DENIALS_PER_SECOND_MAX`]): a flood of refused requests must not turn
-//! into a flood of catalog writes. Sending never waits; a full control-plane
+//! Owns: which requests are audited and the per-shard bound on them
+//! ([`EVENTS_PER_SECOND_MAX`]): a flood of requests must not turn into a
+//! flood of catalog writes. Sending never waits; a full control-plane
 //! queue drops the event and says so in the log.
 
 use std::cell::Cell;
 
 use crate::shard::{ControlRequest, Shard};
 
-/// Denials one shard audits per second; the rest are counted in the log.
-pub const DENIALS_PER_SECOND_MAX: u32 = 50;
+/// S3 events one shard audits per second (denials, changes, bypasses); the
+/// rest are counted in the log. Each becomes a synchronous catalog write on
+/// the control plane, which also serves quota leases.
+pub const EVENTS_PER_SECOND_MAX: u32 = 20;
 
 /// One audit event, as the control plane stores it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditEvent {
     pub time_ms: u64,
+    /// The account (tenant) the event concerns: the bucket's owner, the
+    /// tenant acted on, or the actor's own; empty for system-only events.
+    /// A tenant admin's audit view is the entries of its account.
+    pub account: String,
     pub actor: String,
     pub source: String,
     pub request_id: String,
@@ -44,21 +50,34 @@ const AUDITED_ACTIONS: &[&str] = &[
     "s3:PutObjectLegalHold",
 ];
 
+/// Actions where `x-amz-bypass-governance-retention: true` can matter.
+const BYPASS_ACTIONS: &[&str] = &[
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectRetention",
+];
+
+/// Whether a successful, authenticated request with this action that asked
+/// to bypass governance retention is audited as such.
+pub fn audited_bypass(action: &str) -> bool {
+    BYPASS_ACTIONS.contains(&action)
+}
+
 /// Whether a successful request with this action is audited.
 pub fn audited_change(action: &str) -> bool {
     AUDITED_ACTIONS.contains(&action)
 }
 
-/// Per-shard rate bound on audited denials.
+/// Per-shard rate bound on audited events.
 #[derive(Debug, Default)]
-pub struct DenialBudget {
+pub struct AuditBudget {
     second: Cell<u64>,
     used: Cell<u32>,
     dropped: Cell<u64>,
 }
 
-impl DenialBudget {
-    /// Whether a denial at `now_ms` may be audited.
+impl AuditBudget {
+    /// Whether an event at `now_ms` may be audited.
     pub fn admit(&self, now_ms: u64) -> bool {
         let second = now_ms / 1000;
         if self.second.get() != second {
@@ -72,7 +91,7 @@ impl DenialBudget {
             self.second.set(second);
             self.used.set(0);
         }
-        if self.used.get() >= DENIALS_PER_SECOND_MAX {
+        if self.used.get() >= EVENTS_PER_SECOND_MAX {
             self.dropped.set(self.dropped.get() + 1);
             return false;
         }
@@ -96,11 +115,11 @@ mod tests {
 
     #[test]
     fn denials_are_bounded_per_second() {
-        let budget = DenialBudget::default();
-        let admitted = (0..DENIALS_PER_SECOND_MAX + 10)
+        let budget = AuditBudget::default();
+        let admitted = (0..EVENTS_PER_SECOND_MAX + 10)
             .filter(|_| budget.admit(5_000))
             .count();
-        assert_eq!(admitted, DENIALS_PER_SECOND_MAX as usize);
+        assert_eq!(admitted, EVENTS_PER_SECOND_MAX as usize);
         assert!(budget.admit(6_000));
     }
 }

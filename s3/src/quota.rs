@@ -28,10 +28,10 @@ use futures_channel::oneshot;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::shard::{BucketInfo, CatalogSnapshot, ControlRequest, Shard, ShardRequest};
 
-/// Times a reservation asks for more allotment before it is refused (each
-/// answer is fresh; more than one is needed only when other writes on the
-/// shard took the grant first).
-const LEASE_ATTEMPTS_MAX: usize = 4;
+/// Times a reservation asks for more allotment (every grant covers what it
+/// asked, so a second round is needed only when the shard's view was older
+/// than the grant's; the bound only stops a bug from looping).
+const LEASE_ATTEMPTS_MAX: usize = 16;
 
 /// A storage quota (`None`: unlimited).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,6 +111,19 @@ impl Tally {
     }
 }
 
+/// Allotment a shard gives back after space was freed (a delete, an
+/// overwrite with a smaller object, a write that failed), so a write on
+/// another shard finds it in the control plane's pool at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaReturn {
+    pub account: String,
+    pub bytes: u64,
+    pub objects: u64,
+    /// The allotment's generation: the control plane ignores a return made
+    /// under an allotment it has since replaced.
+    pub generation: u64,
+}
+
 /// Why a reservation was not made.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -164,26 +177,61 @@ impl QuotaLedger {
         }
     }
 
-    /// Applies committed usage changes (the engine's usage observer).
-    pub fn observe(&mut self, deltas: &UsageDeltas) {
+    /// Applies committed usage changes (the engine's usage observer); returns
+    /// the allotment that space freed by them gives back.
+    pub fn observe(&mut self, deltas: &UsageDeltas) -> Vec<QuotaReturn> {
+        let mut returns = Vec::new();
         for (bucket_id, change) in &deltas.by_bucket {
             let bytes = change.bytes.saturating_add(change.upload_bytes);
             self.buckets
                 .entry(*bucket_id)
                 .or_default()
                 .change(bytes, change.objects);
-            if let Some(account) = self.bucket_accounts.get(bucket_id) {
-                // Looked up before inserting: the common case allocates nothing.
-                match self.tenants.get_mut(account) {
-                    Some(tally) => tally.change(bytes, change.objects),
-                    None => {
-                        let mut tally = Tally::default();
-                        tally.change(bytes, change.objects);
-                        self.tenants.insert(account.clone(), tally);
-                    }
+            let Some(account) = self.bucket_accounts.get(bucket_id) else {
+                continue;
+            };
+            // Looked up before inserting: the common case allocates nothing.
+            match self.tenants.get_mut(account) {
+                Some(tally) => tally.change(bytes, change.objects),
+                None => {
+                    let mut tally = Tally::default();
+                    tally.change(bytes, change.objects);
+                    self.tenants.insert(account.clone(), tally);
                 }
             }
+            if bytes < 0 || change.objects < 0 {
+                let account = account.clone();
+                let freed_bytes = bytes.min(0).unsigned_abs();
+                let freed_objects = change.objects.min(0).unsigned_abs();
+                returns.extend(self.give_back(&account, freed_bytes, freed_objects));
+            }
         }
+        returns
+    }
+
+    /// Lowers the tenant's allotment here by what was freed (never below
+    /// its usage plus reservations), to be handed back to the control plane.
+    fn give_back(
+        &mut self,
+        account: &str,
+        freed_bytes: u64,
+        freed_objects: u64,
+    ) -> Option<QuotaReturn> {
+        let tally = self.tenants.get(account).copied().unwrap_or_default();
+        let allotment = self.allotments.get_mut(account)?;
+        let bytes = freed_bytes.min(allotment.bytes.saturating_sub(tally.floor_bytes()));
+        let objects = freed_objects.min(allotment.objects.saturating_sub(tally.floor_objects()));
+        if bytes == 0 && objects == 0 {
+            return None;
+        }
+        allotment.bytes -= bytes;
+        allotment.objects -= objects;
+        Some(QuotaReturn {
+            account: account.to_owned(),
+            bytes,
+            objects,
+            generation: allotment.generation,
+        })
     }
 
     /// Reserves `ticket` if the bucket's and the tenant's quotas leave room.
@@ -238,9 +286,17 @@ impl QuotaLedger {
         Ok(())
     }
 
-    /// Gives a reservation back (its write committed or failed).
+    /// Gives a reservation back after its write committed (the usage
+    /// counters now hold what it reserved for).
     pub fn release(&mut self, ticket: &Ticket) {
         self.add_reserved(ticket, -1);
+    }
+
+    /// Gives a reservation back after its write failed; the allotment it
+    /// held goes back to the control plane.
+    pub fn release_unused(&mut self, ticket: &Ticket) -> Option<QuotaReturn> {
+        self.add_reserved(ticket, -1);
+        self.give_back(&ticket.account, ticket.bytes, ticket.objects)
     }
 
     fn add_reserved(&mut self, ticket: &Ticket, sign: i64) {
@@ -258,6 +314,11 @@ impl QuotaLedger {
             Some(tally) => apply(tally),
             None => apply(self.tenants.entry(ticket.account.clone()).or_default()),
         }
+    }
+
+    /// The tenant's allotment on this shard.
+    pub fn allotment(&self, account: &str) -> Allotment {
+        self.allotments.get(account).copied().unwrap_or_default()
     }
 
     /// Installs an allotment unless a newer one is already here.
@@ -300,9 +361,10 @@ pub fn tenant_quota(snapshot: &CatalogSnapshot, account: &str) -> StorageQuota {
 /// The control plane's answer to a lease request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeaseAnswer {
-    /// The shard's new allotment (it may still be too small if the quota is
-    /// reached: the shard then refuses).
-    Allotment(Allotment),
+    /// The shard's new allotment, larger by at least what it asked for.
+    Granted(Allotment),
+    /// The quota has no room for it; the shard's allotment as it stands.
+    Refused(Allotment),
     /// The tenant has no quota any more.
     Unlimited,
 }
@@ -428,12 +490,17 @@ impl Shard {
                 Err(Refusal::Exceeded(message)) => return Err(exceeded(message)),
                 Err(Refusal::NeedAllotment { bytes, objects }) => (bytes, objects),
             };
+            // Asked as a shortfall, not a total: concurrent writes on this
+            // shard each ask for their own, and every grant adds up.
+            let held = self.quota.borrow().allotment(&ticket.account);
             let (reply, answer) = oneshot::channel();
             let request = ControlRequest::QuotaLease {
                 shard: self.id,
                 account: ticket.account.clone(),
-                bytes,
-                objects,
+                bytes: tenant.bytes.map_or(0, |_| bytes.saturating_sub(held.bytes)),
+                objects: tenant
+                    .objects
+                    .map_or(0, |_| objects.saturating_sub(held.objects)),
                 reply,
             };
             let unavailable = || S3Error::new(S3ErrorCode::SlowDown, "control plane unavailable");
@@ -447,29 +514,31 @@ impl Shard {
                     // until it is installed the old quota still applies.
                     self.install_catalog_from_control().await;
                 }
-                LeaseAnswer::Allotment(allotment) => {
-                    let enough = allotment.bytes >= bytes || tenant.bytes.is_none();
-                    let enough =
-                        enough && (allotment.objects >= objects || tenant.objects.is_none());
+                LeaseAnswer::Granted(allotment) => {
                     self.quota
                         .borrow_mut()
                         .set_allotment(&ticket.account, allotment);
-                    if !enough {
-                        return Err(exceeded(tenant_message(tenant, bytes, objects)));
-                    }
+                }
+                LeaseAnswer::Refused(allotment) => {
+                    self.quota
+                        .borrow_mut()
+                        .set_allotment(&ticket.account, allotment);
+                    return Err(exceeded(tenant_message(tenant, bytes, objects)));
                 }
             }
         }
-        Err(S3Error::new(
-            S3ErrorCode::SlowDown,
-            "The tenant's quota is contended; retry.",
-        ))
+        let tenant = tenant_quota(&self.catalog(), &ticket.account);
+        Err(exceeded(tenant_message(
+            tenant,
+            ticket.bytes,
+            ticket.objects,
+        )))
     }
 
     /// Gives back a reservation on the owner (synchronous: drop guards call it).
     pub(crate) fn quota_release(&self, owner: u16, ticket: Ticket) {
         if owner == self.id {
-            self.quota.borrow_mut().release(&ticket);
+            self.quota_release_unused(&ticket);
             return;
         }
         let peer = &self.peers[owner as usize];
@@ -481,6 +550,13 @@ impl Shard {
                 let _ = peer.send(request).await;
             });
         }
+    }
+
+    /// Releases the reservation of a write that failed, handing back the
+    /// allotment it held.
+    pub(crate) fn quota_release_unused(&self, ticket: &Ticket) {
+        let returned = self.quota.borrow_mut().release_unused(ticket);
+        send_quota_returns(&self.control, self.id, returned);
     }
 
     /// Waits until this shard has the control plane's newest snapshot.
@@ -496,6 +572,20 @@ impl Shard {
                 self.install_catalog(snapshot);
             }
         }
+    }
+}
+
+/// Hands returned allotment to the control plane without waiting. A return
+/// that does not fit the queue is lost to the pool until the next reclaim:
+/// the control plane then believes the shard holds more than it does, which
+/// can only refuse a write early, never let one overshoot.
+pub fn send_quota_returns(
+    control: &async_channel::Sender<ControlRequest>,
+    shard: u16,
+    returns: impl IntoIterator<Item = QuotaReturn>,
+) {
+    for returned in returns {
+        let _ = control.try_send(ControlRequest::QuotaReturn { shard, returned });
     }
 }
 
@@ -612,6 +702,55 @@ mod tests {
         );
         let synced = ledger.sync("111122223333", 2);
         assert_eq!((synced.bytes, synced.objects), (30, 1));
+    }
+
+    /// Freed space goes back to the control plane at the allotment's
+    /// generation: deletes up to what they freed, failed writes what they held.
+    #[test]
+    fn frees_and_failed_writes_give_allotment_back() {
+        let mut ledger = ledger();
+        let tenant = StorageQuota {
+            bytes: Some(100),
+            objects: Some(10),
+        };
+        let allotment = Allotment {
+            bytes: 60,
+            objects: 5,
+            generation: 3,
+        };
+        ledger.set_allotment("111122223333", allotment);
+        ledger
+            .try_reserve(&ticket(30), StorageQuota::default(), tenant)
+            .unwrap();
+        commit(&mut ledger, 30, 1);
+        ledger.release(&ticket(30));
+        // A failed write returns what it reserved.
+        ledger
+            .try_reserve(&ticket(20), StorageQuota::default(), tenant)
+            .unwrap();
+        let back = ledger.release_unused(&ticket(20)).unwrap();
+        assert_eq!((back.bytes, back.objects, back.generation), (20, 1, 3));
+        assert_eq!(ledger.allotment("111122223333").bytes, 40);
+        // A delete returns what it freed, never below usage plus reservations.
+        let change = UsageChange {
+            bytes: -30,
+            objects: -1,
+            ..Default::default()
+        };
+        let back = ledger.observe(&UsageDeltas {
+            by_bucket: [(1, change)].into(),
+        });
+        assert_eq!(back.len(), 1);
+        assert_eq!((back[0].bytes, back[0].objects), (30, 1));
+        assert_eq!(ledger.allotment("111122223333").bytes, 10);
+        // Nothing held beyond usage: nothing to give.
+        assert!(ledger
+            .release_unused(&Ticket {
+                bytes: 0,
+                objects: 0,
+                ..ticket(0)
+            })
+            .is_none());
     }
 
     #[test]

@@ -642,8 +642,21 @@ impl S3Service {
             .as_ref()
             .map(|identity| identity.principal.arn.clone())
             .unwrap_or_else(|| "anonymous".to_owned());
+        let bucket_owner = ctx
+            .route
+            .bucket
+            .as_ref()
+            .and_then(|bucket| ctx.catalog.buckets.get(bucket.as_str()))
+            .map(|bucket| bucket.owner_account.clone());
+        let account = bucket_owner
+            .or_else(|| {
+                let identity = ctx.auth.identity.as_ref()?;
+                Some(identity.principal.account_id.clone())
+            })
+            .unwrap_or_default();
         crate::audit::AuditEvent {
             time_ms: ctx.now_ms,
+            account,
             actor,
             source: ex.peer_addr().ip().to_string(),
             request_id: ctx.request_id.clone(),
@@ -668,13 +681,20 @@ impl S3Service {
             .head()
             .header("x-amz-bypass-governance-retention")
             .is_some_and(|value| value.eq_ignore_ascii_case("true"));
-        if bypass {
-            let event =
-                self.audit_event(ctx, ex, "success", "with x-amz-bypass-governance-retention");
-            self.shard.audit(event);
-        } else if crate::audit::audited_change(action) {
-            self.shard.audit(self.audit_event(ctx, ex, "success", ""));
+        let bypass = bypass && ctx.auth.identity.is_some() && crate::audit::audited_bypass(action);
+        if !bypass && !crate::audit::audited_change(action) {
+            return;
         }
+        if !self.shard.audit_budget.admit(ctx.now_ms) {
+            return;
+        }
+        let detail = if bypass {
+            "with x-amz-bypass-governance-retention"
+        } else {
+            ""
+        };
+        self.shard
+            .audit(self.audit_event(ctx, ex, "success", detail));
     }
 }
 
@@ -726,7 +746,7 @@ impl Handler for S3Service {
             if ctx.auth.identity.is_none() {
                 ex.mark_unauthenticated();
             }
-            if self.shard.denials.admit(now_ms) {
+            if self.shard.audit_budget.admit(now_ms) {
                 self.shard
                     .audit(self.audit_event(&ctx, ex, "denied", &err.message));
             }

@@ -208,6 +208,11 @@ pub enum ControlRequest {
         objects: u64,
         reply: oneshot::Sender<crate::quota::LeaseAnswer>,
     },
+    /// A shard gives back allotment that freed space made spare.
+    QuotaReturn {
+        shard: u16,
+        returned: crate::quota::QuotaReturn,
+    },
     /// Requests and bytes per bucket counted by a shard since its last
     /// flush (added to the per-day usage rows).
     Traffic {
@@ -277,8 +282,8 @@ pub struct Shard {
     pub quota: Rc<RefCell<crate::quota::QuotaLedger>>,
     /// Requests and bytes per bucket since the last flush to the control plane.
     pub traffic: crate::traffic::TrafficCounter,
-    /// Bounds the denials this shard audits.
-    pub denials: crate::audit::DenialBudget,
+    /// Bounds the events this shard audits.
+    pub audit_budget: crate::audit::AuditBudget,
 }
 
 impl Shard {
@@ -301,13 +306,15 @@ impl Shard {
             &usages, &catalog, id,
         )));
         let observer = quota.clone();
+        let returns_to = control.clone();
         store.set_usage_observer(Box::new(move |deltas| {
-            observer.borrow_mut().observe(deltas)
+            let returned = observer.borrow_mut().observe(deltas);
+            crate::quota::send_quota_returns(&returns_to, id, returned);
         }));
         Shard {
             quota,
             traffic: Default::default(),
-            denials: Default::default(),
+            audit_budget: Default::default(),
             id,
             shard_count: peers.len() as u16,
             settings,
@@ -436,8 +443,14 @@ impl Shard {
                 .map_err(crate::ops::engine_error),
             charge => self.commit_charged(owner, op, charge).await,
         };
+        // A quota refusal comes before the owner saw the op: the write's
+        // records are dead, so the hold is dropped (abandoning them now
+        // rather than when the hold would expire).
+        let refused = matches!(&result, Err(err) if err.code == S3ErrorCode::QuotaExceeded);
         if let Some(hold) = hold {
-            hold.committed();
+            if !refused {
+                hold.committed();
+            }
         }
         result
     }
@@ -478,7 +491,10 @@ impl Shard {
         };
         let result = self.store.commit(op).await;
         if let Some(ticket) = ticket {
-            self.quota.borrow_mut().release(&ticket);
+            match result {
+                Ok(()) => self.quota.borrow_mut().release(&ticket),
+                Err(_) => self.quota_release_unused(&ticket),
+            }
         }
         result.map_err(crate::ops::engine_error)
     }
@@ -618,7 +634,7 @@ async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
         ShardRequest::QuotaReserve { ticket, reply } => {
             let _ = reply.send(shard.quota_reserve_here(&ticket).await);
         }
-        ShardRequest::QuotaRelease { ticket } => shard.quota.borrow_mut().release(&ticket),
+        ShardRequest::QuotaRelease { ticket } => shard.quota_release_unused(&ticket),
         ShardRequest::QuotaSync {
             account,
             generation,

@@ -93,12 +93,27 @@ pub fn of_tenant(
     catalog.tenants.get(account)?.throttle.clone()
 }
 
-/// Waits as a schedule says for `len_bytes` just moved.
+/// The slowest limit a tenant may be given (the admin API refuses less):
+/// below it one body chunk would wait longer than a write may stay open.
+pub const RATE_BYTES_PER_SECOND_MIN: u64 = 64 * 1024;
+
+/// Sleeps of a paced transfer are cut into slices this long, each checking
+/// whether the limit was lifted meanwhile.
+const PACE_SLICE: Duration = Duration::from_secs(1);
+
+/// Waits as a schedule says for `len_bytes` just moved (charged after the
+/// bytes moved, so a client that vanishes is charged only what it got).
 pub async fn pace(limit: Option<&RateLimit>, len_bytes: usize) {
-    if let Some(limit) = limit {
-        let wait = limit.take(len_bytes as u64);
-        if !wait.is_zero() {
-            monoio::time::sleep(wait).await;
+    let Some(limit) = limit else {
+        return;
+    };
+    let mut wait = limit.take(len_bytes as u64);
+    while !wait.is_zero() {
+        let slice = wait.min(PACE_SLICE);
+        monoio::time::sleep(slice).await;
+        wait -= slice;
+        if limit.bytes_per_second().is_none() {
+            return;
         }
     }
 }

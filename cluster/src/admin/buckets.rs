@@ -60,6 +60,10 @@ impl ControlPlane {
             Some(name) => Some(self.admin_tenant(caller, name, "admin:ListBuckets")?.id),
             None => None,
         };
+        let system = self.admin_allowed(caller, "admin:ListBuckets", None);
+        if !system && !self.admin_allowed(caller, "admin:ListBuckets", Some(caller.account())) {
+            return Err(AdminError::denied());
+        }
         let usages = self.bucket_usages().await;
         let buckets: Vec<Value> = self
             .snapshot
@@ -105,6 +109,7 @@ impl ControlPlane {
         self.admin_publish().await?;
         self.admin_audit_entry(
             request,
+            &bucket.owner_account,
             &caller.display,
             "admin:PutBucketQuota",
             name,

@@ -77,6 +77,7 @@ impl ControlPlane {
         let target = format!("{tenant}/{} key {}", user.name, key.id);
         self.admin_audit_entry(
             request,
+            &account.id,
             &caller.display,
             "admin:CreateKey",
             &target,
@@ -112,6 +113,7 @@ impl ControlPlane {
         let target = format!("{tenant}/{name} key {id}");
         self.admin_audit_entry(
             request,
+            &account.id,
             &caller.display,
             "admin:DeleteKey",
             &target,

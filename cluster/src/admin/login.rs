@@ -20,6 +20,15 @@ use crate::directory::{RecordChange, UserRecord};
 /// Backup codes handed out at enrolment.
 const BACKUP_CODES: usize = 10;
 
+/// An argon2 hash of a random password nobody knows, computed once.
+fn stand_in_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let random = hex::encode(rand::random::<[u8; 16]>());
+        password::hash_password(&random).unwrap_or_default()
+    })
+}
+
 fn invalid_credentials() -> AdminError {
     AdminError::new(
         401,
@@ -30,6 +39,19 @@ fn invalid_credentials() -> AdminError {
 
 impl ControlPlane {
     pub(super) fn admin_login(&mut self, request: &AdminRequest, now_ms: u64) -> AdminResult {
+        // JSON only: a browser form cannot post it cross-site without a
+        // CORS preflight, which this port never grants.
+        let json = request
+            .content_type
+            .as_deref()
+            .is_some_and(|value| value.trim_start().starts_with("application/json"));
+        if !json {
+            return Err(AdminError::new(
+                415,
+                "UnsupportedMediaType",
+                "Send the login as application/json.",
+            ));
+        }
         let body = json_body(request)?;
         let username = string_field(&body, "username")?.unwrap_or("").to_owned();
         let secret = string_field(&body, "password")?.unwrap_or("").to_owned();
@@ -45,7 +67,6 @@ impl ControlPlane {
             .check_source(request.source, now_ms)
             .is_err()
         {
-            self.admin_audit_entry(request, &username, "login", &username, "throttled", "");
             return Err(AdminError::new(
                 429,
                 "TooManyRequests",
@@ -57,6 +78,14 @@ impl ControlPlane {
         // its 40-character secret is beyond guessing): the address throttle
         // still holds whoever tries.
         let lock_key = username.to_ascii_lowercase();
+        // The tenant the attempt concerns (its admins see it in their audit view).
+        let login_account = username
+            .split_once('/')
+            .map(|(tenant, _)| account_by_name(&self.catalog, tenant))
+            .transpose()?
+            .flatten()
+            .map(|account| account.id)
+            .unwrap_or_default();
         let lockable = username.contains('/');
         let checked = if lockable {
             self.admin.limiter.check(&lock_key, now_ms)
@@ -64,7 +93,8 @@ impl ControlPlane {
             Ok(())
         };
         if let Err(locked) = checked {
-            self.admin_audit_entry(request, &username, "login", &username, "locked", "");
+            // Not audited one by one (the lockout itself was): a client
+            // hammering a locked name must not fill the audit log.
             return Err(AdminError::new(
                 403,
                 "AccountLocked",
@@ -83,16 +113,31 @@ impl ControlPlane {
                     .sources
                     .record_source_failure(request.source, now_ms);
                 if !lockable {
-                    self.admin_audit_entry(request, &username, "login", &username, "failure", "");
+                    self.admin_audit_entry(
+                        request,
+                        &login_account,
+                        &username,
+                        "login",
+                        &username,
+                        "failure",
+                        "",
+                    );
                     return Err(error);
                 }
                 match self.admin.limiter.record_failure(&lock_key, now_ms) {
                     FailureOutcome::LockedNow { until_ms } => {
                         self.admin_audit_entry(
-                            request, &username, "login", &username, "failure", "",
+                            request,
+                            &login_account,
+                            &username,
+                            "login",
+                            &username,
+                            "failure",
+                            "",
                         );
                         self.admin_audit_entry(
                             request,
+                            &login_account,
                             &username,
                             "lockout",
                             &username,
@@ -102,7 +147,13 @@ impl ControlPlane {
                     }
                     FailureOutcome::Counted { .. } => {
                         self.admin_audit_entry(
-                            request, &username, "login", &username, "failure", "",
+                            request,
+                            &login_account,
+                            &username,
+                            "login",
+                            &username,
+                            "failure",
+                            "",
                         );
                     }
                 }
@@ -110,7 +161,15 @@ impl ControlPlane {
             }
         };
         self.admin.limiter.record_success(&lock_key);
-        self.admin_audit_entry(request, &username, "login", &username, "success", "");
+        self.admin_audit_entry(
+            request,
+            &login_account,
+            &username,
+            "login",
+            &username,
+            "success",
+            "",
+        );
         let claims = token::SessionClaims::new(&subject, now_ms, SESSION_TTL_MS);
         let session_token = token::mint(&self.admin.token_key, &claims);
         let csrf = token::csrf_token_for(&self.admin.token_key, &claims.session_id);
@@ -156,15 +215,22 @@ impl ControlPlane {
                 json!({"tenant": crate::directory::DEFAULT_ACCOUNT_NAME, "name": "root", "role": "system-admin"}),
             ));
         };
-        let account = account_by_name(&self.catalog, tenant)?.ok_or_else(invalid_credentials)?;
-        let mut user = self
-            .catalog
-            .record::<UserRecord>(&account.id, name)?
-            .ok_or_else(invalid_credentials)?;
-        let Some(hash) = user.login.password_hash.as_deref() else {
+        let account = account_by_name(&self.catalog, tenant)?;
+        let user = match &account {
+            Some(account) => self.catalog.record::<UserRecord>(&account.id, name)?,
+            None => None,
+        };
+        // A hash is always verified, a stand-in one for a missing tenant,
+        // user or password, so the answer's timing says nothing of which.
+        let hash = user
+            .as_ref()
+            .and_then(|user| user.login.password_hash.clone())
+            .unwrap_or_else(|| stand_in_hash().to_owned());
+        let verified = password::verify_password(secret, &hash);
+        let (Some(account), Some(mut user)) = (account, user) else {
             return Err(invalid_credentials());
         };
-        if !password::verify_password(secret, hash) {
+        if !verified || user.login.password_hash.is_none() {
             return Err(invalid_credentials());
         }
         if account.suspended {
@@ -258,6 +324,15 @@ impl ControlPlane {
 
     pub(super) fn admin_totp_enrol(&mut self, caller: &Caller) -> AdminResult {
         let mut user = self.admin_caller_record(caller)?;
+        // Replacing a secret in use would let a stolen session lock the
+        // owner out: it is turned off first, which needs a code.
+        if user.login.totp_sealed.is_some() {
+            return Err(AdminError::new(
+                409,
+                "TotpAlreadyEnabled",
+                "TOTP is on; turn it off (with a code) before enrolling again.",
+            ));
+        }
         let secret = totp::TotpSecret::generate();
         let text = secret.to_base32();
         user.login.totp_pending_sealed = Some(self.master.seal_text(text.as_bytes()));
@@ -293,6 +368,7 @@ impl ControlPlane {
             .write_records(&[RecordChange::put(caller.account(), &user)])?;
         self.admin_audit_entry(
             request,
+            caller.account(),
             &caller.display,
             "totp:Enable",
             &caller.display,
@@ -313,12 +389,23 @@ impl ControlPlane {
         let body = json_body(request)?;
         let code = string_field(&body, "code")?.unwrap_or("");
         let mut user = self.admin_caller_record(caller)?;
+        // Wrong codes here count like failed logins: a stolen session must
+        // not be able to guess its way past the second factor.
+        let lock_key = caller.display.to_ascii_lowercase();
+        if self.admin.limiter.check(&lock_key, now_ms).is_err() {
+            return Err(AdminError::new(
+                403,
+                "AccountLocked",
+                "Too many wrong codes; wait.",
+            ));
+        }
         if let Some(sealed) = user.login.totp_sealed.clone() {
             let secret = self.admin_open_totp(&sealed)?;
             let valid = totp::verify_code(&secret, code, now_ms / 1000, user.login.totp_last_step)
                 .is_some()
                 || totp::consume_backup_code(&mut user.login.backup_code_hashes, code);
             if !valid {
+                self.admin.limiter.record_failure(&lock_key, now_ms);
                 return Err(AdminError::new(
                     400,
                     "InvalidTotp",
@@ -334,6 +421,7 @@ impl ControlPlane {
             .write_records(&[RecordChange::put(caller.account(), &user)])?;
         self.admin_audit_entry(
             request,
+            caller.account(),
             &caller.display,
             "totp:Disable",
             &caller.display,

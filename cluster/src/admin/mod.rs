@@ -30,8 +30,12 @@ use crate::auth::lockout::{LoginLimiter, SourceThrottle};
 use crate::auth::token::TokenKey;
 use crate::control::ControlPlane;
 
-/// A request body larger than this is refused (413): admin calls are small.
-pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// A request body larger than this is refused (413): admin calls are small
+/// (the largest, a tenant with its quotas, is well under 1 KiB).
+pub const BODY_BYTES_MAX: usize = 64 * 1024;
+/// A request must arrive whole within this long (head and body), so slow
+/// clients cannot hold the console's connections.
+pub const REQUEST_READ_MS_MAX: u64 = 10_000;
 /// How long a login lasts.
 pub const SESSION_TTL_MS: u64 = 8 * 3600 * 1000;
 /// The session cookie's name.
@@ -51,6 +55,7 @@ pub struct AdminRequest {
     pub authorization: Option<String>,
     pub cookie: Option<String>,
     pub csrf: Option<String>,
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub source: IpAddr,
     pub request_id: String,
@@ -608,9 +613,12 @@ impl ControlPlane {
     }
 
     /// Writes an audit entry (failures to write are logged, never fatal).
+    /// `account` is the tenant the entry concerns (whose admins see it).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn admin_audit_entry(
         &self,
         request: &AdminRequest,
+        account: &str,
         actor: &str,
         action: &str,
         target: &str,
@@ -619,6 +627,7 @@ impl ControlPlane {
     ) {
         self.audit(&crate::audit::AuditEvent {
             time_ms: crate::control::now_ms(),
+            account: account.to_owned(),
             actor: actor.to_owned(),
             source: request.source.to_string(),
             request_id: request.request_id.clone(),

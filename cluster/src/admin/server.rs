@@ -10,7 +10,7 @@ use futures_channel::oneshot;
 use http::{Exchange, Handler};
 use serde_json::json;
 
-use super::{AdminCall, AdminRequest, AdminResponse, BODY_BYTES_MAX};
+use super::{AdminCall, AdminRequest, AdminResponse, BODY_BYTES_MAX, REQUEST_READ_MS_MAX};
 
 /// Security headers on every answer: nothing here is framed, sniffed or
 /// cached.
@@ -107,28 +107,33 @@ impl AdminHandler {
         let authorization = head.header("authorization").map(str::to_owned);
         let cookie = head.header("cookie").map(str::to_owned);
         let csrf = head.header("x-csrf-token").map(str::to_owned);
+        let content_type = head.header("content-type").map(str::to_owned);
+        // Only the login is answered without a session: anything else that
+        // brings none is refused before its body is read.
+        let login = segments.len() == 2 && segments[0] == "auth" && segments[1] == "login";
+        if !login && authorization.is_none() && cookie.is_none() {
+            ex.close_after();
+            return error(401, "Unauthorized", "Sign in first.");
+        }
         if ex
             .body_len_declared()
             .is_some_and(|len| len > BODY_BYTES_MAX as u64)
         {
             ex.close_after();
-            return error(413, "BodyTooLarge", "The body is larger than 1 MiB.");
+            return error(413, "BodyTooLarge", "The body is larger than 64 KiB.");
         }
-        let mut body = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            match ex.read_body(&mut chunk).await {
-                Ok(0) => break,
-                Ok(n) => {
-                    if body.len() + n > BODY_BYTES_MAX {
-                        ex.close_after();
-                        return error(413, "BodyTooLarge", "The body is larger than 1 MiB.");
-                    }
-                    body.extend_from_slice(&chunk[..n]);
-                }
-                Err(_) => return error(400, "InvalidRequest", "The body could not be read."),
+        let deadline = std::time::Duration::from_millis(REQUEST_READ_MS_MAX);
+        let body = match monoio::time::timeout(deadline, read_body(ex)).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(answer)) => {
+                ex.close_after();
+                return answer;
             }
-        }
+            Err(_) => {
+                ex.close_after();
+                return error(408, "RequestTimeout", "The request did not arrive in time.");
+            }
+        };
         let request = AdminRequest {
             method,
             segments,
@@ -136,6 +141,7 @@ impl AdminHandler {
             authorization,
             cookie,
             csrf,
+            content_type,
             body,
             source: ex.peer_addr().ip(),
             request_id: request_id.to_owned(),
@@ -148,5 +154,27 @@ impl AdminHandler {
         answer
             .await
             .unwrap_or_else(|_| error(503, "ServiceUnavailable", "The server is stopping."))
+    }
+}
+
+/// The request body, at most [`BODY_BYTES_MAX`] bytes.
+async fn read_body(ex: &mut Exchange<'_>) -> Result<Vec<u8>, AdminResponse> {
+    let mut body = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match ex.read_body(&mut chunk).await {
+            Ok(0) => return Ok(body),
+            Ok(n) => {
+                if body.len() + n > BODY_BYTES_MAX {
+                    return Err(error(
+                        413,
+                        "BodyTooLarge",
+                        "The body is larger than 64 KiB.",
+                    ));
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+            Err(_) => return Err(error(400, "InvalidRequest", "The body could not be read.")),
+        }
     }
 }

@@ -78,6 +78,10 @@ impl ControlPlane {
 
     pub(super) async fn admin_list_tenants(&self, caller: &Caller) -> AdminResult {
         let system = self.admin_allowed(caller, "admin:ListTenants", None);
+        // Refused before any work: the usages cost a round over the shards.
+        if !system && !self.admin_allowed(caller, "admin:GetTenant", Some(caller.account())) {
+            return Err(AdminError::denied());
+        }
         let usages = self.bucket_usages().await;
         let mut tenants = Vec::new();
         for (_, account) in self.catalog.all_records::<AccountRecord>()? {
@@ -131,6 +135,7 @@ impl ControlPlane {
         self.admin_publish().await?;
         self.admin_audit_entry(
             request,
+            &account.id,
             &caller.display,
             "admin:CreateTenant",
             name,
@@ -162,15 +167,16 @@ impl ControlPlane {
                 "The default tenant holds the root and cannot be suspended.",
             ));
         }
+        if before.quota != account.quota {
+            self.quota_changing(&account.id).await;
+        }
         self.catalog
             .write_records(&[RecordChange::put(&account.id, &account)])?;
         self.admin_publish().await?;
-        if before.quota != account.quota {
-            self.quota_changed(&account.id).await;
-        }
         let detail = serde_json::to_string(&body).unwrap_or_default();
         self.admin_audit_entry(
             request,
+            &account.id,
             &caller.display,
             "admin:UpdateTenant",
             name,
@@ -227,6 +233,7 @@ impl ControlPlane {
         self.admin_publish().await?;
         self.admin_audit_entry(
             request,
+            &account.id,
             &caller.display,
             "admin:DeleteTenant",
             name,
@@ -311,9 +318,10 @@ fn apply_tenant_fields(account: &mut AccountRecord, body: &Value) -> Result<(), 
             if bandwidth.is_null() {
                 *slot = None;
             } else if let Some(value) = optional_u64(bandwidth, field)? {
-                if value == Some(0) {
+                let floor = s3::throttle::RATE_BYTES_PER_SECOND_MIN;
+                if value.is_some_and(|rate| rate < floor) {
                     return Err(AdminError::bad_request(format!(
-                        "bandwidth.{field} must be positive (null: unlimited)."
+                        "bandwidth.{field} is at least {floor} bytes per second (null: unlimited)."
                     )));
                 }
                 *slot = value;

@@ -17,6 +17,10 @@ impl ControlPlane {
         if let Some(name) = wanted {
             // 403 before 404, so names of other tenants do not leak.
             self.admin_tenant(caller, name, "admin:GetUsage")?;
+        } else if !self.admin_allowed(caller, "admin:GetUsage", None)
+            && !self.admin_allowed(caller, "admin:GetUsage", Some(caller.account()))
+        {
+            return Err(AdminError::denied());
         }
         let usages = self.bucket_usages().await;
         let mut tenants = Vec::new();

@@ -12,6 +12,9 @@ use crate::control::tenants::{role_of, set_role, ROLES};
 use crate::control::ControlPlane;
 use crate::directory::{AccessKeyRecord, AccountRecord, RecordChange, UserRecord};
 
+/// IAM's UsersPerAccount quota.
+const USERS_PER_ACCOUNT_MAX: usize = 5000;
+
 /// IAM's user name rule: 1-64 of letters, digits and `+=,.@_-`.
 fn valid_user_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -111,6 +114,14 @@ impl ControlPlane {
         }
         let role = string_field(&body, "role")?.unwrap_or("user");
         self.admin_check_role(caller, &account, role)?;
+        // IAM's limit holds here too: every user is in every shard's snapshot.
+        if self.catalog.records::<UserRecord>(&account.id)?.len() >= USERS_PER_ACCOUNT_MAX {
+            return Err(AdminError::new(
+                409,
+                "LimitExceeded",
+                format!("A tenant has at most {USERS_PER_ACCOUNT_MAX} users."),
+            ));
+        }
         if self
             .catalog
             .record::<UserRecord>(&account.id, name)?
@@ -144,6 +155,7 @@ impl ControlPlane {
         let target = format!("{tenant}/{name}");
         self.admin_audit_entry(
             request,
+            &account.id,
             &caller.display,
             "admin:CreateUser",
             &target,
@@ -161,7 +173,25 @@ impl ControlPlane {
         name: &str,
         now_ms: u64,
     ) -> AdminResult {
-        let account = self.admin_tenant(caller, tenant, "admin:UpdateUser")?;
+        let body = json_body(request)?;
+        // Anyone may change their own password, proving the current one
+        // (a stolen session alone cannot take the account over).
+        let own_account = crate::control::tenants::account_by_name(&self.catalog, tenant)?
+            .filter(|account| account.id == caller.account());
+        let is_self = own_account.is_some()
+            && caller
+                .user
+                .as_deref()
+                .is_some_and(|own| own.eq_ignore_ascii_case(name));
+        let only_password = body.as_object().is_some_and(|fields| {
+            fields
+                .keys()
+                .all(|k| k == "password" || k == "current_password")
+        });
+        let account = match own_account {
+            Some(account) if is_self && only_password => account,
+            _ => self.admin_tenant(caller, tenant, "admin:UpdateUser")?,
+        };
         let mut user = self.admin_user(&account, name)?;
         if role_of(&user) == Some("system-admin")
             && !caller.is_root()
@@ -169,15 +199,29 @@ impl ControlPlane {
         {
             return Err(AdminError::denied());
         }
-        let body = json_body(request)?;
         if let Some(field) = body.as_object().and_then(|fields| {
             fields
                 .keys()
-                .find(|k| !["role", "password"].contains(&k.as_str()))
+                .find(|k| !["role", "password", "current_password"].contains(&k.as_str()))
         }) {
             return Err(AdminError::bad_request(format!(
                 "{field} cannot be changed here (role and password can)."
             )));
+        }
+        if is_self && body.get("password").is_some() {
+            let current = string_field(&body, "current_password")?.unwrap_or("");
+            let proven = user
+                .login
+                .password_hash
+                .as_deref()
+                .is_some_and(|hash| password::verify_password(current, hash));
+            if !proven {
+                return Err(AdminError::new(
+                    403,
+                    "InvalidCredentials",
+                    "Changing your own password needs the current one (current_password).",
+                ));
+            }
         }
         let mut changed = Vec::new();
         if let Some(role) = string_field(&body, "role")? {
@@ -199,6 +243,7 @@ impl ControlPlane {
         let target = format!("{tenant}/{}", user.name);
         self.admin_audit_entry(
             request,
+            &account.id,
             &caller.display,
             "admin:UpdateUser",
             &target,
@@ -240,6 +285,7 @@ impl ControlPlane {
         let target = format!("{tenant}/{}", user.name);
         self.admin_audit_entry(
             request,
+            &account.id,
             &caller.display,
             "admin:DeleteUser",
             &target,

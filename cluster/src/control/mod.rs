@@ -364,6 +364,9 @@ impl ControlPlane {
                     }
                 }
                 ControlRequest::Audit(event) => self.audit(&event),
+                ControlRequest::QuotaReturn { shard, returned } => {
+                    self.quota_returned(shard, &returned)
+                }
                 ControlRequest::CurrentSnapshot { reply } => {
                     let _ = reply.send(self.snapshot.clone());
                 }

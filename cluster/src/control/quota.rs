@@ -16,6 +16,11 @@ use s3::shard::ShardRequest;
 
 use super::ControlPlane;
 
+/// After a reclaim, requests that still do not fit are refused without
+/// reclaiming again for this long: a tenant at its quota flooding writes
+/// costs one round over the shards per interval, not one per request.
+const RECLAIM_INTERVAL_MS: u64 = 250;
+
 /// A grant adds at most this share of the quota beyond what was asked
 /// (divided among the shards), so most writes find room locally while the
 /// rest of the quota stays free for the other shards.
@@ -29,6 +34,8 @@ pub struct TenantLeases {
     synced: bool,
     generation: u64,
     allotments: Vec<Allotment>,
+    /// When the allotments were last reclaimed from every shard.
+    synced_ms: u64,
 }
 
 /// Every tenant's allotments.
@@ -37,14 +44,11 @@ pub struct QuotaLeases {
     tenants: HashMap<String, TenantLeases>,
 }
 
-fn short(limit: Option<u64>, allotted: u64, held_here: u64, wanted_here: u64) -> Option<u64> {
-    let need = wanted_here.saturating_sub(held_here);
+/// `need` when the quota's unallotted part holds it.
+fn fits(limit: Option<u64>, allotted: u64, need: u64) -> Option<u64> {
     match limit {
-        None => Some(need),
-        Some(limit) => {
-            let pool = limit.saturating_sub(allotted);
-            (pool >= need).then_some(need)
-        }
+        None => Some(0),
+        Some(limit) => (limit.saturating_sub(allotted) >= need).then_some(need),
     }
 }
 
@@ -53,7 +57,7 @@ impl ControlPlane {
         s3::quota::tenant_quota(&self.snapshot, account)
     }
 
-    /// A shard needs `bytes` and `objects` of the tenant's quota in all.
+    /// A shard needs `bytes` and `objects` more of the tenant's quota.
     pub(crate) async fn quota_lease(
         &mut self,
         shard: u16,
@@ -84,15 +88,29 @@ impl ControlPlane {
                 .allotments
                 .resize(shard_count as usize, Allotment::default());
             let here = tenant.allotments[shard as usize];
-            let allotted_bytes: u64 = tenant.allotments.iter().map(|a| a.bytes).sum();
-            let allotted_objects: u64 = tenant.allotments.iter().map(|a| a.objects).sum();
-            let need_bytes = short(quota.bytes, allotted_bytes, here.bytes, bytes);
-            let need_objects = short(quota.objects, allotted_objects, here.objects, objects);
+            let allotted_bytes = tenant
+                .allotments
+                .iter()
+                .fold(0u64, |sum, a| sum.saturating_add(a.bytes));
+            let allotted_objects = tenant
+                .allotments
+                .iter()
+                .fold(0u64, |sum, a| sum.saturating_add(a.objects));
+            let need_bytes = fits(quota.bytes, allotted_bytes, bytes);
+            let need_objects = fits(quota.objects, allotted_objects, objects);
             if let (Some(need_bytes), Some(need_objects)) = (need_bytes, need_objects) {
+                // Headroom beyond the need only while the quota is far from
+                // full: near it, grants are exact, so no shard sits on spare
+                // allotment another one needs.
                 let extra = |limit: Option<u64>, allotted: u64, need: u64| {
                     limit.map_or(0, |limit| {
                         let pool = limit.saturating_sub(allotted).saturating_sub(need);
-                        pool.min(limit / (GRANT_EXTRA_DIVISOR * shard_count.max(1)))
+                        let chunk = limit / (GRANT_EXTRA_DIVISOR * shard_count.max(1));
+                        if pool >= chunk.saturating_mul(shard_count.max(1) * 2) {
+                            chunk
+                        } else {
+                            0
+                        }
                     })
                 };
                 tenant.generation += 1;
@@ -104,11 +122,20 @@ impl ControlPlane {
                     generation: tenant.generation,
                 };
                 tenant.allotments[shard as usize] = granted;
-                return LeaseAnswer::Allotment(granted);
+                return LeaseAnswer::Granted(granted);
             }
-            if attempt == 0 {
+            let reclaimed_lately = self
+                .quota_leases
+                .tenants
+                .get(account)
+                .is_some_and(|tenant| {
+                    super::now_ms().saturating_sub(tenant.synced_ms) < RECLAIM_INTERVAL_MS
+                });
+            if attempt == 0 && !reclaimed_lately {
                 // Other shards may hold allotment they do not use.
                 self.quota_sync(account).await;
+            } else {
+                break;
             }
         }
         let here = self
@@ -117,7 +144,7 @@ impl ControlPlane {
             .get(account)
             .and_then(|tenant| tenant.allotments.get(shard as usize).copied())
             .unwrap_or_default();
-        LeaseAnswer::Allotment(here)
+        LeaseAnswer::Refused(here)
     }
 
     /// Takes back every shard's unused allotment of the tenant: each keeps
@@ -159,30 +186,45 @@ impl ControlPlane {
             .or_default();
         tenant.allotments = allotments;
         tenant.synced = complete;
+        tenant.synced_ms = super::now_ms();
     }
 
-    /// After a tenant's quota changed: allotments made under the old one
-    /// are taken back now, so a lowered quota holds at once.
-    pub(crate) async fn quota_changed(&mut self, account: &str) {
-        if self.tenant_storage_quota(account).is_unlimited() {
-            self.quota_leases.tenants.remove(account);
+    /// A shard gave back allotment (see `s3::quota::QuotaReturn`).
+    pub(crate) fn quota_returned(&mut self, shard: u16, returned: &s3::quota::QuotaReturn) {
+        let Some(tenant) = self.quota_leases.tenants.get_mut(&returned.account) else {
+            return;
+        };
+        if tenant.generation != returned.generation {
             return;
         }
+        if let Some(allotment) = tenant.allotments.get_mut(shard as usize) {
+            allotment.bytes = allotment.bytes.saturating_sub(returned.bytes);
+            allotment.objects = allotment.objects.saturating_sub(returned.objects);
+        }
+    }
+
+    /// Before a tenant's new quota is published: every shard's allotment
+    /// shrinks to what it uses, so no shard can go on reserving under the
+    /// old quota once the new one applies; each asks again, and is answered
+    /// under the new one. The tenant's entry (and its generation, which
+    /// shards compare) is kept even while the quota is lifted, so a quota
+    /// set again later is never outranked by an older allotment.
+    pub(crate) async fn quota_changing(&mut self, account: &str) {
         self.quota_sync(account).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::short;
+    use super::fits;
 
     #[test]
-    fn a_grant_fits_in_what_the_other_shards_do_not_hold() {
-        // Quota 100, 70 allotted in all of which 20 here; this shard wants 50.
-        assert_eq!(short(Some(100), 70, 20, 50), Some(30));
-        assert_eq!(short(Some(100), 70, 20, 51), None);
-        // Already enough here.
-        assert_eq!(short(Some(100), 70, 20, 10), Some(0));
-        assert_eq!(short(None, 70, 20, 500), Some(480));
+    fn a_grant_fits_in_what_no_shard_holds() {
+        // Quota 100, 70 allotted in all.
+        assert_eq!(fits(Some(100), 70, 30), Some(30));
+        assert_eq!(fits(Some(100), 70, 31), None);
+        assert_eq!(fits(Some(100), 70, 0), Some(0));
+        // No limit on this dimension: nothing to grant.
+        assert_eq!(fits(None, 70, 500), Some(0));
     }
 }

@@ -233,9 +233,11 @@ pub async fn copy_object(
     }
     let same_shard = source.bucket.owner_shard == bucket.owner_shard;
     let size_bytes = source.record.size_bytes;
-    let small = size_bytes <= engine::limits::INLINE_OBJECT_BYTES_MAX as u64;
+    // Reserved by the commit only when no byte is written before it (an
+    // inline source stays inline); otherwise before the bytes are copied.
+    let inline = matches!(source.record.body, ObjectBody::Inline(_));
     let quota = shard
-        .quota_hold(&bucket, Some(size_bytes), 1, small)
+        .quota_hold(&bucket, Some(size_bytes), 1, inline)
         .await?;
     let mut hold = None;
     let (body, etag) = match encryption {

@@ -856,7 +856,6 @@ async fn stream_body(
             return Err(err);
         }
         let window = RECORD_HEADER_BYTES + from..RECORD_HEADER_BYTES + to;
-        crate::throttle::pace(pace, to - from).await;
         let written = if position == 0 && to - from <= BODY_COPY_BYTES_MAX {
             // Small: copied behind the response head so both leave in one send.
             let written = ex.write_body_copied(&buf.as_slice()[window]).await;
@@ -868,6 +867,7 @@ async fn stream_body(
             written
         };
         written.map_err(|_| S3Error::internal("client went away"))?;
+        crate::throttle::pace(pace, to - from).await;
     }
     Ok(())
 }

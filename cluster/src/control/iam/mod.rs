@@ -234,6 +234,7 @@ impl Call<'_> {
         );
         let entry = crate::audit::AuditEvent {
             time_ms: self.now_ms,
+            account: self.account.clone(),
             actor: self.caller.principal.arn.clone(),
             source: self
                 .facts
