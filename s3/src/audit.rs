@@ -83,10 +83,7 @@ impl AuditBudget {
         if self.second.get() != second {
             let dropped = self.dropped.replace(0);
             if dropped > 0 {
-                tracing::warn!(
-                    dropped,
-                    "denied requests not audited (over the per-second bound)"
-                );
+                tracing::warn!(dropped, "S3 events not audited (over the per-second bound)");
             }
             self.second.set(second);
             self.used.set(0);

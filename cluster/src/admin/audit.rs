@@ -1,6 +1,6 @@
 //! `/api/v1/audit`: the audit log, as JSON or (`format=csv`) CSV. System
-//! admins see every entry; a tenant admin those whose actor is in its
-//! tenant.
+//! admins see every entry; a tenant admin the entries that concern its
+//! tenant (stored with each entry), whoever the actor.
 
 use serde_json::json;
 

@@ -41,10 +41,10 @@ impl ControlPlane {
     pub(super) fn admin_login(&mut self, request: &AdminRequest, now_ms: u64) -> AdminResult {
         // JSON only: a browser form cannot post it cross-site without a
         // CORS preflight, which this port never grants.
-        let json = request
-            .content_type
-            .as_deref()
-            .is_some_and(|value| value.trim_start().starts_with("application/json"));
+        let json = request.content_type.as_deref().is_some_and(|value| {
+            let essence = value.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+        });
         if !json {
             return Err(AdminError::new(
                 415,
@@ -405,7 +405,25 @@ impl ControlPlane {
                 .is_some()
                 || totp::consume_backup_code(&mut user.login.backup_code_hashes, code);
             if !valid {
-                self.admin.limiter.record_failure(&lock_key, now_ms);
+                let account = caller.account().to_owned();
+                let who = caller.display.clone();
+                self.admin_audit_entry(
+                    request,
+                    &account,
+                    &who,
+                    "totp:Disable",
+                    &who,
+                    "failure",
+                    "wrong code",
+                );
+                if let FailureOutcome::LockedNow { until_ms } =
+                    self.admin.limiter.record_failure(&lock_key, now_ms)
+                {
+                    let until = format!("until {}", rfc3339(until_ms));
+                    self.admin_audit_entry(
+                        request, &account, &who, "lockout", &who, "locked", &until,
+                    );
+                }
                 return Err(AdminError::new(
                     400,
                     "InvalidTotp",

@@ -194,12 +194,13 @@ impl ControlPlane {
         let Some(tenant) = self.quota_leases.tenants.get_mut(&returned.account) else {
             return;
         };
-        if tenant.generation != returned.generation {
-            return;
-        }
+        // Compared with this shard's own allotment: grants to other shards
+        // since do not make its return stale, a newer one to it does.
         if let Some(allotment) = tenant.allotments.get_mut(shard as usize) {
-            allotment.bytes = allotment.bytes.saturating_sub(returned.bytes);
-            allotment.objects = allotment.objects.saturating_sub(returned.objects);
+            if allotment.generation == returned.generation {
+                allotment.bytes = allotment.bytes.saturating_sub(returned.bytes);
+                allotment.objects = allotment.objects.saturating_sub(returned.objects);
+            }
         }
     }
 
