@@ -460,6 +460,9 @@ fn console_limits() -> http::ServerLimits {
     http::ServerLimits {
         connections_max: 1024,
         connections_per_client_max: 256,
+        // A read that makes no progress for this long ends the request; the
+        // admin API checks its whole-request deadline between reads.
+        body_read_timeout_ms: cluster::admin::REQUEST_READ_MS_MAX,
         ..http::ServerLimits::default()
     }
 }

@@ -122,16 +122,11 @@ impl AdminHandler {
             ex.close_after();
             return error(413, "BodyTooLarge", "The body is larger than 64 KiB.");
         }
-        let deadline = std::time::Duration::from_millis(REQUEST_READ_MS_MAX);
-        let body = match monoio::time::timeout(deadline, read_body(ex)).await {
-            Ok(Ok(body)) => body,
-            Ok(Err(answer)) => {
+        let body = match read_body(ex).await {
+            Ok(body) => body,
+            Err(answer) => {
                 ex.close_after();
                 return answer;
-            }
-            Err(_) => {
-                ex.close_after();
-                return error(408, "RequestTimeout", "The request did not arrive in time.");
             }
         };
         let request = AdminRequest {
@@ -157,11 +152,23 @@ impl AdminHandler {
     }
 }
 
-/// The request body, at most [`BODY_BYTES_MAX`] bytes.
+/// The request body, at most [`BODY_BYTES_MAX`] bytes, arriving whole within
+/// [`REQUEST_READ_MS_MAX`]. The deadline is checked between reads (each read
+/// has the listener's own progress timeout): a read is never cancelled
+/// halfway, which would leave the connection's buffer in an unknown state.
 async fn read_body(ex: &mut Exchange<'_>) -> Result<Vec<u8>, AdminResponse> {
+    let started = std::time::Instant::now();
+    let deadline = std::time::Duration::from_millis(REQUEST_READ_MS_MAX);
     let mut body = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
+        if started.elapsed() > deadline {
+            return Err(error(
+                408,
+                "RequestTimeout",
+                "The request did not arrive in time.",
+            ));
+        }
         match ex.read_body(&mut chunk).await {
             Ok(0) => return Ok(body),
             Ok(n) => {
