@@ -110,7 +110,14 @@ pub(crate) enum WriteFor {
 struct PendingCommit {
     op: IndexOp,
     reply: oneshot::Sender<EngineResult<()>>,
+    settle: Option<Settle>,
 }
+
+/// Run once the op's outcome is known (true: committed), right after the
+/// usage observer saw its changes and before any other task runs: the
+/// layer above settles what it reserved for the op in the same step as the
+/// usage appears, so no one ever sees both (or neither) counted.
+pub type Settle = Box<dyn FnOnce(bool)>;
 
 pub struct ShardStore<D: Disk> {
     pub(crate) config: StoreConfig,
@@ -388,9 +395,31 @@ impl<D: Disk> ShardStore<D> {
     pub async fn commit(&self, op: IndexOp) -> EngineResult<()> {
         let (reply, outcome) = oneshot::channel();
         self.pending_tx
-            .send(PendingCommit { op, reply })
+            .send(PendingCommit {
+                op,
+                reply,
+                settle: None,
+            })
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
+        outcome.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// Commits like [`Self::commit`], calling `settle` with the outcome in
+    /// the same step as the usage observer (see [`Settle`]).
+    pub async fn commit_settled(&self, op: IndexOp, settle: Settle) -> EngineResult<()> {
+        let (reply, outcome) = oneshot::channel();
+        let pending = PendingCommit {
+            op,
+            reply,
+            settle: Some(settle),
+        };
+        if let Err(err) = self.pending_tx.send(pending).await {
+            if let Some(settle) = err.into_inner().settle {
+                settle(false);
+            }
+            return Err(EngineError::ShuttingDown);
+        }
         outcome.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
@@ -427,10 +456,12 @@ impl<D: Disk> ShardStore<D> {
     }
 
     async fn commit_batch(&self, batch: Vec<PendingCommit>) {
-        let (ops, replies): (Vec<_>, Vec<_>) = batch
-            .into_iter()
-            .map(|pending| (pending.op, pending.reply))
-            .unzip();
+        let mut ops = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for pending in batch {
+            ops.push(pending.op);
+            replies.push((pending.reply, pending.settle));
+        }
         let writes: Vec<u128> = ops.iter().flat_map(op_client_writes).collect();
         let outcome = self.commit_batch_durably(ops).await;
         // Committed (now live in the index) or refused (dead): either way the
@@ -443,7 +474,7 @@ impl<D: Disk> ShardStore<D> {
         match outcome {
             Ok(per_op) => {
                 let observer = self.usage_observer.borrow();
-                for (reply, result) in replies.into_iter().zip(per_op) {
+                for ((reply, settle), result) in replies.into_iter().zip(per_op) {
                     // The observer (quota ledger) sees the change before the
                     // waiting request does, so its reservation is settled
                     // against counters that already include its write.
@@ -452,12 +483,18 @@ impl<D: Disk> ShardStore<D> {
                             observer(&usage);
                         }
                     });
+                    if let Some(settle) = settle {
+                        settle(result.is_ok());
+                    }
                     let _ = reply.send(result);
                 }
             }
             Err(err) => {
                 tracing::error!(shard = self.config.shard, %err, "group commit failed");
-                for reply in replies {
+                for (reply, settle) in replies {
+                    if let Some(settle) = settle {
+                        settle(false);
+                    }
                     let _ = reply.send(Err(clone_error(&err)));
                 }
             }

@@ -201,26 +201,21 @@ impl QuotaLedger {
             }
             if bytes < 0 || change.objects < 0 {
                 let account = account.clone();
-                let freed_bytes = bytes.min(0).unsigned_abs();
-                let freed_objects = change.objects.min(0).unsigned_abs();
-                returns.extend(self.give_back(&account, freed_bytes, freed_objects));
+                returns.extend(self.give_back(&account));
             }
         }
         returns
     }
 
-    /// Lowers the tenant's allotment here by what was freed (never below
-    /// its usage plus reservations), to be handed back to the control plane.
-    fn give_back(
-        &mut self,
-        account: &str,
-        freed_bytes: u64,
-        freed_objects: u64,
-    ) -> Option<QuotaReturn> {
+    /// After space was freed here, the tenant's allotment shrinks to its
+    /// usage plus reservations and the rest goes back to the control plane:
+    /// spare allotment left on a shard that frees space would otherwise
+    /// keep another shard's write from fitting.
+    fn give_back(&mut self, account: &str) -> Option<QuotaReturn> {
         let tally = self.tenants.get(account).copied().unwrap_or_default();
         let allotment = self.allotments.get_mut(account)?;
-        let bytes = freed_bytes.min(allotment.bytes.saturating_sub(tally.floor_bytes()));
-        let objects = freed_objects.min(allotment.objects.saturating_sub(tally.floor_objects()));
+        let bytes = allotment.bytes.saturating_sub(tally.floor_bytes());
+        let objects = allotment.objects.saturating_sub(tally.floor_objects());
         if bytes == 0 && objects == 0 {
             return None;
         }
@@ -296,7 +291,7 @@ impl QuotaLedger {
     /// held goes back to the control plane.
     pub fn release_unused(&mut self, ticket: &Ticket) -> Option<QuotaReturn> {
         self.add_reserved(ticket, -1);
-        self.give_back(&ticket.account, ticket.bytes, ticket.objects)
+        self.give_back(&ticket.account)
     }
 
     fn add_reserved(&mut self, ticket: &Ticket, sign: i64) {
@@ -323,8 +318,11 @@ impl QuotaLedger {
 
     /// Installs an allotment unless a newer one is already here.
     pub fn set_allotment(&mut self, account: &str, allotment: Allotment) {
+        // Strictly newer only: every assignment of the control plane has a
+        // generation of its own, and one seen again (or late) would undo a
+        // give-back made under it.
         let current = self.allotments.entry(account.to_owned()).or_default();
-        if allotment.generation >= current.generation {
+        if allotment.generation > current.generation {
             *current = allotment;
         }
     }
@@ -519,10 +517,9 @@ impl Shard {
                         .borrow_mut()
                         .set_allotment(&ticket.account, allotment);
                 }
-                LeaseAnswer::Refused(allotment) => {
-                    self.quota
-                        .borrow_mut()
-                        .set_allotment(&ticket.account, allotment);
+                LeaseAnswer::Refused(_) => {
+                    // Nothing to install: a refusal assigns nothing (a reclaim
+                    // before it reached this shard as its own message).
                     return Err(exceeded(tenant_message(tenant, bytes, objects)));
                 }
             }
@@ -724,14 +721,14 @@ mod tests {
             .unwrap();
         commit(&mut ledger, 30, 1);
         ledger.release(&ticket(30));
-        // A failed write returns what it reserved.
+        // A failed write gives back everything beyond usage and reservations.
         ledger
             .try_reserve(&ticket(20), StorageQuota::default(), tenant)
             .unwrap();
         let back = ledger.release_unused(&ticket(20)).unwrap();
-        assert_eq!((back.bytes, back.objects, back.generation), (20, 1, 3));
-        assert_eq!(ledger.allotment("111122223333").bytes, 40);
-        // A delete returns what it freed, never below usage plus reservations.
+        assert_eq!((back.bytes, back.objects, back.generation), (30, 4, 3));
+        assert_eq!(ledger.allotment("111122223333").bytes, 30);
+        // So does a delete, never below usage plus reservations.
         let change = UsageChange {
             bytes: -30,
             objects: -1,
@@ -742,7 +739,7 @@ mod tests {
         });
         assert_eq!(back.len(), 1);
         assert_eq!((back[0].bytes, back[0].objects), (30, 1));
-        assert_eq!(ledger.allotment("111122223333").bytes, 10);
+        assert_eq!(ledger.allotment("111122223333").bytes, 0);
         // Nothing held beyond usage: nothing to give.
         assert!(ledger
             .release_unused(&Ticket {

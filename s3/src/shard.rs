@@ -489,14 +489,31 @@ impl Shard {
                 Some(ticket)
             }
         };
-        let result = self.store.commit(op).await;
-        if let Some(ticket) = ticket {
-            match result {
-                Ok(()) => self.quota.borrow_mut().release(&ticket),
-                Err(_) => self.quota_release_unused(&ticket),
+        let Some(ticket) = ticket else {
+            return self
+                .store
+                .commit(op)
+                .await
+                .map_err(crate::ops::engine_error);
+        };
+        // Settled in the same step as the commit's usage appears in the
+        // ledger: a reclaim in between would otherwise count the write twice
+        // and hand the shard allotment it must not have.
+        let quota = self.quota.clone();
+        let control = self.control.clone();
+        let shard = self.id;
+        let settle = Box::new(move |committed: bool| {
+            if committed {
+                quota.borrow_mut().release(&ticket);
+            } else {
+                let returned = quota.borrow_mut().release_unused(&ticket);
+                crate::quota::send_quota_returns(&control, shard, returned);
             }
-        }
-        result.map_err(crate::ops::engine_error)
+        });
+        self.store
+            .commit_settled(op, settle)
+            .await
+            .map_err(crate::ops::engine_error)
     }
 
     /// Tells the owner that the write of `object_id` ends without a commit.

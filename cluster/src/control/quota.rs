@@ -16,9 +16,10 @@ use s3::shard::ShardRequest;
 
 use super::ControlPlane;
 
-/// After a reclaim, requests that still do not fit are refused without
-/// reclaiming again for this long: a tenant at its quota flooding writes
-/// costs one round over the shards per interval, not one per request.
+/// After a refusal, requests that do not fit are refused without reclaiming
+/// again for this long: a tenant at its quota flooding writes costs one
+/// round over the shards per interval, not one per request. (Space freed
+/// meanwhile comes back through the shards' returns, not a reclaim.)
 const RECLAIM_INTERVAL_MS: u64 = 250;
 
 /// A grant adds at most this share of the quota beyond what was asked
@@ -34,8 +35,9 @@ pub struct TenantLeases {
     synced: bool,
     generation: u64,
     allotments: Vec<Allotment>,
-    /// When the allotments were last reclaimed from every shard.
-    synced_ms: u64,
+    /// When a request was last refused (after a reclaim, or within the
+    /// interval after one).
+    refused_ms: u64,
 }
 
 /// Every tenant's allotments.
@@ -124,25 +126,30 @@ impl ControlPlane {
                 tenant.allotments[shard as usize] = granted;
                 return LeaseAnswer::Granted(granted);
             }
-            let reclaimed_lately = self
+            let refused_lately = self
                 .quota_leases
                 .tenants
                 .get(account)
                 .is_some_and(|tenant| {
-                    super::now_ms().saturating_sub(tenant.synced_ms) < RECLAIM_INTERVAL_MS
+                    super::now_ms().saturating_sub(tenant.refused_ms) < RECLAIM_INTERVAL_MS
                 });
-            if attempt == 0 && !reclaimed_lately {
+            if attempt == 0 && !refused_lately {
                 // Other shards may hold allotment they do not use.
                 self.quota_sync(account).await;
             } else {
                 break;
             }
         }
-        let here = self
+        let tenant = self
             .quota_leases
             .tenants
-            .get(account)
-            .and_then(|tenant| tenant.allotments.get(shard as usize).copied())
+            .entry(account.to_owned())
+            .or_default();
+        tenant.refused_ms = super::now_ms();
+        let here = tenant
+            .allotments
+            .get(shard as usize)
+            .copied()
             .unwrap_or_default();
         LeaseAnswer::Refused(here)
     }
@@ -186,7 +193,6 @@ impl ControlPlane {
             .or_default();
         tenant.allotments = allotments;
         tenant.synced = complete;
-        tenant.synced_ms = super::now_ms();
     }
 
     /// A shard gave back allotment (see `s3::quota::QuotaReturn`).
