@@ -112,50 +112,27 @@ impl ControlPlane {
                 self.admin
                     .sources
                     .record_source_failure(request.source, now_ms);
-                if !lockable {
+                self.admin_audit_entry(
+                    request,
+                    &login_account,
+                    &username,
+                    "login",
+                    &username,
+                    "failure",
+                    "",
+                );
+                let outcome =
+                    lockable.then(|| self.admin.limiter.record_failure(&lock_key, now_ms));
+                if let Some(FailureOutcome::LockedNow { until_ms }) = outcome {
                     self.admin_audit_entry(
                         request,
                         &login_account,
                         &username,
-                        "login",
+                        "lockout",
                         &username,
-                        "failure",
-                        "",
+                        "locked",
+                        &format!("until {}", rfc3339(until_ms)),
                     );
-                    return Err(error);
-                }
-                match self.admin.limiter.record_failure(&lock_key, now_ms) {
-                    FailureOutcome::LockedNow { until_ms } => {
-                        self.admin_audit_entry(
-                            request,
-                            &login_account,
-                            &username,
-                            "login",
-                            &username,
-                            "failure",
-                            "",
-                        );
-                        self.admin_audit_entry(
-                            request,
-                            &login_account,
-                            &username,
-                            "lockout",
-                            &username,
-                            "locked",
-                            &format!("until {}", rfc3339(until_ms)),
-                        );
-                    }
-                    FailureOutcome::Counted { .. } => {
-                        self.admin_audit_entry(
-                            request,
-                            &login_account,
-                            &username,
-                            "login",
-                            &username,
-                            "failure",
-                            "",
-                        );
-                    }
                 }
                 return Err(error);
             }
