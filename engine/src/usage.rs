@@ -45,28 +45,24 @@ impl BucketUsage {
         self.bytes.saturating_add(self.upload_bytes)
     }
 
-    fn apply_clamped(&mut self, change: &UsageChange) {
-        let add = |value: u64, delta: i64| value.saturating_add_signed(delta);
-        self.bytes = add(self.bytes, change.bytes);
-        self.stored_bytes = add(self.stored_bytes, change.stored_bytes);
-        self.objects = add(self.objects, change.objects);
-        self.delete_markers = add(self.delete_markers, change.delete_markers);
-        self.upload_bytes = add(self.upload_bytes, change.upload_bytes);
-        self.upload_parts = add(self.upload_parts, change.upload_parts);
-    }
-
-    /// Applies `change`; `None` (and a half-applied self) if a counter
-    /// would go below zero.
-    fn apply(&mut self, change: &UsageChange) -> Option<()> {
-        self.bytes = self.bytes.checked_add_signed(change.bytes)?;
-        self.stored_bytes = self.stored_bytes.checked_add_signed(change.stored_bytes)?;
-        self.objects = self.objects.checked_add_signed(change.objects)?;
-        self.delete_markers = self
-            .delete_markers
-            .checked_add_signed(change.delete_markers)?;
-        self.upload_bytes = self.upload_bytes.checked_add_signed(change.upload_bytes)?;
-        self.upload_parts = self.upload_parts.checked_add_signed(change.upload_parts)?;
-        Some(())
+    /// Applies `change`, clamping at zero; false if any counter would have
+    /// gone below it.
+    fn apply(&mut self, change: &UsageChange) -> bool {
+        let mut exact = true;
+        let mut add = |value: &mut u64, delta: i64| match value.checked_add_signed(delta) {
+            Some(sum) => *value = sum,
+            None => {
+                exact = false;
+                *value = value.saturating_add_signed(delta);
+            }
+        };
+        add(&mut self.bytes, change.bytes);
+        add(&mut self.stored_bytes, change.stored_bytes);
+        add(&mut self.objects, change.objects);
+        add(&mut self.delete_markers, change.delete_markers);
+        add(&mut self.upload_bytes, change.upload_bytes);
+        add(&mut self.upload_parts, change.upload_parts);
+        exact
     }
 }
 
@@ -184,7 +180,7 @@ impl Index {
                 Some(value) => decode_value(value)?,
                 None => BucketUsage::default(),
             };
-            if usage.apply(change).is_none() {
+            if !usage.apply(change) {
                 // A counter below zero is a bug, but failing the commit would
                 // fail every op of the batch with it: clamp, say so, and
                 // leave the difference for `maxiofs check` to find and repair.
@@ -193,7 +189,6 @@ impl Index {
                     ?change,
                     "bucket usage would go negative; clamped"
                 );
-                usage.apply_clamped(change);
             }
             if usage == BucketUsage::default() {
                 self.bucket_usage_db.delete(wtxn, &key)?;
@@ -256,9 +251,11 @@ impl Index {
         let mut out = BTreeMap::new();
         for (bucket_id, change) in deltas.by_bucket {
             let mut usage = BucketUsage::default();
-            usage.apply(&change).ok_or_else(|| EngineError::Corrupt {
-                detail: format!("bucket {bucket_id} counts below zero"),
-            })?;
+            if !usage.apply(&change) {
+                return Err(EngineError::Corrupt {
+                    detail: format!("bucket {bucket_id} counts below zero"),
+                });
+            }
             if usage != BucketUsage::default() {
                 out.insert(bucket_id, usage);
             }
@@ -343,6 +340,21 @@ mod tests {
         }
     }
 
+    /// An index in a fresh directory (kept alive by the first value) with
+    /// bucket 1 created.
+    fn index_with_bucket() -> (tempfile::TempDir, Index) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(dir.path()).unwrap();
+        apply(
+            &index,
+            IndexOp::CreateBucket {
+                bucket_id: 1,
+                name: "b".into(),
+            },
+        );
+        (dir, index)
+    }
+
     fn apply(index: &Index, op: IndexOp) -> UsageDeltas {
         let mut outcomes = index.apply_batch(&[op], &[]).unwrap();
         outcomes.remove(0).unwrap()
@@ -353,15 +365,7 @@ mod tests {
     /// version deletes, parts and abort.
     #[test]
     fn counters_follow_every_op_and_match_a_recount() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = Index::open(dir.path()).unwrap();
-        apply(
-            &index,
-            IndexOp::CreateBucket {
-                bucket_id: 1,
-                name: "b".into(),
-            },
-        );
+        let (_dir, index) = index_with_bucket();
         let steps: Vec<(IndexOp, i64, i64)> = vec![
             (put("a", 100, VersionWrite::Unversioned), 100, 1),
             (put("a", 30, VersionWrite::Unversioned), -70, 0),
@@ -420,15 +424,7 @@ mod tests {
     /// with uploads in it takes them (and their usage) along.
     #[test]
     fn parts_count_until_their_bucket_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = Index::open(dir.path()).unwrap();
-        apply(
-            &index,
-            IndexOp::CreateBucket {
-                bucket_id: 1,
-                name: "b".into(),
-            },
-        );
+        let (_dir, index) = index_with_bucket();
         let upload_id = [9u8; 16];
         apply(
             &index,

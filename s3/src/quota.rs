@@ -361,8 +361,9 @@ pub fn tenant_quota(snapshot: &CatalogSnapshot, account: &str) -> StorageQuota {
 pub enum LeaseAnswer {
     /// The shard's new allotment, larger by at least what it asked for.
     Granted(Allotment),
-    /// The quota has no room for it; the shard's allotment as it stands.
-    Refused(Allotment),
+    /// The quota has no room for it (a reclaim before the refusal reached
+    /// the shard as its own message: a refusal assigns nothing).
+    Refused,
     /// The tenant has no quota any more.
     Unlimited,
 }
@@ -517,19 +518,13 @@ impl Shard {
                         .borrow_mut()
                         .set_allotment(&ticket.account, allotment);
                 }
-                LeaseAnswer::Refused(_) => {
-                    // Nothing to install: a refusal assigns nothing (a reclaim
-                    // before it reached this shard as its own message).
-                    return Err(exceeded(tenant_message(tenant, bytes, objects)));
+                LeaseAnswer::Refused => {
+                    return Err(exceeded(tenant_message(tenant)));
                 }
             }
         }
         let tenant = tenant_quota(&self.catalog(), &ticket.account);
-        Err(exceeded(tenant_message(
-            tenant,
-            ticket.bytes,
-            ticket.objects,
-        )))
+        Err(exceeded(tenant_message(tenant)))
     }
 
     /// Gives back a reservation on the owner (synchronous: drop guards call it).
@@ -586,14 +581,10 @@ pub fn send_quota_returns(
     }
 }
 
-fn tenant_message(quota: StorageQuota, bytes: u64, objects: u64) -> String {
+/// The refusal's message: the storage quota when the tenant has one (the
+/// one writes usually meet), else the object quota.
+fn tenant_message(quota: StorageQuota) -> String {
     match (quota.bytes, quota.objects) {
-        (Some(limit), _) if bytes > limit => {
-            format!("The tenant's storage quota ({limit} bytes) would be exceeded.")
-        }
-        (_, Some(limit)) if objects > limit => {
-            format!("The tenant's object quota ({limit} objects) would be exceeded.")
-        }
         (Some(limit), _) => {
             format!("The tenant's storage quota ({limit} bytes) would be exceeded.")
         }

@@ -27,8 +27,8 @@ pub struct Traffic {
     pub bytes_out: u64,
 }
 
-/// (account id, bucket name) → counts since the last flush.
-pub type TrafficCounts = HashMap<(String, String), Traffic>;
+/// Account id → bucket name → counts since the last flush.
+pub type TrafficCounts = HashMap<String, HashMap<String, Traffic>>;
 
 #[derive(Debug, Default)]
 pub struct TrafficCounter {
@@ -36,18 +36,25 @@ pub struct TrafficCounter {
 }
 
 impl TrafficCounter {
+    /// Counts one request. Allocates only for a bucket not yet seen since
+    /// the last flush: this runs on every request.
     pub fn note(&self, account: &str, bucket: &str, bytes_in: u64, bytes_out: u64) {
         let mut counts = self.counts.borrow_mut();
-        let bucket = if counts.len() >= TRAFFIC_BUCKETS_MAX
-            && !counts.contains_key(&(account.to_owned(), bucket.to_owned()))
-        {
-            ""
-        } else {
-            bucket
+        let known = counts
+            .get_mut(account)
+            .and_then(|buckets| buckets.get_mut(bucket));
+        let entry = match known {
+            Some(entry) => entry,
+            None => {
+                let full = counts.values().map(HashMap::len).sum::<usize>() >= TRAFFIC_BUCKETS_MAX;
+                let bucket = if full { "" } else { bucket };
+                counts
+                    .entry(account.to_owned())
+                    .or_default()
+                    .entry(bucket.to_owned())
+                    .or_default()
+            }
         };
-        let entry = counts
-            .entry((account.to_owned(), bucket.to_owned()))
-            .or_default();
         entry.requests += 1;
         entry.bytes_in += bytes_in;
         entry.bytes_out += bytes_out;
@@ -60,11 +67,14 @@ impl TrafficCounter {
     /// Counts that could not be handed over go back for the next flush.
     pub fn give_back(&self, counts: TrafficCounts) {
         let mut current = self.counts.borrow_mut();
-        for (key, traffic) in counts {
-            let entry = current.entry(key).or_default();
-            entry.requests += traffic.requests;
-            entry.bytes_in += traffic.bytes_in;
-            entry.bytes_out += traffic.bytes_out;
+        for (account, buckets) in counts {
+            let into = current.entry(account).or_default();
+            for (bucket, traffic) in buckets {
+                let entry = into.entry(bucket).or_default();
+                entry.requests += traffic.requests;
+                entry.bytes_in += traffic.bytes_in;
+                entry.bytes_out += traffic.bytes_out;
+            }
         }
     }
 }
@@ -102,13 +112,14 @@ mod tests {
             counter.note("a", &format!("x{i}"), 1, 1);
         }
         let counts = counter.take();
-        assert_eq!(counts.len(), TRAFFIC_BUCKETS_MAX + 1);
-        let first = counts[&("a".to_owned(), "b".to_owned())];
+        // "b" and the first buckets up to the bound; the rest under "".
+        assert_eq!(counts["a"].len(), TRAFFIC_BUCKETS_MAX + 1);
+        let first = counts["a"]["b"];
         assert_eq!(
             (first.requests, first.bytes_in, first.bytes_out),
             (2, 10, 5)
         );
-        assert!(counts.contains_key(&("a".to_owned(), String::new())));
+        assert_eq!(counts["a"][""].requests, 11);
         assert!(counter.take().is_empty());
     }
 }

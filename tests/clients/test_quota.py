@@ -286,3 +286,25 @@ def test_bandwidth_limit_holds_one_tenant_and_spares_another(admin):
     assert 0.9 * rate <= slow_rate <= 1.1 * rate, f"{slow_rate / MiB:.1f} MiB/s"
     # The unlimited tenant ran beside it well above the other's limit.
     assert fast_done * MiB / 3.0 > 2 * rate, f"{fast_done} MiB in 3 s"
+
+
+def test_traffic_per_day_counts_requests_and_bytes(admin):
+    _, s3, _ = admin.tenant_with_key("traffic")
+    s3.create_bucket(Bucket="traffic-a")
+    for i in range(3):
+        s3.put_object(Bucket="traffic-a", Key=f"k{i}", Body=b"t" * MiB)
+    assert len(s3.get_object(Bucket="traffic-a", Key="k0")["Body"].read()) == MiB
+    # Shards hand their counts over every 5 s.
+    deadline = time.monotonic() + 20
+    while True:
+        days = admin.usage("traffic")["days"]
+        if days and days[0]["bytes_in"] >= 3 * MiB and days[0]["bytes_out"] >= MiB:
+            break
+        assert time.monotonic() < deadline, days
+        time.sleep(0.5)
+    today = days[0]
+    assert today["date"] == time.strftime("%Y-%m-%d", time.gmtime())
+    assert today["requests"] >= 4
+    # Body bytes as sent (aws-chunked framing, when used, counts too).
+    assert 3 * MiB <= today["bytes_in"] < 3 * MiB + 64 * 1024, today
+    assert MiB <= today["bytes_out"] < MiB + 64 * 1024, today

@@ -96,7 +96,6 @@ impl ControlPlane {
         request: &AdminRequest,
         caller: &Caller,
         name: &str,
-        _now_ms: u64,
     ) -> AdminResult {
         let bucket = self.admin_bucket(caller, name, "admin:PutBucketQuota")?;
         let body = json_body(request)?;

@@ -96,7 +96,6 @@ impl ControlPlane {
         tenant: &str,
         name: &str,
         id: &str,
-        _now_ms: u64,
     ) -> AdminResult {
         let account = self.admin_tenant(caller, tenant, "admin:DeleteKey")?;
         let key = self

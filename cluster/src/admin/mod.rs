@@ -408,12 +408,10 @@ impl ControlPlane {
             ("POST", ["tenants"]) => self.admin_create_tenant(request, &caller, now_ms).await,
             ("GET", ["tenants", tenant]) => self.admin_get_tenant(&caller, tenant).await,
             ("PATCH", ["tenants", tenant]) => {
-                self.admin_update_tenant(request, &caller, tenant, now_ms)
-                    .await
+                self.admin_update_tenant(request, &caller, tenant).await
             }
             ("DELETE", ["tenants", tenant]) => {
-                self.admin_delete_tenant(request, &caller, tenant, now_ms)
-                    .await
+                self.admin_delete_tenant(request, &caller, tenant).await
             }
             ("GET", ["tenants", tenant, "users"]) => self.admin_list_users(&caller, tenant),
             ("POST", ["tenants", tenant, "users"]) => {
@@ -428,8 +426,7 @@ impl ControlPlane {
                     .await
             }
             ("DELETE", ["tenants", tenant, "users", name]) => {
-                self.admin_delete_user(request, &caller, tenant, name, now_ms)
-                    .await
+                self.admin_delete_user(request, &caller, tenant, name).await
             }
             ("GET", ["tenants", tenant, "users", name, "keys"]) => {
                 self.admin_list_keys(&caller, tenant, name)
@@ -439,14 +436,13 @@ impl ControlPlane {
                     .await
             }
             ("DELETE", ["tenants", tenant, "users", name, "keys", id]) => {
-                self.admin_delete_key(request, &caller, tenant, name, id, now_ms)
+                self.admin_delete_key(request, &caller, tenant, name, id)
                     .await
             }
             ("GET", ["buckets"]) => self.admin_list_buckets(request, &caller).await,
             ("GET", ["buckets", bucket]) => self.admin_get_bucket(&caller, bucket).await,
             ("PUT", ["buckets", bucket, "quota"]) => {
-                self.admin_put_bucket_quota(request, &caller, bucket, now_ms)
-                    .await
+                self.admin_put_bucket_quota(request, &caller, bucket).await
             }
             ("GET", ["usage"]) => self.admin_usage(request, &caller).await,
             ("GET", ["audit"]) => self.admin_audit(request, &caller),

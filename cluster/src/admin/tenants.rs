@@ -154,7 +154,6 @@ impl ControlPlane {
         request: &AdminRequest,
         caller: &Caller,
         name: &str,
-        _now_ms: u64,
     ) -> AdminResult {
         self.admin_require(caller, "admin:UpdateTenant", None)?;
         let mut account = account_by_name(&self.catalog, name)?
@@ -195,7 +194,6 @@ impl ControlPlane {
         request: &AdminRequest,
         caller: &Caller,
         name: &str,
-        _now_ms: u64,
     ) -> AdminResult {
         self.admin_require(caller, "admin:DeleteTenant", None)?;
         let account = account_by_name(&self.catalog, name)?

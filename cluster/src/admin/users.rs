@@ -259,7 +259,6 @@ impl ControlPlane {
         caller: &Caller,
         tenant: &str,
         name: &str,
-        _now_ms: u64,
     ) -> AdminResult {
         let account = self.admin_tenant(caller, tenant, "admin:DeleteUser")?;
         let user = self.admin_user(&account, name)?;

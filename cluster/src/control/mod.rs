@@ -351,12 +351,14 @@ impl ControlPlane {
                     let day = crate::admin::day_of(now_ms);
                     let rows: Vec<(&str, &str, (u64, u64, u64))> = counts
                         .iter()
-                        .map(|((account, bucket), t)| {
-                            (
-                                account.as_str(),
-                                bucket.as_str(),
-                                (t.requests, t.bytes_in, t.bytes_out),
-                            )
+                        .flat_map(|(account, buckets)| {
+                            buckets.iter().map(move |(bucket, t)| {
+                                (
+                                    account.as_str(),
+                                    bucket.as_str(),
+                                    (t.requests, t.bytes_in, t.bytes_out),
+                                )
+                            })
                         })
                         .collect();
                     if let Err(err) = self.catalog.traffic_add(&day, &rows) {

@@ -140,18 +140,12 @@ impl ControlPlane {
                 break;
             }
         }
-        let tenant = self
-            .quota_leases
+        self.quota_leases
             .tenants
             .entry(account.to_owned())
-            .or_default();
-        tenant.refused_ms = super::now_ms();
-        let here = tenant
-            .allotments
-            .get(shard as usize)
-            .copied()
-            .unwrap_or_default();
-        LeaseAnswer::Refused(here)
+            .or_default()
+            .refused_ms = super::now_ms();
+        LeaseAnswer::Refused
     }
 
     /// Takes back every shard's unused allotment of the tenant: each keeps
