@@ -551,6 +551,7 @@ pub fn fuzz_xml(data: &[u8]) {
     let _ = xml::parse_restore_request(data);
     let _ = xml::parse_versioning_configuration(data);
     let _ = s3::ops::lifecycle::parse_configuration(data);
+    let _ = s3::ops::cors::CorsConfiguration::parse(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -690,6 +691,8 @@ fn policy_evaluate(policy: iam::Policy, kind: iam::PolicyKind) {
                 resource,
                 resource_account: Some("111122223333"),
                 resource_policy,
+                restrict_resource_policy_to_account: false,
+                acl: None,
                 now_ms: 1_700_000_000_000,
                 facts: &FuzzFacts,
             });

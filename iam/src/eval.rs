@@ -3,6 +3,7 @@
 //! from an identity or the resource policy, cross-account ones from both; session
 //! policies limit identity grants), with the request facts supplied lazily.
 
+use crate::acl::{Acl, AclGrant, AclTarget};
 use crate::condition::ConditionContext;
 use crate::pattern::VariableSource;
 use crate::policy::{Effect, Policy, PrincipalMatcher, PrincipalName, Statement};
@@ -43,8 +44,24 @@ pub struct Request<'a> {
     pub resource_account: Option<&'a str>,
     /// The bucket policy, or a role's trust policy.
     pub resource_policy: Option<&'a Policy>,
+    /// RestrictPublicBuckets on a resource whose policy is public: the
+    /// policy's grants count only for principals of the resource's account
+    /// (its denials still count for everyone).
+    pub restrict_resource_policy_to_account: bool,
+    /// The resource's ACL, when ACLs affect access (they are disabled by the
+    /// bucket's BucketOwnerEnforced ownership).
+    pub acl: Option<ResourceAcl<'a>>,
     pub now_ms: u64,
     pub facts: &'a dyn ConditionValues,
+}
+
+/// An ACL as a request meets it: which ACL (a bucket's or an object's) and
+/// whether IgnorePublicAcls drops its public grants.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceAcl<'a> {
+    pub acl: &'a Acl,
+    pub target: AclTarget,
+    pub ignore_public: bool,
 }
 
 /// A statement of a policy: the policy's name ([`RESOURCE_POLICY_NAME`] for the resource
@@ -165,10 +182,32 @@ pub fn authorize(request: &Request<'_>) -> Decision {
         }
     }
 
+    if request.restrict_resource_policy_to_account {
+        let own_account = principal.is_some_and(|p| {
+            request
+                .resource_account
+                .is_none_or(|account| account == p.account_id)
+        });
+        if !own_account {
+            resource_allow = None;
+        }
+    }
+    // ACLs cannot deny; a grant counts like a resource-policy Allow (one to
+    // an account delegates to that account's policies).
+    let acl_grant = request.acl.map_or(AclGrant::None, |resource| {
+        resource.acl.grant_for(
+            resource.target,
+            principal,
+            &action_lower,
+            resource.ignore_public,
+        )
+    });
+
     let Some(principal) = principal else {
-        return match resource_allow {
-            Some(found) => decision(true, Some(found)),
-            None => decision(false, None),
+        return match (resource_allow, acl_grant) {
+            (Some(found), _) => decision(true, Some(found)),
+            (None, AclGrant::Direct) => decision(true, None),
+            _ => decision(false, None),
         };
     };
     let session_permits = principal.session_policies.is_empty() || session_allow.is_some();
@@ -177,15 +216,21 @@ pub fn authorize(request: &Request<'_>) -> Decision {
     let same_account = request
         .resource_account
         .is_none_or(|a| a == principal.account_id);
+    let acl_permits = session_permits && acl_grant != AclGrant::None;
+    // `Some(None)`: allowed by an ACL grant, which has no statement to name.
     let grant = if same_account {
         // A grant naming only the account delegates to the account's own
         // policies (AWS): within the account it allows nothing by itself.
-        identity_grant.or(resource_grant.filter(|_| resource_allow_direct))
+        identity_grant
+            .or(resource_grant.filter(|_| resource_allow_direct))
+            .map(Some)
+            .or((acl_permits && acl_grant == AclGrant::Direct).then_some(None))
     } else {
-        identity_grant.and(resource_grant)
+        // Decided by the resource's side, which the caller's account alone lacks.
+        identity_grant.and(resource_grant.map(Some).or(acl_permits.then_some(None)))
     };
     match grant {
-        Some(found) => decision(true, Some(found)),
+        Some(found) => decision(true, found),
         None => decision(false, None),
     }
 }

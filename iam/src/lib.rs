@@ -5,6 +5,7 @@
 //! are passed in, so the server's shards can call [`authorize`] on every request.
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod actions;
 pub mod arn;
 mod condition;
@@ -18,7 +19,7 @@ mod values;
 
 pub use eval::{
     authorize, resource_policy_allows, ConditionValues, Decision, NoConditionValues, Request,
-    StatementRef, RESOURCE_POLICY_NAME,
+    ResourceAcl, StatementRef, RESOURCE_POLICY_NAME,
 };
 pub use policy::{parse_policy, Policy, PolicyError, PolicyKind, PolicyVersion, PrincipalName};
 pub use principal::{NamedPolicy, Principal, PrincipalKind};

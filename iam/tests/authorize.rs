@@ -39,6 +39,8 @@ fn system_root_is_always_allowed() {
         resource: OBJECT,
         resource_account: Some(OTHER_ACCOUNT),
         resource_policy: Some(&deny_all),
+        restrict_resource_policy_to_account: false,
+        acl: None,
         now_ms: NOW_MS,
         facts: NO_FACTS,
     });
@@ -227,6 +229,8 @@ fn same_account_resource_policy_alone_allows() {
             resource: OBJECT,
             resource_account: Some(ACCOUNT),
             resource_policy: Some(delegation),
+            restrict_resource_policy_to_account: false,
+            acl: None,
             now_ms: 0,
             facts: &facts,
         });
@@ -1018,4 +1022,133 @@ fn named_principals() {
             CanonicalUser(CANONICAL.into()),
         ]
     );
+}
+
+/// ACL grants as AWS evaluates them: a group grant stands on its own, a grant to an
+/// account needs that account's own identity policy, IgnorePublicAcls drops the public
+/// ones, and nothing in an ACL can override an explicit deny.
+#[test]
+fn acl_grants_join_policies() {
+    use iam::acl::{Acl, AclTarget, Grant, Grantee, Group, Permission};
+    let facts = Facts::default();
+    let ask = |principal: Option<&iam::Principal>,
+               action: &str,
+               acl: &Acl,
+               ignore_public: bool,
+               resource_policy: Option<&iam::Policy>| {
+        iam::authorize(&iam::Request {
+            principal,
+            action,
+            resource: OBJECT,
+            resource_account: Some(ACCOUNT),
+            resource_policy,
+            restrict_resource_policy_to_account: false,
+            acl: Some(iam::ResourceAcl {
+                acl,
+                target: AclTarget::Object,
+                ignore_public,
+            }),
+            now_ms: NOW_MS,
+            facts: &facts,
+        })
+        .allowed
+    };
+    let public = Acl::canned("public-read", CANONICAL, CANONICAL).unwrap();
+    assert!(ask(None, "s3:GetObject", &public, false, None));
+    assert!(
+        !ask(None, "s3:GetObject", &public, true, None),
+        "IgnorePublicAcls"
+    );
+    assert!(
+        !ask(None, "s3:PutObjectAcl", &public, false, None),
+        "READ is not WRITE_ACP"
+    );
+
+    let other_canonical = "b".repeat(64);
+    let mut outsider = user(OTHER_ACCOUNT, "eve", vec![]);
+    outsider.canonical_id = other_canonical.clone();
+    let mut shared = Acl::private(CANONICAL);
+    shared.grants.push(Grant {
+        grantee: Grantee::Account(other_canonical.clone()),
+        permission: Permission::Read,
+    });
+    assert!(
+        !ask(Some(&outsider), "s3:GetObject", &shared, false, None),
+        "a grant to an account needs the account's own permission"
+    );
+    let allowed = identity(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#);
+    outsider.policies = vec![named("s3", &allowed)];
+    assert!(ask(Some(&outsider), "s3:GetObject", &shared, false, None));
+    assert!(!ask(
+        Some(&outsider),
+        "s3:GetObject",
+        &Acl::private(CANONICAL),
+        false,
+        None
+    ));
+
+    // Inside the owner's account a grant to the account gives nothing by itself...
+    let bare = user(ACCOUNT, "bob", vec![]);
+    assert!(!ask(
+        Some(&bare),
+        "s3:GetObject",
+        &Acl::private(CANONICAL),
+        false,
+        None
+    ));
+    // ...while a group grant does, and a bucket policy Deny still wins.
+    let mut everyone = Acl::private(CANONICAL);
+    everyone.grants.push(Grant {
+        grantee: Grantee::Group(Group::AuthenticatedUsers),
+        permission: Permission::FullControl,
+    });
+    assert!(ask(Some(&bare), "s3:GetObject", &everyone, false, None));
+    assert!(!ask(None, "s3:GetObject", &everyone, false, None));
+    let deny = bucket_policy(
+        r#"{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
+    );
+    assert!(!ask(
+        Some(&bare),
+        "s3:GetObject",
+        &everyone,
+        false,
+        Some(&deny)
+    ));
+}
+
+/// RestrictPublicBuckets: a public policy's grants count only inside the owner's account.
+#[test]
+fn restricted_public_policy_serves_only_its_account() {
+    let facts = Facts::default();
+    let public = bucket_policy(
+        r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
+    );
+    let ask = |principal: Option<&iam::Principal>, restrict: bool| {
+        iam::authorize(&iam::Request {
+            principal,
+            action: "s3:GetObject",
+            resource: OBJECT,
+            resource_account: Some(ACCOUNT),
+            resource_policy: Some(&public),
+            restrict_resource_policy_to_account: restrict,
+            acl: None,
+            now_ms: NOW_MS,
+            facts: &facts,
+        })
+        .allowed
+    };
+    let insider = user(ACCOUNT, "bob", vec![]);
+    let outsider = user(
+        OTHER_ACCOUNT,
+        "eve",
+        vec![named(
+            "s3",
+            &identity(r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#),
+        )],
+    );
+    assert!(ask(None, false));
+    assert!(!ask(None, true));
+    assert!(ask(Some(&outsider), false));
+    assert!(!ask(Some(&outsider), true));
+    assert!(ask(Some(&insider), true));
 }

@@ -17,6 +17,7 @@ use http::RequestHead;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::router::Route;
 use crate::shard::BucketInfo;
+use iam::acl::AclTarget;
 use iam::snapshot::KeyIdentity;
 
 /// What authentication established about a request.
@@ -69,6 +70,10 @@ pub struct S3Facts<'a> {
     /// The object's current tags, when a policy names `s3:ExistingObjectTag`
     /// and the request is about an existing object.
     pub existing_tags: Option<&'a [(String, String)]>,
+    /// Loads the ACL of the object the request is about (`None`: none
+    /// stored). Asked only when policies alone do not allow an action an
+    /// object ACL can grant, on a bucket whose ACLs are enabled.
+    pub object_acl: Option<&'a dyn Fn() -> Option<iam::acl::Acl>>,
 }
 
 impl iam::ConditionValues for S3Facts<'_> {
@@ -176,22 +181,76 @@ pub fn authorize(
     resource: &str,
     bucket: Option<&BucketInfo>,
 ) -> S3Result<()> {
+    let owner = bucket.map(|bucket| bucket.owner_account.as_str());
+    authorize_owned_by(facts, action, resource, bucket, owner)
+}
+
+/// The ACL a request sets on an object it creates (`x-amz-acl`, grant
+/// headers): the writing account owns the new object unless the bucket's
+/// ownership says otherwise, so whether it may set that object's ACL is its
+/// own account's question (a bucket policy's Deny still applies). This is
+/// how a bucket ACL's WRITE grant lets another account upload with
+/// `bucket-owner-full-control`, as on AWS.
+pub fn authorize_new_object_acl(
+    facts: &S3Facts<'_>,
+    resource: &str,
+    bucket: Option<&BucketInfo>,
+) -> S3Result<()> {
+    let writer = facts
+        .auth
+        .account_id()
+        .or(bucket.map(|bucket| bucket.owner_account.as_str()));
+    authorize_owned_by(facts, "s3:PutObjectAcl", resource, bucket, writer)
+}
+
+fn authorize_owned_by(
+    facts: &S3Facts<'_>,
+    action: &str,
+    resource: &str,
+    bucket: Option<&BucketInfo>,
+    resource_account: Option<&str>,
+) -> S3Result<()> {
     if facts.auth.is_system_root() {
         return Ok(());
     }
     let principal = facts.auth.principal();
-    let request = iam::Request {
+    let acls = bucket.filter(|bucket| bucket.acls_enabled());
+    let object_level = iam::acl::permission_for(AclTarget::Object, action).is_some();
+    // A bucket's ACL speaks for the bucket's actions; an object's for the
+    // object's, loaded below only if policies alone do not allow.
+    let bucket_acl = acls
+        .filter(|_| !object_level)
+        .and_then(|bucket| bucket.acl.as_deref());
+    let ignore_public = bucket.is_some_and(|bucket| bucket.ignores_public_acls());
+    let resource_acl = |acl, target| iam::ResourceAcl {
+        acl,
+        target,
+        ignore_public,
+    };
+    let mut request = iam::Request {
         principal,
         action,
         resource,
-        resource_account: bucket.map(|bucket| bucket.owner_account.as_str()),
+        resource_account,
         resource_policy: bucket
             .and_then(|bucket| bucket.policy.as_deref())
             .map(|policy| &policy.parsed),
+        restrict_resource_policy_to_account: bucket
+            .is_some_and(|bucket| bucket.restricts_public_policy()),
+        acl: bucket_acl.map(|acl| resource_acl(acl, AclTarget::Bucket)),
         now_ms: facts.now_ms,
         facts,
     };
-    let decision = iam::authorize(&request);
+    let mut decision = iam::authorize(&request);
+    let implicit_deny = !decision.allowed && decision.decided_by.is_none();
+    let object_acl = match facts.object_acl {
+        Some(load) if implicit_deny && object_level && acls.is_some() => load(),
+        _ => None,
+    };
+    if let Some(acl) = &object_acl {
+        request.acl = Some(resource_acl(acl, AclTarget::Object));
+        decision = iam::authorize(&request);
+    }
     if decision.allowed {
         return Ok(());
     }

@@ -210,6 +210,21 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
     }
 }
 
+/// Where object bytes come from: a request body ([`PayloadReader`]) or the
+/// file part of a browser form (`crate::form::FormReader`). The ingest path
+/// is generic over it, so a PUT pays nothing for the choice.
+pub(crate) trait ByteSource {
+    /// Fills `dst` completely unless the bytes end first; returns how many
+    /// bytes were written (less than `dst.len()` only at the end).
+    async fn read_full(&mut self, dst: &mut [u8]) -> S3Result<usize>;
+}
+
+impl ByteSource for PayloadReader<'_, '_> {
+    async fn read_full(&mut self, dst: &mut [u8]) -> S3Result<usize> {
+        PayloadReader::read_full(self, dst).await
+    }
+}
+
 fn trailer_checksum(trailers: &Trailers) -> S3Result<Option<Checksum>> {
     for algorithm in ChecksumAlgorithm::ALL {
         if let Some(value) = trailers.get(algorithm.header_name()) {

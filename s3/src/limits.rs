@@ -35,6 +35,26 @@ pub const CLOCK_SKEW_SECS_MAX: u64 = 15 * 60;
 /// Smallest part that may be followed by another (AWS: 5 MiB).
 pub const PART_SIZE_BYTES_MIN: u64 = 5 << 20;
 
+/// Bytes of a browser form (PostObject) before its file's content: fields,
+/// part headers and boundaries. AWS's own limit (its error names 20480), so a
+/// form AWS accepts is accepted here, and an anonymous client can make the
+/// server hold no more than this before it authenticates.
+pub const POST_FORM_FIELDS_BYTES_MAX: usize = 20 * 1024;
+
+/// Fields of a browser form before its file. Browsers and SDKs send about a
+/// dozen; the bound keeps the policy's coverage check (fields x conditions)
+/// small.
+pub const POST_FORM_FIELDS_COUNT_MAX: usize = 64;
+
+/// Bytes of a browser form after its file's content (fields AWS ignores, such
+/// as a submit button, and the closing boundary): read only to find a second
+/// file and the end of the form.
+pub const POST_FORM_AFTER_FILE_BYTES_MAX: usize = 64 * 1024;
+
+/// Bytes read from the request body at a time while parsing a form; the file
+/// part is copied out of this buffer into the chunk being filled.
+pub const POST_FORM_READ_BYTES: usize = 64 * 1024;
+
 /// Largest response body (XML, or the first chunk of a GET) copied behind the
 /// response head so both leave in one send: copying this much costs less than a
 /// second send and a second wakeup of the client. Larger bodies go out as they are.

@@ -64,6 +64,12 @@ impl Route {
 pub enum Endpoint {
     /// `GET /_maxiofs/health`: liveness probe, no credentials needed.
     Health,
+    /// `OPTIONS` on a bucket or object: a CORS preflight, answered from the
+    /// bucket's CORS configuration without credentials.
+    CorsPreflight,
+    GetBucketCors,
+    PutBucketCors,
+    DeleteBucketCors,
     ListBuckets,
     HeadBucket,
     CreateBucket,
@@ -76,6 +82,12 @@ pub enum Endpoint {
     DeleteBucketEncryption,
     GetBucketAcl,
     PutBucketAcl,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
     GetBucketPolicy,
     PutBucketPolicy,
     DeleteBucketPolicy,
@@ -91,6 +103,11 @@ pub enum Endpoint {
     ListMultipartUploads,
     DeleteObjects,
     PutObject,
+    /// `POST /bucket` (or `POST /` on a bucket's host) with a
+    /// `multipart/form-data` body: a browser form upload. Its key and
+    /// credentials are form fields, so the operation authenticates and
+    /// authorizes itself once it has read them.
+    PostObject,
     /// `PUT` with `x-amz-copy-source`; the source is a header, not in the URL.
     CopyObject,
     GetObject {
@@ -185,6 +202,10 @@ pub enum Permission {
     PutEncryptionConfiguration,
     GetBucketAcl,
     PutBucketAcl,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    GetBucketPublicAccessBlock,
+    PutBucketPublicAccessBlock,
     GetBucketPolicy,
     PutBucketPolicy,
     DeleteBucketPolicy,
@@ -197,6 +218,8 @@ pub enum Permission {
     PutBucketObjectLockConfiguration,
     GetLifecycleConfiguration,
     PutLifecycleConfiguration,
+    GetBucketCors,
+    PutBucketCors,
     GetObjectRetention,
     PutObjectRetention,
     GetObjectLegalHold,
@@ -238,6 +261,10 @@ impl Permission {
             P::PutEncryptionConfiguration => "s3:PutEncryptionConfiguration",
             P::GetBucketAcl => "s3:GetBucketAcl",
             P::PutBucketAcl => "s3:PutBucketAcl",
+            P::GetBucketOwnershipControls => "s3:GetBucketOwnershipControls",
+            P::PutBucketOwnershipControls => "s3:PutBucketOwnershipControls",
+            P::GetBucketPublicAccessBlock => "s3:GetBucketPublicAccessBlock",
+            P::PutBucketPublicAccessBlock => "s3:PutBucketPublicAccessBlock",
             P::GetBucketPolicy => "s3:GetBucketPolicy",
             P::PutBucketPolicy => "s3:PutBucketPolicy",
             P::DeleteBucketPolicy => "s3:DeleteBucketPolicy",
@@ -250,6 +277,8 @@ impl Permission {
             P::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
             P::GetLifecycleConfiguration => "s3:GetLifecycleConfiguration",
             P::PutLifecycleConfiguration => "s3:PutLifecycleConfiguration",
+            P::GetBucketCors => "s3:GetBucketCORS",
+            P::PutBucketCors => "s3:PutBucketCORS",
             P::GetObjectRetention => "s3:GetObjectRetention",
             P::PutObjectRetention => "s3:PutObjectRetention",
             P::GetObjectLegalHold => "s3:GetObjectLegalHold",
@@ -284,7 +313,10 @@ impl Endpoint {
         use Endpoint as E;
         use Permission as P;
         match self {
-            E::Health => P::Anonymous,
+            E::Health | E::CorsPreflight => P::Anonymous,
+            E::GetBucketCors => P::GetBucketCors,
+            // IAM has no action of its own for deleting it.
+            E::PutBucketCors | E::DeleteBucketCors => P::PutBucketCors,
             E::Unsupported { .. } => P::Unsupported,
             E::ListBuckets => P::ListAllMyBuckets,
             E::HeadBucket | E::ListObjectsV1 | E::ListObjectsV2 => P::ListBucket,
@@ -298,6 +330,13 @@ impl Endpoint {
             E::PutBucketEncryption | E::DeleteBucketEncryption => P::PutEncryptionConfiguration,
             E::GetBucketAcl => P::GetBucketAcl,
             E::PutBucketAcl => P::PutBucketAcl,
+            E::GetBucketOwnershipControls => P::GetBucketOwnershipControls,
+            // IAM has no actions of their own for deleting them.
+            E::PutBucketOwnershipControls | E::DeleteBucketOwnershipControls => {
+                P::PutBucketOwnershipControls
+            }
+            E::GetPublicAccessBlock => P::GetBucketPublicAccessBlock,
+            E::PutPublicAccessBlock | E::DeletePublicAccessBlock => P::PutBucketPublicAccessBlock,
             E::GetBucketPolicy => P::GetBucketPolicy,
             E::PutBucketPolicy => P::PutBucketPolicy,
             E::DeleteBucketPolicy => P::DeleteBucketPolicy,
@@ -324,6 +363,7 @@ impl Endpoint {
             E::ListMultipartUploads => P::ListBucketMultipartUploads,
             E::DeleteObjects => P::DeleteObject,
             E::PutObject | E::CopyObject | E::CreateMultipartUpload => P::PutObject,
+            E::PostObject => P::PutObject,
             E::UploadPart { .. } | E::UploadPartCopy { .. } => P::PutObject,
             E::CompleteMultipartUpload { .. } => P::PutObject,
             E::AbortMultipartUpload { .. } => P::AbortMultipartUpload,
@@ -358,6 +398,10 @@ impl Endpoint {
         use Endpoint as E;
         match self {
             E::Health => "Health",
+            E::CorsPreflight => "CorsPreflight",
+            E::GetBucketCors => "GetBucketCors",
+            E::PutBucketCors => "PutBucketCors",
+            E::DeleteBucketCors => "DeleteBucketCors",
             E::ListBuckets => "ListBuckets",
             E::HeadBucket => "HeadBucket",
             E::CreateBucket => "CreateBucket",
@@ -370,6 +414,12 @@ impl Endpoint {
             E::DeleteBucketEncryption => "DeleteBucketEncryption",
             E::GetBucketAcl => "GetBucketAcl",
             E::PutBucketAcl => "PutBucketAcl",
+            E::GetBucketOwnershipControls => "GetBucketOwnershipControls",
+            E::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+            E::DeleteBucketOwnershipControls => "DeleteBucketOwnershipControls",
+            E::GetPublicAccessBlock => "GetPublicAccessBlock",
+            E::PutPublicAccessBlock => "PutPublicAccessBlock",
+            E::DeletePublicAccessBlock => "DeletePublicAccessBlock",
             E::GetBucketPolicy => "GetBucketPolicy",
             E::PutBucketPolicy => "PutBucketPolicy",
             E::DeleteBucketPolicy => "DeleteBucketPolicy",
@@ -392,6 +442,7 @@ impl Endpoint {
             E::ListMultipartUploads => "ListMultipartUploads",
             E::DeleteObjects => "DeleteObjects",
             E::PutObject => "PutObject",
+            E::PostObject => "PostObject",
             E::CopyObject => "CopyObject",
             E::GetObject { .. } => "GetObject",
             E::HeadObject { .. } => "HeadObject",
@@ -577,6 +628,14 @@ fn bucket_endpoint(method: &str, query: &[(String, String)]) -> Result<Endpoint,
         "PUT" if has("policy") => Ok(Endpoint::PutBucketPolicy),
         "DELETE" if has("policy") => Ok(Endpoint::DeleteBucketPolicy),
         "POST" if has("policy") => Err(method_not_allowed(method)),
+        "GET" if has("ownershipControls") => Ok(Endpoint::GetBucketOwnershipControls),
+        "PUT" if has("ownershipControls") => Ok(Endpoint::PutBucketOwnershipControls),
+        "DELETE" if has("ownershipControls") => Ok(Endpoint::DeleteBucketOwnershipControls),
+        "POST" if has("ownershipControls") => Err(method_not_allowed(method)),
+        "GET" if has("publicAccessBlock") => Ok(Endpoint::GetPublicAccessBlock),
+        "PUT" if has("publicAccessBlock") => Ok(Endpoint::PutPublicAccessBlock),
+        "DELETE" if has("publicAccessBlock") => Ok(Endpoint::DeletePublicAccessBlock),
+        "POST" if has("publicAccessBlock") => Err(method_not_allowed(method)),
         "GET" if has("acl") => Ok(Endpoint::GetBucketAcl),
         "PUT" if has("acl") => Ok(Endpoint::PutBucketAcl),
         "POST" | "DELETE" if has("acl") => Err(method_not_allowed(method)),
@@ -587,6 +646,10 @@ fn bucket_endpoint(method: &str, query: &[(String, String)]) -> Result<Endpoint,
         "PUT" if has("lifecycle") => Ok(Endpoint::PutBucketLifecycleConfiguration),
         "DELETE" if has("lifecycle") => Ok(Endpoint::DeleteBucketLifecycle),
         "POST" if has("lifecycle") => Err(method_not_allowed(method)),
+        "GET" if has("cors") => Ok(Endpoint::GetBucketCors),
+        "PUT" if has("cors") => Ok(Endpoint::PutBucketCors),
+        "DELETE" if has("cors") => Ok(Endpoint::DeleteBucketCors),
+        "POST" if has("cors") => Err(method_not_allowed(method)),
         "GET" if has("location") => Ok(Endpoint::GetBucketLocation),
         "GET" if has("versioning") => Ok(Endpoint::GetBucketVersioning),
         "GET" if has("versions") => Ok(Endpoint::ListObjectVersions),
@@ -596,12 +659,11 @@ fn bucket_endpoint(method: &str, query: &[(String, String)]) -> Result<Endpoint,
         "PUT" if has("versioning") => Ok(Endpoint::PutBucketVersioning),
         "PUT" => Ok(Endpoint::CreateBucket),
         "POST" if has("delete") => Ok(Endpoint::DeleteObjects),
-        // A POST to the bucket itself is a browser form upload.
-        "POST" => Ok(Endpoint::Unsupported { name: "PostObject" }),
+        // A POST to the bucket itself is a browser form upload; the operation
+        // answers AWS's PreconditionFailed when the body is not a form.
+        "POST" => Ok(Endpoint::PostObject),
         "DELETE" => Ok(Endpoint::DeleteBucket),
-        "OPTIONS" => Ok(Endpoint::Unsupported {
-            name: "CorsPreflight",
-        }),
+        "OPTIONS" => Ok(Endpoint::CorsPreflight),
         _ => Err(method_not_allowed(method)),
     }
 }
@@ -637,9 +699,7 @@ fn object_endpoint(
         "PUT" => object_put_endpoint(query, headers),
         "POST" => object_post_endpoint(method, query),
         "DELETE" => object_delete_endpoint(query),
-        "OPTIONS" => Ok(Endpoint::Unsupported {
-            name: "CorsPreflight",
-        }),
+        "OPTIONS" => Ok(Endpoint::CorsPreflight),
         _ => Err(method_not_allowed(method)),
     }
 }
@@ -784,7 +844,6 @@ const fn sub(
 /// Bucket sub-resources S3 has and we do not implement yet.
 #[rustfmt::skip]
 const BUCKET_SUBRESOURCES: &[SubResource] = &[
-    sub("cors", "GetBucketCors", "PutBucketCors", "", "DeleteBucketCors"),
     sub("tagging", "GetBucketTagging", "PutBucketTagging", "", "DeleteBucketTagging"),
     sub("website", "GetBucketWebsite", "PutBucketWebsite", "", "DeleteBucketWebsite"),
     sub("logging", "GetBucketLogging", "PutBucketLogging", "", ""),
@@ -804,10 +863,6 @@ const BUCKET_SUBRESOURCES: &[SubResource] = &[
     sub("intelligent-tiering", "GetBucketIntelligentTieringConfiguration",
         "PutBucketIntelligentTieringConfiguration", "",
         "DeleteBucketIntelligentTieringConfiguration"),
-    sub("ownershipControls", "GetBucketOwnershipControls", "PutBucketOwnershipControls", "",
-        "DeleteBucketOwnershipControls"),
-    sub("publicAccessBlock", "GetPublicAccessBlock", "PutPublicAccessBlock", "",
-        "DeletePublicAccessBlock"),
     sub("metadataTable", "GetBucketMetadataTableConfiguration", "",
         "CreateBucketMetadataTableConfiguration", "DeleteBucketMetadataTableConfiguration"),
     sub("session", "CreateSession", "", "", ""),
@@ -1042,7 +1097,15 @@ mod tests {
             ("PUT /?policy HTTP/1.1", "bucket.s3.localhost", &[],
              E::PutBucketPolicy, Some("bucket"), None),
             ("DELETE /?cors HTTP/1.1", "examplebucket.s3.localhost", &[],
-             E::Unsupported { name: "DeleteBucketCors" }, Some("examplebucket"), None),
+             E::DeleteBucketCors, Some("examplebucket"), None),
+            ("GET /?cors HTTP/1.1", "examplebucket.s3.localhost", &[],
+             E::GetBucketCors, Some("examplebucket"), None),
+            ("PUT /?cors HTTP/1.1", "examplebucket.s3.localhost", &[],
+             E::PutBucketCors, Some("examplebucket"), None),
+            ("OPTIONS /exampleobject HTTP/1.1", "examplebucket.s3.localhost", &[],
+             E::CorsPreflight, Some("examplebucket"), Some("exampleobject")),
+            ("OPTIONS / HTTP/1.1", "examplebucket.s3.localhost", &[],
+             E::CorsPreflight, Some("examplebucket"), None),
             ("GET /?lifecycle HTTP/1.1", "examplebucket.s3.localhost", &[],
              E::GetBucketLifecycleConfiguration, Some("examplebucket"),
              None),
@@ -1075,7 +1138,7 @@ mod tests {
              E::RestoreObject { version_id: version("VersionID") }, Some("bucket"),
              Some("photo1.jpg")),
             ("POST / HTTP/1.1", "bucket.s3.localhost", &[],
-             E::Unsupported { name: "PostObject" }, Some("bucket"), None),
+             E::PostObject, Some("bucket"), None),
         ]
     }
 
@@ -1458,6 +1521,10 @@ mod tests {
                 P::PutEncryptionConfiguration => Some(S3Scope::Bucket),
                 P::GetBucketAcl => Some(S3Scope::Bucket),
                 P::PutBucketAcl => Some(S3Scope::Bucket),
+                P::GetBucketOwnershipControls => Some(S3Scope::Bucket),
+                P::PutBucketOwnershipControls => Some(S3Scope::Bucket),
+                P::GetBucketPublicAccessBlock => Some(S3Scope::Bucket),
+                P::PutBucketPublicAccessBlock => Some(S3Scope::Bucket),
                 P::GetBucketPolicy => Some(S3Scope::Bucket),
                 P::PutBucketPolicy => Some(S3Scope::Bucket),
                 P::DeleteBucketPolicy => Some(S3Scope::Bucket),
@@ -1470,6 +1537,8 @@ mod tests {
                 P::PutBucketObjectLockConfiguration => Some(S3Scope::Bucket),
                 P::GetLifecycleConfiguration => Some(S3Scope::Bucket),
                 P::PutLifecycleConfiguration => Some(S3Scope::Bucket),
+                P::GetBucketCors => Some(S3Scope::Bucket),
+                P::PutBucketCors => Some(S3Scope::Bucket),
                 P::GetObjectRetention => Some(S3Scope::Object),
                 P::PutObjectRetention => Some(S3Scope::Object),
                 P::GetObjectLegalHold => Some(S3Scope::Object),
@@ -1508,6 +1577,10 @@ mod tests {
             Permission::PutEncryptionConfiguration,
             Permission::GetBucketAcl,
             Permission::PutBucketAcl,
+            Permission::GetBucketOwnershipControls,
+            Permission::PutBucketOwnershipControls,
+            Permission::GetBucketPublicAccessBlock,
+            Permission::PutBucketPublicAccessBlock,
             Permission::GetBucketPolicy,
             Permission::PutBucketPolicy,
             Permission::DeleteBucketPolicy,
@@ -1520,6 +1593,8 @@ mod tests {
             Permission::PutBucketObjectLockConfiguration,
             Permission::GetLifecycleConfiguration,
             Permission::PutLifecycleConfiguration,
+            Permission::GetBucketCors,
+            Permission::PutBucketCors,
             Permission::GetObjectRetention,
             Permission::PutObjectRetention,
             Permission::GetObjectLegalHold,

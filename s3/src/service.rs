@@ -14,8 +14,8 @@ use crate::authz::{Authenticated, S3Facts};
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
-    acl, attributes, bucket, copy, delete, encryption, lifecycle, list, multipart, object,
-    object_lock, policy, query_api, tagging, versioning, RequestContext,
+    acl, attributes, bucket, copy, cors, delete, encryption, lifecycle, list, multipart, object,
+    object_lock, ownership, policy, post_object, public_access, query_api, tagging, versioning, RequestContext,
 };
 use crate::query::QueryService;
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
@@ -225,17 +225,24 @@ impl S3Service {
         if ctx.auth.is_system_root() {
             return Ok(());
         }
+        if ctx.route.endpoint == Endpoint::PostObject {
+            // A browser form carries its key and credentials in the body: the
+            // operation authenticates and authorizes once it has read them.
+            return Ok(());
+        }
         if ctx.route.endpoint == Endpoint::DeleteObjects {
             // s3:DeleteObject is asked for each key (`delete::delete_objects`);
-            // an anonymous caller no bucket policy can allow is refused before
-            // its body is read.
-            let has_policy = ctx
+            // an anonymous caller no bucket policy or ACL can allow is refused
+            // before its body is read.
+            let may_grant = ctx
                 .route
                 .bucket
                 .as_ref()
                 .and_then(|name| ctx.catalog.buckets.get(name.as_str()))
-                .is_some_and(|bucket| bucket.policy.is_some());
-            if ctx.auth.identity.is_none() && !has_policy {
+                .is_some_and(|bucket| {
+                    bucket.policy.is_some() || (bucket.acls_enabled() && bucket.acl.is_some())
+                });
+            if ctx.auth.identity.is_none() && !may_grant {
                 return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
             }
             return Ok(());
@@ -269,6 +276,16 @@ impl S3Service {
             }
             _ => None,
         };
+        let object_acl = || match (bucket, key) {
+            (Some(bucket), Some(key)) => {
+                let version = ctx
+                    .route
+                    .query_value("versionId")
+                    .and_then(engine::index::VersionSel::parse);
+                crate::ops::existing_object_acl(&self.shard, bucket, key, version)
+            }
+            _ => None,
+        };
         let facts = S3Facts {
             head: ex.head(),
             route: &ctx.route,
@@ -277,13 +294,17 @@ impl S3Service {
             tls: ex.is_tls(),
             now_ms: ctx.now_ms,
             existing_tags: existing_tags.as_deref(),
+            object_acl: Some(&object_acl),
         };
         crate::authz::authorize(&facts, action, &resource, bucket)?;
         // Headers that do more than the operation's own action need that
         // action's permission too, as AWS asks: object lock settings and tags
         // on a new object, and the object's data behind its attributes.
         for extra in extra_actions(&ctx.route.endpoint, ex.head()) {
-            crate::authz::authorize(&facts, extra, &resource, bucket)?;
+            match extra {
+                "s3:PutObjectAcl" => crate::authz::authorize_new_object_acl(&facts, &resource, bucket)?,
+                _ => crate::authz::authorize(&facts, extra, &resource, bucket)?,
+            }
         }
         Ok(())
     }
@@ -297,7 +318,12 @@ impl S3Service {
             return crate::ops::sosapi::handle_virtual_request(shard, ctx, ex).await;
         }
         match ctx.route.endpoint.clone() {
-            Endpoint::Health => unreachable!("health is answered before authentication"),
+            Endpoint::Health | Endpoint::CorsPreflight => {
+                unreachable!("health and preflights are answered before authentication")
+            }
+            Endpoint::GetBucketCors => cors::get_bucket_cors(shard, ctx, ex).await,
+            Endpoint::PutBucketCors => cors::put_bucket_cors(shard, ctx, ex).await,
+            Endpoint::DeleteBucketCors => cors::delete_bucket_cors(shard, ctx, ex).await,
             Endpoint::ListBuckets => {
                 let head_only = ex.head().method == "HEAD";
                 bucket::list_buckets(shard, ctx, ex, head_only).await
@@ -310,6 +336,7 @@ impl S3Service {
             Endpoint::ListObjectsV2 => list::list_objects_v2(shard, ctx, ex).await,
             Endpoint::DeleteObjects => delete::delete_objects(shard, ctx, ex).await,
             Endpoint::PutObject => object::put_object(shard, ctx, ex).await,
+            Endpoint::PostObject => post_object::post_object(shard, ctx, ex).await,
             Endpoint::GetObject {
                 version_id,
                 part_number,
@@ -335,6 +362,24 @@ impl S3Service {
                 policy::get_bucket_policy_status(shard, ctx, ex).await
             }
             Endpoint::GetBucketAcl => acl::get_bucket_acl(shard, ctx, ex).await,
+            Endpoint::GetBucketOwnershipControls => {
+                ownership::get_bucket_ownership_controls(shard, ctx, ex).await
+            }
+            Endpoint::PutBucketOwnershipControls => {
+                ownership::put_bucket_ownership_controls(shard, ctx, ex).await
+            }
+            Endpoint::DeleteBucketOwnershipControls => {
+                ownership::delete_bucket_ownership_controls(shard, ctx, ex).await
+            }
+            Endpoint::GetPublicAccessBlock => {
+                public_access::get_public_access_block(shard, ctx, ex).await
+            }
+            Endpoint::PutPublicAccessBlock => {
+                public_access::put_public_access_block(shard, ctx, ex).await
+            }
+            Endpoint::DeletePublicAccessBlock => {
+                public_access::delete_public_access_block(shard, ctx, ex).await
+            }
             Endpoint::PutBucketAcl => acl::put_bucket_acl(shard, ctx, ex).await,
             Endpoint::GetObjectAcl { version_id } => {
                 acl::get_object_acl(shard, ctx, ex, version_id).await
@@ -463,6 +508,18 @@ impl S3Service {
     }
 
     async fn respond_error(&self, ctx_request_id: &str, ex: &mut Exchange<'_>, err: &S3Error) {
+        self.respond_error_cors(ctx_request_id, ex, err, &[]).await
+    }
+
+    /// `respond_error` with the request's CORS headers: a browser reads an
+    /// error only when they are there.
+    async fn respond_error_cors(
+        &self,
+        ctx_request_id: &str,
+        ex: &mut Exchange<'_>,
+        err: &S3Error,
+        cors: &[(&'static str, String)],
+    ) {
         let status = err.code.status();
         let head_request = ex.head().method == "HEAD";
         let mut body = Vec::new();
@@ -475,6 +532,7 @@ impl S3Service {
             ("content-type", "application/xml"),
         ];
         headers.extend(err.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        headers.extend(cors.iter().map(|(n, v)| (*n, v.as_str())));
         let len = body.len() as u64;
         let body_len = if head_request || status == 304 {
             BodyLen::Empty
@@ -503,6 +561,25 @@ impl S3Service {
                 "GET, HEAD and DELETE requests take no body; this one sent a large or slow one.",
             )
         })
+    }
+
+    /// A CORS preflight: no credentials, no body, answered from the bucket's
+    /// configuration in the current catalog snapshot.
+    async fn cors_preflight(&self, request_id: &str, route: &Route, ex: &mut Exchange<'_>) {
+        let catalog = self.shard.catalog();
+        let target = cors::preflight_target(&catalog, route);
+        let headers = match cors::preflight(target, route.key.is_some(), ex.head()) {
+            Ok(headers) => headers,
+            Err(err) => {
+                ex.mark_unauthenticated();
+                return self.respond_error(request_id, ex, &err).await;
+            }
+        };
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2);
+        all.push(("x-amz-request-id", request_id));
+        all.push(("x-amz-id-2", request_id));
+        all.extend(headers.iter().map(|(name, value)| (*name, value.as_str())));
+        let _ = ex.send_head(200, &all, BodyLen::Empty).await;
     }
 
     async fn health(&self, request_id: &str, ex: &mut Exchange<'_>) {
@@ -545,6 +622,17 @@ fn extra_actions(endpoint: &Endpoint, head: &http::RequestHead) -> Vec<&'static 
             if has("x-amz-tagging") {
                 extra.push("s3:PutObjectTagging");
             }
+            if has_acl_headers(head) {
+                extra.push("s3:PutObjectAcl");
+            }
+        }
+        Endpoint::CreateBucket => {
+            if has_acl_headers(head) {
+                extra.push("s3:PutBucketAcl");
+            }
+            if head.header("x-amz-object-ownership").is_some() {
+                extra.push("s3:PutBucketOwnershipControls");
+            }
         }
         Endpoint::GetObjectAttributes { version_id } => extra.push(match version_id {
             Some(_) => "s3:GetObjectVersion",
@@ -555,6 +643,13 @@ fn extra_actions(endpoint: &Endpoint, head: &http::RequestHead) -> Vec<&'static 
     extra
 }
 
+/// A canned ACL or a grant header: setting an ACL needs its own permission.
+fn has_acl_headers(head: &http::RequestHead) -> bool {
+    head.headers
+        .iter()
+        .any(|(name, _)| name == "x-amz-acl" || name.starts_with("x-amz-grant-"))
+}
+
 const SIGNATURE_V2: &str = "AWS";
 const AUTH_TYPE_HEADER: &str = "REST-HEADER";
 const AUTH_TYPE_QUERY: &str = "REST-QUERY-STRING";
@@ -563,7 +658,7 @@ const AUTH_TYPE_QUERY: &str = "REST-QUERY-STRING";
 /// presigned query) and only until they expire, as on AWS.
 /// A suspended tenant's keys are refused (after their signature checked out,
 /// so the answer tells nothing to whoever does not hold the secret).
-fn check_tenant_active(
+pub(crate) fn check_tenant_active(
     catalog: &crate::shard::CatalogSnapshot,
     identity: &KeyIdentity,
 ) -> S3Result<()> {
@@ -580,7 +675,7 @@ fn check_tenant_active(
     Ok(())
 }
 
-fn check_session(
+pub(crate) fn check_session(
     identity: &KeyIdentity,
     head: &http::RequestHead,
     query: &[(String, String)],
@@ -718,17 +813,23 @@ impl Handler for S3Service {
         if route.endpoint == Endpoint::Health {
             return self.health(&request_id, ex).await;
         }
+        if route.endpoint == Endpoint::CorsPreflight {
+            return self.cors_preflight(&request_id, &route, ex).await;
+        }
+        // Before authentication, so its refusals carry them too. Without an
+        // `Origin` this is one header lookup.
+        let cors = cors::request_headers(&self.shard, &route, ex.head());
         let (payload, auth) =
             match self.authenticate(ex, &route.query, now_ms, sigv4::SERVICE_S3, None) {
                 Ok(authenticated) => authenticated,
                 Err(err) => {
                     tracing::debug!(code = err.code.as_str(), "authentication failed");
                     ex.mark_unauthenticated();
-                    return self.respond_error(&request_id, ex, &err).await;
+                    return self.respond_error_cors(&request_id, ex, &err, &cors).await;
                 }
             };
         if let Err(err) = self.discard_unexpected_body(ex).await {
-            return self.respond_error(&request_id, ex, &err).await;
+            return self.respond_error_cors(&request_id, ex, &err, &cors).await;
         }
         // Held until the response is written: the compactor removes no
         // segment file this request might still read.
@@ -741,6 +842,7 @@ impl Handler for S3Service {
             now_ms,
             catalog: self.shard.catalog(),
             head_sent: false,
+            cors,
         };
         if let Err(err) = self.authorize_route(&ctx, ex) {
             if ctx.auth.identity.is_none() {
@@ -751,7 +853,9 @@ impl Handler for S3Service {
                     .audit(self.audit_event(&ctx, ex, "denied", &err.message));
             }
             let err = err.with_resource(ctx.resource());
-            return self.respond_error(&ctx.request_id, ex, &err).await;
+            return self
+                .respond_error_cors(&ctx.request_id, ex, &err, &ctx.cors)
+                .await;
         }
         let outcome = self.dispatch(&mut ctx, ex).await;
         if outcome.is_ok() {
@@ -779,7 +883,8 @@ impl Handler for S3Service {
                 } else {
                     err
                 };
-                self.respond_error(&ctx.request_id, ex, &err).await;
+                self.respond_error_cors(&ctx.request_id, ex, &err, &ctx.cors)
+                    .await;
             }
         }
     }

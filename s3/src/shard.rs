@@ -46,12 +46,22 @@ pub struct BucketInfo {
     pub object_lock_default: Option<crate::ops::object_lock::DefaultRetention>,
     /// The lifecycle configuration as the client sent it (validated).
     pub lifecycle: Option<Arc<str>>,
+    /// The CORS configuration (PutBucketCors), as sent and as parsed.
+    pub cors: Option<Arc<crate::ops::cors::CorsConfiguration>>,
     /// The id of the account that owns the bucket.
     pub owner_account: String,
     /// The bucket policy (PutBucketPolicy), as sent and as parsed.
     pub policy: Option<Arc<BucketPolicy>>,
     /// The bucket's quota (admin API), enforced by its owner shard.
     pub quota: crate::quota::StorageQuota,
+    /// The bucket's ACL (PutBucketAcl, CreateBucket's ACL headers); `None`:
+    /// the owner's FULL_CONTROL alone.
+    pub acl: Option<Arc<iam::acl::Acl>>,
+    /// PutBucketOwnershipControls' setting; `None`: no controls, which acts
+    /// as ObjectWriter (AWS's buckets from before 2023).
+    pub ownership: Option<crate::ops::ownership::ObjectOwnership>,
+    /// PutPublicAccessBlock's settings; `None`: none configured.
+    pub public_access_block: Option<crate::ops::public_access::PublicAccessBlock>,
 }
 
 /// A bucket policy: the document as the client sent it (GetBucketPolicy
@@ -60,6 +70,9 @@ pub struct BucketInfo {
 pub struct BucketPolicy {
     pub document: String,
     pub parsed: iam::Policy,
+    /// AWS's meaning of a public policy, computed once (RestrictPublicBuckets
+    /// asks on every request).
+    pub is_public: bool,
 }
 
 impl PartialEq for BucketPolicy {

@@ -301,13 +301,13 @@ def test_header_signed_put_with_unsigned_acl_or_content_md5_refused(server, s3, 
         assert r.status_code == 200, (extra, r.status_code, r.text)
         assert s3.get_object(Bucket=bucket, Key="acl")["Body"].read() == body
         s3.delete_object(Bucket=bucket, Key="acl")
-    # A signed ACL wider than the owner's is refused as PutObjectAcl refuses it, never
-    # accepted and silently ignored.
+    # A signed ACL wider than the owner's on a bucket whose ACLs are disabled (AWS's default,
+    # BucketOwnerEnforced) is refused as PutObjectAcl refuses it, never accepted and ignored.
     r = signed_requests_call(
         server.endpoint, server.access_key, server.secret_key, "PUT", path,
         headers={"x-amz-acl": "public-read"}, body=body,
     )
-    assert r.status_code == 501 and xml_error_code(r.text) == "NotImplemented", r.text
+    assert r.status_code == 400 and xml_error_code(r.text) == "AccessControlListNotSupported", r.text
     assert object_absent(s3, bucket, "acl")
 
 

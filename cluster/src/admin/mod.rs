@@ -583,6 +583,8 @@ impl ControlPlane {
                 resource,
                 resource_account: Some(owner),
                 resource_policy: None,
+                restrict_resource_policy_to_account: false,
+                acl: None,
                 now_ms: crate::control::now_ms(),
                 facts: &iam::NoConditionValues,
             })

@@ -128,6 +128,7 @@ impl IdentityCache {
         });
         let policy = Arc::new(BucketPolicy {
             document: document.to_owned(),
+            is_public: parsed.is_public(),
             parsed,
         });
         self.bucket_policies

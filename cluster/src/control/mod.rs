@@ -20,7 +20,11 @@ use futures_channel::oneshot;
 use identities::IdentityCache;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
 use s3::ops::engine_error;
+use s3::ops::acl::SETTING_ACL;
+use s3::ops::cors::{CorsConfiguration, SETTING_CORS};
 use s3::ops::lifecycle::SETTING_LIFECYCLE;
+use s3::ops::ownership::{ObjectOwnership, SETTING_OWNERSHIP};
+use s3::ops::public_access::{PublicAccessBlock, SETTING_PUBLIC_ACCESS_BLOCK};
 use s3::ops::object_lock::{DefaultRetention, SETTING_OBJECT_LOCK_RULE};
 use s3::ops::versioning::{BucketVersioning, SETTING_OBJECT_LOCK};
 use s3::query::{QueryAnswer, QueryCaller, QueryError, QueryRequest, RequestFacts};
@@ -99,6 +103,16 @@ pub fn ensure_default_account(catalog: &Catalog) -> Result<String, CatalogError>
     Ok(id)
 }
 
+/// A bucket ACL as stored; a damaged one is logged and shows as the owner's
+/// FULL_CONTROL alone (it grants no one else anything until replaced).
+fn stored_bucket_acl(bucket: &str, text: &str) -> Option<Arc<::iam::acl::Acl>> {
+    let acl = ::iam::acl::Acl::from_stored(text);
+    if acl.is_none() {
+        tracing::error!(bucket, "stored bucket ACL does not parse; it grants nothing until replaced");
+    }
+    acl.map(Arc::new)
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -145,6 +159,11 @@ pub fn load_snapshot(
                 object_lock_default: setting(&row.id, SETTING_OBJECT_LOCK_RULE)
                     .and_then(DefaultRetention::from_setting),
                 lifecycle: setting(&row.id, SETTING_LIFECYCLE).map(Arc::from),
+                // Validated when put; a stored text that no longer parses
+                // (a corrupt catalog) leaves the bucket without CORS.
+                cors: setting(&row.id, SETTING_CORS)
+                    .and_then(|text| CorsConfiguration::parse(text.as_bytes()).ok())
+                    .map(Arc::new),
                 owner_account: owners
                     .get(&row.id)
                     .cloned()
@@ -154,6 +173,11 @@ pub fn load_snapshot(
                 quota: setting(&row.id, SETTING_QUOTA)
                     .map(bucket_quota_from_setting)
                     .unwrap_or_default(),
+                acl: setting(&row.id, SETTING_ACL)
+                    .and_then(|text| stored_bucket_acl(&row.name, text)),
+                ownership: setting(&row.id, SETTING_OWNERSHIP).and_then(ObjectOwnership::parse),
+                public_access_block: setting(&row.id, SETTING_PUBLIC_ACCESS_BLOCK)
+                    .and_then(PublicAccessBlock::from_setting),
             };
             (row.name, info)
         })

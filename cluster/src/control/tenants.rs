@@ -179,6 +179,8 @@ mod tests {
                 resource,
                 resource_account: Some(account),
                 resource_policy: None,
+                restrict_resource_policy_to_account: false,
+                acl: None,
                 now_ms: 0,
                 facts: &iam::NoConditionValues,
             })

@@ -120,6 +120,8 @@ pub fn decide(
         resource,
         resource_account,
         resource_policy,
+        restrict_resource_policy_to_account: false,
+        acl: None,
         now_ms: NOW_MS,
         facts,
     })

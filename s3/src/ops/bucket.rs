@@ -68,12 +68,26 @@ pub async fn create_bucket(
         }
     }
     let request_name = name.clone();
-    let settings = crate::ops::object_lock::creation_settings(ex.head())?;
-    let owner_account = ctx
+    let mut settings = crate::ops::object_lock::creation_settings(ex.head())?;
+    let owner = ctx
         .auth
-        .account_id()
-        .ok_or_else(|| S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"))?
-        .to_owned();
+        .principal()
+        .ok_or_else(|| S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"))?;
+    let owner_account = owner.account_id.clone();
+    // A new bucket's object ownership is stored, AWS's default included, so
+    // GetBucketOwnershipControls answers it and a later default cannot change it.
+    let ownership = crate::ops::ownership::requested_at_creation(ex.head())?;
+    settings.push((
+        crate::ops::ownership::SETTING_OWNERSHIP.to_owned(),
+        ownership.as_str().to_owned(),
+    ));
+    let acl = crate::ops::acl::setting_for_new_bucket(
+        &ctx.catalog,
+        ex.head(),
+        &owner.canonical_id,
+        ownership,
+    )?;
+    settings.extend(acl.map(|acl| (crate::ops::acl::SETTING_ACL.to_owned(), acl)));
     shard
         .control(|reply| ControlRequest::CreateBucket {
             name: request_name,

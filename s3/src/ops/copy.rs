@@ -170,7 +170,7 @@ pub async fn copy_object(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
-    crate::ops::acl::check_new_object_acl_headers(ex.head())?;
+    let acl_meta = crate::ops::acl::meta_for_new_object(ctx, &bucket, ex.head(), None)?;
     let source = copy_source_load(shard, ctx, ex)?;
     let replace = metadata_directive_replace(ex.head())?;
     let encryption = crate::sse::copy_encryption(
@@ -223,6 +223,9 @@ pub async fn copy_object(
         ex.head(),
         ctx.now_ms,
     )?);
+    // An ACL is never copied: the copy gets the request's (AWS).
+    meta.retain(|(name, _)| name != crate::ops::acl::META_ACL);
+    meta.extend(acl_meta);
     // Tags follow their own directive, whatever the metadata one says.
     meta.retain(|(name, _)| name != META_TAGGING);
     if tagging_directive_replace(ex.head())? {

@@ -6,6 +6,7 @@ pub mod attributes;
 pub mod bucket;
 pub mod conditions;
 pub mod copy;
+pub mod cors;
 pub mod delete;
 pub mod encryption;
 pub mod lifecycle;
@@ -13,7 +14,10 @@ pub mod list;
 pub mod multipart;
 pub mod object;
 pub mod object_lock;
+pub mod ownership;
 pub mod policy;
+pub mod post_object;
+pub mod public_access;
 pub mod query_api;
 pub mod range;
 pub mod sosapi;
@@ -76,6 +80,9 @@ pub struct RequestContext {
     /// Set once the response head is on the wire: an error after that can
     /// only cut the connection.
     pub head_sent: bool,
+    /// The CORS headers every response to this request carries (computed
+    /// once after routing; empty without `Origin` or a matching rule).
+    pub cors: crate::ops::cors::CorsHeaders,
 }
 
 impl RequestContext {
@@ -129,6 +136,7 @@ impl RequestContext {
         let existing_tags = crate::authz::needs_existing_tags(&self.auth, Some(bucket))
             .then(|| existing_object_tags(shard, bucket, key, version))
             .flatten();
+        let object_acl = || existing_object_acl(shard, bucket, key, version);
         let facts = crate::authz::S3Facts {
             head: ex.head(),
             route: &self.route,
@@ -137,6 +145,7 @@ impl RequestContext {
             tls: ex.is_tls(),
             now_ms: self.now_ms,
             existing_tags: existing_tags.as_deref(),
+            object_acl: Some(&object_acl),
         };
         let resource = crate::authz::resource_arn(Some(&bucket.name), Some(key));
         crate::authz::authorize(&facts, action, &resource, Some(bucket))
@@ -170,10 +179,15 @@ impl RequestContext {
         headers: &[(&str, &str)],
         body_len: BodyLen,
     ) -> S3Result<()> {
-        let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2);
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2 + self.cors.len());
         all.push(("x-amz-request-id", self.request_id.as_str()));
         all.push(("x-amz-id-2", self.request_id.as_str()));
         all.extend_from_slice(headers);
+        all.extend(
+            self.cors
+                .iter()
+                .map(|(name, value)| (*name, value.as_str())),
+        );
         // Marked sent only once it was: a head refused before a byte went out
         // (an invalid header value) still leaves room for an error response.
         match ex.send_head(status, &all, body_len).await {
@@ -293,6 +307,22 @@ pub(crate) fn existing_object_tags(
         .iter()
         .find(|(name, _)| name == crate::ops::tagging::META_TAGGING)?;
     Some(crate::ops::tagging::TagSet::from_stored(&stored.1).0)
+}
+
+/// The stored ACL of an object, for authorising a request about it.
+pub(crate) fn existing_object_acl(
+    shard: &Shard,
+    bucket: &BucketInfo,
+    key: &str,
+    version: Option<engine::index::VersionSel>,
+) -> Option<iam::acl::Acl> {
+    let index = shard.reader.shard_index(bucket.owner_shard as usize);
+    let found = match version {
+        None => index.get_latest(bucket.id, key.as_bytes()),
+        Some(version) => index.get_version(bucket.id, key.as_bytes(), version),
+    };
+    let (_, record) = found.ok()??;
+    crate::ops::acl::stored_object_acl(&record.meta)
 }
 
 /// The version of the request's object that `version_id` names (the latest

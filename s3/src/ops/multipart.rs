@@ -162,8 +162,13 @@ pub async fn create_multipart_upload(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
-    crate::ops::acl::check_new_object_acl_headers(ex.head())?;
     let mut meta = put_stored_headers(ex.head(), ctx)?;
+    meta.extend(crate::ops::acl::meta_for_new_object(
+        ctx,
+        &bucket,
+        ex.head(),
+        None,
+    )?);
     meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
         &bucket,
         ex.head(),

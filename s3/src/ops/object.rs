@@ -18,7 +18,7 @@ use md5::{Digest, Md5};
 use monoio::buf::IoBuf;
 use monoio::task::JoinHandle;
 
-use crate::body::PayloadReader;
+use crate::body::{ByteSource, PayloadReader};
 use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::limits::{BODY_COPY_BYTES_MAX, PUT_CHUNKS_IN_FLIGHT_MAX, PUT_OBJECT_BYTES_MAX};
@@ -147,8 +147,13 @@ pub async fn put_object(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.as_bytes().to_vec();
-    crate::ops::acl::check_new_object_acl_headers(ex.head())?;
     let mut meta = put_stored_headers(ex.head(), ctx)?;
+    meta.extend(crate::ops::acl::meta_for_new_object(
+        ctx,
+        &bucket,
+        ex.head(),
+        None,
+    )?);
     meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
         &bucket,
         ex.head(),
@@ -224,7 +229,7 @@ pub(crate) fn write_condition(head: &http::RequestHead) -> S3Result<WriteConditi
     }
 }
 
-fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
+pub(crate) fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
     let Some(value) = value else { return Ok(None) };
     use base64::Engine as _;
     let invalid = || {
@@ -240,7 +245,7 @@ fn parse_content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
 }
 
 /// A checksum the client sent as an `x-amz-checksum-*` header.
-fn header_checksum(head: &http::RequestHead) -> S3Result<Option<Checksum>> {
+pub(crate) fn header_checksum(head: &http::RequestHead) -> S3Result<Option<Checksum>> {
     let mut found = None;
     for (name, value) in &head.headers {
         let Some(algorithm) = ChecksumAlgorithm::from_header_name(name) else {
@@ -263,7 +268,7 @@ fn header_checksum(head: &http::RequestHead) -> S3Result<Option<Checksum>> {
 
 /// Which checksum to compute while streaming: the one sent as a header, the
 /// one announced as a trailer, or the one named by the SDK.
-fn put_checksum_algorithm(
+pub(crate) fn put_checksum_algorithm(
     head: &http::RequestHead,
     expected: Option<&Checksum>,
 ) -> S3Result<Option<ChecksumAlgorithm>> {
@@ -363,10 +368,10 @@ pub(crate) fn put_stored_headers(
 /// a key, encrypting) as it goes. On failure every append still in flight
 /// finishes before the write's hold is dropped (which abandons the write on
 /// the owner), so no late append takes the hold again.
-async fn ingest(
+pub(crate) async fn ingest<S: ByteSource>(
     shard: &Rc<Shard>,
     bucket: &BucketInfo,
-    payload: &mut PayloadReader<'_, '_>,
+    payload: &mut S,
     checksum_algorithm: Option<ChecksumAlgorithm>,
     inline: Inline,
     key: Option<&DataKey>,
@@ -390,9 +395,9 @@ async fn ingest(
 
 /// A chunk is sealed only once the next read shows whether it is the last:
 /// an encrypted chunk's tag says so, which is how a truncated object is caught.
-async fn ingest_stream(
+async fn ingest_stream<S: ByteSource>(
     writer: &mut ChunkWriter<'_>,
-    payload: &mut PayloadReader<'_, '_>,
+    payload: &mut S,
     checksum_algorithm: Option<ChecksumAlgorithm>,
     inline: Inline,
 ) -> S3Result<Ingested> {
@@ -556,7 +561,7 @@ fn finish_ingest(
 
 /// Every integrity signal the client sent must match the bytes received;
 /// otherwise nothing is committed.
-fn verify_integrity(
+pub(crate) fn verify_integrity(
     ingested: &Ingested,
     content_md5: Option<[u8; 16]>,
     checksum_expected: Option<Checksum>,

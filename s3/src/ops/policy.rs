@@ -82,6 +82,9 @@ pub async fn put_bucket_policy(
     parsed
         .check_bucket_resources(&bucket.name)
         .map_err(|err| S3Error::new(S3ErrorCode::MalformedPolicy, err.message))?;
+    if bucket.blocks_public_policy() && parsed.is_public() {
+        return Err(crate::ops::public_access::blocked());
+    }
     set_policy(shard, ctx, ex, bucket.id, Some(document)).await
 }
 

@@ -193,6 +193,8 @@ impl Call<'_> {
             resource,
             resource_account: Some(&self.account),
             resource_policy: None,
+            restrict_resource_policy_to_account: false,
+            acl: None,
             now_ms: self.now_ms,
             facts: &FactsView(self.facts),
         };

@@ -346,6 +346,8 @@ fn trust_allows(
         resource: role_arn,
         resource_account: Some(account),
         resource_policy: Some(&trust),
+        restrict_resource_policy_to_account: false,
+        acl: None,
         now_ms: call.now_ms,
         facts: &facts,
     };
