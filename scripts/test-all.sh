@@ -3,8 +3,9 @@
 # suite (boto3, aws cli, rclone, s3cmd) against a release build of the server.
 #
 # Usage (from anywhere): scripts/test-all.sh
-# Installs what it needs idempotently: rclone (Debian package, only when missing) and the
-# Python clients pinned in tests/requirements.txt (into .venv). Works with CI=true and no stdin.
+# Installs what it needs idempotently: rclone and chromium (Debian packages, only when missing)
+# and the Python clients pinned in tests/requirements.txt (into .venv; playwright drives the
+# system chromium and never downloads a browser). Works with CI=true and no stdin.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 export PIP_NO_INPUT=1
+# tests/clients/test_browser.py launches /usr/bin/chromium; playwright must not fetch its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -41,6 +44,10 @@ if ! command -v rclone >/dev/null 2>&1; then
     apt_install rclone
 fi
 rclone version </dev/null | sed -n 1p
+if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+fi
+/usr/bin/chromium --version </dev/null 2>/dev/null
 
 step "python clients (.venv, tests/requirements.txt)"
 if ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then

@@ -47,6 +47,8 @@ const AUDITED_ACTIONS: &[&str] = &[
     "s3:PutBucketCORS",
     "s3:PutBucketAcl",
     "s3:PutObjectAcl",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPublicAccessBlock",
     "s3:PutObjectRetention",
     "s3:PutObjectLegalHold",
 ];

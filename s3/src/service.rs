@@ -622,12 +622,12 @@ fn extra_actions(endpoint: &Endpoint, head: &http::RequestHead) -> Vec<&'static 
             if has("x-amz-tagging") {
                 extra.push("s3:PutObjectTagging");
             }
-            if has_acl_headers(head) {
+            if crate::ops::acl::has_acl_headers(head) {
                 extra.push("s3:PutObjectAcl");
             }
         }
         Endpoint::CreateBucket => {
-            if has_acl_headers(head) {
+            if crate::ops::acl::has_acl_headers(head) {
                 extra.push("s3:PutBucketAcl");
             }
             if head.header("x-amz-object-ownership").is_some() {
@@ -641,13 +641,6 @@ fn extra_actions(endpoint: &Endpoint, head: &http::RequestHead) -> Vec<&'static 
         _ => {}
     }
     extra
-}
-
-/// A canned ACL or a grant header: setting an ACL needs its own permission.
-fn has_acl_headers(head: &http::RequestHead) -> bool {
-    head.headers
-        .iter()
-        .any(|(name, _)| name == "x-amz-acl" || name.starts_with("x-amz-grant-"))
 }
 
 const SIGNATURE_V2: &str = "AWS";

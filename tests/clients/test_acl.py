@@ -358,3 +358,32 @@ def test_acl_limits(server, s3, acl_bucket):
                                  f"/{acl_bucket}?acl", headers={"Content-MD5": md5_b64(bad)}, body=bad)
         assert r.status_code == 400 and code in r.text, r.text
     s3.put_bucket_acl(Bucket=acl_bucket, ACL="private")
+
+
+def test_acls_and_blocks_survive_kill_9(server_factory):
+    """Acknowledged ACL, ownership and Block Public Access changes are on stable storage."""
+    srv = server_factory("acl-crash")
+    s3 = srv.client()
+    bucket = unique_bucket_name("acl-crash")
+    s3.create_bucket(Bucket=bucket, ObjectOwnership="BucketOwnerPreferred")
+    s3.put_object(Bucket=bucket, Key="open", Body=b"public bytes", ACL="public-read")
+    s3.put_object(Bucket=bucket, Key="later", Body=b"made public after")
+    s3.put_object_acl(Bucket=bucket, Key="later", ACL="public-read")
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": False,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": False,
+    })
+    srv.kill9()
+    srv.restart()
+    s3 = srv.client()
+    for key, body in (("open", b"public bytes"), ("later", b"made public after")):
+        r = requests.get(f"{srv.endpoint}/{bucket}/{key}", timeout=30)
+        assert r.status_code == 200 and r.content == body, (key, r.status_code)
+    assert requests.get(f"{srv.endpoint}/{bucket}?list-type=2", timeout=30).status_code == 200
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerPreferred"}]
+    expect_client_error(s3.put_object, Bucket=bucket, Key="more", Body=b"x", ACL="public-read",
+                        code="AccessDenied", status=403)
+    expect_client_error(s3.put_bucket_policy, Bucket=bucket, Policy=public_read_policy(bucket),
+                        code="AccessDenied", status=403)

@@ -249,6 +249,14 @@ fn admissible(bucket: &BucketInfo, acl: &Acl, bucket_owner: &str) -> S3Result<bo
     Ok(true)
 }
 
+/// A canned ACL or a grant header: the request sets an ACL (which also
+/// needs its own permission, see `service`).
+pub(crate) fn has_acl_headers(head: &RequestHead) -> bool {
+    head.headers
+        .iter()
+        .any(|(name, _)| name == "x-amz-acl" || name.starts_with("x-amz-grant-"))
+}
+
 /// The canonical id of the request's account; an anonymous writer's objects
 /// belong to the bucket owner.
 fn writer_canonical_id(ctx: &RequestContext, bucket_owner: &str) -> String {
@@ -268,6 +276,16 @@ pub(crate) fn meta_for_new_object(
     head: &RequestHead,
     form_canned: Option<&str>,
 ) -> S3Result<Option<(String, String)>> {
+    // The common case costs no allocation: no ACL asked for, and the new
+    // object belongs to the bucket owner, whose FULL_CONTROL needs no entry.
+    let owner_writes = bucket.ownership == Some(ObjectOwnership::BucketOwnerEnforced)
+        || ctx
+            .auth
+            .account_id()
+            .is_none_or(|account| account == bucket.owner_account);
+    if form_canned.is_none() && owner_writes && !has_acl_headers(head) {
+        return Ok(None);
+    }
     let requested = match form_canned {
         Some(canned) => Some(requested_canned(canned)?),
         None => requested_by_headers(&ctx.catalog, head)?,
