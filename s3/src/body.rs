@@ -217,11 +217,21 @@ pub(crate) trait ByteSource {
     /// Fills `dst` completely unless the bytes end first; returns how many
     /// bytes were written (less than `dst.len()` only at the end).
     async fn read_full(&mut self, dst: &mut [u8]) -> S3Result<usize>;
+
+    /// Reads what has arrived: at least one byte, or 0 once the bytes have
+    /// ended. For parsers that must not wait for a full buffer.
+    async fn read_some(&mut self, dst: &mut [u8]) -> S3Result<usize> {
+        self.read_full(dst).await
+    }
 }
 
 impl ByteSource for PayloadReader<'_, '_> {
     async fn read_full(&mut self, dst: &mut [u8]) -> S3Result<usize> {
         PayloadReader::read_full(self, dst).await
+    }
+
+    async fn read_some(&mut self, dst: &mut [u8]) -> S3Result<usize> {
+        self.read(dst).await
     }
 }
 

@@ -13,7 +13,6 @@ pub enum S3ErrorCode {
     /// A refused CORS preflight: AWS's code, its message says `CORSResponse`.
     AccessForbidden,
     AccessControlListNotSupported,
-    IncorrectNumberOfFilesInPostRequest,
     InvalidBucketAclWithObjectOwnership,
     InvalidPolicyDocument,
     MalformedACLError,
@@ -84,7 +83,6 @@ impl S3ErrorCode {
             Self::AccessDenied => "AccessDenied",
             Self::AccessForbidden => "AccessForbidden",
             Self::AccessControlListNotSupported => "AccessControlListNotSupported",
-            Self::IncorrectNumberOfFilesInPostRequest => "IncorrectNumberOfFilesInPostRequest",
             Self::InvalidBucketAclWithObjectOwnership => "InvalidBucketAclWithObjectOwnership",
             Self::InvalidPolicyDocument => "InvalidPolicyDocument",
             Self::MalformedACLError => "MalformedACLError",
@@ -156,7 +154,6 @@ impl S3ErrorCode {
             Self::AccessDenied => 403,
             Self::AccessForbidden => 403,
             Self::AccessControlListNotSupported => 400,
-            Self::IncorrectNumberOfFilesInPostRequest => 400,
             Self::InvalidBucketAclWithObjectOwnership => 400,
             Self::InvalidPolicyDocument => 400,
             Self::MalformedACLError => 400,

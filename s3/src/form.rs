@@ -15,12 +15,13 @@
 //! Main types: [`FormReader`], [`FormFields`], [`FileInfo`].
 
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use crate::body::ByteSource;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::limits::{
     POST_FORM_AFTER_FILE_BYTES_MAX, POST_FORM_FIELDS_BYTES_MAX, POST_FORM_FIELDS_COUNT_MAX,
-    POST_FORM_READ_BYTES,
+    POST_FORM_FIELDS_READ_MS_MAX, POST_FORM_READ_BYTES,
 };
 
 /// RFC 2046: a boundary is 1 to 70 characters.
@@ -72,10 +73,11 @@ pub(crate) struct FormReader<S> {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// Bytes asked of the source per read (smaller in tests, to split the
-    /// body at every offset).
-    read_bytes: usize,
     source_done: bool,
+    /// The fields before the file must have arrived by then: checked between
+    /// reads (each read has the HTTP layer's own progress timeout), so a
+    /// client dripping its fields cannot hold the connection unauthenticated.
+    fields_deadline: Instant,
     /// Bytes consumed from the body so far, counting the leading CRLF the
     /// reader pretends the body starts with.
     consumed: usize,
@@ -88,18 +90,13 @@ impl<S: ByteSource> FormReader<S> {
     /// A reader for a body whose `Content-Type` gave `boundary`
     /// (see [`boundary_of`]).
     pub fn new(source: S, boundary: &str) -> Self {
-        Self::with_read_bytes(source, boundary, POST_FORM_READ_BYTES)
-    }
-
-    fn with_read_bytes(source: S, boundary: &str, read_bytes: usize) -> Self {
-        assert!(read_bytes > 0);
         let mut delimiter = LINE_END.to_vec();
         delimiter.extend_from_slice(b"--");
         delimiter.extend_from_slice(boundary.as_bytes());
         // Room for a whole read after the longest line the budgets allow to
         // sit unconsumed, so a line never has to be cut.
         let capacity = POST_FORM_FIELDS_BYTES_MAX.max(POST_FORM_AFTER_FILE_BYTES_MAX)
-            + POST_FORM_READ_BYTES.max(read_bytes)
+            + POST_FORM_READ_BYTES
             + delimiter.len();
         let mut buf = vec![0; capacity];
         buf[..LINE_END.len()].copy_from_slice(LINE_END);
@@ -109,8 +106,8 @@ impl<S: ByteSource> FormReader<S> {
             buf,
             start: 0,
             end: LINE_END.len(),
-            read_bytes,
             source_done: false,
+            fields_deadline: Instant::now() + Duration::from_millis(POST_FORM_FIELDS_READ_MS_MAX),
             consumed: 0,
             after_file_end: 0,
             phase: Phase::Fields,
@@ -322,14 +319,22 @@ impl<S: ByteSource> FormReader<S> {
             self.end -= self.start;
             self.start = 0;
         }
-        let room = (self.buf.len() - self.end).min(self.read_bytes);
+        if self.phase == Phase::Fields && Instant::now() > self.fields_deadline {
+            return Err(S3Error::new(
+                S3ErrorCode::RequestTimeout,
+                "Your socket connection to the server was not read from or written to within \
+                 the timeout period.",
+            ));
+        }
+        let room = (self.buf.len() - self.end).min(POST_FORM_READ_BYTES);
         assert!(room > 0, "the budgets keep unread bytes below the buffer");
+        // Whatever has arrived: a form's fields are small and must not wait
+        // for a full buffer, nor may the deadline above.
         let n = self
             .source
-            .read_full(&mut self.buf[self.end..self.end + room])
+            .read_some(&mut self.buf[self.end..self.end + room])
             .await?;
-        // A short read is the end: `read_full` fills unless the body ends.
-        self.source_done = n < room;
+        self.source_done = n == 0;
         self.end += n;
         Ok(n > 0)
     }
@@ -521,15 +526,20 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// A body handed out in full reads, as `PayloadReader` does.
+    /// A body that arrives `piece` bytes at a time.
     struct Body {
         data: Vec<u8>,
         at: usize,
+        piece: usize,
     }
 
     impl ByteSource for Body {
-        async fn read_full(&mut self, dst: &mut [u8]) -> S3Result<usize> {
-            let n = dst.len().min(self.data.len() - self.at);
+        async fn read_full(&mut self, _dst: &mut [u8]) -> S3Result<usize> {
+            unreachable!("the form reader reads what has arrived")
+        }
+
+        async fn read_some(&mut self, dst: &mut [u8]) -> S3Result<usize> {
+            let n = dst.len().min(self.piece).min(self.data.len() - self.at);
             dst[..n].copy_from_slice(&self.data[self.at..self.at + n]);
             self.at += n;
             Ok(n)
@@ -575,18 +585,15 @@ mod tests {
         body
     }
 
-    /// Parses a whole form, reading the source `read_bytes` at a time and
-    /// the file `chunk` bytes at a time.
-    fn parse(
-        body: &[u8],
-        read_bytes: usize,
-        chunk: usize,
-    ) -> S3Result<(FormFields, Option<Vec<u8>>)> {
+    /// Parses a whole form arriving `piece` bytes at a time, reading the
+    /// file `chunk` bytes at a time.
+    fn parse(body: &[u8], piece: usize, chunk: usize) -> S3Result<(FormFields, Option<Vec<u8>>)> {
         let source = Body {
             data: body.to_vec(),
             at: 0,
+            piece,
         };
-        let mut reader = FormReader::with_read_bytes(source, BOUNDARY, read_bytes);
+        let mut reader = FormReader::new(source, BOUNDARY);
         run(async {
             let fields = reader.read_fields().await?;
             if fields.file.is_none() {
@@ -639,10 +646,10 @@ mod tests {
         content.extend_from_slice(b"\r\n-\r\r\n");
         let body = form(&[("key", "k"), ("policy", "eyJ9")], Some(&content), "");
         let expected = parse(&body, POST_FORM_READ_BYTES, 1 << 20).unwrap();
-        for read_bytes in 1..=body.len().min(200) {
+        for piece in 1..=body.len().min(200) {
             for chunk in [1, 2, 3, 5, 64, 1 << 20] {
-                let got = parse(&body, read_bytes, chunk).unwrap();
-                assert_eq!(got, expected, "read_bytes {read_bytes} chunk {chunk}");
+                let got = parse(&body, piece, chunk).unwrap();
+                assert_eq!(got, expected, "piece {piece} chunk {chunk}");
             }
         }
     }
@@ -814,6 +821,20 @@ mod tests {
             let err = boundary_of(Some(bad)).unwrap_err();
             assert_eq!(err.code, S3ErrorCode::MalformedPOSTRequest, "{bad}");
         }
+    }
+
+    #[test]
+    fn fields_arriving_after_the_deadline_time_out() {
+        let body = form(&[("key", "k")], Some(b"f"), "");
+        let source = Body {
+            data: body,
+            at: 0,
+            piece: 8,
+        };
+        let mut reader = FormReader::new(source, BOUNDARY);
+        reader.fields_deadline = Instant::now() - Duration::from_millis(1);
+        let err = run(reader.read_fields()).unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::RequestTimeout);
     }
 
     #[test]

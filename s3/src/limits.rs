@@ -51,6 +51,12 @@ pub const POST_FORM_FIELDS_COUNT_MAX: usize = 64;
 /// file and the end of the form.
 pub const POST_FORM_AFTER_FILE_BYTES_MAX: usize = 64 * 1024;
 
+/// Time for a browser form's fields (everything before its file) to arrive,
+/// in milliseconds. A browser sends them in one go; the bound is how long a
+/// client not yet authenticated (its credentials are among those fields) can
+/// hold a connection, each read also having the HTTP layer's progress timeout.
+pub const POST_FORM_FIELDS_READ_MS_MAX: u64 = 20_000;
+
 /// Bytes read from the request body at a time while parsing a form; the file
 /// part is copied out of this buffer into the chunk being filled.
 pub const POST_FORM_READ_BYTES: usize = 64 * 1024;

@@ -15,7 +15,8 @@ use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
     acl, attributes, bucket, copy, cors, delete, encryption, lifecycle, list, multipart, object,
-    object_lock, ownership, policy, post_object, public_access, query_api, tagging, versioning, RequestContext,
+    object_lock, ownership, policy, post_object, public_access, query_api, tagging, versioning,
+    RequestContext,
 };
 use crate::query::QueryService;
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
@@ -302,7 +303,9 @@ impl S3Service {
         // on a new object, and the object's data behind its attributes.
         for extra in extra_actions(&ctx.route.endpoint, ex.head()) {
             match extra {
-                "s3:PutObjectAcl" => crate::authz::authorize_new_object_acl(&facts, &resource, bucket)?,
+                "s3:PutObjectAcl" => {
+                    crate::authz::authorize_new_object_acl(&facts, &resource, bucket)?
+                }
                 _ => crate::authz::authorize(&facts, extra, &resource, bucket)?,
             }
         }

@@ -15,10 +15,21 @@ import time
 import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 
-from helpers import MiB, REGION, crc32_b64, md5_b64, md5_hex, object_absent, rand_bytes, xml_error_code
+from helpers import (
+    MiB,
+    REGION,
+    crc32_b64,
+    md5_b64,
+    md5_hex,
+    object_absent,
+    rand_bytes,
+    xml_error_code,
+)
 
 TIMEOUT = 30
 
@@ -159,9 +170,15 @@ def test_tagging_checksum_and_ignored_fields(s3, bucket):
         s3,
         bucket,
         "tagged",
-        fields={"tagging": tagging, "x-amz-checksum-crc32": crc32_b64(data), "Content-MD5": md5_b64(data)},
+        fields={
+            "tagging": tagging,
+            "x-amz-checksum-crc32": crc32_b64(data),
+            "Content-MD5": md5_b64(data),
+            "acl": "private",
+        },
         conditions=[
             {"tagging": tagging},
+            {"acl": "private"},
             ["starts-with", "$x-amz-checksum-crc32", ""],
             ["starts-with", "$Content-MD5", ""],
         ],
@@ -243,7 +260,7 @@ def test_file_outside_content_length_range_is_refused(s3, bucket):
 
 def test_large_file_over_its_limit_stores_nothing(server, s3, bucket):
     """Passes the limit after a whole chunk was written: the upload is abandoned."""
-    post = presign(s3, bucket, "big", conditions=[["content-length-range", 0, 3 * MiB // 2]])
+    post = presign(s3, bucket, "big", conditions=[["content-length-range", 0, 5 * MiB // 2]])
     try:
         resp = post_form(post["url"], post["fields"], data=rand_bytes(4 * MiB, "post-big"))
     except requests.ConnectionError:
@@ -259,6 +276,28 @@ def test_wrong_content_md5_or_checksum_stores_nothing(s3, bucket):
         post = presign(s3, bucket, "checked", fields={field: value}, conditions=[{field: value}])
         assert_refused(post_form(post["url"], post["fields"], data=b"data"), 400, "BadDigest")
     assert object_absent(s3, bucket, "checked")
+
+
+def test_session_credentials_need_their_token(server, s3, bucket):
+    sts = boto3.session.Session().client(
+        "sts", endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=server.access_key, aws_secret_access_key=server.secret_key,
+    )
+    creds = sts.get_session_token()["Credentials"]
+    temporary = boto3.session.Session().client(
+        "s3", endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    post = presign(temporary, bucket, "session.txt")
+    assert post["fields"]["x-amz-security-token"] == creds["SessionToken"]
+    without = {name: value for name, value in post["fields"].items() if name != "x-amz-security-token"}
+    assert_refused(post_form(post["url"], without), 400, "InvalidToken")
+    assert object_absent(s3, bucket, "session.txt")
+    resp = post_form(post["url"], post["fields"], data=b"from a session")
+    assert resp.status_code == 204, resp.text
+    assert s3.get_object(Bucket=bucket, Key="session.txt")["Body"].read() == b"from a session"
 
 
 # --------------------------------------------------------------------------- SigV2 forms

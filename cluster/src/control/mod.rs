@@ -19,13 +19,13 @@ use engine::index::IndexOp;
 use futures_channel::oneshot;
 use identities::IdentityCache;
 use s3::error::{S3Error, S3ErrorCode, S3Result};
-use s3::ops::engine_error;
 use s3::ops::acl::SETTING_ACL;
 use s3::ops::cors::{CorsConfiguration, SETTING_CORS};
+use s3::ops::engine_error;
 use s3::ops::lifecycle::SETTING_LIFECYCLE;
+use s3::ops::object_lock::{DefaultRetention, SETTING_OBJECT_LOCK_RULE};
 use s3::ops::ownership::{ObjectOwnership, SETTING_OWNERSHIP};
 use s3::ops::public_access::{PublicAccessBlock, SETTING_PUBLIC_ACCESS_BLOCK};
-use s3::ops::object_lock::{DefaultRetention, SETTING_OBJECT_LOCK_RULE};
 use s3::ops::versioning::{BucketVersioning, SETTING_OBJECT_LOCK};
 use s3::query::{QueryAnswer, QueryCaller, QueryError, QueryRequest, RequestFacts};
 use s3::shard::{BucketInfo, CatalogSnapshot, ControlRequest, ShardRequest};
@@ -108,7 +108,10 @@ pub fn ensure_default_account(catalog: &Catalog) -> Result<String, CatalogError>
 fn stored_bucket_acl(bucket: &str, text: &str) -> Option<Arc<::iam::acl::Acl>> {
     let acl = ::iam::acl::Acl::from_stored(text);
     if acl.is_none() {
-        tracing::error!(bucket, "stored bucket ACL does not parse; it grants nothing until replaced");
+        tracing::error!(
+            bucket,
+            "stored bucket ACL does not parse; it grants nothing until replaced"
+        );
     }
     acl.map(Arc::new)
 }

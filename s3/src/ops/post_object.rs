@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use engine::crypto::DataKey;
 use engine::index::{IndexOp, ObjectRecord, WriteCondition};
 use engine::limits::INLINE_OBJECT_BYTES_MAX;
 use http::{BodyLen, Exchange, RequestHead};
@@ -212,6 +213,29 @@ async fn post_object_store(
     let throttle = crate::throttle::of_tenant(&ctx.catalog, &bucket.owner_account);
     payload.set_throttle(throttle);
     let mut reader = FormReader::new(payload, &boundary);
+    let admission = post_object_admit(shard, ctx, &bucket, &mut reader, &request).await?;
+    *admitted = true;
+    post_object_write(shard, ctx, &bucket, reader, &request, admission).await
+}
+
+/// What steps 1 to 3 established: the form, its fields as a head, the key,
+/// and the sizes the policy allows the file.
+struct Admission {
+    form: Form,
+    head: RequestHead,
+    key: ObjectKey,
+    size_range: Option<(u64, u64)>,
+}
+
+/// Steps 1 to 3: the fields, the signature and policy, and the policy
+/// engine's consent. The file is not read yet.
+async fn post_object_admit<S: ByteSource>(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    bucket: &BucketInfo,
+    reader: &mut FormReader<S>,
+    request: &RequestFacts,
+) -> S3Result<Admission> {
     let read = reader.read_fields().await?;
     let form = Form::new(&read);
     let head = post_object_head(&request.head, &form)?;
@@ -233,27 +257,33 @@ async fn post_object_store(
     }
     post_object_check_reserved(ctx)?;
     crate::sse::require_tls_for_customer_keys(&head, request.tls)?;
-    post_object_authorize(shard, ctx, &bucket, &head, &request)?;
-    *admitted = true;
-    let answer = post_object_answer(&form);
-    let range = policy
-        .as_ref()
-        .and_then(|(policy, _)| policy.length_range());
-    let mut meta = object::put_stored_headers(&head, ctx)?;
-    // ACL CALL SITE (PostObject): the form's `acl` field is handed to acl.rs
-    // here and nowhere else.
-    meta.extend(crate::ops::acl::meta_for_new_object(
-        ctx,
-        &bucket,
-        &head,
-        form.get("acl"),
-    )?);
-    meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
-        &bucket, &head, ctx.now_ms,
-    )?);
-    let sse = crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, &head)?;
-    let (data_key, sse_meta) = sse.unzip();
-    meta.extend(sse_meta.into_iter().flatten());
+    post_object_authorize(shard, ctx, bucket, &head, request)?;
+    let size_range = policy.and_then(|(policy, _)| policy.length_range());
+    Ok(Admission {
+        form,
+        head,
+        key,
+        size_range,
+    })
+}
+
+/// Step 4: the object's metadata, its bytes, the rest of the form, and the
+/// commit.
+async fn post_object_write(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    bucket: &BucketInfo,
+    mut reader: FormReader<PayloadReader<'_, '_>>,
+    request: &RequestFacts,
+    admission: Admission,
+) -> S3Result<Stored> {
+    let Admission {
+        form,
+        head,
+        key,
+        size_range,
+    } = admission;
+    let (mut meta, data_key) = post_object_meta(shard, ctx, bucket, &form, &head)?;
     let content_md5 = object::parse_content_md5(head.header("content-md5"))?;
     let checksum_expected = object::header_checksum(&head)?;
     let checksum_algorithm = object::put_checksum_algorithm(&head, checksum_expected.as_ref())?;
@@ -263,15 +293,15 @@ async fn post_object_store(
         .body_len_bytes
         .map(|len| len.saturating_sub(reader.body_bytes_consumed()));
     let at_commit = declared.is_some_and(|len| len <= INLINE_OBJECT_BYTES_MAX as u64);
-    let quota = shard.quota_hold(&bucket, declared, 1, at_commit).await?;
+    let quota = shard.quota_hold(bucket, declared, 1, at_commit).await?;
     let mut file = FileBytes {
         form: &mut reader,
         size_bytes: 0,
-        size_bytes_max: range.map(|(_, max)| max),
+        size_bytes_max: size_range.map(|(_, max)| max),
     };
     let mut ingested = object::ingest(
         shard,
-        &bucket,
+        bucket,
         &mut file,
         checksum_algorithm,
         Inline::Allowed,
@@ -283,10 +313,8 @@ async fn post_object_store(
     // payload must match, before anything is committed.
     let payload = reader.finish().await?;
     payload.finish()?;
-    if let Some((min, _)) = range {
-        if ingested.size_bytes < min {
-            return Err(too_small(ingested.size_bytes, min));
-        }
+    if let Some((min, _)) = size_range.filter(|(min, _)| ingested.size_bytes < *min) {
+        return Err(too_small(ingested.size_bytes, min));
     }
     object::verify_integrity(&ingested, content_md5, checksum_expected)?;
     let etag = crate::sse::etag_for(ingested.md5, &meta);
@@ -322,10 +350,41 @@ async fn post_object_store(
         key: key.as_str().to_owned(),
         etag,
         headers,
-        answer,
+        answer: post_object_answer(&form),
         host: request.head.header("host").map(str::to_owned),
         tls: request.tls,
     })
+}
+
+/// An object's metadata entries, as `ObjectRecord::meta` holds them.
+type Meta = Vec<(String, String)>;
+
+/// The metadata PutObject would store for the same headers (content
+/// headers, user metadata, tags, ACL, retention, encryption), and the data
+/// key the bytes are sealed with.
+fn post_object_meta(
+    shard: &Shard,
+    ctx: &RequestContext,
+    bucket: &BucketInfo,
+    form: &Form,
+    head: &RequestHead,
+) -> S3Result<(Meta, Option<DataKey>)> {
+    let mut meta = object::put_stored_headers(head, ctx)?;
+    // The form's `acl` field, checked against ownership and Block Public
+    // Access like a PUT's `x-amz-acl`.
+    meta.extend(crate::ops::acl::meta_for_new_object(
+        ctx,
+        bucket,
+        head,
+        form.get("acl"),
+    )?);
+    meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
+        bucket, head, ctx.now_ms,
+    )?);
+    let sse = crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, head)?;
+    let (data_key, sse_meta) = sse.unzip();
+    meta.extend(sse_meta.into_iter().flatten());
+    Ok((meta, data_key))
 }
 
 fn request_facts(ex: &Exchange<'_>) -> RequestFacts {
