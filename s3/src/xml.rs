@@ -447,29 +447,6 @@ pub fn parse_legal_hold(body: &[u8]) -> Result<bool, S3Error> {
     }
 }
 
-/// PutBucketAcl / PutObjectAcl's `AccessControlPolicy`: every grant as
-/// (grantee id, URI or e-mail address, permission).
-pub fn parse_access_control_policy(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
-    let root = parse_tree(body)?;
-    root_expect(&root, "AccessControlPolicy")?;
-    let Some(list) = child_once(&root, "AccessControlList")? else {
-        return Ok(Vec::new());
-    };
-    let mut grants = Vec::new();
-    for grant in list.children.iter().filter(|c| c.name == "Grant") {
-        let grantee =
-            child_once(grant, "Grantee")?.ok_or_else(|| malformed("a Grant needs a Grantee"))?;
-        let who = ["ID", "URI", "EmailAddress"]
-            .iter()
-            .find_map(|name| child_text_once(grantee, name).ok().flatten())
-            .ok_or_else(|| malformed("a Grantee needs an ID, URI or EmailAddress"))?;
-        let permission = child_text_once(grant, "Permission")?
-            .ok_or_else(|| malformed("a Grant needs a Permission"))?;
-        grants.push((who.trim().to_owned(), permission.trim().to_owned()));
-    }
-    Ok(grants)
-}
-
 /// A RestoreObject body, if any, must at least be a `RestoreRequest`.
 pub fn parse_restore_request(body: &[u8]) -> Result<(), S3Error> {
     if body.iter().all(u8::is_ascii_whitespace) {

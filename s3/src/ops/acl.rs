@@ -173,6 +173,12 @@ fn requested_canned(canned: &str) -> S3Result<Requested> {
 /// An AccessControlPolicy document's grants (its Owner is not a request to
 /// change the owner: ownership follows the bucket's setting).
 fn requested_by_body(catalog: &CatalogSnapshot, body: &[u8]) -> S3Result<Requested> {
+    grants_of_document(catalog, body).map(Requested::Grants)
+}
+
+/// The grants of an AccessControlPolicy document; every canonical id must
+/// be one of `catalog`'s accounts.
+pub fn grants_of_document(catalog: &CatalogSnapshot, body: &[u8]) -> S3Result<Vec<Grant>> {
     let root = xml::parse_tree(body).map_err(|_| malformed_acl())?;
     if root.name != "AccessControlPolicy" {
         return Err(malformed_acl());
@@ -208,7 +214,7 @@ fn requested_by_body(catalog: &CatalogSnapshot, body: &[u8]) -> S3Result<Request
             },
         )?;
     }
-    Ok(Requested::Grants(grants))
+    Ok(grants)
 }
 
 /// The ACL a PutBucketAcl/PutObjectAcl asks for: headers or a body, not both.

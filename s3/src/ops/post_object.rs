@@ -623,8 +623,9 @@ fn post_object_check_reserved(ctx: &RequestContext) -> S3Result<()> {
 }
 
 /// `s3:PutObject` on the key, asked of the policy engine as for PutObject,
-/// with the form's fields as the request's condition keys; tags on the new
-/// object need `s3:PutObjectTagging` too, as PutObject's `x-amz-tagging` does.
+/// with the form's fields as the request's condition keys; tags and an ACL
+/// on the new object need `s3:PutObjectTagging` and `s3:PutObjectAcl` too,
+/// as PutObject's headers do.
 fn post_object_authorize(
     shard: &Shard,
     ctx: &RequestContext,
@@ -653,6 +654,9 @@ fn post_object_authorize(
     crate::authz::authorize(&facts, "s3:PutObject", &resource, Some(bucket))?;
     if head.header("x-amz-tagging").is_some() {
         crate::authz::authorize(&facts, "s3:PutObjectTagging", &resource, Some(bucket))?;
+    }
+    if head.header("x-amz-acl").is_some() {
+        crate::authz::authorize_new_object_acl(&facts, &resource, Some(bucket))?;
     }
     Ok(())
 }
