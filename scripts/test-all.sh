@@ -3,7 +3,8 @@
 # suite (boto3, aws cli, rclone, s3cmd) against a release build of the server.
 #
 # Usage (from anywhere): scripts/test-all.sh
-# Installs what it needs idempotently: rclone and chromium (Debian packages, only when missing)
+# Installs what it needs idempotently: rclone, chromium and prometheus (Debian packages, only
+# when missing)
 # and the Python clients pinned in tests/requirements.txt (into .venv; playwright drives the
 # system chromium and never downloads a browser). Works with CI=true and no stdin.
 set -euo pipefail
@@ -48,6 +49,11 @@ if [ ! -x /usr/bin/chromium ]; then
     apt_install chromium
 fi
 /usr/bin/chromium --version </dev/null 2>/dev/null
+# tests/clients/test_metrics.py: a real Prometheus scrapes /metrics; promtool checks the rules.
+if ! command -v prometheus >/dev/null 2>&1; then
+    apt_install prometheus
+fi
+prometheus --version </dev/null 2>&1 | sed -n 1p
 
 step "python clients (.venv, tests/requirements.txt)"
 if ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then

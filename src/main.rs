@@ -65,6 +65,9 @@ enum AdminCommand {
     Usage(Box<admin_cli::UsageArgs>),
     /// A running server's audit log (through its admin API).
     Audit(Box<admin_cli::AuditArgs>),
+    /// Maintenance mode of a running server: S3 writes paused (503 with
+    /// Retry-After), reads served (through its admin API).
+    Maintenance(Box<admin_cli::MaintenanceArgs>),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -112,6 +115,18 @@ pub struct ServerArgs {
     /// disables the listener.
     #[arg(long, env = "MAXIOFS_CONSOLE_LISTEN", default_value = "0.0.0.0:9001")]
     pub console_listen: String,
+
+    /// Bearer token a scrape of `/metrics` on the console port must bring
+    /// (`Authorization: Bearer <token>`); without one the endpoint is open to
+    /// whoever reaches the console port. Prefer the environment variable: a
+    /// command line is readable by every local user.
+    #[arg(long, env = "MAXIOFS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Per-bucket series on `/metrics` (usage by bucket and tenant); off by
+    /// default because their number grows with the buckets.
+    #[arg(long, env = "MAXIOFS_METRICS_PER_BUCKET")]
+    pub metrics_per_bucket: bool,
 
     /// Days the audit log keeps its entries (older ones are deleted hourly).
     #[arg(long, env = "MAXIOFS_AUDIT_RETENTION_DAYS", default_value_t = 90,
@@ -342,6 +357,7 @@ fn main() {
         Command::Admin(AdminCommand::Quota(args)) => admin_cli::run_quota(*args),
         Command::Admin(AdminCommand::Usage(args)) => admin_cli::run_usage(*args),
         Command::Admin(AdminCommand::Audit(args)) => admin_cli::run_audit(*args),
+        Command::Admin(AdminCommand::Maintenance(args)) => admin_cli::run_maintenance(*args),
         Command::Check(args) => match check::run(&args) {
             Ok(check::Verdict::Clean) => 0,
             Ok(check::Verdict::ProblemsFound) => 1,

@@ -321,6 +321,7 @@ fn start(
         .map(|_| async_channel::bounded::<ShardRequest>(SHARD_INBOX_REQUESTS_MAX))
         .unzip();
     let (control_tx, control_rx) = async_channel::bounded(CONTROL_INBOX_REQUESTS_MAX);
+    let scrub_stats: Arc<std::sync::OnceLock<Vec<Arc<engine::scrub::ScrubStats>>>> = Arc::default();
     let control = ControlPlane {
         catalog,
         master: encryption
@@ -336,12 +337,19 @@ fn start(
         admin: Default::default(),
         audit_retention_days: args.audit_retention_days,
         audit_pruned_ms: 0,
+        data_dir: args.data_dir.clone(),
+        scrub_stats: scrub_stats.clone(),
+        metrics: Default::default(),
+        metrics_settings: cluster::admin::metrics::MetricsSettings {
+            per_bucket: args.metrics_per_bucket,
+        },
     };
     let console = console_listener(&args)?;
     let console_tls = tls.clone();
+    let metrics_token = args.metrics_token.clone();
     let control_thread = std::thread::Builder::new()
         .name("control".into())
-        .spawn(move || run_control(control, control_rx, console, console_tls))
+        .spawn(move || run_control(control, control_rx, (console, console_tls, metrics_token)))
         .map_err(|err| err.to_string())?;
     let serving = Arc::new(AtomicUsize::new(0));
     let http_done = Arc::new(AtomicUsize::new(0));
@@ -377,6 +385,7 @@ fn start(
     }
     drop(started_tx);
     let scrubbers = start_scrubbers(&args, &indexes, &pins, encryption.master.clone())?;
+    let _ = scrub_stats.set(scrubbers.iter().map(|s| s.stats.clone()).collect());
     let runtime = Runtime {
         shard_threads,
         control_thread,
@@ -423,8 +432,11 @@ fn console_listener(args: &ServerArgs) -> Result<Option<std::net::TcpListener>, 
 fn run_control(
     control: ControlPlane,
     requests: async_channel::Receiver<ControlRequest>,
-    console: Option<std::net::TcpListener>,
-    tls: Option<http::TlsConfig>,
+    (console, tls, metrics_token): (
+        Option<std::net::TcpListener>,
+        Option<http::TlsConfig>,
+        Option<String>,
+    ),
 ) {
     let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
         .enable_timer()
@@ -437,7 +449,8 @@ fn run_control(
         if let Some(listener) = console {
             match monoio::net::TcpListener::from_std(listener) {
                 Ok(listener) => {
-                    let handler = cluster::admin::server::AdminHandler::new(admin_tx.clone());
+                    let handler =
+                        cluster::admin::server::AdminHandler::new(admin_tx.clone(), metrics_token);
                     monoio::spawn(async move {
                         if let Err(err) =
                             http::serve(listener, handler, console_limits(), console_stopped, tls)
@@ -595,12 +608,13 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     context.serving.fetch_add(1, Ordering::AcqRel);
     let _ = context.started.send(Ok(()));
     let service = std::rc::Rc::new(s3::service::S3Service::new(shard.clone()));
-    let served = http::serve(
+    let served = http::serve_counted(
         listener,
         service,
         http_limits(&context.args, shard_count),
         context.shutdown,
         context.tls,
+        shard.connections_open.clone(),
     );
     if let Err(err) = served.await {
         tracing::error!(shard = context.shard, %err, "http server failed");

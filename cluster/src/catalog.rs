@@ -196,6 +196,12 @@ impl Catalog {
         Ok(())
     }
 
+    pub fn delete_setting(&self, name: &str) -> Result<(), CatalogError> {
+        self.conn
+            .execute("DELETE FROM settings WHERE name = ?1", params![name])?;
+        Ok(())
+    }
+
     /// The id the next created bucket will get. Ids are never reused, so an
     /// index entry of a deleted bucket can never surface in a new one.
     pub fn next_bucket_id(&self) -> Result<u64, CatalogError> {

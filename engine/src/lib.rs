@@ -27,6 +27,7 @@ pub mod reader;
 pub mod rewrap;
 pub mod scrub;
 pub mod space;
+pub mod stats;
 pub mod store;
 pub mod usage;
 

@@ -128,6 +128,8 @@ pub struct ShardStore<D: Disk> {
     pub(crate) compaction: RefCell<crate::compact::CompactorState>,
     /// Progress counters for metrics (any thread may read them).
     pub compaction_stats: std::sync::Arc<crate::compact::CompactionStats>,
+    /// Group-commit batch sizes and durations, for metrics.
+    pub commit_stats: std::sync::Arc<crate::stats::CommitStats>,
     pending_tx: async_channel::Sender<PendingCommit>,
     pending_rx: async_channel::Receiver<PendingCommit>,
     /// Dropped by the commit loop when it ends; `drained` waits for that.
@@ -192,6 +194,7 @@ impl<D: Disk> ShardStore<D> {
         Ok(Rc::new(ShardStore {
             compaction: RefCell::new(crate::compact::CompactorState::default()),
             compaction_stats: Default::default(),
+            commit_stats: Default::default(),
             loop_alive_tx: RefCell::new(Some(loop_alive_tx)),
             loop_alive_rx,
             config,
@@ -213,6 +216,10 @@ impl<D: Disk> ShardStore<D> {
 
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
     }
 
     pub fn shard(&self) -> u16 {
@@ -441,6 +448,17 @@ impl<D: Disk> ShardStore<D> {
         let _ = self.loop_alive_rx.recv().await;
     }
 
+    /// Whether client writes are being refused for lack of disk space (the
+    /// readiness probe).
+    pub fn disk_full(&self) -> bool {
+        self.writer.borrow().disk_full
+    }
+
+    /// Commits waiting for the next group commit (a metrics gauge).
+    pub fn commit_queue_len(&self) -> usize {
+        self.pending_rx.len()
+    }
+
     async fn commit_loop(self: Rc<Self>) {
         let _alive = self.loop_alive_tx.borrow_mut().take();
         while let Ok(first) = self.pending_rx.recv().await {
@@ -463,7 +481,12 @@ impl<D: Disk> ShardStore<D> {
             replies.push((pending.reply, pending.settle));
         }
         let writes: Vec<u128> = ops.iter().flat_map(op_client_writes).collect();
+        self.commit_stats.batch_ops.record(ops.len() as u64);
+        let started = std::time::Instant::now();
         let outcome = self.commit_batch_durably(ops).await;
+        self.commit_stats
+            .commit_us
+            .record(started.elapsed().as_micros() as u64);
         // Committed (now live in the index) or refused (dead): either way the
         // writes' records no longer need a hold.
         let mut writer = self.writer.borrow_mut();
@@ -508,7 +531,12 @@ impl<D: Disk> ShardStore<D> {
         // Step 2: every segment written since the last sync is made durable.
         let unsynced = std::mem::take(&mut self.writer.borrow_mut().unsynced);
         for segment in &unsynced {
-            if let Err(err) = segment.file.sync_data().await {
+            let started = std::time::Instant::now();
+            let synced = segment.file.sync_data().await;
+            self.commit_stats
+                .fdatasync_us
+                .record(started.elapsed().as_micros() as u64);
+            if let Err(err) = synced {
                 // A failed fsync may have dropped dirty pages: nothing in this
                 // segment is trusted to be durable, now or after a retry.
                 self.writer.borrow_mut().poisoned.insert(segment.number);

@@ -118,6 +118,8 @@ pub struct Exchange<'c> {
     body_read_bytes: u64,
     /// Response body bytes written.
     body_written_bytes: u64,
+    /// The status of the response head, once one was accepted.
+    status_sent: Option<u16>,
 }
 
 /// Runs one exchange: the handler, then the clean-up that decides keep-alive.
@@ -157,6 +159,7 @@ impl<'c> Exchange<'c> {
             trailers: Vec::new(),
             body_read_bytes: 0,
             body_written_bytes: 0,
+            status_sent: None,
         }
     }
 
@@ -168,6 +171,12 @@ impl<'c> Exchange<'c> {
     /// Response body bytes written so far (usage accounting).
     pub fn body_written_bytes(&self) -> u64 {
         self.body_written_bytes
+    }
+
+    /// The status of the response head the handler sent (metrics); `None`
+    /// when it sent none.
+    pub fn status_sent(&self) -> Option<u16> {
+        self.status_sent
     }
 }
 
@@ -517,6 +526,7 @@ impl Exchange<'_> {
         }
         let supplied = check_head(status, headers)?;
         let (length, outgoing) = self.send_head_framing(status, body_len)?;
+        self.status_sent = Some(status);
         self.send_head_settle_body(outgoing).await?;
         self.close_after |= self.send_head_must_close(outgoing);
         let connection = match (self.close_after, self.framing.version_minor) {

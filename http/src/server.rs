@@ -51,7 +51,8 @@ pub(crate) struct ShardState {
     pub(crate) stopping: Rc<Latch>,
     /// Set when the grace period ends: drop every connection.
     halting: Latch,
-    connections_count: Cell<usize>,
+    /// Open connections; shared with the caller of [`serve_counted`].
+    connections_count: Rc<Cell<usize>>,
     /// Open connections per client address (see `client_key`); an address leaves the map
     /// with its last connection.
     client_connections: RefCell<HashMap<IpAddr, usize>>,
@@ -105,7 +106,11 @@ impl BufferPool {
 }
 
 impl ShardState {
-    fn new(limits: ServerLimits, tls: Option<TlsConfig>) -> ShardState {
+    fn new(
+        limits: ServerLimits,
+        tls: Option<TlsConfig>,
+        connections_count: Rc<Cell<usize>>,
+    ) -> ShardState {
         let buffers = BufferPool {
             read: RefCell::default(),
             bounce: RefCell::default(),
@@ -118,7 +123,7 @@ impl ShardState {
             buffers,
             stopping: Rc::default(),
             halting: Latch::default(),
-            connections_count: Cell::new(0),
+            connections_count,
             client_connections: RefCell::default(),
             drained: Latch::default(),
         }
@@ -209,10 +214,23 @@ pub async fn serve<H: Handler + 'static>(
     shutdown: Shutdown,
     tls: Option<TlsConfig>,
 ) -> io::Result<()> {
+    serve_counted(listener, handler, limits, shutdown, tls, Rc::default()).await
+}
+
+/// [`serve`], keeping the number of open connections in `open_connections`
+/// for the caller to read (a metrics gauge).
+pub async fn serve_counted<H: Handler + 'static>(
+    listener: TcpListener,
+    handler: Rc<H>,
+    limits: ServerLimits,
+    shutdown: Shutdown,
+    tls: Option<TlsConfig>,
+    open_connections: Rc<Cell<usize>>,
+) -> io::Result<()> {
     limits
         .check()
         .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
-    let shard = Rc::new(ShardState::new(limits, tls));
+    let shard = Rc::new(ShardState::new(limits, tls, open_connections));
     let result = {
         let accepting = pin!(accept_loop(&listener, &handler, &shard));
         let watch_shutdown = pin!(async {

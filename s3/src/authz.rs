@@ -200,7 +200,12 @@ pub fn authorize_new_object_acl(
         .auth
         .account_id()
         .or(bucket.map(|bucket| bucket.owner_account.as_str()));
-    authorize_owned_by(facts, "s3:PutObjectAcl", resource, bucket, writer)
+    // The object being replaced has no say over its successor's ACL.
+    let facts = S3Facts {
+        object_acl: None,
+        ..*facts
+    };
+    authorize_owned_by(&facts, "s3:PutObjectAcl", resource, bucket, writer)
 }
 
 fn authorize_owned_by(

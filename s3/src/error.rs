@@ -71,6 +71,8 @@ pub enum S3ErrorCode {
     RequestTimeTooSkewed,
     RequestTimeout,
     ServerSideEncryptionConfigurationNotFoundError,
+    /// Writes paused (maintenance mode), with Retry-After.
+    ServiceUnavailable,
     SignatureDoesNotMatch,
     SlowDown,
     XAmzContentSHA256Mismatch,
@@ -142,6 +144,7 @@ impl S3ErrorCode {
             Self::ServerSideEncryptionConfigurationNotFoundError => {
                 "ServerSideEncryptionConfigurationNotFoundError"
             }
+            Self::ServiceUnavailable => "ServiceUnavailable",
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             Self::SlowDown => "SlowDown",
             Self::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
@@ -211,6 +214,7 @@ impl S3ErrorCode {
             Self::RequestTimeTooSkewed => 403,
             Self::RequestTimeout => 400,
             Self::ServerSideEncryptionConfigurationNotFoundError => 404,
+            Self::ServiceUnavailable => 503,
             Self::SignatureDoesNotMatch => 403,
             Self::SlowDown => 503,
             Self::XAmzContentSHA256Mismatch => 400,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod form;
 pub mod lifecycle;
 pub mod limits;
+pub mod metrics;
 pub mod names;
 pub mod ops;
 pub mod post_policy;

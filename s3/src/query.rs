@@ -33,6 +33,14 @@ pub enum QueryService {
 }
 
 impl QueryService {
+    /// The name its calls count under in the metrics.
+    pub fn operation_name(self) -> &'static str {
+        match self {
+            Self::Iam => "IAM",
+            Self::Sts => "STS",
+        }
+    }
+
     /// The service named in a SigV4 credential scope, if it is one of ours.
     pub fn from_scope(service: &str) -> Option<Self> {
         match service {

@@ -24,6 +24,8 @@ pub const PART_NUMBER_MAX: u16 = 10_000;
 /// The liveness probe lives outside the bucket namespace: `_` is not allowed
 /// in bucket names, so no bucket can shadow it.
 const HEALTH_PATH: &str = "/_maxiofs/health";
+/// The readiness probe: 200 only while this server can take writes.
+const READY_PATH: &str = "/_maxiofs/ready";
 
 /// The request head, borrowed from the HTTP layer.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +66,8 @@ impl Route {
 pub enum Endpoint {
     /// `GET /_maxiofs/health`: liveness probe, no credentials needed.
     Health,
+    /// `GET /_maxiofs/ready`: readiness probe, no credentials needed.
+    Ready,
     /// `OPTIONS` on a bucket or object: a CORS preflight, answered from the
     /// bucket's CORS configuration without credentials.
     CorsPreflight,
@@ -313,7 +317,7 @@ impl Endpoint {
         use Endpoint as E;
         use Permission as P;
         match self {
-            E::Health | E::CorsPreflight => P::Anonymous,
+            E::Health | E::Ready | E::CorsPreflight => P::Anonymous,
             E::GetBucketCors => P::GetBucketCors,
             // IAM has no action of its own for deleting it.
             E::PutBucketCors | E::DeleteBucketCors => P::PutBucketCors,
@@ -398,6 +402,7 @@ impl Endpoint {
         use Endpoint as E;
         match self {
             E::Health => "Health",
+            E::Ready => "Ready",
             E::CorsPreflight => "CorsPreflight",
             E::GetBucketCors => "GetBucketCors",
             E::PutBucketCors => "PutBucketCors",
@@ -480,7 +485,8 @@ pub fn route(req: &RouteInput<'_>) -> Result<Route, S3Error> {
         .and_then(|host| host_bucket(host, req.base_domains));
     let (bucket, key) = match host_bucket {
         Some(bucket) => (Some(Cow::Owned(bucket)), &path[1..]),
-        None if path == HEALTH_PATH => return route_health(req.method, query),
+        None if path == HEALTH_PATH => return route_health(req.method, query, Endpoint::Health),
+        None if path == READY_PATH => return route_health(req.method, query, Endpoint::Ready),
         None => path_split(&path),
     };
     let bucket = bucket.map(|b| BucketName::parse(&b)).transpose()?;
@@ -502,12 +508,16 @@ pub fn route(req: &RouteInput<'_>) -> Result<Route, S3Error> {
     })
 }
 
-fn route_health(method: &str, query: Vec<(String, String)>) -> Result<Route, S3Error> {
+fn route_health(
+    method: &str,
+    query: Vec<(String, String)>,
+    endpoint: Endpoint,
+) -> Result<Route, S3Error> {
     if method != "GET" && method != "HEAD" {
         return Err(method_not_allowed(method));
     }
     Ok(Route {
-        endpoint: Endpoint::Health,
+        endpoint,
         bucket: None,
         key: None,
         query,
@@ -1001,6 +1011,7 @@ mod tests {
         vec![
             ("GET / HTTP/1.1", "s3.localhost:9000", &[], E::ListBuckets, None, None),
             ("GET /_maxiofs/health HTTP/1.1", "localhost:9000", &[], E::Health, None, None),
+            ("GET /_maxiofs/ready HTTP/1.1", "localhost:9000", &[], E::Ready, None, None),
             ("HEAD / HTTP/1.1", "bucket.s3.localhost", &[], E::HeadBucket, Some("bucket"), None),
             ("PUT / HTTP/1.1", "examplebucket.s3.localhost", &[], E::CreateBucket,
              Some("examplebucket"), None),

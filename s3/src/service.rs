@@ -314,6 +314,10 @@ impl S3Service {
 
     async fn dispatch(&self, ctx: &mut RequestContext, ex: &mut Exchange<'_>) -> S3Result<()> {
         let shard = &self.shard;
+        if ctx.catalog.maintenance && matches!(ex.head().method.as_str(), "PUT" | "POST" | "DELETE")
+        {
+            return Err(maintenance_refusal());
+        }
         crate::sse::require_tls_for_customer_keys(ex.head(), ex.is_tls())?;
         // Veeam's SOSAPI objects are answered (or their writes refused) before
         // the object operations could look for them in the index.
@@ -321,8 +325,8 @@ impl S3Service {
             return crate::ops::sosapi::handle_virtual_request(shard, ctx, ex).await;
         }
         match ctx.route.endpoint.clone() {
-            Endpoint::Health | Endpoint::CorsPreflight => {
-                unreachable!("health and preflights are answered before authentication")
+            Endpoint::Health | Endpoint::Ready | Endpoint::CorsPreflight => {
+                unreachable!("probes and preflights are answered before authentication")
             }
             Endpoint::GetBucketCors => cors::get_bucket_cors(shard, ctx, ex).await,
             Endpoint::PutBucketCors => cors::put_bucket_cors(shard, ctx, ex).await,
@@ -523,6 +527,10 @@ impl S3Service {
         err: &S3Error,
         cors: &[(&'static str, String)],
     ) {
+        self.shard
+            .metrics
+            .borrow_mut()
+            .note_error(err.code.as_str());
         let status = err.code.status();
         let head_request = ex.head().method == "HEAD";
         let mut body = Vec::new();
@@ -585,11 +593,17 @@ impl S3Service {
         let _ = ex.send_head(200, &all, BodyLen::Empty).await;
     }
 
-    async fn health(&self, request_id: &str, ex: &mut Exchange<'_>) {
-        let (status, body): (u16, &'static [u8]) = if self.shard.all_serving() {
-            (200, b"ok\n")
-        } else {
+    /// The liveness probe (every shard serving), or with `ready` the
+    /// readiness probe: also this shard's data disk taking writes (not in
+    /// disk-full mode). The catalog is open before any shard serves.
+    /// Maintenance mode keeps a server ready: it still serves reads.
+    async fn health(&self, request_id: &str, ex: &mut Exchange<'_>, ready: bool) {
+        let (status, body): (u16, &'static [u8]) = if !self.shard.all_serving() {
             (503, b"starting or stopping\n")
+        } else if ready && self.shard.store.disk_full() {
+            (503, b"data disk full: writes refused\n")
+        } else {
+            (200, b"ok\n")
         };
         let headers = [
             ("x-amz-request-id", request_id),
@@ -791,26 +805,51 @@ impl S3Service {
 
 impl Handler for S3Service {
     async fn handle(&self, ex: &mut Exchange<'_>) {
+        let started = std::time::Instant::now();
+        self.shard.metrics.borrow_mut().begin();
+        let operation = self.serve_request(ex).await;
+        self.shard
+            .metrics
+            .borrow_mut()
+            .end(crate::metrics::RequestOutcome {
+                operation,
+                status: ex.status_sent(),
+                elapsed_us: started.elapsed().as_micros() as u64,
+                received_bytes: ex.body_read_bytes(),
+                sent_bytes: ex.body_written_bytes(),
+            });
+    }
+}
+
+impl S3Service {
+    /// Serves one request; returns its operation's name for the metrics.
+    async fn serve_request(&self, ex: &mut Exchange<'_>) -> &'static str {
         let request_id = self.next_request_id();
         let now_ms = now_ms();
         // A request refused before it authenticated is answered and its
         // connection closed after a short linger, never drained: an anonymous
         // client dripping a body must not hold a connection slot.
         if let Some(service) = self.query_service(ex) {
-            return self.handle_query(ex, service, request_id, now_ms).await;
+            self.handle_query(ex, service, request_id, now_ms).await;
+            return service.operation_name();
         }
         let route = match self.route(ex) {
             Ok(route) => route,
             Err(err) => {
                 ex.mark_unauthenticated();
-                return self.respond_error(&request_id, ex, &err).await;
+                self.respond_error(&request_id, ex, &err).await;
+                return UNROUTED_OPERATION;
             }
         };
-        if route.endpoint == Endpoint::Health {
-            return self.health(&request_id, ex).await;
+        let operation = route.endpoint.name();
+        if matches!(route.endpoint, Endpoint::Health | Endpoint::Ready) {
+            let ready = route.endpoint == Endpoint::Ready;
+            self.health(&request_id, ex, ready).await;
+            return operation;
         }
         if route.endpoint == Endpoint::CorsPreflight {
-            return self.cors_preflight(&request_id, &route, ex).await;
+            self.cors_preflight(&request_id, &route, ex).await;
+            return operation;
         }
         // Before authentication, so its refusals carry them too. Without an
         // `Origin` this is one header lookup.
@@ -821,11 +860,13 @@ impl Handler for S3Service {
                 Err(err) => {
                     tracing::debug!(code = err.code.as_str(), "authentication failed");
                     ex.mark_unauthenticated();
-                    return self.respond_error_cors(&request_id, ex, &err, &cors).await;
+                    self.respond_error_cors(&request_id, ex, &err, &cors).await;
+                    return operation;
                 }
             };
         if let Err(err) = self.discard_unexpected_body(ex).await {
-            return self.respond_error_cors(&request_id, ex, &err, &cors).await;
+            self.respond_error_cors(&request_id, ex, &err, &cors).await;
+            return operation;
         }
         // Held until the response is written: the compactor removes no
         // segment file this request might still read.
@@ -849,9 +890,9 @@ impl Handler for S3Service {
                     .audit(self.audit_event(&ctx, ex, "denied", &err.message));
             }
             let err = err.with_resource(ctx.resource());
-            return self
-                .respond_error_cors(&ctx.request_id, ex, &err, &ctx.cors)
+            self.respond_error_cors(&ctx.request_id, ex, &err, &ctx.cors)
                 .await;
+            return operation;
         }
         let outcome = self.dispatch(&mut ctx, ex).await;
         if outcome.is_ok() {
@@ -883,5 +924,22 @@ impl Handler for S3Service {
                     .await;
             }
         }
+        operation
     }
 }
+
+/// Seconds a client is told to wait before retrying a write refused in
+/// maintenance mode.
+const MAINTENANCE_RETRY_AFTER_S: &str = "60";
+
+/// The answer to a write while the server is in maintenance mode.
+fn maintenance_refusal() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::ServiceUnavailable,
+        "The server is in maintenance: writes are paused, reads are served. Please retry later.",
+    )
+    .with_header("retry-after", MAINTENANCE_RETRY_AFTER_S)
+}
+
+/// The operation a request that could not be routed counts under.
+const UNROUTED_OPERATION: &str = "Unrouted";

@@ -105,6 +105,9 @@ pub struct CatalogSnapshot {
     /// `<account id>/<user name, lower case>` → the user as a principal
     /// (the admin API authorises its logged-in users with it).
     pub users: HashMap<String, Arc<iam::Principal>>,
+    /// Maintenance mode: S3 writes answer 503 ServiceUnavailable, reads
+    /// are served.
+    pub maintenance: bool,
 }
 
 impl CatalogSnapshot {
@@ -161,6 +164,10 @@ pub enum ShardRequest {
         reply: oneshot::Sender<crate::quota::Allotment>,
     },
     /// The usage counters of every bucket this shard owns.
+    /// This shard's metrics (the Prometheus endpoint asks every shard).
+    Metrics {
+        reply: oneshot::Sender<crate::metrics::ShardMetrics>,
+    },
     BucketUsages {
         reply: oneshot::Sender<Vec<(u64, engine::usage::BucketUsage)>>,
     },
@@ -297,6 +304,10 @@ pub struct Shard {
     pub traffic: crate::traffic::TrafficCounter,
     /// Bounds the events this shard audits.
     pub audit_budget: crate::audit::AuditBudget,
+    /// Requests by operation, status, latency and bytes (`crate::metrics`).
+    pub metrics: RefCell<crate::metrics::RequestMetrics>,
+    /// Open S3 connections on this shard (kept by the HTTP server).
+    pub connections_open: Rc<std::cell::Cell<usize>>,
 }
 
 impl Shard {
@@ -328,6 +339,8 @@ impl Shard {
             quota,
             traffic: Default::default(),
             audit_budget: Default::default(),
+            metrics: Default::default(),
+            connections_open: Default::default(),
             id,
             shard_count: peers.len() as u16,
             settings,
@@ -340,6 +353,42 @@ impl Shard {
             bufs: RefCell::new(BufPool::new(CHUNK_BUF_BYTES, CHUNK_BUFS_POOLED_MAX)),
             serving_shards,
             key_uses: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Everything this shard reports to the metrics endpoint.
+    pub fn metrics_snapshot(&self) -> crate::metrics::ShardMetrics {
+        use std::sync::atomic::Ordering::Relaxed;
+        let requests = self.metrics.borrow();
+        let space = self.store.index().space_report();
+        let segment_bytes = self.store.config().segment_bytes;
+        let (live_bytes, dead_bytes) = match &space {
+            Ok(report) => {
+                let live = report.live_bytes();
+                let allocated = report.segments.len() as u64 * segment_bytes;
+                (Some(live), Some(allocated.saturating_sub(live)))
+            }
+            Err(_) => (None, None),
+        };
+        let compaction = &self.store.compaction_stats;
+        let commits = &self.store.commit_stats;
+        crate::metrics::ShardMetrics {
+            shard: self.id,
+            operations: requests.operations(),
+            errors: requests.errors(),
+            in_flight: requests.in_flight(),
+            connections_open: self.connections_open.get() as u64,
+            inbox_depth: self.peers[self.id as usize].len() as u64,
+            commit_queue: self.store.commit_queue_len() as u64,
+            commit_batch_ops: commits.batch_ops.snapshot(),
+            fdatasync_us: commits.fdatasync_us.snapshot(),
+            commit_us: commits.commit_us.snapshot(),
+            live_bytes,
+            dead_bytes,
+            compaction_passes: compaction.passes.load(Relaxed),
+            compaction_bytes_relocated: compaction.bytes_relocated.load(Relaxed),
+            compaction_bytes_reclaimed: compaction.bytes_reclaimed.load(Relaxed),
+            compaction_segments_removed: compaction.segments_removed.load(Relaxed),
         }
     }
 
@@ -671,6 +720,9 @@ async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
             reply,
         } => {
             let _ = reply.send(shard.quota.borrow_mut().sync(&account, generation));
+        }
+        ShardRequest::Metrics { reply } => {
+            let _ = reply.send(shard.metrics_snapshot());
         }
         ShardRequest::BucketUsages { reply } => {
             let usages = shard.store.index().bucket_usages().unwrap_or_else(|err| {

@@ -24,6 +24,7 @@ mod audit;
 mod client;
 mod groups;
 mod keys;
+mod maintenance;
 mod output;
 mod policies;
 mod quota;
@@ -44,6 +45,7 @@ use output::Output;
 pub use audit::AuditQuery;
 pub use groups::GroupCommand;
 pub use keys::KeyCommand;
+pub use maintenance::MaintenanceCommand;
 pub use policies::PolicyCommand;
 pub use quota::QuotaCommand;
 pub use roles::RoleCommand;
@@ -256,6 +258,17 @@ pub struct QuotaArgs {
     pub command: QuotaCommand,
 }
 
+/// `maxiofs admin maintenance …`
+#[derive(clap::Args, Debug)]
+pub struct MaintenanceArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+    #[command(subcommand)]
+    pub command: MaintenanceCommand,
+}
+
 /// `maxiofs admin usage`
 #[derive(clap::Args, Debug)]
 pub struct UsageArgs {
@@ -339,6 +352,13 @@ pub fn run_tenant(args: TenantArgs) -> i32 {
 pub fn run_quota(args: QuotaArgs) -> i32 {
     run_api(&args.client, &args.console, |api| {
         quota::run(api, args.command)
+    })
+}
+
+/// Runs `maxiofs admin maintenance …`; returns the exit status.
+pub fn run_maintenance(args: MaintenanceArgs) -> i32 {
+    run_api(&args.client, &args.console, |api| {
+        maintenance::run(api, args.command)
     })
 }
 

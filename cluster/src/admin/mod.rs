@@ -14,6 +14,8 @@ pub mod audit;
 pub mod buckets;
 pub mod keys;
 pub mod login;
+pub mod maintenance;
+pub mod metrics;
 pub mod server;
 pub mod tenants;
 pub mod usage;
@@ -101,10 +103,15 @@ impl AdminResponse {
     }
 }
 
-/// A request on its way to the control plane.
-pub struct AdminCall {
-    pub request: AdminRequest,
-    pub reply: oneshot::Sender<AdminResponse>,
+/// Work the console listener hands to the control plane.
+pub enum AdminCall {
+    /// An admin API request.
+    Api {
+        request: Box<AdminRequest>,
+        reply: oneshot::Sender<AdminResponse>,
+    },
+    /// A Prometheus scrape, already let in by the listener (`metrics`).
+    Metrics { reply: oneshot::Sender<String> },
 }
 
 /// An error answer.
@@ -446,11 +453,14 @@ impl ControlPlane {
             }
             ("GET", ["usage"]) => self.admin_usage(request, &caller).await,
             ("GET", ["audit"]) => self.admin_audit(request, &caller),
+            ("GET", ["maintenance"]) => self.admin_get_maintenance(&caller),
+            ("PUT", ["maintenance"]) => self.admin_put_maintenance(request, &caller).await,
             (_, ["auth", ..])
             | (_, ["tenants", ..])
             | (_, ["buckets", ..])
             | (_, ["usage"])
-            | (_, ["audit"]) => Err(method_not_allowed()),
+            | (_, ["audit"])
+            | (_, ["maintenance"]) => Err(method_not_allowed()),
             _ => Err(AdminError::not_found("No such API path.")),
         }
     }

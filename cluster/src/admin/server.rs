@@ -26,11 +26,51 @@ const SECURITY_HEADERS: [(&str, &str); 4] = [
 
 pub struct AdminHandler {
     calls: async_channel::Sender<AdminCall>,
+    /// `--metrics-token`: the bearer token a scrape of `/metrics` must
+    /// bring; `None`: scrapes need none.
+    metrics_token: Option<String>,
 }
 
 impl AdminHandler {
-    pub fn new(calls: async_channel::Sender<AdminCall>) -> Rc<Self> {
-        Rc::new(AdminHandler { calls })
+    pub fn new(calls: async_channel::Sender<AdminCall>, metrics_token: Option<String>) -> Rc<Self> {
+        Rc::new(AdminHandler {
+            calls,
+            metrics_token,
+        })
+    }
+
+    /// `GET /metrics`: refused without the configured token (compared in
+    /// constant time), else the control plane's exposition.
+    async fn metrics(&self, ex: &mut Exchange<'_>) -> AdminResponse {
+        let _ = ex.discard_body().await;
+        if ex.head().method != "GET" {
+            return error(405, "MethodNotAllowed", "Use GET.");
+        }
+        if let Some(token) = &self.metrics_token {
+            let sent = ex
+                .head()
+                .header("authorization")
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .unwrap_or("");
+            let matches: bool =
+                subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), token.as_bytes()).into();
+            if !matches {
+                return error(401, "Unauthorized", "A bearer token is required.");
+            }
+        }
+        let (reply, answer) = oneshot::channel();
+        if self.calls.send(AdminCall::Metrics { reply }).await.is_err() {
+            return error(503, "ServiceUnavailable", "The server is stopping.");
+        }
+        match answer.await {
+            Ok(text) => AdminResponse {
+                status: 200,
+                content_type: super::metrics::CONTENT_TYPE,
+                body: text.into_bytes(),
+                set_cookie: None,
+            },
+            Err(_) => error(503, "ServiceUnavailable", "The server is stopping."),
+        }
     }
 }
 
@@ -73,6 +113,9 @@ impl AdminHandler {
     async fn answer(&self, ex: &mut Exchange<'_>, request_id: &str) -> AdminResponse {
         let head = ex.head();
         let path = head.path().to_owned();
+        if path == "/metrics" {
+            return self.metrics(ex).await;
+        }
         let Some(rest) = path.strip_prefix("/api/v1/") else {
             let _ = ex.discard_body().await;
             return error(
@@ -143,7 +186,15 @@ impl AdminHandler {
             tls: ex.is_tls(),
         };
         let (reply, answer) = oneshot::channel();
-        if self.calls.send(AdminCall { request, reply }).await.is_err() {
+        if self
+            .calls
+            .send(AdminCall::Api {
+                request: Box::new(request),
+                reply,
+            })
+            .await
+            .is_err()
+        {
             return error(503, "ServiceUnavailable", "The server is stopping.");
         }
         answer

@@ -51,6 +51,13 @@ pub struct ControlPlane {
     pub audit_retention_days: u64,
     /// When the audit log was last pruned.
     pub audit_pruned_ms: u64,
+    /// The data directory (the metrics report its filesystem's space).
+    pub data_dir: std::path::PathBuf,
+    /// The scrubbers' counters, once they started.
+    pub scrub_stats: Arc<std::sync::OnceLock<Vec<Arc<engine::scrub::ScrubStats>>>>,
+    /// The control plane's own metrics counters.
+    pub metrics: crate::admin::metrics::ControlMetrics,
+    pub metrics_settings: crate::admin::metrics::MetricsSettings,
 }
 
 /// How often the audit log is pruned (checked as requests arrive).
@@ -229,6 +236,9 @@ pub fn load_snapshot(
         accounts: identities.accounts,
         tenants,
         users: identities.users,
+        maintenance: catalog
+            .setting(crate::admin::maintenance::SETTING_MAINTENANCE)?
+            .is_some(),
     })
 }
 
@@ -299,10 +309,14 @@ impl ControlPlane {
                 match select(shard_next, admin_next).await {
                     Either::Left((Ok(request), _)) => request,
                     Either::Left((Err(_), _)) => break,
-                    Either::Right((Ok(call), _)) => {
+                    Either::Right((Ok(crate::admin::AdminCall::Api { request, reply }), _)) => {
                         self.prune_audit_when_due();
-                        let answer = self.admin_call(call.request).await;
-                        let _ = call.reply.send(answer);
+                        let answer = self.admin_call(*request).await;
+                        let _ = reply.send(answer);
+                        continue;
+                    }
+                    Either::Right((Ok(crate::admin::AdminCall::Metrics { reply }), _)) => {
+                        let _ = reply.send(self.metrics_text().await);
                         continue;
                     }
                     Either::Right((Err(_), _)) => {
@@ -372,6 +386,16 @@ impl ControlPlane {
                     reply,
                 } => {
                     let answer = self.quota_lease(shard, &account, bytes, objects).await;
+                    let counter = match &answer {
+                        s3::quota::LeaseAnswer::Granted(_) => {
+                            &mut self.metrics.quota_leases_granted
+                        }
+                        s3::quota::LeaseAnswer::Refused => &mut self.metrics.quota_leases_refused,
+                        s3::quota::LeaseAnswer::Unlimited => {
+                            &mut self.metrics.quota_leases_unlimited
+                        }
+                    };
+                    *counter += 1;
                     let _ = reply.send(answer);
                 }
                 ControlRequest::Traffic { counts, now_ms } => {
@@ -394,6 +418,7 @@ impl ControlPlane {
                 }
                 ControlRequest::Audit(event) => self.audit(&event),
                 ControlRequest::QuotaReturn { shard, returned } => {
+                    self.metrics.quota_returns += 1;
                     self.quota_returned(shard, &returned)
                 }
                 ControlRequest::CurrentSnapshot { reply } => {

@@ -310,6 +310,25 @@ fn validate_rule(text: RuleText<'_>) -> S3Result<CorsRule> {
              for ExposeHeader."
         )));
     }
+    // Header names go back to browsers inside response headers, where only
+    // an HTTP token can stand: a stored control byte would make every
+    // matching answer unsendable.
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'+-.^_`|~".contains(&b);
+    let not_header_name = |value: &str, wildcard: bool| {
+        value.is_empty() || !value.bytes().all(|b| token(b) || (wildcard && b == b'*'))
+    };
+    if let Some(header) = text.headers.iter().find(|h| not_header_name(h, true)) {
+        return Err(invalid_request(format!(
+            "AllowedHeader \"{}\" is not a valid header name.",
+            header.escape_debug()
+        )));
+    }
+    if let Some(header) = text.expose.iter().find(|h| not_header_name(h, false)) {
+        return Err(invalid_request(format!(
+            "ExposeHeader \"{}\" is not a valid header name.",
+            header.escape_debug()
+        )));
+    }
     let owned = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
     let allow_methods_value = methods
         .iter()

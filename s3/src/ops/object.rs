@@ -745,6 +745,14 @@ fn get_object_response_overrides(
     ];
     for (param, header) in OVERRIDES {
         if let Some(value) = ctx.query(param) {
+            // Anyone could otherwise have a public object served as, say,
+            // text/html from this origin; AWS refuses them unsigned too.
+            if ctx.auth.identity.is_none() {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "Request specific response headers cannot be used for anonymous GET requests.",
+                ));
+            }
             if !is_header_value(value) {
                 return Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
