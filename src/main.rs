@@ -18,6 +18,11 @@ use s3::ops::sosapi;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Cli {
+    /// Log line format on stderr: `pretty` (human-readable) or `json` (one
+    /// object per line, for log shippers). Every line of an S3 request carries
+    /// its request id (`x-amz-request-id`).
+    #[arg(long, global = true, env = "MAXIOFS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +40,12 @@ enum Command {
     /// and tasks on a stopped server's data directory (rotate-key).
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum LogFormat {
+    Pretty,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -326,13 +337,15 @@ fn main() {
     // Owner-only modes for every file and directory this process creates.
     engine::io::modes::restrict_new_file_modes();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MAXIOFS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAXIOFS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Pretty => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let code = match cli.command {
         Command::Server(args) => match server::run(*args) {
             Ok(()) => 0,

@@ -805,9 +805,13 @@ impl S3Service {
 
 impl Handler for S3Service {
     async fn handle(&self, ex: &mut Exchange<'_>) {
+        use tracing::Instrument;
         let started = std::time::Instant::now();
         self.shard.metrics.borrow_mut().begin();
-        let operation = self.serve_request(ex).await;
+        let request_id = self.next_request_id();
+        // Every log line of the request names it, as the response headers do.
+        let span = tracing::info_span!("request", id = %request_id);
+        let operation = self.serve_request(ex, request_id).instrument(span).await;
         self.shard
             .metrics
             .borrow_mut()
@@ -823,8 +827,7 @@ impl Handler for S3Service {
 
 impl S3Service {
     /// Serves one request; returns its operation's name for the metrics.
-    async fn serve_request(&self, ex: &mut Exchange<'_>) -> &'static str {
-        let request_id = self.next_request_id();
+    async fn serve_request(&self, ex: &mut Exchange<'_>, request_id: String) -> &'static str {
         let now_ms = now_ms();
         // A request refused before it authenticated is answered and its
         // connection closed after a short linger, never drained: an anonymous
