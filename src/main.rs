@@ -5,13 +5,14 @@
 
 mod admin_cli;
 mod check;
+mod config;
 mod master_key;
 mod server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use s3::ops::sosapi;
 
 /// maxiofs: a high-throughput S3-compatible object store.
@@ -23,6 +24,11 @@ struct Cli {
     /// its request id (`x-amz-request-id`).
     #[arg(long, global = true, env = "MAXIOFS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// Configuration file (TOML, settings named as the server's flags with `_`
+    /// for `-`). Default: /etc/maxiofs/maxiofs.toml when it exists. Flags win
+    /// over environment variables, which win over the file.
+    #[arg(long, global = true, env = "MAXIOFS_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +37,10 @@ struct Cli {
 enum Command {
     /// Run the S3 server.
     Server(Box<ServerArgs>),
+    /// The configuration: `check` validates the file, environment and flags
+    /// and prints the effective server settings with secrets masked.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Verify a stopped server's data directory: every object and multipart part is
     /// read back and checked (checksums, sizes, segment files). Changes nothing unless
     /// --repair is given. Exit status: 0 clean (or fully repaired), 1 problems found,
@@ -40,6 +50,13 @@ enum Command {
     /// and tasks on a stopped server's data directory (rotate-key).
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate and print the settings `maxiofs server` would run with (taking
+    /// the same flags); exit status 2 when they are invalid.
+    Check(Box<ServerArgs>),
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,9 +350,88 @@ pub(crate) fn root_secret_key(args: &ServerArgs) -> Result<Option<String>, Strin
     }
 }
 
+/// The server's settings that have an environment variable: (setting,
+/// variable), what the configuration file may set.
+fn server_setting_envs() -> impl Iterator<Item = (String, String)> {
+    let command = Cli::command();
+    let server = command
+        .find_subcommand("server")
+        .expect("the server subcommand exists");
+    let settings: Vec<(String, String)> = server
+        .get_arguments()
+        .filter_map(|arg| {
+            let env = arg.get_env()?.to_string_lossy().into_owned();
+            Some((arg.get_id().to_string(), env))
+        })
+        .filter(|(id, _)| id != "config")
+        .collect();
+    settings.into_iter()
+}
+
+/// `maxiofs config check`: the effective settings, one per line as TOML,
+/// each with where it came from; secrets masked. Clap has already refused
+/// invalid values (exit status 2).
+fn config_check(applied: &config::Applied) -> i32 {
+    use clap::parser::ValueSource;
+    let matches = Cli::command().get_matches();
+    let Some(("config", config)) = matches.subcommand() else {
+        return 2;
+    };
+    let Some(("check", check)) = config.subcommand() else {
+        return 2;
+    };
+    match &applied.path {
+        Some(path) => println!("# configuration file: {}", path.display()),
+        None => println!("# no configuration file"),
+    }
+    let command = Cli::command();
+    let server = command
+        .find_subcommand("server")
+        .expect("the server subcommand exists");
+    for arg in server.get_arguments() {
+        let id = arg.get_id().as_str();
+        if arg.is_hide_set() || id == "config" || id == "help" || id == "version" {
+            continue;
+        }
+        let Some(values) = check.get_raw(id) else {
+            println!("# {id} is not set");
+            continue;
+        };
+        let value: Vec<String> = values.map(|v| v.to_string_lossy().into_owned()).collect();
+        let env = arg.get_env().map(|env| env.to_string_lossy().into_owned());
+        let source = match check.value_source(id) {
+            Some(ValueSource::CommandLine) => "flag",
+            Some(ValueSource::EnvVariable)
+                if env
+                    .as_ref()
+                    .is_some_and(|env| applied.settings.contains_key(env)) =>
+            {
+                "file"
+            }
+            Some(ValueSource::EnvVariable) => "environment",
+            _ => "default",
+        };
+        let shown = if config::is_secret(id) {
+            "\"********\"".to_owned()
+        } else {
+            format!("{:?}", value.join(","))
+        };
+        println!("{id} = {shown}  # {source}");
+    }
+    0
+}
+
 fn main() {
     // Owner-only modes for every file and directory this process creates.
     engine::io::modes::restrict_new_file_modes();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let applied = match config::apply(&argv, server_setting_envs()) {
+        Ok(applied) => applied,
+        Err(err) => {
+            eprintln!("maxiofs: configuration: {err}");
+            std::process::exit(2);
+        }
+    };
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("MAXIOFS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -371,6 +467,7 @@ fn main() {
         Command::Admin(AdminCommand::Usage(args)) => admin_cli::run_usage(*args),
         Command::Admin(AdminCommand::Audit(args)) => admin_cli::run_audit(*args),
         Command::Admin(AdminCommand::Maintenance(args)) => admin_cli::run_maintenance(*args),
+        Command::Config(ConfigCommand::Check(_)) => config_check(&applied),
         Command::Check(args) => match check::run(&args) {
             Ok(check::Verdict::Clean) => 0,
             Ok(check::Verdict::ProblemsFound) => 1,

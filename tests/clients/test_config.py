@@ -1,0 +1,98 @@
+"""The configuration file and `maxiofs config check`: one precedence (flag > environment > file
+> default), unknown keys refused with their name and line, invalid values refused, secrets masked,
+and a server started from the file alone serving on the file's settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import requests
+
+from conftest import SERVER_BIN, free_port
+
+
+def run(*args, env_extra=None, timeout=60) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAXIOFS_")}
+    env.update(env_extra or {})
+    return subprocess.run([str(SERVER_BIN), *map(str, args)], env=env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def settings_of(output: str) -> dict[str, tuple[str, str]]:
+    out = {}
+    for line in output.splitlines():
+        if line.startswith("#") or " = " not in line:
+            continue
+        key, rest = line.split(" = ", 1)
+        value, _, source = rest.partition("  # ")
+        out[key] = (value.strip('"'), source)
+    return out
+
+
+def test_precedence_flag_env_file_default(tmp_path):
+    config = tmp_path / "maxiofs.toml"
+    config.write_text('# a comment\nregion = "eu-west-3"\nshards = 2\nscrub_rate_mib = 8\n'
+                      'metrics_token = "do-not-print-me"\n')
+    done = run("config", "check", "--config", config, "--shards", "3",
+               env_extra={"MAXIOFS_SCRUB_RATE_MIB": "4"})
+    assert done.returncode == 0, done.stderr
+    settings = settings_of(done.stdout)
+    assert settings["region"] == ("eu-west-3", "file")
+    assert settings["scrub_rate_mib"] == ("4", "environment")
+    assert settings["shards"] == ("3", "flag")
+    assert settings["segment_mib"] == ("128", "default")
+    assert settings["metrics_token"] == ("********", "file")
+    assert "do-not-print-me" not in done.stdout + done.stderr
+    # MAXIOFS_CONFIG names the file as --config does.
+    done = run("config", "check", env_extra={"MAXIOFS_CONFIG": str(config)})
+    assert settings_of(done.stdout)["shards"] == ("2", "file")
+
+
+def test_unknown_keys_and_bad_values_are_refused(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('region = "us-east-1"\n\n  scrub_rate = 5\n')
+    done = run("config", "check", "--config", config)
+    assert done.returncode == 2
+    assert f"{config}:3: unknown setting `scrub_rate`" in done.stderr, done.stderr
+    config.write_text('shards = "many"\n')
+    done = run("config", "check", "--config", config)
+    assert done.returncode == 2 and "many" in done.stderr
+    config.write_text('shards = [1, 2]\n')
+    assert run("config", "check", "--config", config).returncode == 2
+    config.write_text('region = "unterminated\n')
+    assert run("config", "check", "--config", config).returncode == 2
+    assert run("config", "check", "--config", tmp_path / "missing.toml").returncode == 2
+
+
+def test_server_runs_on_the_files_settings(tmp_path):
+    port, console = free_port(), free_port()
+    config = tmp_path / "maxiofs.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\nlisten = "127.0.0.1:{port}"\n'
+        f'console_listen = "127.0.0.1:{console}"\nshards = 1\n'
+        'root_access_key = "AKIACONFIGFILE000001"\nroot_secret_key = "configFileSecret0000000000000000000000000"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAXIOFS_")}
+    proc = subprocess.Popen([str(SERVER_BIN), "server", "--config", str(config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_maxiofs/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not come up on the file's port")
+        assert (tmp_path / "data").is_dir()
+        login = requests.post(f"http://127.0.0.1:{console}/api/v1/auth/login", timeout=10,
+                              json={"username": "AKIACONFIGFILE000001",
+                                    "password": "configFileSecret0000000000000000000000000"})
+        assert login.status_code == 200, login.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert b"configFileSecret" not in proc.stderr.read()
