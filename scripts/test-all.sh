@@ -4,9 +4,9 @@
 #
 # Usage (from anywhere): scripts/test-all.sh
 # Installs what it needs idempotently: rclone, chromium and prometheus (Debian packages, only
-# when missing)
-# and the Python clients pinned in tests/requirements.txt (into .venv; playwright drives the
-# system chromium and never downloads a browser). Works with CI=true and no stdin.
+# when missing), cargo-deb (from crates.io), and the Python clients pinned in
+# tests/requirements.txt (into .venv; playwright drives the system chromium and never downloads
+# a browser). Works with CI=true and no stdin.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -67,6 +67,12 @@ fi
 # Pinned versions: a no-op (and no network) when they are already installed.
 .venv/bin/python -m pip install -q -r tests/requirements.txt </dev/null
 .venv/bin/python -c 'import boto3, botocore, awscli, pytest; print("boto3", boto3.__version__, "botocore", botocore.__version__, "awscli", awscli.__version__, "pytest", pytest.__version__)'
+
+step "cargo-deb (tests/clients/test_packaging.py builds the Debian package)"
+if ! cargo deb --version >/dev/null 2>&1; then
+    cargo install cargo-deb --locked --quiet </dev/null
+fi
+cargo deb --version
 
 step "cargo fmt --all --check"
 cargo fmt --all --check

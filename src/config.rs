@@ -130,6 +130,31 @@ pub fn apply(
     })
 }
 
+/// The filter the logs should use after a SIGHUP: the configuration file's
+/// `log` as it reads now (`info` when it has none), unless `MAXIOFS_LOG` came
+/// from the environment, which wins over the file.
+pub fn reloaded_log_filter(applied: &Applied) -> Result<String, String> {
+    const ENV_LOG: &str = "MAXIOFS_LOG";
+    let from_environment =
+        std::env::var_os(ENV_LOG).is_some() && !applied.settings.contains_key(ENV_LOG);
+    if from_environment {
+        return std::env::var(ENV_LOG).map_err(|err| err.to_string());
+    }
+    let Some(path) = &applied.path else {
+        return Ok("info".to_owned());
+    };
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| format!("{shown}: {err}"))?;
+    let document = text
+        .parse::<toml_edit::ImDocument<String>>()
+        .map_err(|err| format!("{shown}: {err}"))?;
+    match document.as_table().get("log").map(|item| item.as_str()) {
+        None => Ok("info".to_owned()),
+        Some(Some(filter)) => Ok(filter.to_owned()),
+        Some(None) => Err(format!("{shown}: `log` must be a string")),
+    }
+}
+
 /// Whether a setting holds a secret (`config check` masks its value).
 pub fn is_secret(key: &str) -> bool {
     key.contains("token") || (key.contains("secret") && !key.ends_with("_file"))

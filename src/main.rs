@@ -8,6 +8,7 @@ mod check;
 mod config;
 mod master_key;
 mod server;
+mod systemd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -380,10 +381,13 @@ fn config_check(applied: &config::Applied) -> i32 {
     let Some(("check", check)) = config.subcommand() else {
         return 2;
     };
+    use std::fmt::Write as _;
+    let mut out = String::new();
     match &applied.path {
-        Some(path) => println!("# configuration file: {}", path.display()),
-        None => println!("# no configuration file"),
+        Some(path) => writeln!(out, "# configuration file: {}", path.display()),
+        None => writeln!(out, "# no configuration file"),
     }
+    .expect("writing to a String");
     let command = Cli::command();
     let server = command
         .find_subcommand("server")
@@ -394,7 +398,7 @@ fn config_check(applied: &config::Applied) -> i32 {
             continue;
         }
         let Some(values) = check.get_raw(id) else {
-            println!("# {id} is not set");
+            let _ = writeln!(out, "# {id} is not set");
             continue;
         };
         let value: Vec<String> = values.map(|v| v.to_string_lossy().into_owned()).collect();
@@ -416,9 +420,41 @@ fn config_check(applied: &config::Applied) -> i32 {
         } else {
             format!("{:?}", value.join(","))
         };
-        println!("{id} = {shown}  # {source}");
+        let _ = writeln!(out, "{id} = {shown}  # {source}");
     }
+    // A closed pipe (`| head`) is not an error.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
     0
+}
+
+/// Replaces the log filter of the running process (SIGHUP re-reads it).
+pub(crate) type LogFilterReload = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+pub(crate) static LOG_FILTER_RELOAD: std::sync::OnceLock<LogFilterReload> =
+    std::sync::OnceLock::new();
+
+/// The filter the logs start with: `MAXIOFS_LOG` (the configuration
+/// file's `log` lands there too), else `info`.
+pub(crate) fn log_filter_text() -> String {
+    std::env::var("MAXIOFS_LOG").unwrap_or_else(|_| "info".to_owned())
+}
+
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{fmt, reload, EnvFilter};
+    let filter = EnvFilter::try_new(log_filter_text()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, handle) = reload::Layer::new(filter);
+    let lines = match format {
+        LogFormat::Pretty => fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => fmt::layer().json().with_writer(std::io::stderr).boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .init();
+    let _ = LOG_FILTER_RELOAD.set(Box::new(move |text: &str| {
+        let filter = EnvFilter::try_new(text).map_err(|err| err.to_string())?;
+        handle.reload(filter).map_err(|err| err.to_string())
+    }));
 }
 
 fn main() {
@@ -433,17 +469,9 @@ fn main() {
         }
     };
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MAXIOFS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Pretty => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    init_logs(cli.log_format);
     let code = match cli.command {
-        Command::Server(args) => match server::run(*args) {
+        Command::Server(args) => match server::run(*args, &applied) {
             Ok(()) => 0,
             Err(err) => {
                 eprintln!("maxiofs: {err}");

@@ -48,7 +48,7 @@ struct Runtime {
     scrubbers: Vec<Scrubber>,
 }
 
-pub fn run(args: ServerArgs) -> Result<(), String> {
+pub fn run(args: ServerArgs, config: &crate::config::Applied) -> Result<(), String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|err| format!("cannot create {}: {err}", args.data_dir.display()))?;
     tighten_data_dir_modes(&args.data_dir)?;
@@ -80,7 +80,9 @@ pub fn run(args: ServerArgs) -> Result<(), String> {
         (tls, encryption, no_compaction),
     )?;
     announce(&args, shard_count, generated.as_ref());
-    wait_for_signal()?;
+    crate::systemd::notify("READY=1\nSTATUS=serving S3\n");
+    wait_for_signal(config)?;
+    crate::systemd::notify("STOPPING=1\n");
     tracing::info!("shutting down: finishing in-flight requests");
     stop(runtime);
     tracing::info!("stopped");
@@ -669,12 +671,39 @@ fn announce(args: &ServerArgs, shard_count: u16, generated: Option<&cluster::Roo
     }
 }
 
-fn wait_for_signal() -> Result<(), String> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|err| err.to_string())?;
-    let _ = signals.forever().next();
+/// Waits for SIGINT or SIGTERM; SIGHUP meanwhile reloads what can change
+/// while serving.
+fn wait_for_signal(config: &crate::config::Applied) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|err| err.to_string())?;
+    for signal in signals.forever() {
+        if signal != SIGHUP {
+            return Ok(());
+        }
+        reload_settings(config);
+    }
     Ok(())
+}
+
+/// SIGHUP: the log filter is read again (the configuration file's `log`,
+/// unless MAXIOFS_LOG is set in the environment). Other settings take effect
+/// at the next start.
+fn reload_settings(config: &crate::config::Applied) {
+    crate::systemd::notify("RELOADING=1\n");
+    let reloaded = crate::config::reloaded_log_filter(config).and_then(|filter| {
+        let reload = crate::LOG_FILTER_RELOAD
+            .get()
+            .ok_or_else(|| "the log filter cannot be reloaded".to_owned())?;
+        reload(&filter).map(|()| filter)
+    });
+    match reloaded {
+        Ok(filter) => {
+            tracing::warn!(%filter, "SIGHUP: log filter reloaded; other settings apply at the next start")
+        }
+        Err(err) => tracing::error!(%err, "SIGHUP: log filter not reloaded"),
+    }
+    crate::systemd::notify("READY=1\n");
 }
 
 /// After a key rotation: re-wraps this shard's data keys under the current

@@ -96,3 +96,46 @@ def test_server_runs_on_the_files_settings(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
     assert b"configFileSecret" not in proc.stderr.read()
+
+
+def test_sighup_reloads_the_log_filter_from_the_file(tmp_path):
+    import signal
+
+    port = free_port()
+    config = tmp_path / "maxiofs.toml"
+    settings = (f'data_dir = "{tmp_path / "data"}"\nlisten = "127.0.0.1:{port}"\n'
+                'console_listen = "off"\nshards = 1\n')
+    config.write_text(settings + 'log = "warn"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAXIOFS_")}
+    stderr_path = tmp_path / "stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen([str(SERVER_BIN), "server", "--config", str(config)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{url}/_maxiofs/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        # An anonymous request is denied and audited at INFO: filtered out at `warn`.
+        assert requests.get(f"{url}/some-bucket/key", timeout=10).status_code in (403, 404)
+        time.sleep(0.2)
+        assert b"request denied" not in stderr_path.read_bytes()
+        config.write_text(settings + 'log = "info"\n')
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while b"log filter reloaded" not in stderr_path.read_bytes() and time.time() < deadline:
+            time.sleep(0.1)
+        assert b"log filter reloaded" in stderr_path.read_bytes()
+        assert requests.get(f"{url}/some-bucket/key", timeout=10).status_code in (403, 404)
+        deadline = time.time() + 5
+        while b"request denied" not in stderr_path.read_bytes() and time.time() < deadline:
+            time.sleep(0.1)
+        assert b"request denied" in stderr_path.read_bytes()
+        assert proc.poll() is None, "SIGHUP must not stop the server"
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
