@@ -60,9 +60,23 @@ pub fn run(args: &CheckArgs) -> Result<Verdict, String> {
     let mut problems_left = 0usize;
     for (shard, index) in indexes.iter().enumerate() {
         let shard = shard as u16;
+        let total_entries: u64 = index
+            .bucket_usages()
+            .map(|usages| {
+                usages
+                    .iter()
+                    .map(|(_, u)| u.objects + u.delete_markers + u.upload_parts)
+                    .sum()
+            })
+            .unwrap_or(0);
+        let mut progress =
+            crate::progress::Progress::new(format!("check shard {shard}"), total_entries);
         let check = index
-            .check(&args.data_dir, shard, master.as_ref())
+            .check_with_progress(&args.data_dir, shard, master.as_ref(), &mut |so_far| {
+                progress.update(so_far.objects + so_far.parts, so_far.payload_bytes_verified)
+            })
             .map_err(|err| format!("shard {shard}: {err}"))?;
+        progress.finish();
         print_summary(shard, &check);
         for problem in &check.problems {
             println!(

@@ -7,6 +7,7 @@ mod admin_cli;
 mod check;
 mod config;
 mod master_key;
+mod progress;
 mod server;
 mod systemd;
 

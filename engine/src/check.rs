@@ -191,6 +191,18 @@ impl Index {
         shard: u16,
         master: Option<&MasterKey>,
     ) -> EngineResult<ShardCheck> {
+        self.check_with_progress(data_dir, shard, master, &mut |_| {})
+    }
+
+    /// [`Index::check`], telling `progress` how far it got after each object
+    /// and part (a command line shows it).
+    pub fn check_with_progress(
+        &self,
+        data_dir: &Path,
+        shard: u16,
+        master: Option<&MasterKey>,
+        progress: &mut dyn FnMut(&ShardCheck),
+    ) -> EngineResult<ShardCheck> {
         let mut check = ShardCheck::default();
         let mut segments = Segments {
             data_dir,
@@ -228,6 +240,7 @@ impl Index {
             if let Some(detail) = problem {
                 check.problems.push(Problem { subject, detail });
             }
+            progress(&check);
         }
         for entry in self.parts.iter(&rtxn)? {
             let (part_key, value) = entry?;
@@ -256,6 +269,7 @@ impl Index {
                     check.problems.push(Problem { subject, detail });
                 }
             }
+            progress(&check);
         }
         let retired = self.space_report()?.retired_segments;
         for (segment, state) in self.segment_states()? {

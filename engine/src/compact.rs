@@ -73,6 +73,9 @@ pub struct CompactionStats {
     pub corrupt_records_seen: AtomicU64,
 }
 
+/// Compaction logs its progress at most this often.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The compactor's own state in the store.
 #[derive(Debug, Default)]
 pub(crate) struct CompactorState {
@@ -97,9 +100,33 @@ impl<D: Disk> ShardStore<D> {
         }
         let store = self.clone();
         monoio::spawn(async move {
+            // Progress is logged at most once a minute, and only after work.
+            let mut logged_at = Instant::now();
+            let mut reclaimed_logged = 0u64;
             loop {
                 if store.is_shut_down() {
                     break;
+                }
+                let reclaimed = store
+                    .compaction_stats
+                    .bytes_reclaimed
+                    .load(Ordering::Relaxed);
+                if reclaimed > reclaimed_logged && logged_at.elapsed() >= PROGRESS_LOG_INTERVAL {
+                    tracing::info!(
+                        shard = store.shard(),
+                        reclaimed_bytes = reclaimed - reclaimed_logged,
+                        relocated_bytes_total = store
+                            .compaction_stats
+                            .bytes_relocated
+                            .load(Ordering::Relaxed),
+                        segments_removed_total = store
+                            .compaction_stats
+                            .segments_removed
+                            .load(Ordering::Relaxed),
+                        "compaction progress since the last report"
+                    );
+                    logged_at = Instant::now();
+                    reclaimed_logged = reclaimed;
                 }
                 let worked = match store.compact_pass(&config, &pins).await {
                     Ok(outcome) => outcome.segment.is_some() || outcome.segments_removed > 0,

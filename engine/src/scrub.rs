@@ -28,6 +28,8 @@ use crate::pins::{PinSlot, ReadPins};
 /// Index entries read per short read transaction.
 const SCRUB_BATCH_ENTRIES: usize = 64;
 /// How often a sleeping scrubber looks at its stop flag.
+/// A scrub pass logs how far it got at most this often.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(60);
 const SCRUB_STOP_POLL: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Debug)]
@@ -172,6 +174,7 @@ impl Walker {
     fn pass(&self) -> crate::EngineResult<PassSummary> {
         let mut summary = PassSummary::default();
         let started = Instant::now();
+        let mut progress_logged = started;
         let mut paced_bytes = 0u64;
         let mut segments = Segments {
             data_dir: &self.data_dir,
@@ -211,6 +214,17 @@ impl Walker {
                         self.report(walked, key, &detail);
                     }
                     paced_bytes += bytes;
+                    if progress_logged.elapsed() >= PROGRESS_LOG_INTERVAL {
+                        progress_logged = Instant::now();
+                        tracing::info!(
+                            shard = self.shard,
+                            entries = summary.entries,
+                            payload_bytes = summary.payload_bytes_verified,
+                            problems = summary.problems,
+                            elapsed_s = started.elapsed().as_secs(),
+                            "scrub pass in progress"
+                        );
+                    }
                     let due_s = paced_bytes as f64 / self.config.rate_bytes_per_s as f64;
                     self.sleep_until(started + Duration::from_secs_f64(due_s));
                 }

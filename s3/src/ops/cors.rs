@@ -519,9 +519,7 @@ pub async fn delete_bucket_cors(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    let bucket = ctx.bucket_info(shard)?;
-    set_setting(shard, &bucket, SETTING_CORS, None).await?;
-    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+    crate::ops::versioning::delete_setting(shard, ctx, ex, SETTING_CORS).await
 }
 
 #[cfg(test)]

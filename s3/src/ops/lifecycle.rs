@@ -279,9 +279,7 @@ pub async fn delete_bucket_lifecycle(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    let bucket = ctx.bucket_info(shard)?;
-    set_setting(shard, &bucket, SETTING_LIFECYCLE, None).await?;
-    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+    crate::ops::versioning::delete_setting(shard, ctx, ex, SETTING_LIFECYCLE).await
 }
 
 #[cfg(test)]

@@ -165,9 +165,7 @@ pub async fn delete_bucket_ownership_controls(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    let bucket = ctx.bucket_info(shard)?;
-    set_setting(shard, &bucket, SETTING_OWNERSHIP, None).await?;
-    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+    crate::ops::versioning::delete_setting(shard, ctx, ex, SETTING_OWNERSHIP).await
 }
 
 #[cfg(test)]

@@ -180,9 +180,7 @@ pub async fn delete_public_access_block(
     ctx: &mut RequestContext,
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
-    let bucket = ctx.bucket_info(shard)?;
-    set_setting(shard, &bucket, SETTING_PUBLIC_ACCESS_BLOCK, None).await?;
-    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+    crate::ops::versioning::delete_setting(shard, ctx, ex, SETTING_PUBLIC_ACCESS_BLOCK).await
 }
 
 #[cfg(test)]

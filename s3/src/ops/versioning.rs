@@ -168,6 +168,19 @@ pub(crate) async fn set_setting(
         .map(|_| ())
 }
 
+/// DELETE of a bucket configuration kept as one setting (lifecycle, CORS,
+/// ownership controls, public access block): removes it and answers 204.
+pub(crate) async fn delete_setting(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+    name: &str,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    set_setting(shard, &bucket, name, None).await?;
+    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+}
+
 pub async fn list_object_versions(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
