@@ -284,10 +284,9 @@ impl RequestContext {
     }
 }
 
-/// The tags of an object (the version `version` names, else the latest),
-/// for policies that ask about `s3:ExistingObjectTag`; `None` when there is
-/// no such object.
-pub(crate) fn existing_object_tags(
+/// The metadata of an object version a request is about (the latest when
+/// `version` is None); `None` for a missing version or a delete marker.
+fn existing_object_meta(
     shard: &Shard,
     bucket: &BucketInfo,
     key: &str,
@@ -299,14 +298,21 @@ pub(crate) fn existing_object_tags(
         Some(version) => index.get_version(bucket.id, key.as_bytes(), version),
     };
     let (_, record) = found.ok()??;
-    if record.is_delete_marker() {
-        return None;
-    }
-    let stored = record
-        .meta
+    (!record.is_delete_marker()).then_some(record.meta)
+}
+
+/// The current tags of an object, for `s3:ExistingObjectTag` conditions.
+pub(crate) fn existing_object_tags(
+    shard: &Shard,
+    bucket: &BucketInfo,
+    key: &str,
+    version: Option<engine::index::VersionSel>,
+) -> Option<Vec<(String, String)>> {
+    let meta = existing_object_meta(shard, bucket, key, version)?;
+    let (_, stored) = meta
         .iter()
         .find(|(name, _)| name == crate::ops::tagging::META_TAGGING)?;
-    Some(crate::ops::tagging::TagSet::from_stored(&stored.1).0)
+    Some(crate::ops::tagging::TagSet::from_stored(stored).0)
 }
 
 /// The stored ACL of an object, for authorising a request about it.
@@ -316,13 +322,7 @@ pub(crate) fn existing_object_acl(
     key: &str,
     version: Option<engine::index::VersionSel>,
 ) -> Option<iam::acl::Acl> {
-    let index = shard.reader.shard_index(bucket.owner_shard as usize);
-    let found = match version {
-        None => index.get_latest(bucket.id, key.as_bytes()),
-        Some(version) => index.get_version(bucket.id, key.as_bytes(), version),
-    };
-    let (_, record) = found.ok()??;
-    crate::ops::acl::stored_object_acl(&record.meta)
+    crate::ops::acl::stored_object_acl(&existing_object_meta(shard, bucket, key, version)?)
 }
 
 /// The version of the request's object that `version_id` names (the latest
