@@ -342,7 +342,7 @@ fn start(
         data_dir: args.data_dir.clone(),
         scrub_stats: scrub_stats.clone(),
         metrics: Default::default(),
-        metrics_settings: cluster::admin::metrics::MetricsSettings {
+        metrics_settings: cluster::control::counters::MetricsSettings {
             per_bucket: args.metrics_per_bucket,
         },
     };

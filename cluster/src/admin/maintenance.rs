@@ -9,10 +9,7 @@
 use serde_json::{json, Value};
 
 use super::{json_body, AdminError, AdminRequest, AdminResponse, AdminResult, Caller};
-use crate::control::ControlPlane;
-
-/// The catalog setting present while maintenance mode is on.
-pub const SETTING_MAINTENANCE: &str = "maintenance";
+use crate::control::{ControlPlane, SETTING_MAINTENANCE};
 
 impl ControlPlane {
     fn admin_maintenance_allowed(&self, caller: &Caller, action: &str) -> Result<(), AdminError> {

@@ -17,22 +17,6 @@ use crate::control::ControlPlane;
 /// The exposition format's content type.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The control plane's own counters.
-#[derive(Debug, Default)]
-pub struct ControlMetrics {
-    pub quota_leases_granted: u64,
-    pub quota_leases_refused: u64,
-    pub quota_leases_unlimited: u64,
-    pub quota_returns: u64,
-}
-
-/// Settings of the endpoint.
-#[derive(Debug, Clone, Default)]
-pub struct MetricsSettings {
-    /// Expose per-bucket series.
-    pub per_bucket: bool,
-}
-
 /// Writes one metric family's header.
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");

@@ -3,6 +3,7 @@
 //! encryption and policy, executes the IAM and STS query APIs (`iam`), and
 //! publishes catalog snapshots to every shard.
 
+pub mod counters;
 pub mod iam;
 pub mod identities;
 pub mod quota;
@@ -56,12 +57,16 @@ pub struct ControlPlane {
     /// The scrubbers' counters, once they started.
     pub scrub_stats: Arc<std::sync::OnceLock<Vec<Arc<engine::scrub::ScrubStats>>>>,
     /// The control plane's own metrics counters.
-    pub metrics: crate::admin::metrics::ControlMetrics,
-    pub metrics_settings: crate::admin::metrics::MetricsSettings,
+    pub metrics: counters::ControlMetrics,
+    pub metrics_settings: counters::MetricsSettings,
 }
 
 /// How often the audit log is pruned (checked as requests arrive).
 const AUDIT_PRUNE_INTERVAL_MS: u64 = 3600 * 1000;
+
+/// The catalog setting present while maintenance mode is on (the admin
+/// API's `/maintenance` switches it).
+pub const SETTING_MAINTENANCE: &str = "maintenance";
 
 /// The name of the bucket setting holding a bucket's policy document.
 pub const SETTING_POLICY: &str = "policy";
@@ -236,9 +241,7 @@ pub fn load_snapshot(
         accounts: identities.accounts,
         tenants,
         users: identities.users,
-        maintenance: catalog
-            .setting(crate::admin::maintenance::SETTING_MAINTENANCE)?
-            .is_some(),
+        maintenance: catalog.setting(SETTING_MAINTENANCE)?.is_some(),
     })
 }
 
