@@ -19,8 +19,10 @@ import shutil
 import subprocess
 import uuid
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 
 from admin_api import AdminApi
 from helpers import (
@@ -50,9 +52,6 @@ def other(server, admin):
 
 
 def iam_client(server, key):
-    import boto3
-    from botocore.config import Config
-
     return boto3.client(
         "iam",
         endpoint_url=server.endpoint,
@@ -120,7 +119,7 @@ def test_new_bucket_owner_enforced_refuses_acls(s3, bucket):
     expect_client_error(s3.head_bucket, Bucket=name, status=404)
 
 
-def test_ownership_controls_round_trip(s3, bucket):
+def test_ownership_controls_round_trip(server, s3, bucket):
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}
     )
@@ -142,8 +141,7 @@ def test_ownership_controls_round_trip(s3, bucket):
                         code="OwnershipControlsNotFoundError", status=404)
     body = "<OwnershipControls><Rule><ObjectOwnership>Mine</ObjectOwnership></Rule></OwnershipControls>"
     r = signed_requests_call(
-        s3.meta.endpoint_url, s3._request_signer._credentials.access_key,
-        s3._request_signer._credentials.secret_key, "PUT", f"/{bucket}?ownershipControls",
+        server.endpoint, server.access_key, server.secret_key, "PUT", f"/{bucket}?ownershipControls",
         headers={"Content-MD5": md5_b64(body.encode())}, body=body.encode(),
     )
     assert r.status_code == 400 and "MalformedXML" in r.text, r.text
