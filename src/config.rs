@@ -140,18 +140,60 @@ pub fn reloaded_log_filter(applied: &Applied) -> Result<String, String> {
     if from_environment {
         return std::env::var(ENV_LOG).map_err(|err| err.to_string());
     }
+    Ok(file_setting_now(applied, "log")?.unwrap_or_else(|| "info".to_owned()))
+}
+
+/// What a reload does with one setting.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reloaded {
+    /// The command line or the environment set it: it keeps its value.
+    Keep,
+    /// The file sets it to this.
+    Value(String),
+    /// The file no longer sets it: back to the default.
+    Default,
+}
+
+/// The value setting `key` should have after a SIGHUP, by the precedence of
+/// the start: flag > environment > file > default.
+pub fn reloaded_setting(
+    applied: &Applied,
+    key: &str,
+    on_command_line: bool,
+) -> Result<Reloaded, String> {
+    let env = format!("MAXIOFS_{}", key.to_uppercase());
+    let from_environment = std::env::var_os(&env).is_some() && !applied.settings.contains_key(&env);
+    if on_command_line || from_environment || applied.path.is_none() {
+        return Ok(Reloaded::Keep);
+    }
+    Ok(match file_setting_now(applied, key)? {
+        Some(value) => Reloaded::Value(value),
+        None => Reloaded::Default,
+    })
+}
+
+/// Setting `key` of the configuration file as it reads now, as text.
+fn file_setting_now(applied: &Applied, key: &str) -> Result<Option<String>, String> {
     let Some(path) = &applied.path else {
-        return Ok("info".to_owned());
+        return Ok(None);
     };
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|err| format!("{shown}: {err}"))?;
     let document = text
         .parse::<toml_edit::ImDocument<String>>()
         .map_err(|err| format!("{shown}: {err}"))?;
-    match document.as_table().get("log").map(|item| item.as_str()) {
-        None => Ok("info".to_owned()),
-        Some(Some(filter)) => Ok(filter.to_owned()),
-        Some(None) => Err(format!("{shown}: `log` must be a string")),
+    match document
+        .as_table()
+        .get(key)
+        .and_then(|item| item.as_value())
+    {
+        None => Ok(None),
+        Some(toml_edit::Value::String(s)) => Ok(Some(s.value().clone())),
+        Some(toml_edit::Value::Integer(i)) => Ok(Some(i.value().to_string())),
+        Some(toml_edit::Value::Boolean(b)) => Ok(Some(b.value().to_string())),
+        Some(_) => Err(format!(
+            "{shown}: `{key}` must be a string, a number or a boolean"
+        )),
     }
 }
 

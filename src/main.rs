@@ -8,6 +8,7 @@ mod check;
 mod config;
 mod master_key;
 mod progress;
+mod reload;
 mod server;
 mod systemd;
 
@@ -306,6 +307,43 @@ pub struct ServerArgs {
         default_value = "localhost"
     )]
     pub domains: Vec<String>,
+
+    /// File the S3 access log is appended to, one line per request in AWS's
+    /// server access log format (created 0600). Rotate it by renaming it and
+    /// sending SIGHUP: the server reopens the path within a second.
+    #[arg(long, env = "MAXIOFS_ACCESS_LOG")]
+    pub access_log: Option<PathBuf>,
+
+    /// Where the audit log and the access log are forwarded, comma separated:
+    /// `syslog+udp://host[:514]`, `syslog+tcp://host[:514]`,
+    /// `syslog+tls://host[:6514]` (RFC 5424) or `http(s)://host/path` (NDJSON
+    /// POSTs). Each target has a durable queue in the data directory, so an
+    /// outage of the target loses nothing.
+    #[arg(long, env = "MAXIOFS_LOG_FORWARD", value_delimiter = ',')]
+    pub log_forward: Vec<String>,
+
+    /// Which logs are forwarded: `audit`, `access`, or both (comma separated).
+    #[arg(long, env = "MAXIOFS_LOG_FORWARD_LOGS", value_delimiter = ',',
+        default_value = "audit,access", value_parser = ["audit", "access"])]
+    pub log_forward_logs: Vec<String>,
+
+    /// PEM file of the CA that signed the forwarding targets' TLS certificates
+    /// (default: the system's trusted roots).
+    #[arg(long, env = "MAXIOFS_LOG_FORWARD_CA")]
+    pub log_forward_ca: Option<PathBuf>,
+
+    /// Bytes (in MiB) each forwarding target's queue may hold while the target
+    /// is unreachable; beyond it new records for that target are dropped and
+    /// counted.
+    #[arg(long, env = "MAXIOFS_LOG_FORWARD_QUEUE_MIB", default_value_t = 1024,
+        value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub log_forward_queue_mib: u64,
+
+    /// Seconds between two checks of the alert conditions (disk nearly full,
+    /// shard failing, scrub damage, tenant near quota, certificate expiry).
+    #[arg(long, env = "MAXIOFS_ALERT_INTERVAL_S", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub alert_interval_s: u64,
 }
 
 /// Veeam accepts only its own job block sizes; anything else is refused at startup.
@@ -368,6 +406,68 @@ fn server_setting_envs() -> impl Iterator<Item = (String, String)> {
         .filter(|(id, _)| id != "config")
         .collect();
     settings.into_iter()
+}
+
+/// The server settings the command line of this process gave (a reload
+/// leaves them as they are).
+pub(crate) fn command_line_settings() -> std::collections::BTreeSet<String> {
+    use clap::parser::ValueSource;
+    let Ok(matches) = Cli::command().try_get_matches_from(std::env::args_os()) else {
+        return Default::default();
+    };
+    let Some(server) = matches.subcommand_matches("server") else {
+        return Default::default();
+    };
+    server
+        .ids()
+        .filter(|id| server.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .map(|id| id.to_string())
+        .collect()
+}
+
+/// A numeric server setting's value from `text` (or its default when
+/// `None`), checked by the same rules as at start; `Ok(None)` when it has no
+/// default.
+pub(crate) fn server_setting_value(key: &str, text: Option<&str>) -> Result<Option<u64>, String> {
+    let flag = format!("--{}", key.replace('_', "-"));
+    let mut argv = vec!["maxiofs".to_owned(), "server".to_owned()];
+    if let Some(text) = text {
+        argv.push(format!("{flag}={text}"));
+    }
+    let command = Cli::command();
+    let matches = match text {
+        Some(_) => command.try_get_matches_from(&argv),
+        // The default, unaffected by the variable the file set at start.
+        None => {
+            let server = command
+                .find_subcommand("server")
+                .expect("the server subcommand exists");
+            let arg = server.get_arguments().find(|arg| arg.get_id() == key);
+            let default = arg.and_then(|arg| arg.get_default_values().first());
+            let Some(default) = default else {
+                return Ok(None);
+            };
+            argv.push(format!("{flag}={}", default.to_string_lossy()));
+            Cli::command().try_get_matches_from(&argv)
+        }
+    }
+    .map_err(|err| {
+        err.to_string()
+            .lines()
+            .next()
+            .unwrap_or("invalid")
+            .to_owned()
+    })?;
+    let server = matches
+        .subcommand_matches("server")
+        .ok_or("no server settings")?;
+    if let Ok(Some(value)) = server.try_get_one::<u64>(key) {
+        return Ok(Some(*value));
+    }
+    if let Ok(Some(value)) = server.try_get_one::<u32>(key) {
+        return Ok(Some(u64::from(*value)));
+    }
+    Err(format!("{key} is not a numeric setting"))
 }
 
 /// `maxiofs config check`: the effective settings, one per line as TOML,

@@ -46,6 +46,12 @@ struct Runtime {
     control_tx: async_channel::Sender<ControlRequest>,
     /// One per shard unless scrubbing is off; dropped (stopped) first on shutdown.
     scrubbers: Vec<Scrubber>,
+    /// The access log's writer (`--access-log` or forwarding of it).
+    access_log: Option<cluster::access_log::AccessLogWriter>,
+    /// Log forwarding (`--log-forward`).
+    log_forward: Option<Arc<cluster::ship::Shipper>>,
+    /// What a SIGHUP changes.
+    reloadable: crate::reload::Reloadable,
 }
 
 pub fn run(args: ServerArgs, config: &crate::config::Applied) -> Result<(), String> {
@@ -81,7 +87,7 @@ pub fn run(args: ServerArgs, config: &crate::config::Applied) -> Result<(), Stri
     )?;
     announce(&args, shard_count, generated.as_ref());
     crate::systemd::notify("READY=1\nSTATUS=serving S3\n");
-    wait_for_signal(config)?;
+    wait_for_signal(config, &runtime)?;
     crate::systemd::notify("STOPPING=1\n");
     tracing::info!("shutting down: finishing in-flight requests");
     stop(runtime);
@@ -324,6 +330,30 @@ fn start(
         .unzip();
     let (control_tx, control_rx) = async_channel::bounded(CONTROL_INBOX_REQUESTS_MAX);
     let scrub_stats: Arc<std::sync::OnceLock<Vec<Arc<engine::scrub::ScrubStats>>>> = Arc::default();
+    let log_forward = start_log_forwarding(&args)?.map(Arc::new);
+    let forwards =
+        |log: &str| log_forward.is_some() && args.log_forward_logs.iter().any(|l| l == log);
+    let (access_log_tx, access_log) = if args.access_log.is_some() || forwards("access") {
+        let forward = log_forward.clone().filter(|_| forwards("access"));
+        let (tx, writer) =
+            cluster::access_log::AccessLogWriter::start(args.access_log.clone(), forward)?;
+        (Some(tx), Some(writer))
+    } else {
+        (None, None)
+    };
+    let reloadable = crate::reload::Reloadable {
+        lifecycle_interval_s: Arc::new(args.lifecycle_interval_s.into()),
+        alert_interval_s: Arc::new(args.alert_interval_s.into()),
+        connections_per_client: http::LiveLimit::new(
+            http_limits(&args, shard_count).connections_per_client_max,
+        ),
+        shard_count,
+    };
+    let certificate_not_after_ms = args.tls_cert.as_deref().and_then(|path| {
+        cluster::alerts::certificate::not_after_ms(path)
+            .map_err(|err| tracing::warn!(%err, "certificate expiry not known; no alert for it"))
+            .ok()
+    });
     let control = ControlPlane {
         catalog,
         master: encryption
@@ -345,13 +375,23 @@ fn start(
         metrics_settings: cluster::control::counters::MetricsSettings {
             per_bucket: args.metrics_per_bucket,
         },
+        log_forward: log_forward.clone().filter(|_| forwards("audit")),
+        alerts: cluster::alerts::Alerts::start(certificate_not_after_ms)?,
     };
     let console = console_listener(&args)?;
     let console_tls = tls.clone();
     let metrics_token = args.metrics_token.clone();
+    let alert_interval_s = reloadable.alert_interval_s.clone();
     let control_thread = std::thread::Builder::new()
         .name("control".into())
-        .spawn(move || run_control(control, control_rx, (console, console_tls, metrics_token)))
+        .spawn(move || {
+            run_control(
+                control,
+                control_rx,
+                (console, console_tls, metrics_token),
+                alert_interval_s,
+            )
+        })
         .map_err(|err| err.to_string())?;
     let serving = Arc::new(AtomicUsize::new(0));
     let http_done = Arc::new(AtomicUsize::new(0));
@@ -378,6 +418,9 @@ fn start(
             encryption: encryption.clone(),
             pins: pins.clone(),
             compaction_allowed: !no_compaction.contains(&(shard as u16)),
+            access_log: access_log_tx.clone(),
+            lifecycle_interval_s: reloadable.lifecycle_interval_s.clone(),
+            connections_per_client: reloadable.connections_per_client.clone(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("shard-{shard}"))
@@ -386,6 +429,9 @@ fn start(
         shard_threads.push(thread);
     }
     drop(started_tx);
+    // The shards hold the access log's senders now: when they stop, the
+    // writer sees the channel close and finishes.
+    drop(access_log_tx);
     let scrubbers = start_scrubbers(&args, &indexes, &pins, encryption.master.clone())?;
     let _ = scrub_stats.set(scrubbers.iter().map(|s| s.stats.clone()).collect());
     let runtime = Runtime {
@@ -394,6 +440,9 @@ fn start(
         shutdowns,
         control_tx,
         scrubbers,
+        access_log,
+        log_forward,
+        reloadable,
     };
     for _ in 0..shard_count {
         match started_rx.recv() {
@@ -439,6 +488,7 @@ fn run_control(
         Option<http::TlsConfig>,
         Option<String>,
     ),
+    alert_interval_s: Arc<std::sync::atomic::AtomicU64>,
 ) {
     let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
         .enable_timer()
@@ -465,9 +515,85 @@ fn run_control(
                 Err(err) => tracing::error!(%err, "console listener unusable"),
             }
         }
+        monoio::spawn(tick_alerts(admin_tx.clone(), alert_interval_s));
         drop(admin_tx);
         control.run(requests, admin_rx).await
     });
+}
+
+/// Asks the control plane to check the alert conditions every
+/// `--alert-interval-s` (re-read each time: a reload changes it).
+async fn tick_alerts(
+    admin: async_channel::Sender<cluster::admin::AdminCall>,
+    interval_s: Arc<std::sync::atomic::AtomicU64>,
+) {
+    loop {
+        let seconds = interval_s.load(Ordering::Relaxed).max(1);
+        monoio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+        if admin
+            .send(cluster::admin::AdminCall::AlertTick)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Starts log forwarding to the `--log-forward` targets, each with its
+/// durable queue under the data directory's `log-forward/`.
+fn start_log_forwarding(args: &ServerArgs) -> Result<Option<cluster::ship::Shipper>, String> {
+    use cluster::ship::{LogStream, ShipperConfig, TargetConfig};
+    let urls: Vec<&String> = args
+        .log_forward
+        .iter()
+        .filter(|url| !url.is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    let streams: Vec<LogStream> = args
+        .log_forward_logs
+        .iter()
+        .map(|log| match log.as_str() {
+            "access" => LogStream::Access,
+            _ => LogStream::Audit,
+        })
+        .collect();
+    let tls = cluster::outbound::tls::client_config(args.log_forward_ca.as_deref());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "maxiofs".to_owned());
+    let mut targets = Vec::new();
+    for url in urls {
+        use cluster::ship::sinks::ForwardTarget;
+        let target =
+            ForwardTarget::parse(url).map_err(|err| format!("--log-forward {url}: {err}"))?;
+        let needs_tls = match &target {
+            ForwardTarget::Syslog(syslog) => {
+                matches!(syslog.transport, cluster::outbound::SyslogTransport::Tls)
+            }
+            ForwardTarget::Http(http) => http.tls,
+        };
+        // Only TLS targets need the roots; a CA file that does not load fails the start.
+        let target_tls = match (&tls, needs_tls) {
+            (Ok(config), true) => Some(config.clone()),
+            (Err(err), true) => return Err(format!("--log-forward {url}: {err}")),
+            (_, false) => None,
+        };
+        let sink = cluster::ship::sinks::sink_for(&target, target_tls, &host);
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(url.as_bytes());
+        targets.push(TargetConfig {
+            name: format!("target-{}", hex::encode(&digest[..8])),
+            streams: streams.clone(),
+            sink,
+        });
+    }
+    let config = ShipperConfig {
+        spool_dir: args.data_dir.join("log-forward"),
+        queue_bytes_max: args.log_forward_queue_mib.saturating_mul(1 << 20),
+    };
+    cluster::ship::Shipper::start(config, targets).map(Some)
 }
 
 /// Limits of the console port: a few operators and scripts, not backup fleets.
@@ -507,6 +633,9 @@ struct ShardContext {
     encryption: EncryptionSettings,
     pins: Arc<ReadPins>,
     compaction_allowed: bool,
+    access_log: Option<s3::access_log::AccessLogSender>,
+    lifecycle_interval_s: Arc<std::sync::atomic::AtomicU64>,
+    connections_per_client: http::LiveLimit,
 }
 
 fn run_shard(context: ShardContext) {
@@ -579,6 +708,7 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
             storage_concurrent_tasks_max: context.args.sosapi_storage_tasks,
             block_kib: context.args.sosapi_block_kib,
         },
+        access_log: context.access_log.clone(),
     };
     let shard = std::rc::Rc::new(Shard::new(
         context.shard,
@@ -594,10 +724,13 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
         shard.clone(),
         s3::lifecycle::LifecycleSettings {
             day_ms: context.args.lifecycle_day_s.saturating_mul(1000),
-            interval: std::time::Duration::from_secs(context.args.lifecycle_interval_s),
+            interval_s: context.lifecycle_interval_s.clone(),
         },
     ));
     monoio::spawn(s3::traffic::flush_periodically(shard.clone()));
+    if shard.access_log.is_some() {
+        monoio::spawn(s3::access_log::flush_periodically(shard.clone()));
+    }
     monoio::spawn(s3::shard::serve_shard_requests(
         shard.clone(),
         context.inbox,
@@ -613,7 +746,10 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
     let served = http::serve_counted(
         listener,
         service,
-        http_limits(&context.args, shard_count),
+        http::ServerLimits {
+            connections_per_client_live: Some(context.connections_per_client.clone()),
+            ..http_limits(&context.args, shard_count)
+        },
         context.shutdown,
         context.tls,
         shard.connections_open.clone(),
@@ -622,6 +758,9 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
         tracing::error!(shard = context.shard, %err, "http server failed");
     }
     context.serving.fetch_sub(1, Ordering::AcqRel);
+    if let Some(log) = shard.access_log.as_ref() {
+        log.close(now_ms());
+    }
     // Other shards' in-flight uploads may still append and commit here: keep
     // serving the inbox until every shard has finished its HTTP exchanges.
     context.http_done.fetch_add(1, Ordering::AcqRel);
@@ -672,8 +811,8 @@ fn announce(args: &ServerArgs, shard_count: u16, generated: Option<&cluster::Roo
 }
 
 /// Waits for SIGINT or SIGTERM; SIGHUP meanwhile reloads what can change
-/// while serving.
-fn wait_for_signal(config: &crate::config::Applied) -> Result<(), String> {
+/// while serving (`crate::reload`).
+fn wait_for_signal(config: &crate::config::Applied, runtime: &Runtime) -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|err| err.to_string())?;
@@ -681,29 +820,9 @@ fn wait_for_signal(config: &crate::config::Applied) -> Result<(), String> {
         if signal != SIGHUP {
             return Ok(());
         }
-        reload_settings(config);
+        crate::reload::reload(config, &runtime.reloadable, runtime.access_log.as_ref());
     }
     Ok(())
-}
-
-/// SIGHUP: the log filter is read again (the configuration file's `log`,
-/// unless MAXIOFS_LOG is set in the environment). Other settings take effect
-/// at the next start.
-fn reload_settings(config: &crate::config::Applied) {
-    crate::systemd::notify("RELOADING=1\n");
-    let reloaded = crate::config::reloaded_log_filter(config).and_then(|filter| {
-        let reload = crate::LOG_FILTER_RELOAD
-            .get()
-            .ok_or_else(|| "the log filter cannot be reloaded".to_owned())?;
-        reload(&filter).map(|()| filter)
-    });
-    match reloaded {
-        Ok(filter) => {
-            tracing::warn!(%filter, "SIGHUP: log filter reloaded; other settings apply at the next start")
-        }
-        Err(err) => tracing::error!(%err, "SIGHUP: log filter not reloaded"),
-    }
-    crate::systemd::notify("READY=1\n");
 }
 
 /// After a key rotation: re-wraps this shard's data keys under the current
@@ -777,4 +896,12 @@ fn stop(runtime: Runtime) {
     }
     runtime.control_tx.close();
     let _ = runtime.control_thread.join();
+    // The shards and the control plane are gone, and with them every sender
+    // of access log lines and audit records: what they sent is written out.
+    if let Some(writer) = runtime.access_log {
+        writer.finish();
+    }
+    if let Some(shipper) = runtime.log_forward.and_then(Arc::into_inner) {
+        shipper.stop();
+    }
 }

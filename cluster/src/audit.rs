@@ -28,6 +28,38 @@ pub struct AuditEntry {
     pub event: AuditEvent,
 }
 
+/// Writes an entry to the catalog and hands it to log forwarding (when a
+/// target wants the audit log); a failure to write is logged, never fatal.
+pub fn record(catalog: &Catalog, forward: Option<&crate::ship::Shipper>, event: &AuditEvent) {
+    if let Err(err) = catalog.audit_append(event) {
+        tracing::error!(%err, "audit entry not written");
+    }
+    if let Some(shipper) = forward {
+        shipper.submit(vec![crate::ship::LogRecord {
+            stream: crate::ship::LogStream::Audit,
+            time_ms: event.time_ms,
+            message: forwarded_json(event),
+        }]);
+    }
+}
+
+/// An entry as log forwarding sends it: one JSON object, fields bounded as
+/// in the catalog.
+pub fn forwarded_json(event: &AuditEvent) -> String {
+    serde_json::json!({
+        "time_ms": event.time_ms,
+        "account": event.account,
+        "actor": bounded(&event.actor),
+        "source": bounded(&event.source),
+        "request_id": bounded(&event.request_id),
+        "action": bounded(&event.action),
+        "target": bounded(&event.target),
+        "outcome": bounded(&event.outcome),
+        "detail": bounded(&event.detail),
+    })
+    .to_string()
+}
+
 /// Which entries a query wants.
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {

@@ -9,13 +9,17 @@
 //! enums and snapshots defined in `s3` and `iam`.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod control;
 pub mod credentials;
 pub mod directory;
+pub mod outbound;
+pub mod ship;
 
 pub use catalog::{BucketEncryptionRow, BucketRow, Catalog, CatalogError};
 pub use credentials::{generate_root_credentials, RootCredentials};

@@ -454,6 +454,12 @@ impl<D: Disk> ShardStore<D> {
         self.writer.borrow().disk_full
     }
 
+    /// Segments set aside after a failed write or sync (the alerts: a disk
+    /// failing).
+    pub fn segments_poisoned(&self) -> usize {
+        self.writer.borrow().poisoned.len()
+    }
+
     /// Commits waiting for the next group commit (a metrics gauge).
     pub fn commit_queue_len(&self) -> usize {
         self.pending_rx.len()

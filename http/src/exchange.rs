@@ -120,6 +120,14 @@ pub struct Exchange<'c> {
     body_written_bytes: u64,
     /// The status of the response head, once one was accepted.
     status_sent: Option<u16>,
+    /// When the exchange began (its head was parsed), the last request body
+    /// bytes arrived, and the response head went out: the access log's
+    /// total and turn-around times.
+    started_at: Instant,
+    body_last_read_at: Option<Instant>,
+    head_sent_at: Option<Instant>,
+    /// A short label the handler attaches for its logs (S3: the error code).
+    log_label: Option<&'static str>,
 }
 
 /// Runs one exchange: the handler, then the clean-up that decides keep-alive.
@@ -160,6 +168,10 @@ impl<'c> Exchange<'c> {
             body_read_bytes: 0,
             body_written_bytes: 0,
             status_sent: None,
+            started_at: Instant::now(),
+            body_last_read_at: None,
+            head_sent_at: None,
+            log_label: None,
         }
     }
 
@@ -177,6 +189,29 @@ impl<'c> Exchange<'c> {
     /// when it sent none.
     pub fn status_sent(&self) -> Option<u16> {
         self.status_sent
+    }
+
+    /// Milliseconds from the end of the request (its last body bytes, or
+    /// its head when it had no body) to the response head: the server's
+    /// own time, as AWS's access log counts "turn-around time".
+    pub fn turn_around_ms(&self) -> Option<u64> {
+        let request_end = self.body_last_read_at.unwrap_or(self.started_at);
+        let head_sent = self.head_sent_at?;
+        Some(head_sent.saturating_duration_since(request_end).as_millis() as u64)
+    }
+
+    /// Milliseconds since the exchange began.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started_at.elapsed().as_millis() as u64
+    }
+
+    /// Attaches a label for the logs (S3: the error code of the answer).
+    pub fn set_log_label(&mut self, label: &'static str) {
+        self.log_label = Some(label);
+    }
+
+    pub fn log_label(&self) -> Option<&'static str> {
+        self.log_label
     }
 }
 
@@ -266,6 +301,7 @@ impl Exchange<'_> {
                     .await?;
                 self.body_data_consumed(n as u64);
                 self.body_read_bytes += n as u64;
+                self.body_last_read_at = Some(Instant::now());
                 return Ok(n);
             }
             self.chunk_advance(timeout).await?;
@@ -527,6 +563,7 @@ impl Exchange<'_> {
         let supplied = check_head(status, headers)?;
         let (length, outgoing) = self.send_head_framing(status, body_len)?;
         self.status_sent = Some(status);
+        self.head_sent_at = Some(Instant::now());
         self.send_head_settle_body(outgoing).await?;
         self.close_after |= self.send_head_must_close(outgoing);
         let connection = match (self.close_after, self.framing.version_minor) {

@@ -30,7 +30,7 @@ mod tls;
 pub use error::HttpError;
 pub use exchange::{BodyLen, Exchange};
 pub use head::RequestHead;
-pub use limits::{ServerLimits, HEADERS_COUNT_CAP};
+pub use limits::{LiveLimit, ServerLimits, HEADERS_COUNT_CAP};
 pub use response::{reason_phrase, SERVER_NAME};
 pub use server::{serve, serve_counted};
 pub use shutdown::{shutdown_signal, Shutdown, ShutdownTrigger};

@@ -6,6 +6,45 @@
 /// Upper bound on `headers_count_max`: the parser's header slots live on the stack.
 pub const HEADERS_COUNT_CAP: usize = 256;
 
+/// A limit the operator may change while the server runs; every clone sees
+/// the same value.
+#[derive(Clone, Debug, Default)]
+pub struct LiveLimit(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl LiveLimit {
+    pub fn new(value: usize) -> Self {
+        LiveLimit(std::sync::Arc::new(value.into()))
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Values below 1 are raised to 1 (0 would refuse every connection).
+    pub fn set(&self, value: usize) {
+        self.0
+            .store(value.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl PartialEq for LiveLimit {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for LiveLimit {}
+
+impl ServerLimits {
+    /// The per-client connection cap in force now.
+    pub fn connections_per_client(&self) -> usize {
+        match &self.connections_per_client_live {
+            Some(live) => live.get(),
+            None => self.connections_per_client_max,
+        }
+    }
+}
+
 /// Limits of one shard's HTTP server. `Default` gives production values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerLimits {
@@ -41,6 +80,9 @@ pub struct ServerLimits {
     /// shares nothing with the others: the kernel spreads one address's connections over
     /// the shards, so the whole server admits about `shards` times this from one address.
     pub connections_per_client_max: usize,
+    /// When set, replaces `connections_per_client_max` and may change while
+    /// serving (a configuration reload); shared by every shard.
+    pub connections_per_client_live: Option<LiveLimit>,
     /// How long `serve` lets in-flight exchanges finish after shutdown is triggered. Below
     /// the common 30 s kill deadline of orchestrators, so we close cleanly before SIGKILL.
     pub shutdown_grace_ms: u64,
@@ -127,6 +169,7 @@ impl Default for ServerLimits {
             write_timeout_ms: 30_000,
             connections_max: 4096,
             connections_per_client_max: 1024,
+            connections_per_client_live: None,
             shutdown_grace_ms: 25_000,
             read_buffer_bytes: 4 * 1024,
             write_buffer_bytes: 1024,

@@ -287,7 +287,7 @@ fn accept_admit<H: Handler + 'static>(
         return;
     }
     let client = client_key(peer_addr);
-    if shard.client_connections_count(client) >= shard.limits.connections_per_client_max {
+    if shard.client_connections_count(client) >= shard.limits.connections_per_client() {
         tracing::debug!(%peer_addr, "per-client connection limit reached; closing");
         return;
     }

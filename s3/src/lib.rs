@@ -4,6 +4,7 @@
 //! and back. Must not touch segment files directly or the SQLite catalog.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod audit;
 pub mod auth;
 pub mod authz;

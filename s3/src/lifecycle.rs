@@ -29,23 +29,39 @@ use crate::shard::{BucketInfo, Shard};
 /// Versions examined per index read (one listing page).
 const WALK_PAGE_ENTRIES: usize = 1000;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LifecycleSettings {
     /// The length of a lifecycle "day" (86,400,000 outside tests).
     pub day_ms: u64,
-    /// Time between passes.
-    pub interval: Duration,
+    /// Seconds between passes; shared by every shard and changed by a
+    /// configuration reload (SIGHUP), read before each wait step.
+    pub interval_s: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl LifecycleSettings {
+    fn interval(&self) -> Duration {
+        Duration::from_secs(
+            self.interval_s
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(1),
+        )
+    }
 }
 
 /// Runs passes until the shard's store shuts down.
 pub async fn run(shard: Rc<Shard>, settings: LifecycleSettings) {
     loop {
         let mut waited = Duration::ZERO;
-        while waited < settings.interval {
+        loop {
+            // Read at each step: a reload shortens or lengthens this wait.
+            let interval = settings.interval();
+            if waited >= interval {
+                break;
+            }
             if shard.store.is_shut_down() {
                 return;
             }
-            let step = Duration::from_millis(100).min(settings.interval - waited);
+            let step = Duration::from_millis(100).min(interval - waited);
             monoio::time::sleep(step).await;
             waited += step;
         }

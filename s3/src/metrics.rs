@@ -169,6 +169,10 @@ pub struct ShardMetrics {
     pub compaction_bytes_relocated: u64,
     pub compaction_bytes_reclaimed: u64,
     pub compaction_segments_removed: u64,
+    /// Segments set aside after a failed write or sync.
+    pub segments_poisoned: u64,
+    /// Client writes refused for lack of space.
+    pub disk_full: bool,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{BodyLen, Exchange, Handler};
 
+use crate::access_log::AccessEntry;
 use crate::auth::sigv2;
 use crate::auth::sigv4::{self, RequestParts, VerifyParams};
 use crate::auth::AuthError;
@@ -20,7 +21,7 @@ use crate::ops::{
 };
 use crate::query::QueryService;
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
-use crate::shard::Shard;
+use crate::shard::{CatalogSnapshot, Shard};
 use crate::xml;
 use iam::snapshot::KeyIdentity;
 
@@ -531,6 +532,7 @@ impl S3Service {
             .metrics
             .borrow_mut()
             .note_error(err.code.as_str());
+        ex.set_log_label(err.code.as_str());
         let status = err.code.status();
         let head_request = ex.head().method == "HEAD";
         let mut body = Vec::new();
@@ -809,9 +811,16 @@ impl Handler for S3Service {
         let started = std::time::Instant::now();
         self.shard.metrics.borrow_mut().begin();
         let request_id = self.next_request_id();
+        let mut logged = self.shard.access_log.as_ref().map(|_| LoggedRequest {
+            time_ms: now_ms(),
+            ..Default::default()
+        });
         // Every log line of the request names it, as the response headers do.
         let span = tracing::info_span!("request", id = %request_id);
-        let operation = self.serve_request(ex, request_id).instrument(span).await;
+        let operation = self
+            .serve_request(ex, request_id.clone(), &mut logged)
+            .instrument(span)
+            .await;
         self.shard
             .metrics
             .borrow_mut()
@@ -822,12 +831,129 @@ impl Handler for S3Service {
                 received_bytes: ex.body_read_bytes(),
                 sent_bytes: ex.body_written_bytes(),
             });
+        if let (Some(log), Some(logged)) = (self.shard.access_log.as_ref(), logged) {
+            // Probes of load balancers and systemd are not S3 requests: a
+            // line a second from each would bury the log.
+            let probe = operation == Endpoint::Health.name() || operation == Endpoint::Ready.name();
+            if !probe {
+                let mut logged = logged;
+                if logged.bucket_owner.is_none() {
+                    // A bucket this request created has its owner now.
+                    logged.note_owner(&self.shard.catalog());
+                }
+                log.append(&logged.entry(ex, &request_id));
+            }
+        }
     }
 }
 
+/// What the access log needs of a request beyond its exchange, gathered
+/// only while the access log is on.
+#[derive(Default)]
+struct LoggedRequest {
+    time_ms: u64,
+    bucket_owner: Option<String>,
+    bucket: Option<String>,
+    key: Option<String>,
+    requester: Option<String>,
+    operation: Option<(&'static str, &'static str)>,
+    signature_version: Option<&'static str>,
+    auth_type: Option<&'static str>,
+    version_id: Option<String>,
+}
+
+impl LoggedRequest {
+    fn note_route(&mut self, route: &Route, method: &str) {
+        self.operation = Some(crate::access_log::operation(&route.endpoint, method));
+        self.bucket = route
+            .bucket
+            .as_ref()
+            .map(|bucket| bucket.as_str().to_owned());
+        self.key = route.key.as_ref().map(|key| {
+            percent_encoding::utf8_percent_encode(key.as_str(), LOGGED_KEY_ESCAPES).to_string()
+        });
+        self.version_id = route
+            .query
+            .iter()
+            .find(|(name, _)| name == "versionId")
+            .map(|(_, value)| value.clone());
+    }
+
+    fn note_auth(&mut self, auth: &Authenticated, catalog: &CatalogSnapshot) {
+        self.requester = auth.principal().map(|principal| principal.arn.clone());
+        self.signature_version = match auth.signature_version {
+            "" => None,
+            "AWS" => Some("SigV2"),
+            _ => Some("SigV4"),
+        };
+        self.auth_type = match auth.auth_type {
+            AUTH_TYPE_HEADER => Some("AuthHeader"),
+            AUTH_TYPE_QUERY => Some("QueryString"),
+            _ => None,
+        };
+        self.note_owner(catalog);
+    }
+
+    fn note_owner(&mut self, catalog: &CatalogSnapshot) {
+        self.bucket_owner = self
+            .bucket
+            .as_deref()
+            .and_then(|bucket| catalog.buckets.get(bucket))
+            .map(|bucket| bucket.owner_account.clone());
+    }
+
+    fn entry<'a>(&'a self, ex: &'a Exchange<'_>, request_id: &'a str) -> AccessEntry<'a> {
+        let head = ex.head();
+        let object_size = match self.operation {
+            Some((_, "OBJECT" | "PART")) if ex.body_read_bytes() > 0 => Some(ex.body_read_bytes()),
+            Some(("GET", "OBJECT")) if ex.body_written_bytes() > 0 => Some(ex.body_written_bytes()),
+            _ => None,
+        };
+        AccessEntry {
+            bucket_owner: self.bucket_owner.as_deref(),
+            bucket: self.bucket.as_deref(),
+            time_ms: self.time_ms,
+            remote_ip: Some(ex.peer_addr().ip()),
+            requester: self.requester.as_deref(),
+            request_id,
+            operation: self.operation,
+            key: self.key.as_deref(),
+            method: &head.method,
+            target: &head.target,
+            http_version_minor: ex.http_version_minor(),
+            status: ex.status_sent(),
+            error_code: ex.log_label(),
+            bytes_sent: ex.body_written_bytes(),
+            object_size,
+            total_time_ms: ex.elapsed_ms(),
+            turn_around_ms: ex.turn_around_ms(),
+            referer: head.header("referer"),
+            user_agent: head.header("user-agent"),
+            version_id: self.version_id.as_deref(),
+            signature_version: self.signature_version,
+            auth_type: self.auth_type,
+            host: head.header("host"),
+        }
+    }
+}
+
+/// A logged key is URL-encoded as AWS logs it: everything but unreserved
+/// characters and `/`.
+const LOGGED_KEY_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 impl S3Service {
     /// Serves one request; returns its operation's name for the metrics.
-    async fn serve_request(&self, ex: &mut Exchange<'_>, request_id: String) -> &'static str {
+    async fn serve_request(
+        &self,
+        ex: &mut Exchange<'_>,
+        request_id: String,
+        logged: &mut Option<LoggedRequest>,
+    ) -> &'static str {
         let now_ms = now_ms();
         // A request refused before it authenticated is answered and its
         // connection closed after a short linger, never drained: an anonymous
@@ -845,6 +971,9 @@ impl S3Service {
             }
         };
         let operation = route.endpoint.name();
+        if let Some(logged) = logged.as_mut() {
+            logged.note_route(&route, &ex.head().method);
+        }
         if matches!(route.endpoint, Endpoint::Health | Endpoint::Ready) {
             let ready = route.endpoint == Endpoint::Ready;
             self.health(&request_id, ex, ready).await;
@@ -874,6 +1003,9 @@ impl S3Service {
         // Held until the response is written: the compactor removes no
         // segment file this request might still read.
         let _pin = self.shard.reader.pin();
+        if let Some(logged) = logged.as_mut() {
+            logged.note_auth(&auth, &self.shard.catalog());
+        }
         let mut ctx = RequestContext {
             request_id,
             route,

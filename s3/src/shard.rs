@@ -280,6 +280,9 @@ pub struct S3Settings {
     pub data_dir: std::path::PathBuf,
     /// The recommendations Veeam reads from SOSAPI `system.xml`.
     pub sosapi: crate::ops::sosapi::SosapiSettings,
+    /// Where the shards send their access log lines (`--access-log`); `None`
+    /// when the access log is off.
+    pub access_log: Option<crate::access_log::AccessLogSender>,
 }
 
 pub struct Shard {
@@ -308,6 +311,8 @@ pub struct Shard {
     pub metrics: RefCell<crate::metrics::RequestMetrics>,
     /// Open S3 connections on this shard (kept by the HTTP server).
     pub connections_open: Rc<std::cell::Cell<usize>>,
+    /// This shard's access log lines, when the access log is on.
+    pub access_log: Option<crate::access_log::AccessLog>,
 }
 
 impl Shard {
@@ -335,8 +340,15 @@ impl Shard {
             let returned = observer.borrow_mut().observe(deltas);
             crate::quota::send_quota_returns(&returns_to, id, returned);
         }));
+        // The shard's one sender: `AccessLog::close` can then end it.
+        let mut settings = settings;
+        let access_log = settings
+            .access_log
+            .take()
+            .map(crate::access_log::AccessLog::new);
         Shard {
             quota,
+            access_log,
             traffic: Default::default(),
             audit_budget: Default::default(),
             metrics: Default::default(),
@@ -389,6 +401,8 @@ impl Shard {
             compaction_bytes_relocated: compaction.bytes_relocated.load(Relaxed),
             compaction_bytes_reclaimed: compaction.bytes_reclaimed.load(Relaxed),
             compaction_segments_removed: compaction.segments_removed.load(Relaxed),
+            segments_poisoned: self.store.segments_poisoned() as u64,
+            disk_full: self.store.disk_full(),
         }
     }
 

@@ -465,7 +465,7 @@ fn put_digits(slot: &mut [u8], mut value: u32) {
 
 /// Gregorian (year, month, day) of a day count since 1970-01-01. Works in
 /// 400-year eras counted from 0000-03-01, so leap days fall at era ends.
-fn civil_from_days(days: u32) -> (u32, u32, u32) {
+pub fn civil_from_days(days: u32) -> (u32, u32, u32) {
     const DAYS_FROM_YEAR_0_MARCH_TO_EPOCH: u32 = 719_468;
     const DAYS_PER_ERA: u32 = 146_097;
     let z = days + DAYS_FROM_YEAR_0_MARCH_TO_EPOCH;

@@ -8,16 +8,17 @@
 //! `Debug` hides them, and never reach an error message. `Transport` (one
 //! exchange with one server, TCP or TLS) is shared with the admin API client
 //! in `api`, which speaks JSON to the console port instead.
+//! Trusted roots and the socket come from `cluster::outbound::tls`, the one
+//! copy the server's outbound clients use too.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use cluster::outbound::tls::{client_config, connect};
+use rustls::pki_types::ServerName;
 use s3::auth::sigv4::{self, AmzDate, CredentialScope, RequestParts, SignatureLocation};
 use sha2::{Digest, Sha256};
 
@@ -35,15 +36,6 @@ const RESPONSE_HEAD_BYTES_MAX: usize = 64 * 1024;
 const RESPONSE_BODY_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// A server that keeps answering `IsTruncated` past this many pages is looping.
 const LIST_PAGES_MAX: usize = 100_000;
-/// Where Linux distributions keep the system's trusted CA bundle (Debian and
-/// Ubuntu, Fedora and RHEL, openSUSE, Alpine).
-const SYSTEM_CA_BUNDLES: [&str; 4] = [
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
-
 /// Why an operation failed, which decides the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -235,7 +227,7 @@ impl Transport {
         timeout: Duration,
     ) -> Result<Self, String> {
         let tls = if endpoint.https {
-            Some(tls_config(ca_file)?)
+            Some(client_config(ca_file)?)
         } else {
             None
         };
@@ -444,63 +436,6 @@ fn aws_error(status: u16, document: Option<Element>) -> Failure {
             message.to_owned()
         },
     }
-}
-
-/// Trusted roots: the private CA file if given, else the system bundle
-/// (`SSL_CERT_FILE` first, as OpenSSL-based clients honour it).
-fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let pem = std::fs::read(path).map_err(|err| format!("{}: {err}", path.display()))?;
-            for certificate in CertificateDer::pem_slice_iter(&pem) {
-                let certificate =
-                    certificate.map_err(|err| format!("{}: {err}", path.display()))?;
-                roots
-                    .add(certificate)
-                    .map_err(|err| format!("{}: {err}", path.display()))?;
-            }
-            if roots.is_empty() {
-                return Err(format!("{}: no CERTIFICATE block", path.display()));
-            }
-        }
-        None => {
-            let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-            let bundle = from_env
-                .into_iter()
-                .chain(SYSTEM_CA_BUNDLES.iter().map(std::path::PathBuf::from))
-                .find_map(|path| std::fs::read(path).ok())
-                .ok_or("no system CA bundle found: give the server's CA with --ca-file")?;
-            // A system bundle may hold certificates rustls cannot use; the rest still count.
-            let certificates = CertificateDer::pem_slice_iter(&bundle).filter_map(Result::ok);
-            roots.add_parsable_certificates(certificates);
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| format!("TLS: {err}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// Connects to the first address of `host` that answers within `timeout`,
-/// and bounds every later read and write by it too.
-fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
-    let mut last_error = None;
-    for address in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&address, timeout) {
-            Ok(stream) => {
-                stream.set_read_timeout(Some(timeout))?;
-                stream.set_write_timeout(Some(timeout))?;
-                stream.set_nodelay(true)?;
-                return Ok(stream);
-            }
-            Err(err) => last_error = Some(err),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| invalid_data("the host has no address")))
 }
 
 /// A response as read: the status and the whole body (IAM and the admin

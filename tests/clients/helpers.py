@@ -356,3 +356,23 @@ def wait_for_segments_at_most(data_dir, limit_bytes: int, timeout_s: float) -> i
             return used
         time.sleep(0.5)
 
+
+
+def make_ca_and_leaf(directory: Path, host: str = "localhost") -> tuple[Path, Path, Path]:
+    """A private CA and a server certificate it signed for `host` and 127.0.0.1 (webpki refuses a
+    self-signed CA certificate as a server's own): returns (ca.pem, cert.pem, key.pem)."""
+    import subprocess
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, stdin=subprocess.DEVNULL)
+
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "key.pem", "leaf.csr", "cert.pem"))
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(ca_key),
+            "-out", str(ca), "-subj", "/CN=maxiofs test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={host}")
+    extensions = directory / "leaf.ext"
+    extensions.write_text(f"subjectAltName=DNS:{host},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                          "extendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-days", "2", "-out", str(cert), "-extfile", str(extensions))
+    return ca, cert, key

@@ -139,3 +139,74 @@ def test_sighup_reloads_the_log_filter_from_the_file(tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_sighup_reloads_limits_and_the_lifecycle_interval(tmp_path):
+    """Settings that can change safely while serving follow the file on SIGHUP: the per-client
+    connection cap and the lifecycle interval; one set by the environment keeps its value."""
+    import signal
+    import socket
+
+    from helpers import make_client
+
+    port = free_port()
+    config = tmp_path / "maxiofs.toml"
+    base = (f'data_dir = "{tmp_path / "data"}"\nlisten = "127.0.0.1:{port}"\n'
+            'console_listen = "off"\nshards = 1\nlifecycle_day_s = 1\n'
+            'root_access_key = "AKIARELOAD0000000001"\n'
+            'root_secret_key = "reloadSecret000000000000000000000000000000"\n')
+    config.write_text(base + "lifecycle_interval_s = 3600\nconnections_per_client_max = 1000\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAXIOFS_")}
+    # From the environment: wins over the file, before and after a reload.
+    env["MAXIOFS_ALERT_INTERVAL_S"] = "77"
+    stderr_path = tmp_path / "stderr.log"
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen([str(SERVER_BIN), "server", "--config", str(config)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{url}/_maxiofs/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        s3 = make_client(url, "AKIARELOAD0000000001", "reloadSecret000000000000000000000000000000")
+        s3.create_bucket(Bucket="reload")
+        s3.put_object(Bucket="reload", Key="old", Body=b"x")
+        s3.put_bucket_lifecycle_configuration(Bucket="reload", LifecycleConfiguration={"Rules": [
+            {"ID": "all", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]})
+        time.sleep(3)
+        # An hour between passes: the object outlives its one-second "day" for now.
+        assert s3.list_objects_v2(Bucket="reload").get("KeyCount") == 1
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+
+        config.write_text(base + "lifecycle_interval_s = 1\nconnections_per_client_max = 3\n"
+                          "alert_interval_s = 5\n")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while stderr_path.read_bytes().count(b"setting reloaded") < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        log = stderr_path.read_text()
+        assert "lifecycle_interval_s" in log and "connections_per_client_max" in log
+        assert "alert_interval_s" not in log.split("SIGHUP", 1)[1], "the environment's value must stay"
+        # Three connections held: a fourth from the same address is closed at once.
+        extra = socket.create_connection(("127.0.0.1", port))
+        extra.settimeout(5)
+        try:
+            extra.sendall(b"GET /_maxiofs/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = extra.recv(100)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b"", "over the reloaded cap the connection must be closed unanswered"
+        for conn in held:
+            conn.close()
+        deadline = time.time() + 15
+        while s3.list_objects_v2(Bucket="reload").get("KeyCount") and time.time() < deadline:
+            time.sleep(0.5)
+        assert s3.list_objects_v2(Bucket="reload").get("KeyCount") == 0, "lifecycle ran after the reload"
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0

@@ -36,18 +36,21 @@ def test_deb_contents_unit_and_configuration(tmp_path):
     assert len(debs) == 1, debs
     listing = subprocess.run(["dpkg-deb", "-c", str(debs[0])], capture_output=True, text=True, check=True).stdout
     for path in ("./usr/bin/maxiofs", "./etc/maxiofs/maxiofs.toml", "./usr/lib/systemd/system/maxiofs.service",
-                 "./usr/share/doc/maxiofs/install.md", "./usr/share/doc/maxiofs/metrics.md"):
+                 "./usr/share/doc/maxiofs/install.md", "./usr/share/doc/maxiofs/metrics.md",
+                 "./etc/logrotate.d/maxiofs"):
         assert path in listing, f"{path} not in the package:\n{listing}"
     info = subprocess.run(["dpkg-deb", "-f", str(debs[0]), "Depends", "Conffiles"], capture_output=True,
                           text=True, check=True).stdout
     assert "adduser" in info
     control = subprocess.run(["dpkg-deb", "--ctrl-tarfile", str(debs[0])], capture_output=True, check=True).stdout
     assert b"/etc/maxiofs/maxiofs.toml" in control, "the configuration must be a conffile"
+    assert b"/etc/logrotate.d/maxiofs" in control, "the logrotate rule must be a conffile"
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(root)], check=True)
     unit = (root / "usr/lib/systemd/system/maxiofs.service").read_text()
     for line in ("Type=notify", "User=maxiofs", "ProtectSystem=strict", "NoNewPrivileges=yes",
-                 "LimitNOFILE=", "LimitMEMLOCK=", "ReadWritePaths=/var/lib/maxiofs /etc/maxiofs"):
+                 "LimitNOFILE=", "LimitMEMLOCK=", "ReadWritePaths=/var/lib/maxiofs /etc/maxiofs",
+                 "LogsDirectory=maxiofs"):
         assert line in unit, line
     checked = subprocess.run([str(root / "usr/bin/maxiofs"), "config", "check", "--config",
                               str(root / "etc/maxiofs/maxiofs.toml")], capture_output=True, text=True, timeout=60,

@@ -10,6 +10,7 @@
 //! default account: system admins) or on `arn:aws:admin:::tenant/<account id>`
 //! (owned by that tenant: its tenant admins). See docs/admin-api.md.
 
+pub mod alerts;
 pub mod audit;
 pub mod buckets;
 pub mod keys;
@@ -112,6 +113,8 @@ pub enum AdminCall {
     },
     /// A Prometheus scrape, already let in by the listener (`metrics`).
     Metrics { reply: oneshot::Sender<String> },
+    /// Time to check the alert conditions (`crate::alerts`).
+    AlertTick,
 }
 
 /// An error answer.
@@ -455,12 +458,17 @@ impl ControlPlane {
             ("GET", ["audit"]) => self.admin_audit(request, &caller),
             ("GET", ["maintenance"]) => self.admin_get_maintenance(&caller),
             ("PUT", ["maintenance"]) => self.admin_put_maintenance(request, &caller).await,
+            ("GET", ["alerts"]) => self.admin_get_alerts(&caller),
+            ("GET", ["alerts", "settings"]) => self.admin_get_alert_settings(&caller),
+            ("PUT", ["alerts", "settings"]) => self.admin_put_alert_settings(request, &caller),
+            ("POST", ["alerts", "test"]) => self.admin_test_alerts(&caller).await,
             (_, ["auth", ..])
             | (_, ["tenants", ..])
             | (_, ["buckets", ..])
             | (_, ["usage"])
             | (_, ["audit"])
-            | (_, ["maintenance"]) => Err(method_not_allowed()),
+            | (_, ["maintenance"])
+            | (_, ["alerts", ..]) => Err(method_not_allowed()),
             _ => Err(AdminError::not_found("No such API path.")),
         }
     }

@@ -59,6 +59,10 @@ pub struct ControlPlane {
     /// The control plane's own metrics counters.
     pub metrics: counters::ControlMetrics,
     pub metrics_settings: counters::MetricsSettings,
+    /// Log forwarding, when a target wants the audit log.
+    pub log_forward: Option<Arc<crate::ship::Shipper>>,
+    /// Alert checks, state and notifier.
+    pub alerts: crate::alerts::Alerts,
 }
 
 /// How often the audit log is pruned (checked as requests arrive).
@@ -322,6 +326,10 @@ impl ControlPlane {
                         let _ = reply.send(self.metrics_text().await);
                         continue;
                     }
+                    Either::Right((Ok(crate::admin::AdminCall::AlertTick), _)) => {
+                        self.alerts_tick().await;
+                        continue;
+                    }
                     Either::Right((Err(_), _)) => {
                         admin_open = false;
                         continue;
@@ -441,9 +449,7 @@ impl ControlPlane {
 
     /// Writes an audit entry; a failure to write is logged, never fatal.
     pub(crate) fn audit(&self, event: &crate::audit::AuditEvent) {
-        if let Err(err) = self.catalog.audit_append(event) {
-            tracing::error!(%err, "audit entry not written");
-        }
+        crate::audit::record(&self.catalog, self.log_forward.as_deref(), event);
     }
 
     fn prune_audit_when_due(&mut self) {
@@ -675,6 +681,7 @@ impl ControlPlane {
             key_last_used,
             region: self.region.clone(),
             catalog: &self.catalog,
+            audit_forward: self.log_forward.as_deref(),
             master: &self.master,
             account: caller.principal.account_id.clone(),
             caller,
