@@ -64,8 +64,9 @@ def bench_put(endpoint: str, key: str, secret: str, bucket: str, args, server_pi
     return float(phase["ops_per_s"]), float(phase["server_cpu_us_per_op"])
 
 
-def start_server(binary: Path, data: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, MAXIOFS_ROOT_ACCESS_KEY=ROOT_KEY, MAXIOFS_ROOT_SECRET_KEY=ROOT_SECRET)
+def start_server(binary: Path, data: Path, port: int, extra_env: dict | None = None) -> subprocess.Popen:
+    env = dict(os.environ, MAXIOFS_ROOT_ACCESS_KEY=ROOT_KEY, MAXIOFS_ROOT_SECRET_KEY=ROOT_SECRET,
+               **(extra_env or {}))
     server = subprocess.Popen(
         [str(binary), "server", "--data-dir", str(data), "--listen", f"127.0.0.1:{port}",
          "--console-listen", "off"],

@@ -377,11 +377,18 @@ fn start(
         },
         log_forward: log_forward.clone().filter(|_| forwards("audit")),
         alerts: cluster::alerts::Alerts::start(certificate_not_after_ms)?,
+        console_s3: cluster::control::ConsoleS3Endpoint {
+            s3_port: args.listen.port(),
+            s3_tls: args.tls_cert.is_some(),
+        },
     };
     let console = console_listener(&args)?;
     let console_tls = tls.clone();
     let metrics_token = args.metrics_token.clone();
     let alert_interval_s = reloadable.alert_interval_s.clone();
+    let s3_proxy = cluster::admin::s3_proxy::ProxyTarget {
+        address: loopback_if_unspecified(args.listen),
+    };
     let control_thread = std::thread::Builder::new()
         .name("control".into())
         .spawn(move || {
@@ -390,6 +397,7 @@ fn start(
                 control_rx,
                 (console, console_tls, metrics_token),
                 alert_interval_s,
+                s3_proxy,
             )
         })
         .map_err(|err| err.to_string())?;
@@ -489,6 +497,7 @@ fn run_control(
         Option<String>,
     ),
     alert_interval_s: Arc<std::sync::atomic::AtomicU64>,
+    s3_proxy: cluster::admin::s3_proxy::ProxyTarget,
 ) {
     let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
         .enable_timer()
@@ -501,8 +510,11 @@ fn run_control(
         if let Some(listener) = console {
             match monoio::net::TcpListener::from_std(listener) {
                 Ok(listener) => {
-                    let handler =
-                        cluster::admin::server::AdminHandler::new(admin_tx.clone(), metrics_token);
+                    let handler = cluster::admin::server::AdminHandler::new(
+                        admin_tx.clone(),
+                        metrics_token,
+                        s3_proxy,
+                    );
                     monoio::spawn(async move {
                         if let Err(err) =
                             http::serve(listener, handler, console_limits(), console_stopped, tls)
@@ -519,6 +531,19 @@ fn run_control(
         drop(admin_tx);
         control.run(requests, admin_rx).await
     });
+}
+
+/// The address to reach a listener bound to `listen` from this host.
+fn loopback_if_unspecified(listen: std::net::SocketAddr) -> std::net::SocketAddr {
+    match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, listen.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, listen.port()))
+        }
+        _ => listen,
+    }
 }
 
 /// Asks the control plane to check the alert conditions every

@@ -301,6 +301,8 @@ pub struct AccessLog {
     buffer: RefCell<String>,
     lines_buffered: Cell<u64>,
     lines_dropped: Cell<u64>,
+    /// Every line dropped since the start (the metrics).
+    lines_dropped_total: Cell<u64>,
     dropped_warned_ms: Cell<u64>,
 }
 
@@ -311,6 +313,7 @@ impl AccessLog {
             buffer: RefCell::new(String::with_capacity(BUFFER_BYTES_FLUSH + FIELD_BYTES_MAX)),
             lines_buffered: Cell::new(0),
             lines_dropped: Cell::new(0),
+            lines_dropped_total: Cell::new(0),
             dropped_warned_ms: Cell::new(0),
         }
     }
@@ -347,6 +350,8 @@ impl AccessLog {
         };
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = sent {
             self.lines_dropped.set(self.lines_dropped.get() + lines);
+            self.lines_dropped_total
+                .set(self.lines_dropped_total.get() + lines);
         }
         let dropped = self.lines_dropped.get();
         let quiet_since = now_ms.saturating_sub(self.dropped_warned_ms.get());
@@ -362,6 +367,11 @@ impl AccessLog {
 }
 
 impl AccessLog {
+    /// Lines dropped since the start because the writer was behind.
+    pub fn lines_dropped_total(&self) -> u64 {
+        self.lines_dropped_total.get()
+    }
+
     /// Hands the last lines over and lets go of the channel, so the writer
     /// finishes once every shard closed (the shard's tasks may outlive it).
     pub fn close(&self, now_ms: u64) {

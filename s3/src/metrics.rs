@@ -173,6 +173,8 @@ pub struct ShardMetrics {
     pub segments_poisoned: u64,
     /// Client writes refused for lack of space.
     pub disk_full: bool,
+    /// Access log lines dropped because the writer was behind.
+    pub access_log_dropped_lines: u64,
 }
 
 #[cfg(test)]

@@ -403,6 +403,10 @@ impl Shard {
             compaction_segments_removed: compaction.segments_removed.load(Relaxed),
             segments_poisoned: self.store.segments_poisoned() as u64,
             disk_full: self.store.disk_full(),
+            access_log_dropped_lines: self
+                .access_log
+                .as_ref()
+                .map_or(0, |log| log.lines_dropped_total()),
         }
     }
 

@@ -228,3 +228,38 @@ def test_settings_are_validated_and_for_system_admins_only(server):
     tenant_admin.call("GET", "/alerts/settings", expect=403)
     tenant_admin.call("PUT", "/alerts/settings", expect=403, json={"disk_used_percent_max": 5})
     tenant_admin.call("POST", "/alerts/test", expect=403)
+
+
+def test_a_certificate_near_expiry_fires(tmp_path):
+    """The TLS certificate of a server (here one valid for two days) fires certificate_expiring,
+    with the admin API itself reached over that TLS."""
+    import requests
+
+    ca, cert, key = make_ca_and_leaf(tmp_path)
+    hook = Webhook()
+    srv = MaxioServer("alerts-cert", env={"MAXIOFS_ALERT_INTERVAL_S": "1", "MAXIOFS_TLS_CERT": str(cert),
+                                          "MAXIOFS_TLS_KEY": str(key)})
+    srv.wait_healthy = lambda timeout=60.0: None  # the health probe speaks plain HTTP
+    srv.start()
+    try:
+        base = f"https://127.0.0.1:{srv.console_port}/api/v1"
+        deadline = time.time() + 30
+        while True:
+            try:
+                login = requests.post(f"{base}/auth/login", json={"username": srv.access_key,
+                                      "password": srv.secret_key}, timeout=10, verify=str(ca))
+                break
+            except requests.ConnectionError:
+                assert time.time() < deadline, srv.stderr_tail()
+                time.sleep(0.2)
+        token = login.json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        put = requests.put(f"{base}/alerts/settings", headers=headers, timeout=10, verify=str(ca),
+                           json={"webhooks": [{"url": hook.url}]})
+        assert put.status_code == 200, put.text
+        wait_for(lambda: hook.notices("certificate_expiring"), "the certificate alert")
+        notice = hook.notices("certificate_expiring")[0]
+        assert notice["status"] == "firing" and "expires in 1 day." in notice["summary"]
+    finally:
+        srv.terminate()
+        hook.server.shutdown()

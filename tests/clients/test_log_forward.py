@@ -15,10 +15,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
-from conftest import MaxioServer, free_port
+from conftest import REPO_ROOT, MaxioServer, free_port
 from helpers import make_ca_and_leaf, unique_bucket_name
 
+DOCS_METRICS = REPO_ROOT / "docs" / "metrics.md"
 # <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG (with the UTF-8 BOM)
 SYSLOG = re.compile(r"^<(\d+)>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) maxiofs (\d+) (access|audit) - "
                     "\ufeff(.*)$", re.S)
@@ -170,6 +172,12 @@ def test_audit_and_access_logs_reach_syslog_over_udp_tcp_tls_and_http(tls_contex
             access = [m for _, kind, m in collector.parsed() if kind == "access"]
             assert any(f"REST.PUT.OBJECT k " in m and f" {bucket} " in m for m in access), access
         wait_for(lambda: bucket in http.audit_targets(), "the audit record over HTTP")
+        metrics = requests.get(f"{srv.console_endpoint}/metrics", timeout=10).text
+        documented = re.findall(r"^\| `(maxiofs_log_forward_[a-z_]+)` \|", DOCS_METRICS.read_text(), re.M)
+        assert len(documented) == 4
+        for name in documented:
+            assert re.search(rf"^{name} \d+$", metrics, re.M), name
+        assert int(re.search(r"^maxiofs_log_forward_delivered_records_total (\d+)$", metrics, re.M).group(1)) > 0
         text = "\n".join(udp.messages + tcp.messages + tls.messages)
         assert srv.secret_key not in text
     finally:

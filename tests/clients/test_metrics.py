@@ -29,13 +29,16 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
 
 
 def documented_series() -> tuple[list[str], list[str]]:
-    """(always-on series, per-bucket series) named in docs/metrics.md's tables."""
+    """(always-on series, per-bucket series) named in docs/metrics.md's tables (the log
+    forwarding series are test_log_forward.py's)."""
     text = (DOCS / "metrics.md").read_text()
-    always, per_bucket = [], []
+    always, per_bucket, forwarding = [], [], []
     target = always
     for line in text.splitlines():
         if "--metrics-per-bucket" in line and not line.startswith("|"):
             target = per_bucket
+        if "--log-forward" in line and not line.startswith("|"):
+            target = forwarding
         match = re.match(r"^\| `([a-z0-9_]+)` \|", line)
         if match:
             target.append(match.group(1))

@@ -250,9 +250,18 @@ impl ControlPlane {
         totp::TotpSecret::from_base32(&text).map_err(AdminError::internal)
     }
 
-    pub(super) fn admin_logout(&mut self, caller: &Caller, now_ms: u64) -> AdminResult {
+    pub(super) async fn admin_logout(&mut self, caller: &Caller, now_ms: u64) -> AdminResult {
         self.admin
             .revoke(&caller.session_id, caller.expires_ms, now_ms);
+        // The console's S3 credentials end with the session.
+        if let Some(s3) = self.admin.console_s3.remove(&caller.session_id) {
+            let change = crate::directory::RecordChange::delete::<crate::directory::SessionRecord>(
+                caller.account(),
+                &s3.access_key_id,
+            );
+            self.catalog.write_records(&[change])?;
+            self.admin_publish().await?;
+        }
         let mut response = AdminResponse::empty(204);
         response.set_cookie = Some(format!(
             "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"

@@ -288,6 +288,26 @@ fn shards_and_engine(out: &mut String, shards: &[ShardMetrics]) {
         out,
         shards,
         (
+            "maxiofs_engine_segments_poisoned",
+            "gauge",
+            "Segments set aside after a failed write or fdatasync (a disk failing).",
+        ),
+        |s| Some(s.segments_poisoned),
+    );
+    per_shard(
+        out,
+        shards,
+        (
+            "maxiofs_access_log_dropped_lines_total",
+            "counter",
+            "Access log lines dropped because the access log writer was behind.",
+        ),
+        |s| Some(s.access_log_dropped_lines),
+    );
+    per_shard(
+        out,
+        shards,
+        (
             "maxiofs_http_connections_open",
             "gauge",
             "Open S3 connections.",
@@ -449,6 +469,41 @@ fn scrub(out: &mut String, stats: &[std::sync::Arc<engine::scrub::ScrubStats>]) 
     }
 }
 
+/// Log forwarding's queues and deliveries (only with `--log-forward`).
+fn log_forward(out: &mut String, stats: &crate::ship::ShipperStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let families = [
+        (
+            "maxiofs_log_forward_queued_bytes",
+            "gauge",
+            "Bytes waiting in the forwarding targets' durable queues.",
+            stats.queued_bytes.load(Relaxed),
+        ),
+        (
+            "maxiofs_log_forward_delivered_records_total",
+            "counter",
+            "Records a forwarding target accepted (once per target).",
+            stats.delivered_records.load(Relaxed),
+        ),
+        (
+            "maxiofs_log_forward_dropped_records_total",
+            "counter",
+            "Records dropped: a queue was full or its disk failed.",
+            stats.dropped_records.load(Relaxed),
+        ),
+        (
+            "maxiofs_log_forward_delivery_failures_total",
+            "counter",
+            "Delivery attempts a target refused or did not answer.",
+            stats.delivery_failures.load(Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
 fn process(out: &mut String) {
     let (cpu, rss, fds) = process_usage();
     if let Some(cpu) = cpu {
@@ -515,6 +570,10 @@ impl ControlPlane {
             scrub(&mut out, stats);
         }
         self.quota_lines(&mut out);
+        self.alert_lines(&mut out);
+        if let Some(shipper) = &self.log_forward {
+            log_forward(&mut out, &shipper.stats());
+        }
         disk(&mut out, &self.data_dir);
         process(&mut out);
         if self.metrics_settings.per_bucket {
@@ -552,6 +611,37 @@ impl ControlPlane {
             "maxiofs_quota_returns_total {}",
             counters.quota_returns
         );
+    }
+
+    /// Alerts now firing, by kind (0 or the number of subjects).
+    fn alert_lines(&self, out: &mut String) {
+        use crate::alerts::AlertKind;
+        family(
+            out,
+            "maxiofs_alerts_firing",
+            "gauge",
+            "Alerts now firing (docs/operations.md, Alerts), by kind.",
+        );
+        let book = self.alerts.book.as_ref();
+        for kind in [
+            AlertKind::DiskNearlyFull,
+            AlertKind::ShardFailing,
+            AlertKind::ScrubDamage,
+            AlertKind::TenantNearQuota,
+            AlertKind::CertificateExpiring,
+        ] {
+            let firing = book.map_or(0, |book| {
+                book.firing
+                    .values()
+                    .filter(|state| state.kind == kind)
+                    .count()
+            });
+            let _ = writeln!(
+                out,
+                "maxiofs_alerts_firing{{alert=\"{}\"}} {firing}",
+                kind.name()
+            );
+        }
     }
 
     /// Per-bucket usage (only with `--metrics-per-bucket`).

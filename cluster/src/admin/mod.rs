@@ -17,7 +17,10 @@ pub mod keys;
 pub mod login;
 pub mod maintenance;
 pub mod metrics;
+pub mod s3_credentials;
+pub mod s3_proxy;
 pub mod server;
+pub mod static_files;
 pub mod tenants;
 pub mod usage;
 pub mod users;
@@ -64,6 +67,8 @@ pub struct AdminRequest {
     pub request_id: String,
     /// The listener speaks TLS (cookies are then `Secure`).
     pub tls: bool,
+    /// The `Host` the browser sent (the console's S3 endpoint is on that host).
+    pub host: Option<String>,
 }
 
 impl AdminRequest {
@@ -178,6 +183,8 @@ pub struct AdminState {
     pub sources: SourceThrottle,
     /// Session id → expiry, for sessions logged out before expiring.
     pub revoked: HashMap<String, u64>,
+    /// Console session id → its S3 credentials (`s3_credentials`).
+    pub console_s3: HashMap<String, s3_credentials::ConsoleS3Credentials>,
 }
 
 impl Default for AdminState {
@@ -195,6 +202,7 @@ impl AdminState {
             limiter: LoginLimiter::new(5, 15 * 60 * 1000, 15 * 60 * 1000, 100_000),
             sources: SourceThrottle::new(20, 60 * 1000, 100_000),
             revoked: HashMap::new(),
+            console_s3: HashMap::new(),
         }
     }
 
@@ -407,8 +415,11 @@ impl ControlPlane {
         }
         let caller = self.admin_caller(request, now_ms)?;
         match (method, segments.as_slice()) {
-            ("POST", ["auth", "logout"]) => self.admin_logout(&caller, now_ms),
+            ("POST", ["auth", "logout"]) => self.admin_logout(&caller, now_ms).await,
             ("GET", ["auth", "session"]) => self.admin_session(&caller),
+            ("POST", ["auth", "s3-credentials"]) => {
+                self.admin_s3_credentials(request, &caller).await
+            }
             ("POST", ["auth", "totp"]) => self.admin_totp_enrol(&caller),
             ("POST", ["auth", "totp", "confirm"]) => {
                 self.admin_totp_confirm(request, &caller, now_ms)

@@ -29,13 +29,20 @@ pub struct AdminHandler {
     /// `--metrics-token`: the bearer token a scrape of `/metrics` must
     /// bring; `None`: scrapes need none.
     metrics_token: Option<String>,
+    /// Where the console's `/s3/` requests go.
+    s3: super::s3_proxy::ProxyTarget,
 }
 
 impl AdminHandler {
-    pub fn new(calls: async_channel::Sender<AdminCall>, metrics_token: Option<String>) -> Rc<Self> {
+    pub fn new(
+        calls: async_channel::Sender<AdminCall>,
+        metrics_token: Option<String>,
+        s3: super::s3_proxy::ProxyTarget,
+    ) -> Rc<Self> {
         Rc::new(AdminHandler {
             calls,
             metrics_token,
+            s3,
         })
     }
 
@@ -95,6 +102,13 @@ fn decode(text: &str) -> String {
 
 impl Handler for AdminHandler {
     async fn handle(&self, ex: &mut Exchange<'_>) {
+        let path = ex.head().path();
+        if path.starts_with("/s3/") {
+            return super::s3_proxy::forward(ex, self.s3).await;
+        }
+        if !path.starts_with("/api/") && path != "/metrics" {
+            return super::static_files::serve(ex).await;
+        }
         let request_id = format!("{:016X}", rand::random::<u64>());
         let answer = self.answer(ex, &request_id).await;
         let mut headers: Vec<(&str, &str)> = SECURITY_HEADERS.to_vec();
@@ -184,6 +198,7 @@ impl AdminHandler {
             source: ex.peer_addr().ip(),
             request_id: request_id.to_owned(),
             tls: ex.is_tls(),
+            host: ex.head().header("host").map(str::to_owned),
         };
         let (reply, answer) = oneshot::channel();
         if self

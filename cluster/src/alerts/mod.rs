@@ -401,7 +401,8 @@ impl ControlPlane {
                 summary: if not_after_ms <= now_ms {
                     "The server's TLS certificate has expired.".to_owned()
                 } else {
-                    format!("The server's TLS certificate expires in {days_left} days.")
+                    let unit = if days_left == 1 { "day" } else { "days" };
+                    format!("The server's TLS certificate expires in {days_left} {unit}.")
                 },
             });
         }

@@ -63,6 +63,15 @@ pub struct ControlPlane {
     pub log_forward: Option<Arc<crate::ship::Shipper>>,
     /// Alert checks, state and notifier.
     pub alerts: crate::alerts::Alerts,
+    /// Where the console's browser side reaches S3 (its share links).
+    pub console_s3: ConsoleS3Endpoint,
+}
+
+/// The S3 port as the console's share links name it.
+#[derive(Clone, Copy, Debug)]
+pub struct ConsoleS3Endpoint {
+    pub s3_port: u16,
+    pub s3_tls: bool,
 }
 
 /// How often the audit log is pruned (checked as requests arrive).
