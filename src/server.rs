@@ -388,6 +388,10 @@ fn start(
     let alert_interval_s = reloadable.alert_interval_s.clone();
     let s3_proxy = cluster::admin::s3_proxy::ProxyTarget {
         address: loopback_if_unspecified(args.listen),
+        tls: match &args.tls_cert {
+            Some(path) => Some(pinned_s3_certificate(path)?),
+            None => None,
+        },
     };
     let control_thread = std::thread::Builder::new()
         .name("control".into())
@@ -531,6 +535,18 @@ fn run_control(
         drop(admin_tx);
         control.run(requests, admin_rx).await
     });
+}
+
+/// The console proxy's TLS client for the S3 port: it trusts the first certificate of
+/// `--tls-cert` and no other.
+fn pinned_s3_certificate(path: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certificate = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|err| format!("{}: {err}", path.display()))?
+        .next()
+        .ok_or_else(|| format!("{}: no CERTIFICATE block", path.display()))?
+        .map_err(|err| format!("{}: {err}", path.display()))?;
+    cluster::admin::s3_proxy::ProxyTarget::pinned_tls(certificate.as_ref().to_vec())
 }
 
 /// The address to reach a listener bound to `listen` from this host.
@@ -822,9 +838,14 @@ fn announce(args: &ServerArgs, shard_count: u16, generated: Option<&cluster::Roo
         args.data_dir.display()
     );
     if args.console_listen != "off" {
+        // A wildcard address is no URL a browser can open: name this host instead.
+        let console = args
+            .console_listen
+            .replacen("0.0.0.0:", "localhost:", 1)
+            .replacen("[::]:", "localhost:", 1);
         println!(
-            "maxiofs admin API on {scheme}://{}/api/v1 (sign in with the root access key id and secret)",
-            args.console_listen
+            "maxiofs console on {scheme}://{console}/ (sign in with the root access key id and \
+             secret; the admin API is under /api/v1)"
         );
     }
     if let Some(creds) = generated {

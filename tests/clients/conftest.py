@@ -296,6 +296,8 @@ def _server_log_marks(request):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    # Fixtures that keep artefacts of a failed test (test_console.py's screenshots) look here.
+    setattr(item, f"rep_{rep.when}", rep)
     if not rep.failed:
         return
     marks = getattr(item, "_maxiofs_log_marks", {})

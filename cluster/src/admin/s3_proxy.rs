@@ -12,8 +12,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use http::{BodyLen, Exchange};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 /// The largest body forwarded: S3's own largest single PUT.
 const BODY_BYTES_MAX: u64 = 5 << 30;
@@ -38,10 +40,83 @@ const NOT_FORWARDED: [&str; 10] = [
 ];
 
 /// Where `/s3/` requests go.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ProxyTarget {
     /// The S3 listener, on loopback when it listens on every address.
     pub address: SocketAddr,
+    /// When the S3 port speaks TLS: a client that trusts exactly the server's own certificate.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl ProxyTarget {
+    /// A target for an S3 port serving `certificate_der` (the first certificate of
+    /// `--tls-cert`): the proxy accepts that certificate and no other, whatever name it has,
+    /// since it connects to its own process over loopback.
+    pub fn pinned_tls(certificate_der: Vec<u8>) -> Result<Arc<rustls::ClientConfig>, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(PinnedCertificate {
+            certificate_der,
+            algorithms: provider.signature_verification_algorithms,
+        });
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|err| format!("TLS: {err}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
+}
+
+/// Trusts one certificate, byte for byte, and checks the handshake's signatures with it.
+#[derive(Debug)]
+struct PinnedCertificate {
+    certificate_der: Vec<u8>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let same: bool =
+            subtle::ConstantTimeEq::ct_eq(end_entity.as_ref(), self.certificate_der.as_slice())
+                .into();
+        if same {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 enum ProxyError {
@@ -52,7 +127,7 @@ enum ProxyError {
 }
 
 /// Forwards one `/s3/...` request.
-pub async fn forward(ex: &mut Exchange<'_>, target: ProxyTarget) {
+pub async fn forward(ex: &mut Exchange<'_>, target: &ProxyTarget) {
     match forward_steps(ex, target).await {
         Ok(()) => {}
         Err(ProxyError::Answer(status, message)) => {
@@ -77,7 +152,7 @@ async fn step<T>(
     }
 }
 
-async fn forward_steps(ex: &mut Exchange<'_>, target: ProxyTarget) -> Result<(), ProxyError> {
+async fn forward_steps(ex: &mut Exchange<'_>, target: &ProxyTarget) -> Result<(), ProxyError> {
     let head = ex.head();
     let upstream_target = head.target.strip_prefix("/s3").unwrap_or("/");
     if !upstream_target.starts_with('/') {
@@ -99,7 +174,29 @@ async fn forward_steps(ex: &mut Exchange<'_>, target: ProxyTarget) -> Result<(),
         request_head.push_str(&format!("content-length: {body_bytes}\r\n"));
     }
     request_head.push_str("connection: close\r\n\r\n");
-    let mut upstream = step(monoio::net::TcpStream::connect(target.address)).await?;
+    let tcp = step(monoio::net::TcpStream::connect(target.address)).await?;
+    match &target.tls {
+        None => relay(ex, tcp, request_head).await,
+        Some(config) => {
+            let connector = monoio_rustls::TlsConnector::from(config.clone());
+            let name = rustls::pki_types::ServerName::try_from("localhost")
+                .expect("a constant valid name");
+            let handshake = connector.connect(name, tcp);
+            let tls = match monoio::time::timeout(UPSTREAM_STEP_TIMEOUT, handshake).await {
+                Ok(Ok(tls)) => tls,
+                _ => return Err(ProxyError::Answer(502, "TLS to the S3 port failed.")),
+            };
+            relay(ex, tls, request_head).await
+        }
+    }
+}
+
+/// Sends the request over `upstream` and relays the answer.
+async fn relay<S: AsyncReadRent + AsyncWriteRent>(
+    ex: &mut Exchange<'_>,
+    mut upstream: S,
+    request_head: String,
+) -> Result<(), ProxyError> {
     write_upstream(&mut upstream, request_head.into_bytes()).await?;
     // The body, as it arrives.
     let mut chunk = vec![0u8; CHUNK_BYTES];
@@ -121,8 +218,8 @@ async fn forward_steps(ex: &mut Exchange<'_>, target: ProxyTarget) -> Result<(),
 }
 
 /// Writes all of `buffer` upstream within the step timeout; gives the buffer back.
-async fn write_upstream(
-    upstream: &mut monoio::net::TcpStream,
+async fn write_upstream<S: AsyncWriteRent>(
+    upstream: &mut S,
     buffer: Vec<u8>,
 ) -> Result<Vec<u8>, ProxyError> {
     match monoio::time::timeout(UPSTREAM_STEP_TIMEOUT, upstream.write_all(buffer)).await {
@@ -135,8 +232,8 @@ async fn write_upstream(
 }
 
 /// Reads into `buffer`'s spare capacity within the step timeout.
-async fn read_upstream(
-    upstream: &mut monoio::net::TcpStream,
+async fn read_upstream<S: AsyncReadRent>(
+    upstream: &mut S,
     buffer: Vec<u8>,
 ) -> Option<(usize, Vec<u8>)> {
     match monoio::time::timeout(UPSTREAM_STEP_TIMEOUT, upstream.read(buffer)).await {
@@ -146,9 +243,9 @@ async fn read_upstream(
 }
 
 /// Reads the S3 answer's head and streams it back with its body.
-async fn relay_response(
+async fn relay_response<S: AsyncReadRent>(
     ex: &mut Exchange<'_>,
-    upstream: &mut monoio::net::TcpStream,
+    upstream: &mut S,
 ) -> Result<(), ProxyError> {
     let mut buffer: Vec<u8> = Vec::with_capacity(16 * 1024);
     let (status, headers, head_len) = loop {

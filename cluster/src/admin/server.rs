@@ -104,7 +104,7 @@ impl Handler for AdminHandler {
     async fn handle(&self, ex: &mut Exchange<'_>) {
         let path = ex.head().path();
         if path.starts_with("/s3/") {
-            return super::s3_proxy::forward(ex, self.s3).await;
+            return super::s3_proxy::forward(ex, &self.s3).await;
         }
         if !path.starts_with("/api/") && path != "/metrics" {
             return super::static_files::serve(ex).await;
