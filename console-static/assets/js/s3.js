@@ -64,10 +64,10 @@ function canonicalQuery(query) {
     .map((name) => `${uriEncode(name)}=${uriEncode(String(query[name]))}`).join("&");
 }
 
-async function signature(secret, date, region, stringToSign) {
+async function signature(secret, date, region, stringToSign, service = "s3") {
   let key = await hmac("AWS4" + secret, date);
   key = await hmac(key, region);
-  key = await hmac(key, "s3");
+  key = await hmac(key, service);
   key = await hmac(key, "aws4_request");
   return hex(await hmac(key, stringToSign));
 }
@@ -75,9 +75,11 @@ async function signature(secret, date, region, stringToSign) {
 /**
  * Signs a request for the /s3 proxy: returns { url, headers } for fetch or XMLHttpRequest.
  * `headers` given are sent and signed (lowercase names); the body's hash is `payloadHash`
- * (default UNSIGNED-PAYLOAD).
+ * (default UNSIGNED-PAYLOAD). `service` is "s3", or "iam"/"sts" for the IAM and STS query
+ * APIs (which are on the S3 port too: POST / with a form body, its SHA-256 as payloadHash).
  */
-export async function signed(method, path, query = {}, headers = {}, payloadHash = "UNSIGNED-PAYLOAD") {
+export async function signed(method, path, query = {}, headers = {}, payloadHash = "UNSIGNED-PAYLOAD",
+  service = "s3") {
   const creds = await session();
   const now = new Date();
   const stamp = amzDate(now);
@@ -90,9 +92,9 @@ export async function signed(method, path, query = {}, headers = {}, payloadHash
   const signedHeaders = names.join(";");
   const queryText = canonicalQuery(query);
   const request = [method, path, queryText, canonicalHeaders, signedHeaders, payloadHash].join("\n");
-  const scope = `${date}/${creds.region}/s3/aws4_request`;
+  const scope = `${date}/${creds.region}/${service}/aws4_request`;
   const toSign = ["AWS4-HMAC-SHA256", stamp, scope, await sha256Hex(request)].join("\n");
-  const sig = await signature(creds.secret_access_key, date, creds.region, toSign);
+  const sig = await signature(creds.secret_access_key, date, creds.region, toSign, service);
   const sent = { ...headers, "x-amz-date": stamp, "x-amz-content-sha256": payloadHash,
     "x-amz-security-token": creds.session_token,
     authorization: `AWS4-HMAC-SHA256 Credential=${creds.access_key_id}/${scope}, ` +
@@ -168,4 +170,19 @@ export async function presign(method, bucket, key, expiresS) {
   const toSign = ["AWS4-HMAC-SHA256", stamp, scope, await sha256Hex(request)].join("\n");
   const sig = await signature(creds.secret_access_key, date, creds.region, toSign);
   return { url: `${endpoint.origin}${path}?${queryText}&X-Amz-Signature=${sig}`, expiresS: expires };
+}
+
+/**
+ * An IAM or STS query-API call (`service` "iam" or "sts"): POST / with the form parameters,
+ * signed; resolves to the parsed XML answer (throws S3Error with IAM's code and message).
+ */
+export async function queryApi(service, action, parameters = {}) {
+  const form = new URLSearchParams({ Action: action, Version: service === "iam" ? "2010-05-08" : "2011-06-15",
+    ...parameters }).toString();
+  const request = await signed("POST", "/", {}, { "content-type": "application/x-www-form-urlencoded" },
+    await sha256Hex(form), service);
+  const response = await fetch(request.url, { method: "POST", headers: request.headers, body: form,
+    credentials: "omit" });
+  if (!response.ok) throw await failure(response);
+  return xml(response);
 }
