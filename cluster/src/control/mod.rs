@@ -686,7 +686,15 @@ impl ControlPlane {
             Some(key) if request.action == "GetAccessKeyLastUsed" => self.key_last_used(key).await,
             _ => None,
         };
+        // The console's own session of a user signed in with its password (and TOTP when
+        // enrolled) may manage identities, as a console sign-in on AWS may.
+        let console_session = self
+            .admin
+            .console_s3
+            .values()
+            .any(|credentials| credentials.access_key_id == access_key_id);
         let call = iam::Call {
+            console_session,
             key_last_used,
             region: self.region.clone(),
             catalog: &self.catalog,

@@ -53,6 +53,9 @@ pub(crate) struct Call<'a> {
     pub request: &'a QueryRequest,
     pub facts: &'a RequestFacts,
     pub now_ms: u64,
+    /// The caller's key is the console's session of a signed-in user (`admin::s3_credentials`),
+    /// not a GetSessionToken one.
+    pub console_session: bool,
     /// For GetAccessKeyLastUsed: the key's latest use any shard saw.
     pub key_last_used: Option<s3::shard::KeyUse>,
     /// The server's region, as answers name it.
@@ -89,8 +92,9 @@ pub(crate) fn execute(call: &Call<'_>) -> CallResult {
     let action = call.request.action.as_str();
     // A user's GetSessionToken credentials may not manage identities: AWS
     // asks them for MFA, which this server does not have, so never.
-    let user_session =
-        call.caller.temporary && call.caller.principal.kind == iam::PrincipalKind::User;
+    let user_session = call.caller.temporary
+        && call.caller.principal.kind == iam::PrincipalKind::User
+        && !call.console_session;
     if user_session && call.request.service == QueryService::Iam {
         return Err(QueryError::access_denied(format!(
             "User: {} is not authorized to perform: iam:{action} with session credentials \
