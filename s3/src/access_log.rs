@@ -190,6 +190,7 @@ pub fn operation(endpoint: &crate::router::Endpoint, method: &str) -> (&'static 
         E::GetObjectTagging { .. } | E::PutObjectTagging { .. } | E::DeleteObjectTagging { .. } => {
             "TAGGING"
         }
+        E::GetBucketTagging | E::PutBucketTagging | E::DeleteBucketTagging => "TAGGING",
         E::UploadPart { .. } => "PART",
         E::CompleteMultipartUpload { .. }
         | E::AbortMultipartUpload { .. }

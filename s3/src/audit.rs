@@ -45,6 +45,7 @@ const AUDITED_ACTIONS: &[&str] = &[
     "s3:PutBucketObjectLockConfiguration",
     "s3:PutLifecycleConfiguration",
     "s3:PutBucketCORS",
+    "s3:PutBucketTagging",
     "s3:PutBucketAcl",
     "s3:PutObjectAcl",
     "s3:PutBucketOwnershipControls",

@@ -332,6 +332,9 @@ impl S3Service {
             Endpoint::GetBucketCors => cors::get_bucket_cors(shard, ctx, ex).await,
             Endpoint::PutBucketCors => cors::put_bucket_cors(shard, ctx, ex).await,
             Endpoint::DeleteBucketCors => cors::delete_bucket_cors(shard, ctx, ex).await,
+            Endpoint::GetBucketTagging => tagging::get_bucket_tagging(shard, ctx, ex).await,
+            Endpoint::PutBucketTagging => tagging::put_bucket_tagging(shard, ctx, ex).await,
+            Endpoint::DeleteBucketTagging => tagging::delete_bucket_tagging(shard, ctx, ex).await,
             Endpoint::ListBuckets => {
                 let head_only = ex.head().method == "HEAD";
                 bucket::list_buckets(shard, ctx, ex, head_only).await

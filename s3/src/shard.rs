@@ -48,6 +48,8 @@ pub struct BucketInfo {
     pub lifecycle: Option<Arc<str>>,
     /// The CORS configuration (PutBucketCors), as sent and as parsed.
     pub cors: Option<Arc<crate::ops::cors::CorsConfiguration>>,
+    /// The bucket's tag set (PutBucketTagging), in its stored form.
+    pub tagging: Option<Arc<str>>,
     /// The id of the account that owns the bucket.
     pub owner_account: String,
     /// The bucket policy (PutBucketPolicy), as sent and as parsed.

@@ -1,15 +1,18 @@
-"""Object tagging: `x-amz-tagging` on PutObject, CreateMultipartUpload and CopyObject
+"""Object and bucket tagging: `x-amz-tagging` on PutObject, CreateMultipartUpload and CopyObject
 (`x-amz-tagging-directive`), Get/Put/DeleteObjectTagging, and `x-amz-tagging-count` on GET/HEAD.
 
 Limits and error codes are AWS's: at most 10 tags (BadRequest), keys 1..128 and values 0..256
-characters, unique keys, no `aws:` prefix (InvalidTag).
+characters, unique keys, no `aws:` prefix (InvalidTag). Bucket tags: Get/Put/DeleteBucketTagging,
+at most 50 (BadRequest), NoSuchTagSet when there are none.
 """
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from helpers import MiB, expect_client_error, rand_bytes
+from helpers import MiB, expect_client_error, rand_bytes, unique_bucket_name
 
 
 def tags_of(s3, bucket, key):
@@ -137,3 +140,43 @@ def test_overwrite_without_tagging_drops_tags(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"v1", Tagging="a=1")
     s3.put_object(Bucket=bucket, Key="k", Body=b"v2")
     assert tags_of(s3, bucket, "k") == {}
+
+
+def test_bucket_tagging_round_trips_with_aws_errors(s3):
+    bucket = unique_bucket_name("btag")
+    s3.create_bucket(Bucket=bucket)
+    err = expect_client_error(s3.get_bucket_tagging, Bucket=bucket, code="NoSuchTagSet", status=404)
+    assert err.response["Error"]["Message"] == "The TagSet does not exist"
+    tags = [{"Key": "team", "Value": "storage"}, {"Key": "cost center", "Value": "42/ä"}]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == tags
+    # A PUT replaces the whole set.
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "only", "Value": ""}]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "only", "Value": ""}]
+    # 50 tags are fine; 51 are not.
+    fifty = [{"Key": f"k{i}", "Value": "v"} for i in range(50)]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": fifty})
+    assert len(s3.get_bucket_tagging(Bucket=bucket)["TagSet"]) == 50
+    expect_client_error(s3.put_bucket_tagging, Bucket=bucket, code="BadRequest",
+                        Tagging={"TagSet": fifty + [{"Key": "k50", "Value": "v"}]})
+    for bad in ([{"Key": "dup", "Value": "1"}, {"Key": "dup", "Value": "2"}],
+                [{"Key": "k" * 129, "Value": "x"}],
+                [{"Key": "k", "Value": "v" * 257}],
+                [{"Key": "aws:reserved", "Value": "x"}]):
+        expect_client_error(s3.put_bucket_tagging, Bucket=bucket, code="InvalidTag", Tagging={"TagSet": bad})
+    assert len(s3.get_bucket_tagging(Bucket=bucket)["TagSet"]) == 50, "a refused PUT changes nothing"
+    s3.delete_bucket_tagging(Bucket=bucket)
+    expect_client_error(s3.get_bucket_tagging, Bucket=bucket, code="NoSuchTagSet")
+    expect_client_error(s3.get_bucket_tagging, Bucket=unique_bucket_name("none"), code="NoSuchBucket")
+    # Object tags are a separate set.
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x", Tagging="a=1")
+    assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == [{"Key": "a", "Value": "1"}]
+    expect_client_error(s3.get_bucket_tagging, Bucket=bucket, code="NoSuchTagSet")
+
+
+def test_bucket_tagging_with_the_aws_cli(s3, aws):
+    bucket = unique_bucket_name("btagcli")
+    s3.create_bucket(Bucket=bucket)
+    aws("s3api", "put-bucket-tagging", "--bucket", bucket, "--tagging", "TagSet=[{Key=env,Value=prod}]")
+    shown = json.loads(aws("s3api", "get-bucket-tagging", "--bucket", bucket).stdout)
+    assert shown["TagSet"] == [{"Key": "env", "Value": "prod"}]

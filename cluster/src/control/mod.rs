@@ -192,6 +192,7 @@ pub fn load_snapshot(
                 cors: setting(&row.id, SETTING_CORS)
                     .and_then(|text| CorsConfiguration::parse(text.as_bytes()).ok())
                     .map(Arc::new),
+                tagging: setting(&row.id, s3::ops::tagging::SETTING_BUCKET_TAGGING).map(Arc::from),
                 owner_account: owners
                     .get(&row.id)
                     .cloned()

@@ -1,6 +1,8 @@
-//! Object tagging: the tag set's rules and stored form, the `x-amz-tagging`
-//! request header (PutObject, CreateMultipartUpload, CopyObject with
-//! `x-amz-tagging-directive`), and Get/Put/DeleteObjectTagging.
+//! Object and bucket tagging: the tag set's rules and stored form, the
+//! `x-amz-tagging` request header (PutObject, CreateMultipartUpload, CopyObject
+//! with `x-amz-tagging-directive`), Get/Put/DeleteObjectTagging, and
+//! Get/Put/DeleteBucketTagging (the bucket's tags are the catalog's bucket
+//! setting [`SETTING_BUCKET_TAGGING`], in the same stored form).
 //!
 //! A tag set lives in the object's `meta` under [`META_TAGGING`] as an
 //! URL-encoded query string (the header's own form), so it travels with the
@@ -25,8 +27,13 @@ use crate::xml::{parse_tagging, XmlWriter};
 /// `INTERNAL_META_PREFIX`), so GET never sends it as a header.
 pub(crate) const META_TAGGING: &str = "x-maxiofs-tagging";
 
+/// The bucket setting holding a bucket's tag set.
+pub const SETTING_BUCKET_TAGGING: &str = "tagging";
+
 /// AWS's limits on object tags (user-defined; `aws:` keys are AWS's own).
 const TAGS_PER_OBJECT_MAX: usize = 10;
+/// AWS's limit on a bucket's tags.
+const TAGS_PER_BUCKET_MAX: usize = 50;
 const TAG_KEY_CHARS_MAX: usize = 128;
 const TAG_VALUE_CHARS_MAX: usize = 256;
 /// A tagging XML body of ten maximal tags is about 5 KiB.
@@ -53,6 +60,21 @@ impl TagSet {
                 "Object tags cannot be greater than 10",
             ));
         }
+        self.validate_tags()
+    }
+
+    /// A bucket's tag set: AWS's rules with at most 50 tags.
+    pub fn validate_bucket(&self) -> S3Result<()> {
+        if self.0.len() > TAGS_PER_BUCKET_MAX {
+            return Err(S3Error::new(
+                S3ErrorCode::BadRequest,
+                "Bucket tag count cannot be greater than 50",
+            ));
+        }
+        self.validate_tags()
+    }
+
+    fn validate_tags(&self) -> S3Result<()> {
         for (i, (key, value)) in self.0.iter().enumerate() {
             let key_chars = key.chars().count();
             if key_chars == 0 || key_chars > TAG_KEY_CHARS_MAX {
@@ -163,18 +185,7 @@ pub async fn get_object_tagging(
         .find(|(name, _)| name == META_TAGGING)
         .map(|(_, stored)| TagSet::from_stored(stored))
         .unwrap_or_default();
-    let mut out = Vec::new();
-    let mut w = XmlWriter::document(&mut out);
-    w.open_root("Tagging");
-    w.open("TagSet");
-    for (key, value) in &tags.0 {
-        w.open("Tag");
-        w.text("Key", key);
-        w.text("Value", value);
-        w.close("Tag");
-    }
-    w.close("TagSet");
-    w.close("Tagging");
+    let out = tagging_xml(&tags);
     let headers = crate::ops::versioning::version_headers(version_header);
     ctx.respond_xml_with(ex, &headers, out).await
 }
@@ -219,6 +230,70 @@ pub async fn delete_object_tagging(
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
     ctx.respond(ex, 204, &refs, BodyLen::Empty).await
+}
+
+/// `<Tagging><TagSet><Tag>...</TagSet></Tagging>`.
+fn tagging_xml(tags: &TagSet) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = XmlWriter::document(&mut out);
+    w.open_root("Tagging");
+    w.open("TagSet");
+    for (key, value) in &tags.0 {
+        w.open("Tag");
+        w.text("Key", key);
+        w.text("Value", value);
+        w.close("Tag");
+    }
+    w.close("TagSet");
+    w.close("Tagging");
+    out
+}
+
+pub async fn get_bucket_tagging(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let Some(stored) = bucket.tagging.as_deref() else {
+        return Err(
+            S3Error::new(S3ErrorCode::NoSuchTagSet, "The TagSet does not exist")
+                .with_detail("BucketName", bucket.name.clone()),
+        );
+    };
+    ctx.respond_xml(ex, tagging_xml(&TagSet::from_stored(stored)))
+        .await
+}
+
+pub async fn put_bucket_tagging(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let body = crate::body::read_small_body(
+        ex,
+        &ctx.payload,
+        TAGGING_BODY_BYTES_MAX,
+        crate::body::HeaderChecksums::OfBody,
+    )
+    .await?;
+    // PutBucketTagging requires Content-MD5 (or a checksum) on AWS.
+    crate::body::require_integrity_header(ex.head(), &body)?;
+    let tags = TagSet(parse_tagging(&body)?);
+    tags.validate_bucket()?;
+    // An empty tag set removes the tags, as DeleteBucketTagging does.
+    let value = (!tags.0.is_empty()).then(|| tags.to_stored());
+    crate::ops::versioning::set_setting(shard, &bucket, SETTING_BUCKET_TAGGING, value).await?;
+    ctx.respond(ex, 204, &[], BodyLen::Empty).await
+}
+
+pub async fn delete_bucket_tagging(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    crate::ops::versioning::delete_setting(shard, ctx, ex, SETTING_BUCKET_TAGGING).await
 }
 
 /// Sets the tags of the latest version (or the one named); the response's
