@@ -191,6 +191,8 @@ pub fn operation(endpoint: &crate::router::Endpoint, method: &str) -> (&'static 
             "TAGGING"
         }
         E::GetBucketTagging | E::PutBucketTagging | E::DeleteBucketTagging => "TAGGING",
+        E::GetBucketRequestPayment | E::PutBucketRequestPayment => "REQUEST_PAYMENT",
+        E::GetBucketAccelerateConfiguration | E::PutBucketAccelerateConfiguration => "ACCELERATE",
         E::UploadPart { .. } => "PART",
         E::CompleteMultipartUpload { .. }
         | E::AbortMultipartUpload { .. }

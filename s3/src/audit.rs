@@ -46,6 +46,8 @@ const AUDITED_ACTIONS: &[&str] = &[
     "s3:PutLifecycleConfiguration",
     "s3:PutBucketCORS",
     "s3:PutBucketTagging",
+    "s3:PutBucketRequestPayment",
+    "s3:PutAccelerateConfiguration",
     "s3:PutBucketAcl",
     "s3:PutObjectAcl",
     "s3:PutBucketOwnershipControls",

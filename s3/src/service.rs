@@ -15,9 +15,9 @@ use crate::authz::{Authenticated, S3Facts};
 use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
-    acl, attributes, bucket, copy, cors, delete, encryption, lifecycle, list, multipart, object,
-    object_lock, ownership, policy, post_object, public_access, query_api, tagging, versioning,
-    RequestContext,
+    acl, attributes, bucket, bucket_options, copy, cors, delete, encryption, lifecycle, list,
+    multipart, object, object_lock, ownership, policy, post_object, public_access, query_api,
+    tagging, versioning, RequestContext,
 };
 use crate::query::QueryService;
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
@@ -335,6 +335,18 @@ impl S3Service {
             Endpoint::GetBucketTagging => tagging::get_bucket_tagging(shard, ctx, ex).await,
             Endpoint::PutBucketTagging => tagging::put_bucket_tagging(shard, ctx, ex).await,
             Endpoint::DeleteBucketTagging => tagging::delete_bucket_tagging(shard, ctx, ex).await,
+            Endpoint::GetBucketRequestPayment => {
+                bucket_options::get_bucket_request_payment(shard, ctx, ex).await
+            }
+            Endpoint::PutBucketRequestPayment => {
+                bucket_options::put_bucket_request_payment(shard, ctx, ex).await
+            }
+            Endpoint::GetBucketAccelerateConfiguration => {
+                bucket_options::get_bucket_accelerate(shard, ctx, ex).await
+            }
+            Endpoint::PutBucketAccelerateConfiguration => {
+                bucket_options::put_bucket_accelerate(shard, ctx, ex).await
+            }
             Endpoint::ListBuckets => {
                 let head_only = ex.head().method == "HEAD";
                 bucket::list_buckets(shard, ctx, ex, head_only).await

@@ -50,6 +50,10 @@ pub struct BucketInfo {
     pub cors: Option<Arc<crate::ops::cors::CorsConfiguration>>,
     /// The bucket's tag set (PutBucketTagging), in its stored form.
     pub tagging: Option<Arc<str>>,
+    /// `Requester` when requesters pay (PutBucketRequestPayment).
+    pub setting_request_payment: Option<Arc<str>>,
+    /// `Enabled` or `Suspended` once set (PutBucketAccelerateConfiguration).
+    pub setting_accelerate: Option<Arc<str>>,
     /// The id of the account that owns the bucket.
     pub owner_account: String,
     /// The bucket policy (PutBucketPolicy), as sent and as parsed.

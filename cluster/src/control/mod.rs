@@ -193,6 +193,13 @@ pub fn load_snapshot(
                     .and_then(|text| CorsConfiguration::parse(text.as_bytes()).ok())
                     .map(Arc::new),
                 tagging: setting(&row.id, s3::ops::tagging::SETTING_BUCKET_TAGGING).map(Arc::from),
+                setting_request_payment: setting(
+                    &row.id,
+                    s3::ops::bucket_options::SETTING_REQUEST_PAYMENT,
+                )
+                .map(Arc::from),
+                setting_accelerate: setting(&row.id, s3::ops::bucket_options::SETTING_ACCELERATE)
+                    .map(Arc::from),
                 owner_account: owners
                     .get(&row.id)
                     .cloned()

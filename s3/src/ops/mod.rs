@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod attributes;
 pub mod bucket;
+pub mod bucket_options;
 pub mod conditions;
 pub mod copy;
 pub mod cors;

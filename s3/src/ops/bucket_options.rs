@@ -1,0 +1,121 @@
+//! Two bucket options with no effect on how objects are stored: who pays for requests
+//! (Get/PutBucketRequestPayment) and transfer acceleration (Get/PutBucketAccelerateConfiguration).
+//! Both are kept as bucket settings and answered as AWS does, so tools that read or set them
+//! (backup software checks `RequestPayment`) get AWS's answers. Neither changes anything here:
+//! this server bills nobody and has no acceleration endpoints, which docs/s3-compatibility.md
+//! says.
+
+use std::rc::Rc;
+
+use http::{BodyLen, Exchange};
+
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::ops::RequestContext;
+use crate::shard::Shard;
+use crate::xml::{child_text_once, parse_tree, root_expect, XmlWriter};
+
+/// The bucket setting holding who pays (`Requester`; absent: the owner).
+pub const SETTING_REQUEST_PAYMENT: &str = "request_payment";
+/// The bucket setting holding the acceleration status (`Enabled` or `Suspended`).
+pub const SETTING_ACCELERATE: &str = "accelerate";
+/// Either document is a few dozen bytes.
+const OPTION_BODY_BYTES_MAX: usize = 4096;
+
+async fn read_option(ctx: &RequestContext, ex: &mut Exchange<'_>) -> S3Result<Vec<u8>> {
+    crate::body::read_small_body(
+        ex,
+        &ctx.payload,
+        OPTION_BODY_BYTES_MAX,
+        crate::body::HeaderChecksums::OfBody,
+    )
+    .await
+}
+
+pub async fn get_bucket_request_payment(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let payer = match bucket.setting_request_payment.as_deref() {
+        Some("Requester") => "Requester",
+        _ => "BucketOwner",
+    };
+    let mut out = Vec::new();
+    let mut w = XmlWriter::document(&mut out);
+    w.open_root("RequestPaymentConfiguration");
+    w.text("Payer", payer);
+    w.close("RequestPaymentConfiguration");
+    ctx.respond_xml(ex, out).await
+}
+
+pub async fn put_bucket_request_payment(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let body = read_option(ctx, ex).await?;
+    let root = parse_tree(&body)?;
+    root_expect(&root, "RequestPaymentConfiguration")?;
+    let value = match child_text_once(&root, "Payer")? {
+        Some("BucketOwner") => None,
+        Some("Requester") => Some("Requester".to_owned()),
+        _ => {
+            return Err(S3Error::new(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our \
+                 published schema",
+            ))
+        }
+    };
+    crate::ops::versioning::set_setting(shard, &bucket, SETTING_REQUEST_PAYMENT, value).await?;
+    ctx.respond(ex, 200, &[], BodyLen::Empty).await
+}
+
+pub async fn get_bucket_accelerate(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let mut out = Vec::new();
+    let mut w = XmlWriter::document(&mut out);
+    w.open_root("AccelerateConfiguration");
+    // Never set: an empty configuration, as AWS answers.
+    if let Some(status) = bucket.setting_accelerate.as_deref() {
+        w.text("Status", status);
+    }
+    w.close("AccelerateConfiguration");
+    ctx.respond_xml(ex, out).await
+}
+
+pub async fn put_bucket_accelerate(
+    shard: &Rc<Shard>,
+    ctx: &mut RequestContext,
+    ex: &mut Exchange<'_>,
+) -> S3Result<()> {
+    let bucket = ctx.bucket_info(shard)?;
+    let body = read_option(ctx, ex).await?;
+    let root = parse_tree(&body)?;
+    root_expect(&root, "AccelerateConfiguration")?;
+    let status = match child_text_once(&root, "Status")? {
+        Some(status @ ("Enabled" | "Suspended")) => status.to_owned(),
+        _ => {
+            return Err(S3Error::new(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our \
+                 published schema",
+            ))
+        }
+    };
+    if status == "Enabled" && bucket.name.contains('.') {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "S3 Transfer Acceleration is not supported for buckets with periods (.) in their \
+             names",
+        ));
+    }
+    crate::ops::versioning::set_setting(shard, &bucket, SETTING_ACCELERATE, Some(status)).await?;
+    ctx.respond(ex, 200, &[], BodyLen::Empty).await
+}
