@@ -33,6 +33,7 @@ impl ControlPlane {
             .map(|state| {
                 json!({
                     "alert": state.kind.name(),
+                    "severity": state.kind.severity(),
                     "subject": state.subject,
                     "status": "firing",
                     "since_ms": state.since_ms,

@@ -58,7 +58,7 @@ impl AlertKind {
         }
     }
 
-    fn severity(self) -> &'static str {
+    pub fn severity(self) -> &'static str {
         match self {
             AlertKind::DiskNearlyFull | AlertKind::ShardFailing | AlertKind::ScrubDamage => {
                 "critical"
