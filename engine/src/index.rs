@@ -242,10 +242,12 @@ pub enum IndexOp {
         condition: WriteCondition,
         version: VersionWrite,
     },
-    /// Succeeds whether or not the object existed (S3 semantics).
+    /// Succeeds whether or not the object existed (S3 semantics), unless
+    /// `condition` does not hold (conditional deletes).
     DeleteObject {
         bucket_id: u64,
         key: Vec<u8>,
+        condition: WriteCondition,
     },
     /// DELETE without a version in a versioned bucket: a delete marker
     /// becomes the latest version (in a suspended bucket, as the null
@@ -256,6 +258,8 @@ pub enum IndexOp {
         seq: u64,
         null: bool,
         last_modified_ms: u64,
+        /// Checked against the current version (conditional deletes).
+        condition: WriteCondition,
     },
     /// Removes one version for good (object or delete marker); succeeds
     /// whether or not it existed. Refused with `ObjectLocked` while the
@@ -355,6 +359,16 @@ pub enum WriteCondition {
     Absent,
     /// `If-Match: "etag"`: only if the current object has this ETag.
     EtagMatches(String),
+    /// A conditional delete's `If-Match` (an ETag, or `*` for any),
+    /// `x-amz-if-match-size` and `x-amz-if-match-last-modified-time`
+    /// (seconds): every one given must hold for the current object. With no
+    /// current object, an ETag condition fails with `ConditionTargetMissing`;
+    /// size and time alone hold (the delete is a no-op, as on AWS).
+    Matches {
+        etag: Option<String>,
+        size_bytes: Option<u64>,
+        last_modified_s: Option<u64>,
+    },
 }
 
 /// A multipart upload id as stored: 16 random bytes.
@@ -788,6 +802,23 @@ impl Index {
             (WriteCondition::EtagMatches(_), None) => {
                 return Err(EngineError::ConditionTargetMissing)
             }
+            (WriteCondition::Matches { etag: Some(_), .. }, None) => {
+                return Err(EngineError::ConditionTargetMissing)
+            }
+            (WriteCondition::Matches { .. }, None) => true,
+            (
+                WriteCondition::Matches {
+                    etag,
+                    size_bytes,
+                    last_modified_s,
+                },
+                Some(current),
+            ) => {
+                etag.as_ref()
+                    .is_none_or(|etag| etag == "*" || &current.etag == etag)
+                    && size_bytes.is_none_or(|size| current.size_bytes == size)
+                    && last_modified_s.is_none_or(|secs| current.last_modified_ms / 1000 == secs)
+            }
         };
         if holds {
             Ok(())
@@ -851,8 +882,11 @@ impl Index {
                 seq,
                 null,
                 last_modified_ms,
+                condition,
             } => {
                 self.live_bucket(wtxn, *bucket_id)?;
+                let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                self.check_condition(wtxn, &index_key, condition)?;
                 let marker = ObjectRecord::delete_marker(*last_modified_ms, *null);
                 let version = VersionWrite::New {
                     seq: *seq,
@@ -877,9 +911,14 @@ impl Index {
                     self.object_replace(wtxn, &index_key, None, deltas)?;
                 }
             }
-            IndexOp::DeleteObject { bucket_id, key } => {
+            IndexOp::DeleteObject {
+                bucket_id,
+                key,
+                condition,
+            } => {
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
+                self.check_condition(wtxn, &index_key, condition)?;
                 self.object_replace(wtxn, &index_key, None, deltas)?;
             }
             IndexOp::SetObjectMeta {

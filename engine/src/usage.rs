@@ -388,6 +388,7 @@ mod tests {
                     seq: 6,
                     null: false,
                     last_modified_ms: 2,
+                    condition: WriteCondition::None,
                 },
                 0,
                 0,

@@ -228,6 +228,7 @@ fn fixture() -> Fixture {
             IndexOp::DeleteObject {
                 bucket_id: BUCKET,
                 key: b"deleted/key".to_vec(),
+                condition: WriteCondition::None,
             },
         ],
     );

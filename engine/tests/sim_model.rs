@@ -648,7 +648,15 @@ impl Sim {
                     Some(data) => put_object(&store, &tally, bucket_id, &key, &data, stamp)
                         .await
                         .map(drop),
-                    None => store.commit(IndexOp::DeleteObject { bucket_id, key }).await,
+                    None => {
+                        store
+                            .commit(IndexOp::DeleteObject {
+                                bucket_id,
+                                key,
+                                condition: WriteCondition::None,
+                            })
+                            .await
+                    }
                 }
             }));
         }
@@ -677,6 +685,7 @@ impl Sim {
         let op = IndexOp::DeleteObject {
             bucket_id,
             key: key.clone(),
+            condition: WriteCondition::None,
         };
         let result = self.store().commit(op).await;
         let live = self.model.live.contains(&bucket_id);
@@ -767,6 +776,7 @@ impl Sim {
                     let op = IndexOp::DeleteObject {
                         bucket_id,
                         key: key.clone(),
+                        condition: WriteCondition::None,
                     };
                     monoio::spawn(async move { store.commit(op).await })
                 })
@@ -1215,7 +1225,11 @@ impl Sim {
         for key in churned {
             let result = self
                 .store()
-                .commit(IndexOp::DeleteObject { bucket_id, key })
+                .commit(IndexOp::DeleteObject {
+                    bucket_id,
+                    key,
+                    condition: WriteCondition::None,
+                })
                 .await;
             assert!(result.is_ok(), "{}: churn delete: {result:?}", self.ctx());
         }
@@ -1584,6 +1598,7 @@ fn shutdown_drains_queued_commits_then_refuses() {
             .commit(IndexOp::DeleteObject {
                 bucket_id: 1,
                 key: b"q".to_vec(),
+                condition: WriteCondition::None,
             })
             .await;
         assert!(matches!(late, Err(EngineError::ShuttingDown)), "{late:?}");

@@ -133,6 +133,7 @@ impl Rig {
             .commit(IndexOp::DeleteObject {
                 bucket_id: BUCKET,
                 key: key.to_vec(),
+                condition: WriteCondition::None,
             })
             .await
             .expect("delete");

@@ -378,6 +378,7 @@ async fn store_round_trip(data_dir: &Path) {
     let deleted = IndexOp::DeleteObject {
         bucket_id: BUCKET,
         key: b"obj/4".to_vec(),
+        condition: WriteCondition::None,
     };
     store.commit(deleted).await.expect("delete");
     objects.retain(|(key, _)| key != "obj/4");

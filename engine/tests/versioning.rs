@@ -170,6 +170,7 @@ fn delete_markers_hide_keys_until_removed() {
                 seq: next_version_seq(),
                 null: false,
                 last_modified_ms: 2_000,
+                condition: WriteCondition::None,
             },
         );
     }

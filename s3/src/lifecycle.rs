@@ -19,7 +19,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use engine::index::{IndexOp, ObjectRecord, VersionSel, VersionWrite};
+use engine::index::{IndexOp, ObjectRecord, VersionSel, VersionWrite, WriteCondition};
 use engine::list::{VersionItem, VersionListQuery};
 use engine::EngineError;
 
@@ -206,6 +206,7 @@ fn current_op(
         VersionWrite::Unversioned => IndexOp::DeleteObject {
             bucket_id: bucket.id,
             key: key.to_vec(),
+            condition: WriteCondition::None,
         },
         VersionWrite::New { seq, null } => IndexOp::PutDeleteMarker {
             bucket_id: bucket.id,
@@ -213,6 +214,7 @@ fn current_op(
             seq,
             null,
             last_modified_ms: now_ms,
+            condition: WriteCondition::None,
         },
     })
 }

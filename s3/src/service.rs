@@ -668,6 +668,10 @@ fn extra_actions(endpoint: &Endpoint, head: &http::RequestHead) -> Vec<&'static 
                 extra.push("s3:PutBucketOwnershipControls");
             }
         }
+        // AWS: a conditional delete on an ETag also needs the right to read the object.
+        Endpoint::DeleteObject { .. } if head.header("if-match").is_some() => {
+            extra.push("s3:GetObject")
+        }
         Endpoint::GetObjectAttributes { version_id } => extra.push(match version_id {
             Some(_) => "s3:GetObjectVersion",
             None => "s3:GetObject",

@@ -932,9 +932,11 @@ pub struct DeleteRequest {
 pub struct DeleteRequestObject {
     pub key: ObjectKey,
     pub version_id: Option<VersionId>,
-    /// Conditional delete (`If-Match` per key). Surfaced rather than dropped
-    /// so the operation can honour or refuse it, never silently ignore it.
+    /// Conditional delete of this key: its `ETag`, `Size` and
+    /// `LastModifiedTime` must match the current object (or the named version).
     pub etag: Option<String>,
+    pub size: Option<String>,
+    pub last_modified: Option<String>,
 }
 
 /// Parses `<Delete><Quiet/>?<Object><Key/><VersionId/>?</Object>+</Delete>`.
@@ -970,10 +972,14 @@ fn parse_delete_object(object: &Node) -> Result<DeleteRequestObject, S3Error> {
         .map(VersionId::parse)
         .transpose()?;
     let etag = child_text_once(object, "ETag")?.map(|etag| etag.trim().to_owned());
+    let size = child_text_once(object, "Size")?.map(str::to_owned);
+    let last_modified = child_text_once(object, "LastModifiedTime")?.map(str::to_owned);
     Ok(DeleteRequestObject {
         key: ObjectKey::parse(key)?,
         version_id,
         etag,
+        size,
+        last_modified,
     })
 }
 

@@ -9,10 +9,10 @@
 use crate::body::BodyIntegrity;
 use std::rc::Rc;
 
-use engine::index::{IndexOp, VersionWrite};
+use engine::index::{IndexOp, VersionWrite, WriteCondition};
 use http::{BodyLen, Exchange};
 
-use crate::error::S3Result;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::versioning::{parse_version_id, version_id_header};
 use crate::ops::versioning::{HEADER_DELETE_MARKER, HEADER_VERSION_ID};
 use crate::ops::{engine_error, RequestContext};
@@ -28,7 +28,64 @@ struct Deleted {
     delete_marker: bool,
 }
 
-/// The index change deleting `key` (at `version_id`, if given) makes.
+/// A conditional delete's preconditions (`If-Match`, `x-amz-if-match-size`,
+/// `x-amz-if-match-last-modified-time`, or a DeleteObjects entry's `ETag`,
+/// `Size` and `LastModifiedTime`); `WriteCondition::None` when none is given.
+pub(crate) fn delete_condition(
+    etag: Option<&str>,
+    size: Option<&str>,
+    last_modified: Option<&str>,
+) -> S3Result<WriteCondition> {
+    if etag.is_none() && size.is_none() && last_modified.is_none() {
+        return Ok(WriteCondition::None);
+    }
+    let invalid = |what: &str| {
+        S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            format!("The {what} precondition is not valid."),
+        )
+    };
+    let size_bytes = size
+        .map(|text| text.trim().parse::<u64>().map_err(|_| invalid("size")))
+        .transpose()?;
+    let last_modified_s = last_modified
+        .map(|text| {
+            let text = text.trim();
+            httpdate::parse_http_date(text)
+                .ok()
+                .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|since| since.as_secs())
+                .or_else(|| crate::xml::parse_timestamp(text).map(|ms| ms / 1000))
+                .ok_or_else(|| invalid("last modified time"))
+        })
+        .transpose()?;
+    Ok(WriteCondition::Matches {
+        etag: etag.map(|etag| etag.trim().trim_matches('"').to_owned()),
+        size_bytes,
+        last_modified_s,
+    })
+}
+
+/// Whether `record` (a specific version, which never changes) meets `condition`.
+fn version_meets(record: &engine::index::ObjectRecord, condition: &WriteCondition) -> bool {
+    match condition {
+        WriteCondition::Matches {
+            etag,
+            size_bytes,
+            last_modified_s,
+        } => {
+            etag.as_ref()
+                .is_none_or(|etag| etag == "*" || &record.etag == etag)
+                && size_bytes.is_none_or(|size| record.size_bytes == size)
+                && last_modified_s.is_none_or(|secs| record.last_modified_ms / 1000 == secs)
+        }
+        _ => true,
+    }
+}
+
+/// The index change deleting `key` (at `version_id`, if given) makes, if
+/// `condition` holds (checked in the commit for the current object; before
+/// it for a named version, which never changes).
 fn plan_delete(
     shard: &Shard,
     bucket: &BucketInfo,
@@ -36,6 +93,7 @@ fn plan_delete(
     version_id: Option<&str>,
     now_ms: u64,
     bypass_governance: bool,
+    condition: WriteCondition,
 ) -> S3Result<(IndexOp, Deleted)> {
     let Some(version_id) = version_id else {
         return Ok(match bucket.versioning.version_write() {
@@ -43,6 +101,7 @@ fn plan_delete(
                 IndexOp::DeleteObject {
                     bucket_id: bucket.id,
                     key: key.to_vec(),
+                    condition,
                 },
                 Deleted::default(),
             ),
@@ -53,6 +112,7 @@ fn plan_delete(
                     seq,
                     null,
                     last_modified_ms: now_ms,
+                    condition,
                 },
                 Deleted {
                     version_id: version_id_header(write).map(|(_, id)| id),
@@ -67,6 +127,16 @@ fn plan_delete(
         .shard_index(bucket.owner_shard as usize)
         .get_version(bucket.id, key, version)
         .map_err(engine_error)?;
+    if condition != WriteCondition::None {
+        match &existing {
+            Some((_, record)) if !record.is_delete_marker() => {
+                if !version_meets(record, &condition) {
+                    return Err(engine_error(engine::EngineError::PreconditionFailed));
+                }
+            }
+            _ => return Err(engine_error(engine::EngineError::ConditionTargetMissing)),
+        }
+    }
     let op = IndexOp::DeleteVersion {
         bucket_id: bucket.id,
         key: key.to_vec(),
@@ -97,7 +167,15 @@ pub async fn delete_object(
         ex,
         (&bucket, ctx.key()?.as_str(), version),
     );
-    let (op, deleted) = plan_delete(shard, &bucket, &key, version_id, ctx.now_ms, bypass)?;
+    let head = ex.head();
+    let condition = delete_condition(
+        head.header("if-match"),
+        head.header("x-amz-if-match-size"),
+        head.header("x-amz-if-match-last-modified-time"),
+    )?;
+    let (op, deleted) = plan_delete(
+        shard, &bucket, &key, version_id, ctx.now_ms, bypass, condition,
+    )?;
     shard
         .commit(bucket.owner_shard, op)
         .await
@@ -137,6 +215,11 @@ pub async fn delete_objects(
             .and_then(|()| {
                 let bypass = bypass
                     && crate::ops::object_lock::bypass_governance_allowed(ctx, shard, ex, target);
+                let condition = delete_condition(
+                    object.etag.as_deref(),
+                    object.size.as_deref(),
+                    object.last_modified.as_deref(),
+                )?;
                 plan_delete(
                     shard,
                     &bucket,
@@ -144,6 +227,7 @@ pub async fn delete_objects(
                     version_id,
                     ctx.now_ms,
                     bypass,
+                    condition,
                 )
             });
         let task_shard = shard.clone();
