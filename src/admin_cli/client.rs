@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cluster::outbound::http_post::read_head_line as read_line;
 use cluster::outbound::tls::{client_config, connect};
 use rustls::pki_types::ServerName;
 use s3::auth::sigv4::{self, AmzDate, CredentialScope, RequestParts, SignatureLocation};
@@ -29,8 +30,6 @@ const IAM_API_VERSION: &str = "2010-05-08";
 /// The SigV4 service name of IAM.
 const SERVICE_IAM: &str = "iam";
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
-/// A response head longer than this is not from an IAM endpoint.
-const RESPONSE_HEAD_BYTES_MAX: usize = 64 * 1024;
 /// IAM answers are a few KiB; a list page of 1000 roles with their trust
 /// documents stays well under this.
 const RESPONSE_BODY_BYTES_MAX: u64 = 64 * 1024 * 1024;
@@ -507,58 +506,9 @@ pub fn read_response<R: BufRead>(reader: &mut R) -> io::Result<HttpResponse> {
     Ok(HttpResponse { status, body })
 }
 
-/// The status line and headers, up to the empty line.
+/// The status line and headers, up to the empty line (the outbound client's reader).
 fn read_head<R: BufRead>(reader: &mut R) -> io::Result<(u16, Vec<(String, String)>)> {
-    let mut head_bytes = 0usize;
-    let status_line = read_line(reader, &mut head_bytes)?;
-    let mut words = status_line.split(' ');
-    let version = words.next().unwrap_or("");
-    let status = words
-        .next()
-        .and_then(|code| code.parse::<u16>().ok())
-        .filter(|code| (100..600).contains(code));
-    let status = match status {
-        Some(status) if version.starts_with("HTTP/1.") => status,
-        _ if status_line.is_empty() => {
-            return Err(invalid_data(
-                "the server closed the connection without answering",
-            ))
-        }
-        _ => return Err(invalid_data("the answer is not HTTP/1.1")),
-    };
-    let mut headers = Vec::new();
-    loop {
-        let line = read_line(reader, &mut head_bytes)?;
-        if line.is_empty() {
-            return Ok((status, headers));
-        }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| invalid_data("a response header has no colon"))?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-    }
-}
-
-/// One line without its CRLF (or bare LF), counted against the head limit.
-fn read_line<R: BufRead>(reader: &mut R, head_bytes: &mut usize) -> io::Result<String> {
-    let mut line = Vec::new();
-    let limit = RESPONSE_HEAD_BYTES_MAX.saturating_sub(*head_bytes) as u64;
-    reader.take(limit + 1).read_until(b'\n', &mut line)?;
-    *head_bytes += line.len();
-    if *head_bytes > RESPONSE_HEAD_BYTES_MAX {
-        return Err(invalid_data("the answer's head is too large"));
-    }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-    } else if !line.is_empty() {
-        return Err(invalid_data(
-            "the connection closed inside the answer's head",
-        ));
-    }
-    String::from_utf8(line).map_err(|_| invalid_data("a response header is not UTF-8"))
+    cluster::outbound::http_post::read_response_head(reader, &mut 0)
 }
 
 fn read_chunked_body<R: BufRead>(reader: &mut R) -> io::Result<Vec<u8>> {

@@ -20,6 +20,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from admin_api import AdminApi
 from conftest import MaxioServer, free_port
+import helpers
 from helpers import make_ca_and_leaf, unique_bucket_name
 
 SMTP_USER = "alerts"
@@ -97,12 +98,7 @@ def smtp(tls_files):
 
 
 def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    helpers.wait_for(predicate, timeout, interval=0.2, what=what)
 
 
 def settings_body(hook: Webhook, controller, cert_pem: str, **extra) -> dict:

@@ -98,6 +98,22 @@ def test_server_runs_on_the_files_settings(tmp_path):
     assert b"configFileSecret" not in proc.stderr.read()
 
 
+def serve_from_file(config, env, stderr_path, port) -> subprocess.Popen:
+    """`maxiofs server --config FILE` with its stderr in a file, once it answers health checks."""
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen([str(SERVER_BIN), "server", "--config", str(config)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/_maxiofs/health", timeout=1).status_code == 200:
+                return proc
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"the server did not come up:\n{stderr_path.read_text()}")
+
+
 def test_sighup_reloads_the_log_filter_from_the_file(tmp_path):
     import signal
 
@@ -108,18 +124,9 @@ def test_sighup_reloads_the_log_filter_from_the_file(tmp_path):
     config.write_text(settings + 'log = "warn"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAXIOFS_")}
     stderr_path = tmp_path / "stderr.log"
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen([str(SERVER_BIN), "server", "--config", str(config)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    proc = serve_from_file(config, env, stderr_path, port)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{url}/_maxiofs/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
         # An anonymous request is denied and audited at INFO: filtered out at `warn`.
         assert requests.get(f"{url}/some-bucket/key", timeout=10).status_code in (403, 404)
         time.sleep(0.2)
@@ -160,18 +167,9 @@ def test_sighup_reloads_limits_and_the_lifecycle_interval(tmp_path):
     # From the environment: wins over the file, before and after a reload.
     env["MAXIOFS_ALERT_INTERVAL_S"] = "77"
     stderr_path = tmp_path / "stderr.log"
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen([str(SERVER_BIN), "server", "--config", str(config)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+    proc = serve_from_file(config, env, stderr_path, port)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{url}/_maxiofs/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
         s3 = make_client(url, "AKIARELOAD0000000001", "reloadSecret000000000000000000000000000000")
         s3.create_bucket(Bucket="reload")
         s3.put_object(Bucket="reload", Key="old", Body=b"x")

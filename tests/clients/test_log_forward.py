@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from conftest import REPO_ROOT, MaxioServer, free_port
+import helpers
 from helpers import make_ca_and_leaf, unique_bucket_name
 
 DOCS_METRICS = REPO_ROOT / "docs" / "metrics.md"
@@ -138,12 +139,7 @@ def tls_context(tmp_path_factory):
 
 
 def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    helpers.wait_for(predicate, timeout, interval=0.2, what=what)
 
 
 def test_audit_and_access_logs_reach_syslog_over_udp_tcp_tls_and_http(tls_context):

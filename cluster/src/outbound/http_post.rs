@@ -270,6 +270,29 @@ fn post_exchange<S: Read + Write>(mut stream: S, head: &[u8], body: &[u8]) -> io
 /// The status line and headers up to the empty line, counted against the
 /// head limit across interim answers.
 fn post_read_head<R: BufRead>(reader: &mut R, head_bytes: &mut usize) -> io::Result<ResponseHead> {
+    let (status, headers) = read_response_head(reader, head_bytes)?;
+    let mut answer = ResponseHead {
+        status,
+        content_length: None,
+        chunked: false,
+    };
+    for (name, value) in headers {
+        if name == "content-length" {
+            answer.content_length = value.parse().ok();
+        } else if name == "transfer-encoding" {
+            answer.chunked = value.to_ascii_lowercase().contains("chunked");
+        }
+    }
+    Ok(answer)
+}
+
+/// An HTTP/1.x answer's status and headers (names lowercased) up to the empty line; every
+/// line counts against [`RESPONSE_HEAD_BYTES_MAX`] with what `head_bytes` already holds.
+/// Shared with `maxiofs admin`'s client.
+pub fn read_response_head<R: BufRead>(
+    reader: &mut R,
+    head_bytes: &mut usize,
+) -> io::Result<(u16, Vec<(String, String)>)> {
     let status_line = read_head_line(reader, head_bytes)?;
     let mut words = status_line.split(' ');
     let version = words.next().unwrap_or("");
@@ -286,30 +309,22 @@ fn post_read_head<R: BufRead>(reader: &mut R, head_bytes: &mut usize) -> io::Res
         }
         _ => return Err(invalid_data("the answer is not HTTP/1.x")),
     };
-    let mut answer = ResponseHead {
-        status,
-        content_length: None,
-        chunked: false,
-    };
+    let mut headers = Vec::new();
     loop {
         let line = read_head_line(reader, head_bytes)?;
         if line.is_empty() {
-            return Ok(answer);
+            return Ok((status, headers));
         }
         let Some((name, value)) = line.split_once(':') else {
             return Err(invalid_data("an answer header has no colon"));
         };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("content-length") {
-            answer.content_length = value.parse().ok();
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            answer.chunked = value.to_ascii_lowercase().contains("chunked");
-        }
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
 }
 
-/// One head line without its CRLF (or bare LF).
-fn read_head_line<R: BufRead>(reader: &mut R, head_bytes: &mut usize) -> io::Result<String> {
+/// One head line without its CRLF (or bare LF), counted against
+/// [`RESPONSE_HEAD_BYTES_MAX`] (also a chunked body's size lines).
+pub fn read_head_line<R: BufRead>(reader: &mut R, head_bytes: &mut usize) -> io::Result<String> {
     let mut line = Vec::new();
     let left = RESPONSE_HEAD_BYTES_MAX.saturating_sub(*head_bytes) as u64;
     reader.take(left + 1).read_until(b'\n', &mut line)?;

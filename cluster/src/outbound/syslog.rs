@@ -129,32 +129,17 @@ pub(super) struct UtcTime {
 }
 
 impl UtcTime {
-    /// Howard Hinnant's `civil_from_days` (proleptic Gregorian calendar, in
-    /// 400-year eras of 146 097 days starting on 0000-03-01), in unsigned
-    /// arithmetic since the input is never before 1970.
+    /// The calendar time of `time_ms` (milliseconds since 1970, UTC).
     pub fn from_unix_ms(time_ms: u64) -> UtcTime {
         let days = time_ms / 86_400_000;
         let ms_of_day = time_ms % 86_400_000;
-        // Days from 0000-03-01 to 1970-01-01.
-        let z = days + 719_468;
-        let era = z / 146_097;
-        let day_of_era = z - era * 146_097;
-        let year_of_era =
-            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        // Months counted from March, so the leap day ends the year.
-        let month_from_march = (5 * day_of_year + 2) / 153;
-        let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-        let month = if month_from_march < 10 {
-            month_from_march + 3
-        } else {
-            month_from_march - 9
-        };
-        let year = year_of_era + era * 400 + u64::from(month <= 2);
+        // One calendar conversion for the whole server (the S3 layer's).
+        let (year, month, day) = s3::xml::civil_from_days(days as u32);
+        let year = u64::from(year);
         UtcTime {
             year,
-            month: month as u32,
-            day: day as u32,
+            month,
+            day,
             hour: (ms_of_day / 3_600_000) as u32,
             minute: (ms_of_day / 60_000 % 60) as u32,
             second: (ms_of_day / 1000 % 60) as u32,

@@ -21,14 +21,34 @@ pub const SETTING_ACCELERATE: &str = "accelerate";
 /// Either document is a few dozen bytes.
 const OPTION_BODY_BYTES_MAX: usize = 4096;
 
-async fn read_option(ctx: &RequestContext, ex: &mut Exchange<'_>) -> S3Result<Vec<u8>> {
-    crate::body::read_small_body(
+/// The body's `<root><child>value</child></root>`, where value must be one of `allowed`
+/// (MalformedXML otherwise, as AWS answers a value outside the schema).
+async fn read_option(
+    ctx: &RequestContext,
+    ex: &mut Exchange<'_>,
+    (root_name, child, allowed): (&str, &str, &[&'static str]),
+) -> S3Result<&'static str> {
+    let body = crate::body::read_small_body(
         ex,
         &ctx.payload,
         OPTION_BODY_BYTES_MAX,
         crate::body::HeaderChecksums::OfBody,
     )
-    .await
+    .await?;
+    let root = parse_tree(&body)?;
+    root_expect(&root, root_name)?;
+    let value = child_text_once(&root, child)?;
+    allowed
+        .iter()
+        .find(|candidate| Some(**candidate) == value)
+        .copied()
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our \
+                 published schema",
+            )
+        })
 }
 
 pub async fn get_bucket_request_payment(
@@ -55,19 +75,14 @@ pub async fn put_bucket_request_payment(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = read_option(ctx, ex).await?;
-    let root = parse_tree(&body)?;
-    root_expect(&root, "RequestPaymentConfiguration")?;
-    let value = match child_text_once(&root, "Payer")? {
-        Some("BucketOwner") => None,
-        Some("Requester") => Some("Requester".to_owned()),
-        _ => {
-            return Err(S3Error::new(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our \
-                 published schema",
-            ))
-        }
+    let payer = (
+        "RequestPaymentConfiguration",
+        "Payer",
+        &["BucketOwner", "Requester"][..],
+    );
+    let value = match read_option(ctx, ex, payer).await? {
+        "Requester" => Some("Requester".to_owned()),
+        _ => None,
     };
     crate::ops::versioning::set_setting(shard, &bucket, SETTING_REQUEST_PAYMENT, value).await?;
     ctx.respond(ex, 200, &[], BodyLen::Empty).await
@@ -96,19 +111,12 @@ pub async fn put_bucket_accelerate(
     ex: &mut Exchange<'_>,
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
-    let body = read_option(ctx, ex).await?;
-    let root = parse_tree(&body)?;
-    root_expect(&root, "AccelerateConfiguration")?;
-    let status = match child_text_once(&root, "Status")? {
-        Some(status @ ("Enabled" | "Suspended")) => status.to_owned(),
-        _ => {
-            return Err(S3Error::new(
-                S3ErrorCode::MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our \
-                 published schema",
-            ))
-        }
-    };
+    let accelerate = (
+        "AccelerateConfiguration",
+        "Status",
+        &["Enabled", "Suspended"][..],
+    );
+    let status = read_option(ctx, ex, accelerate).await?;
     if status == "Enabled" && bucket.name.contains('.') {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -116,6 +124,12 @@ pub async fn put_bucket_accelerate(
              names",
         ));
     }
-    crate::ops::versioning::set_setting(shard, &bucket, SETTING_ACCELERATE, Some(status)).await?;
+    crate::ops::versioning::set_setting(
+        shard,
+        &bucket,
+        SETTING_ACCELERATE,
+        Some(status.to_owned()),
+    )
+    .await?;
     ctx.respond(ex, 200, &[], BodyLen::Empty).await
 }
