@@ -145,6 +145,20 @@ def test_copy_onto_itself_without_replace_is_invalid_request(s3, bucket):
     assert after["LastModified"] == before["LastModified"]
 
 
+def test_copying_an_older_version_over_its_key_restores_it(s3, bucket):
+    """AWS's way to restore a previous version: copy it onto its own key, no other change."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=bucket, Key="doc", Body=b"first", Metadata={"v": "1"})["VersionId"]
+    latest = s3.put_object(Bucket=bucket, Key="doc", Body=b"second")["VersionId"]
+    restored = s3.copy_object(Bucket=bucket, Key="doc", CopySource={"Bucket": bucket, "Key": "doc", "VersionId": old})
+    assert restored["CopySourceVersionId"] == old and restored["VersionId"] not in (old, latest)
+    got = s3.get_object(Bucket=bucket, Key="doc")
+    assert got["Body"].read() == b"first" and got["Metadata"] == {"v": "1"}
+    # Naming the latest version is still a copy onto itself.
+    expect_client_error(s3.copy_object, Bucket=bucket, Key="doc", code="InvalidRequest",
+                        CopySource={"Bucket": bucket, "Key": "doc", "VersionId": restored["VersionId"]})
+
+
 def test_copy_onto_itself_with_replace_changes_metadata_keeps_bytes(s3, bucket):
     data = rand_bytes(50_000, "self-replace")
     before = put_source(s3, bucket, "self", data)

@@ -34,6 +34,9 @@ struct CopySource {
     record: ObjectRecord,
     /// The source's version id, for `x-amz-copy-source-version-id`.
     version_id: Option<String>,
+    /// The request named a version other than the latest: copying it over
+    /// its own key restores it, which AWS allows without other changes.
+    older_version: bool,
 }
 
 /// `bucket/key`, optionally `?versionId=...`.
@@ -124,6 +127,13 @@ fn copy_source_load(
             )
         }
     };
+    let older_version = match version {
+        None => false,
+        Some(_) => index
+            .get_latest(bucket.id, key.as_bytes())
+            .map_err(engine_error)?
+            .is_none_or(|(latest_key, _)| latest_key != index_key),
+    };
     let source_versioned = bucket.versioning != BucketVersioning::Unversioned;
     let version_id = engine::index::version_id_of(&index_key, &record);
     let version_id =
@@ -156,6 +166,7 @@ fn copy_source_load(
         key,
         record,
         version_id,
+        older_version,
     })
 }
 
@@ -180,7 +191,7 @@ pub async fn copy_object(
         ex.head(),
     )?;
     let reencrypt = matches!(encryption, CopyEncryption::Reencrypt { .. });
-    let same_object = source.bucket.id == bucket.id && source.key == key;
+    let same_object = source.bucket.id == bucket.id && source.key == key && !source.older_version;
     if same_object && !replace && !reencrypt {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
