@@ -359,6 +359,9 @@ pub enum WriteCondition {
     Absent,
     /// `If-Match: "etag"`: only if the current object has this ETag.
     EtagMatches(String),
+    /// `If-None-Match: "etag"` on a write: unless the current object has this
+    /// ETag (no current object: the write goes ahead).
+    EtagDiffers(String),
     /// A conditional delete's `If-Match` (an ETag, or `*` for any),
     /// `x-amz-if-match-size` and `x-amz-if-match-last-modified-time`
     /// (seconds): every one given must hold for the current object. With no
@@ -802,6 +805,8 @@ impl Index {
             (WriteCondition::EtagMatches(_), None) => {
                 return Err(EngineError::ConditionTargetMissing)
             }
+            (WriteCondition::EtagDiffers(etag), Some(current)) => &current.etag != etag,
+            (WriteCondition::EtagDiffers(_), None) => true,
             (WriteCondition::Matches { etag: Some(_), .. }, None) => {
                 return Err(EngineError::ConditionTargetMissing)
             }

@@ -547,6 +547,17 @@ def test_put_if_none_match_star(s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"first"
 
 
+def test_put_if_none_match_etag_writes_unless_the_current_etag_matches(s3, bucket):
+    """AWS answers 501 for an ETag here; other S3 servers write unless the current ETag matches,
+    and so does this one."""
+    first = s3.put_object(Bucket=bucket, Key="unless", Body=b"v1", IfNoneMatch='"0123456789abcdef0123456789abcdef"')
+    expect_client_error(s3.put_object, Bucket=bucket, Key="unless", Body=b"v2", IfNoneMatch=first["ETag"],
+                        code="PreconditionFailed", status=412)
+    assert s3.get_object(Bucket=bucket, Key="unless")["Body"].read() == b"v1"
+    s3.put_object(Bucket=bucket, Key="unless", Body=b"v3", IfNoneMatch='"ffffffffffffffffffffffffffffffff"')
+    assert s3.get_object(Bucket=bucket, Key="unless")["Body"].read() == b"v3"
+
+
 def test_put_if_match(s3, bucket):
     etag = s3.put_object(Bucket=bucket, Key="cas", Body=b"v1")["ETag"]
     new = s3.put_object(Bucket=bucket, Key="cas", Body=b"v2", IfMatch=etag)

@@ -209,8 +209,8 @@ pub async fn put_object(
     ctx.respond(ex, 200, &refs, BodyLen::Empty).await
 }
 
-/// `If-None-Match: *` and `If-Match` on writes, checked atomically with the
-/// commit on the owner shard.
+/// `If-None-Match` (`*`, or an ETag) and `If-Match` on writes, checked
+/// atomically with the commit on the owner shard.
 pub(crate) fn write_condition(head: &http::RequestHead) -> S3Result<WriteCondition> {
     match (head.header("if-none-match"), head.header("if-match")) {
         (Some(_), Some(_)) => Err(S3Error::new(
@@ -218,9 +218,10 @@ pub(crate) fn write_condition(head: &http::RequestHead) -> S3Result<WriteConditi
             "If-Match and If-None-Match together are not supported on writes.",
         )),
         (Some(value), None) if value.trim() == "*" => Ok(WriteCondition::Absent),
-        (Some(_), None) => Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "If-None-Match on writes supports only '*'.",
+        // AWS answers 501 here; other S3 servers write unless the current ETag
+        // matches, which is what clients sending it mean.
+        (Some(etag), None) => Ok(WriteCondition::EtagDiffers(
+            etag.trim().trim_matches('"').to_string(),
         )),
         (None, Some(etag)) => Ok(WriteCondition::EtagMatches(
             etag.trim().trim_matches('"').to_string(),
