@@ -217,8 +217,20 @@ def test_presigned_expiry_limit_is_one_week(s3, bucket, tmp_path):
     # (in seconds) that is 604800".
     r = curl("GET", presign(s3, "get_object", bucket, "week", expires=604801), tmp_path)
     assert r.status == 400, r
-    assert r.code in ("AuthorizationQueryParametersError", "AuthorizationHeaderMalformed"), r
+    assert r.code == "AuthorizationQueryParametersError", r
     assert b"seven days" not in r.body
+
+
+@pytest.mark.parametrize("param, value", [("X-Amz-Expires", "abc"), ("X-Amz-Expires", "-1"),
+                                          ("X-Amz-Credential", "AKIA"), ("X-Amz-Date", "2026")])
+def test_malformed_presigned_parameters_are_authorization_query_parameters_errors(s3, bucket, tmp_path,
+                                                                                   param, value):
+    s3.put_object(Bucket=bucket, Key="malformed", Body=b"guarded")
+    url = presign(s3, "get_object", bucket, "malformed", expires=3600)
+    r = curl("GET", replace_query_value(url, param, value), tmp_path)
+    assert r.status == 400, r
+    assert r.code == "AuthorizationQueryParametersError", r
+    assert b"guarded" not in r.body
 
 
 @pytest.mark.parametrize(

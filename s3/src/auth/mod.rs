@@ -113,9 +113,9 @@ impl AuthError {
     pub fn code(&self) -> S3ErrorCode {
         use S3ErrorCode as C;
         match self {
-            // AWS answers AuthorizationQueryParametersError for the presigned
-            // form; S3ErrorCode has no such code and this one keeps the 400.
-            Self::HeaderMalformed(_) | Self::QueryMalformed(_) => C::AuthorizationHeaderMalformed,
+            Self::HeaderMalformed(_) => C::AuthorizationHeaderMalformed,
+            // The presigned form's own code (a bad X-Amz-Expires, -Credential, -Date, ...).
+            Self::QueryMalformed(_) => C::AuthorizationQueryParametersError,
             // AWS's own answers to broken SigV2 credentials.
             Self::HeaderMalformedV2(_) => C::InvalidArgument,
             Self::QueryMalformedV2(_) => C::AccessDenied,
@@ -256,7 +256,7 @@ mod tests {
             ),
             (
                 AuthError::QueryMalformed("x"),
-                C::AuthorizationHeaderMalformed,
+                C::AuthorizationQueryParametersError,
             ),
             (region(), C::AuthorizationHeaderMalformed),
             (
