@@ -723,7 +723,8 @@ def test_errors_are_json(srv, root):
 
     expect(root.get("/no/such/path"), 404, "NotFound")
     expect(root.get("/tenantsx"), 404, "NotFound")
-    expect(requests.get(f"{base}/", timeout=30), 404, "NotFound")
+    # `/` is the web console's page (test_console.py); anything under /api/ is JSON.
+    expect(requests.get(f"{base}/api/", timeout=30), 404, "NotFound")
     expect(requests.get(f"{base}/api/v2/tenants", timeout=30), 404, "NotFound")
 
     expect(root.delete("/tenants"), 405, "MethodNotAllowed")
