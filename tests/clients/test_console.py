@@ -267,5 +267,11 @@ def test_the_console_is_served_with_a_strict_policy_and_compressed(server):
     # A body without a length (chunked) is refused before anything reaches the S3 port.
     chunked = requests.put(f"{server.console_endpoint}/s3/b/k", data=(part for part in [b"a", b"b"]), timeout=10)
     assert chunked.status_code == 411
+    # A declared body over S3's 5 GiB is refused before a byte of it is read.
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.console_port), timeout=10) as conn:
+        conn.sendall(b"PUT /s3/b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 6442450944\r\n\r\n")
+        assert conn.recv(64).startswith(b"HTTP/1.1 413")
     # Only GET and HEAD for the console's files.
     assert requests.post(f"{server.console_endpoint}/index.html", timeout=10).status_code == 405
