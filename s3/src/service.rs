@@ -836,8 +836,10 @@ impl Handler for S3Service {
         });
         // Every log line of the request names it, as the response headers do.
         let span = tracing::info_span!("request", id = %request_id);
+        // The access log keeps its own copy of the id; without it, none is made.
+        let logged_id = logged.as_ref().map(|_| request_id.clone());
         let operation = self
-            .serve_request(ex, request_id.clone(), &mut logged)
+            .serve_request(ex, request_id, &mut logged)
             .instrument(span)
             .await;
         self.shard
@@ -850,7 +852,8 @@ impl Handler for S3Service {
                 received_bytes: ex.body_read_bytes(),
                 sent_bytes: ex.body_written_bytes(),
             });
-        if let (Some(log), Some(logged)) = (self.shard.access_log.as_ref(), logged) {
+        let logged = logged.zip(logged_id);
+        if let (Some(log), Some((logged, request_id))) = (self.shard.access_log.as_ref(), logged) {
             // Probes of load balancers and systemd are not S3 requests: a
             // line a second from each would bury the log.
             let probe = operation == Endpoint::Health.name() || operation == Endpoint::Ready.name();
