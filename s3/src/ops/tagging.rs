@@ -54,22 +54,21 @@ impl TagSet {
     /// Checks AWS's rules: at most 10 tags, keys 1..=128 and values 0..=256
     /// characters, keys unique and not in the reserved `aws:` space.
     pub fn validate(&self) -> S3Result<()> {
-        if self.0.len() > TAGS_PER_OBJECT_MAX {
-            return Err(S3Error::new(
-                S3ErrorCode::BadRequest,
-                "Object tags cannot be greater than 10",
-            ));
-        }
-        self.validate_tags()
+        self.validate_with_count(TAGS_PER_OBJECT_MAX, "Object tags cannot be greater than 10")
     }
 
     /// A bucket's tag set: AWS's rules with at most 50 tags.
     pub fn validate_bucket(&self) -> S3Result<()> {
-        if self.0.len() > TAGS_PER_BUCKET_MAX {
-            return Err(S3Error::new(
-                S3ErrorCode::BadRequest,
-                "Bucket tag count cannot be greater than 50",
-            ));
+        self.validate_with_count(
+            TAGS_PER_BUCKET_MAX,
+            "Bucket tag count cannot be greater than 50",
+        )
+    }
+
+    /// At most `count_max` tags (BadRequest with AWS's `message`), then each tag's rules.
+    fn validate_with_count(&self, count_max: usize, message: &str) -> S3Result<()> {
+        if self.0.len() > count_max {
+            return Err(S3Error::new(S3ErrorCode::BadRequest, message));
         }
         self.validate_tags()
     }
