@@ -381,6 +381,7 @@ fn start(
             s3_port: args.listen.port(),
             s3_tls: args.tls_cert.is_some(),
         },
+        federated: Default::default(),
     };
     let console = console_listener(&args)?;
     let console_tls = tls.clone();
@@ -532,6 +533,8 @@ fn run_control(
             }
         }
         monoio::spawn(tick_alerts(admin_tx.clone(), alert_interval_s));
+        let mut control = control;
+        control.start_federation(admin_tx.clone());
         drop(admin_tx);
         control.run(requests, admin_rx).await
     });

@@ -33,6 +33,8 @@ pub enum RecordKind {
     Policy,
     AccessKey,
     Session,
+    /// An LDAP or OpenID Connect provider of the tenant (`crate::federation`).
+    IdentityProvider,
 }
 
 impl RecordKind {
@@ -45,13 +47,17 @@ impl RecordKind {
             RecordKind::Policy => "policy",
             RecordKind::AccessKey => "access-key",
             RecordKind::Session => "session",
+            RecordKind::IdentityProvider => "identity-provider",
         }
     }
 
     /// IAM names are case-insensitive; key ids are exact.
     fn name_key(self, name: &str) -> String {
         match self {
-            RecordKind::AccessKey | RecordKind::Session | RecordKind::Account => name.to_owned(),
+            RecordKind::AccessKey
+            | RecordKind::Session
+            | RecordKind::Account
+            | RecordKind::IdentityProvider => name.to_owned(),
             _ => name.to_ascii_lowercase(),
         }
     }
@@ -116,6 +122,10 @@ pub struct UserLogin {
     /// password changes or TOTP is turned off).
     #[serde(default)]
     pub sessions_after_ms: u64,
+    /// Set for a user provisioned by a federated sign-in: the provider's id.
+    /// Such a user has no password here; its directory decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_by: Option<String>,
 }
 
 impl std::fmt::Debug for UserLogin {
@@ -279,6 +289,11 @@ record!(RoleRecord, RecordKind::Role, name);
 record!(ManagedPolicyRecord, RecordKind::Policy, name);
 record!(AccessKeyRecord, RecordKind::AccessKey, id);
 record!(SessionRecord, RecordKind::Session, id);
+record!(
+    crate::federation::providers::IdentityProviderRecord,
+    RecordKind::IdentityProvider,
+    id
+);
 
 fn decode<T: Record>(body: &str) -> Result<T, CatalogError> {
     serde_json::from_str(body)

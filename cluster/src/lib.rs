@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod control;
 pub mod credentials;
 pub mod directory;
+pub mod federation;
 pub mod outbound;
 pub mod ship;
 

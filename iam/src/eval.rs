@@ -373,11 +373,24 @@ fn names_principal(name: &PrincipalName, principal: Option<&Principal>) -> bool 
     match (name, principal) {
         (PrincipalName::Any, _) => true,
         (_, None) => false,
+        // A token holder is no one of an account: only `Federated` (or `*`) names it.
+        (
+            PrincipalName::Account(_) | PrincipalName::Arn(_) | PrincipalName::CanonicalUser(_),
+            Some(p),
+        ) if p.kind == PrincipalKind::WebIdentity => false,
         (PrincipalName::Account(account), Some(p)) => p.account_id == *account,
         // A role ARN names every session of the role.
         (PrincipalName::Arn(arn), Some(p)) => p.arn == *arn || p.role_arn.as_deref() == Some(arn),
         (PrincipalName::CanonicalUser(id), Some(p)) => p.canonical_id == *id,
-        (PrincipalName::Service(_) | PrincipalName::Federated(_), Some(_)) => false,
+        // A provider is named by its URL, its URL without the scheme, or its
+        // oidc-provider ARN; nothing else names a web identity.
+        (PrincipalName::Federated(provider), Some(p)) => {
+            p.kind == PrincipalKind::WebIdentity
+                && (*provider == p.arn
+                    || *provider == p.name
+                    || p.name.split_once("://").map(|(_, bare)| bare) == Some(provider.as_str()))
+        }
+        (PrincipalName::Service(_), Some(_)) => false,
     }
 }
 
@@ -426,6 +439,7 @@ impl Context<'_, '_> {
                     Some(PrincipalKind::SystemRoot) => "Account",
                     Some(PrincipalKind::User) => "User",
                     Some(PrincipalKind::AssumedRole) => "AssumedRole",
+                    Some(PrincipalKind::WebIdentity) => "WebIdentityUser",
                 }
                 .to_owned(),
             ),

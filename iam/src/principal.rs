@@ -12,6 +12,12 @@ pub enum PrincipalKind {
     User,
     /// A session of an assumed role.
     AssumedRole,
+    /// A holder of an OpenID Connect token asking to assume a role
+    /// (AssumeRoleWithWebIdentity): only a trust policy naming its provider
+    /// as `Federated` can apply to it. `arn` is the provider's
+    /// `arn:aws:iam::<account>:oidc-provider/<issuer without scheme>`,
+    /// `name` the issuer URL.
+    WebIdentity,
 }
 
 #[derive(Debug, Clone)]

@@ -217,7 +217,22 @@ impl S3Service {
         if head.method != "POST" || head.path() != "/" {
             return None;
         }
-        let service = crate::query::scope_service_of_header(head.header("authorization")?)?;
+        let Some(authorization) = head.header("authorization") else {
+            // Unsigned STS (AssumeRoleWithWebIdentity, ...WithLDAPIdentity):
+            // a form posted to `/` without credentials, as AWS's SDKs send it.
+            // Browser uploads post multipart forms to a bucket, never this.
+            let form = head.header("content-type").is_some_and(|value| {
+                value
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+            let presigned = head.query().contains("X-Amz-Credential");
+            return (form && !presigned).then_some(QueryService::Sts);
+        };
+        let service = crate::query::scope_service_of_header(authorization)?;
         QueryService::from_scope(service)
     }
 
@@ -518,6 +533,9 @@ impl S3Service {
                 return query_api::respond_error(ex, service, &err, &request_id).await;
             }
         };
+        if ex.head().header("authorization").is_none() {
+            return query_api::handle_unsigned(&self.shard, ex, service, &body, &request_id).await;
+        }
         let body_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
         let auth = match self.authenticate(ex, &query, now_ms, service.prefix(), Some(&body_hash)) {
             Ok((_, auth)) => auth,

@@ -225,6 +225,14 @@ pub enum ControlRequest {
         facts: crate::query::RequestFacts,
         reply: oneshot::Sender<crate::query::QueryAnswer>,
     },
+    /// An unsigned STS call that authenticates by what it carries
+    /// (AssumeRoleWithWebIdentity's token, AssumeRoleWithLDAPIdentity's
+    /// directory password): checked and answered by the control plane.
+    FederatedQuery {
+        request: crate::query::QueryRequest,
+        facts: crate::query::RequestFacts,
+        reply: oneshot::Sender<crate::query::QueryAnswer>,
+    },
     /// A shard needs a larger allotment of a tenant's quota: `bytes` and
     /// `objects` are the totals it needs there (see `crate::quota`).
     QuotaLease {

@@ -85,6 +85,7 @@ impl ControlPlane {
                 content_type: "text/csv; charset=utf-8",
                 body: to_csv(&entries).into_bytes(),
                 set_cookie: None,
+                location: None,
             });
         }
         let entries: Vec<_> = entries

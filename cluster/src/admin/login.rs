@@ -29,7 +29,16 @@ fn stand_in_hash() -> &'static str {
     })
 }
 
-fn invalid_credentials() -> AdminError {
+/// The console's session cookie: HttpOnly, SameSite=Strict, Secure over TLS.
+pub(crate) fn session_cookie(session_token: &str, tls: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={session_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_TTL_MS / 1000,
+        if tls { "; Secure" } else { "" }
+    )
+}
+
+pub(crate) fn invalid_credentials() -> AdminError {
     AdminError::new(
         401,
         "InvalidCredentials",
@@ -37,8 +46,62 @@ fn invalid_credentials() -> AdminError {
     )
 }
 
+/// A login request that passed its checks: well-formed, from an address
+/// not throttled, for a name not locked.
+pub(crate) struct LoginForm {
+    pub username: String,
+    pub secret: String,
+    pub code: Option<String>,
+    /// The lower-cased name failures are counted under.
+    lock_key: String,
+    /// Whether failures lock the name (users; not the root).
+    lockable: bool,
+    /// The tenant the attempt concerns (its admins see it in their audit view).
+    pub login_account: String,
+}
+
+impl LoginForm {
+    /// A single sign-on through the browser: no password here, and the
+    /// provider counts its own failures.
+    pub(crate) fn federated(username: &str, account_id: &str) -> Self {
+        LoginForm {
+            username: username.to_owned(),
+            secret: String::new(),
+            code: None,
+            lock_key: username.to_ascii_lowercase(),
+            lockable: false,
+            login_account: account_id.to_owned(),
+        }
+    }
+}
+
 impl ControlPlane {
     pub(super) fn admin_login(&mut self, request: &AdminRequest, now_ms: u64) -> AdminResult {
+        let form = self.admin_login_form(request, now_ms)?;
+        let verdict = self.admin_check_credentials(
+            &form.username,
+            &form.secret,
+            form.code.as_deref(),
+            now_ms,
+        );
+        match verdict {
+            Ok((subject, user)) => {
+                Ok(self.admin_login_succeeded(request, &form, &subject, user, ""))
+            }
+            Err(error) if error.code == "TotpRequired" => Err(error),
+            Err(error) => {
+                self.admin_login_failed(request, &form, now_ms, "");
+                Err(error)
+            }
+        }
+    }
+
+    /// Checks a login request before any password is looked at.
+    pub(crate) fn admin_login_form(
+        &mut self,
+        request: &AdminRequest,
+        now_ms: u64,
+    ) -> Result<LoginForm, AdminError> {
         // JSON only: a browser form cannot post it cross-site without a
         // CORS preflight, which this port never grants.
         let json = request.content_type.as_deref().is_some_and(|value| {
@@ -78,7 +141,6 @@ impl ControlPlane {
         // its 40-character secret is beyond guessing): the address throttle
         // still holds whoever tries.
         let lock_key = username.to_ascii_lowercase();
-        // The tenant the attempt concerns (its admins see it in their audit view).
         let login_account = username
             .split_once('/')
             .map(|(tenant, _)| account_by_name(&self.catalog, tenant))
@@ -104,50 +166,74 @@ impl ControlPlane {
                 ),
             ));
         }
-        let verdict = self.admin_check_credentials(&username, &secret, code.as_deref(), now_ms);
-        let (subject, user) = match verdict {
-            Ok(found) => found,
-            Err(error) if error.code == "TotpRequired" => return Err(error),
-            Err(error) => {
-                self.admin
-                    .sources
-                    .record_source_failure(request.source, now_ms);
-                self.admin_audit_entry(
-                    request,
-                    &login_account,
-                    &username,
-                    "login",
-                    &username,
-                    "failure",
-                    "",
-                );
-                let outcome =
-                    lockable.then(|| self.admin.limiter.record_failure(&lock_key, now_ms));
-                if let Some(FailureOutcome::LockedNow { until_ms }) = outcome {
-                    self.admin_audit_entry(
-                        request,
-                        &login_account,
-                        &username,
-                        "lockout",
-                        &username,
-                        "locked",
-                        &format!("until {}", rfc3339(until_ms)),
-                    );
-                }
-                return Err(error);
-            }
-        };
-        self.admin.limiter.record_success(&lock_key);
+        Ok(LoginForm {
+            username,
+            secret,
+            code,
+            lock_key,
+            lockable,
+            login_account,
+        })
+    }
+
+    /// Counts and audits a failed login (`detail` says why, when known).
+    pub(crate) fn admin_login_failed(
+        &mut self,
+        request: &AdminRequest,
+        form: &LoginForm,
+        now_ms: u64,
+        detail: &str,
+    ) {
+        self.admin
+            .sources
+            .record_source_failure(request.source, now_ms);
         self.admin_audit_entry(
             request,
-            &login_account,
-            &username,
+            &form.login_account,
+            &form.username,
             "login",
-            &username,
-            "success",
-            "",
+            &form.username,
+            "failure",
+            detail,
         );
-        let claims = token::SessionClaims::new(&subject, now_ms, SESSION_TTL_MS);
+        let outcome = form
+            .lockable
+            .then(|| self.admin.limiter.record_failure(&form.lock_key, now_ms));
+        if let Some(FailureOutcome::LockedNow { until_ms }) = outcome {
+            self.admin_audit_entry(
+                request,
+                &form.login_account,
+                &form.username,
+                "lockout",
+                &form.username,
+                "locked",
+                &format!("until {}", rfc3339(until_ms)),
+            );
+        }
+    }
+
+    /// Audits a successful login and opens its session: the answer carries
+    /// the token, and the cookie for the console.
+    pub(crate) fn admin_login_succeeded(
+        &mut self,
+        request: &AdminRequest,
+        form: &LoginForm,
+        subject: &str,
+        user: serde_json::Value,
+        detail: &str,
+    ) -> AdminResponse {
+        let now_ms = crate::control::now_ms();
+        self.admin.limiter.record_success(&form.lock_key);
+        self.admin_audit_entry(
+            request,
+            &form.login_account,
+            &form.username,
+            "login",
+            &form.username,
+            "success",
+            detail,
+        );
+        let claims = token::SessionClaims::new(subject, now_ms, SESSION_TTL_MS);
         let session_token = token::mint(&self.admin.token_key, &claims);
         let csrf = token::csrf_token_for(&self.admin.token_key, &claims.session_id);
         let mut response = AdminResponse::json(
@@ -159,12 +245,8 @@ impl ControlPlane {
                 "user": user,
             }),
         );
-        response.set_cookie = Some(format!(
-            "{SESSION_COOKIE}={session_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-            SESSION_TTL_MS / 1000,
-            if request.tls { "; Secure" } else { "" }
-        ));
-        Ok(response)
+        response.set_cookie = Some(session_cookie(&session_token, request.tls));
+        response
     }
 
     /// The session subject and the user's description, or why not.
@@ -217,28 +299,42 @@ impl ControlPlane {
                 "The tenant is suspended.",
             ));
         }
-        if let Some(sealed) = user.login.totp_sealed.clone() {
-            let Some(code) = code else {
-                return Err(AdminError::new(
-                    401,
-                    "TotpRequired",
-                    "Enter the code from your authenticator app.",
-                ));
-            };
-            let secret = self.admin_open_totp(&sealed)?;
-            let step = totp::verify_code(&secret, code, now_ms / 1000, user.login.totp_last_step);
-            match step {
-                Some(step) => user.login.totp_last_step = Some(step),
-                None if totp::consume_backup_code(&mut user.login.backup_code_hashes, code) => {}
-                None => return Err(AdminError::new(401, "InvalidTotp", "The code is wrong.")),
-            }
-            self.catalog
-                .write_records(&[RecordChange::put(&account.id, &user)])?;
-        }
+        self.admin_check_totp(&account.id, &mut user, code, now_ms)?;
         Ok((
             user_subject(&account.id, &user.name, &user.id),
             json!({"tenant": account.name, "name": user.name, "role": role_of(&user)}),
         ))
+    }
+
+    /// The second factor of a user who enrolled one: a current code or a
+    /// backup code (used once), stored as used.
+    pub(crate) fn admin_check_totp(
+        &mut self,
+        account_id: &str,
+        user: &mut UserRecord,
+        code: Option<&str>,
+        now_ms: u64,
+    ) -> Result<(), AdminError> {
+        let Some(sealed) = user.login.totp_sealed.clone() else {
+            return Ok(());
+        };
+        let Some(code) = code else {
+            return Err(AdminError::new(
+                401,
+                "TotpRequired",
+                "Enter the code from your authenticator app.",
+            ));
+        };
+        let secret = self.admin_open_totp(&sealed)?;
+        let step = totp::verify_code(&secret, code, now_ms / 1000, user.login.totp_last_step);
+        match step {
+            Some(step) => user.login.totp_last_step = Some(step),
+            None if totp::consume_backup_code(&mut user.login.backup_code_hashes, code) => {}
+            None => return Err(AdminError::new(401, "InvalidTotp", "The code is wrong.")),
+        }
+        self.catalog
+            .write_records(&[RecordChange::put(account_id, &*user)])?;
+        Ok(())
     }
 
     fn admin_open_totp(&self, sealed: &str) -> Result<totp::TotpSecret, AdminError> {
@@ -271,10 +367,14 @@ impl ControlPlane {
 
     pub(super) fn admin_session(&self, caller: &Caller) -> AdminResult {
         let (tenant, role, totp_enabled) = self.admin_caller_details(caller)?;
+        let source = match &caller.user {
+            None => "local".to_owned(),
+            Some(_) => self.user_source(caller.account(), &self.admin_caller_record(caller)?)?,
+        };
         Ok(AdminResponse::json(
             200,
             &json!({
-                "user": {"tenant": tenant, "name": caller.user.clone().unwrap_or_else(|| "root".into()), "role": role},
+                "user": {"tenant": tenant, "name": caller.user.clone().unwrap_or_else(|| "root".into()), "role": role, "source": source},
                 "expires_at": rfc3339(caller.expires_ms),
                 "csrf_token": token::csrf_token_for(&self.admin.token_key, &caller.session_id),
                 "totp_enabled": totp_enabled,

@@ -13,6 +13,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod buckets;
+pub mod identity_providers;
 pub mod keys;
 pub mod login;
 pub mod maintenance;
@@ -87,6 +88,8 @@ pub struct AdminResponse {
     pub content_type: &'static str,
     pub body: Vec<u8>,
     pub set_cookie: Option<String>,
+    /// A redirect's target (the single sign-on flow's 302s).
+    pub location: Option<String>,
 }
 
 impl AdminResponse {
@@ -96,6 +99,7 @@ impl AdminResponse {
             content_type: "application/json",
             body: serde_json::to_vec(value).unwrap_or_default(),
             set_cookie: None,
+            location: None,
         }
     }
 
@@ -105,6 +109,19 @@ impl AdminResponse {
             content_type: "application/json",
             body: Vec::new(),
             set_cookie: None,
+            location: None,
+        }
+    }
+
+    /// A 302 to `location` (a path on this console, or the provider's
+    /// authorization endpoint).
+    pub fn redirect(location: String) -> Self {
+        AdminResponse {
+            status: 302,
+            content_type: "text/plain; charset=utf-8",
+            body: Vec::new(),
+            set_cookie: None,
+            location: Some(location),
         }
     }
 }
@@ -120,6 +137,9 @@ pub enum AdminCall {
     Metrics { reply: oneshot::Sender<String> },
     /// Time to check the alert conditions (`crate::alerts`).
     AlertTick,
+    /// A federation worker finished a directory or provider exchange
+    /// (`crate::control::federated`).
+    Federation(Box<crate::federation::Done>),
 }
 
 /// An error answer.
@@ -160,7 +180,7 @@ impl AdminError {
         Self::new(500, "InternalError", "The server failed; see its log.")
     }
 
-    fn response(&self) -> AdminResponse {
+    pub(crate) fn response(&self) -> AdminResponse {
         AdminResponse::json(
             self.status,
             &json!({"error": {"code": self.code, "message": self.message}}),
@@ -407,6 +427,13 @@ impl ControlPlane {
     async fn admin_route(&mut self, request: &AdminRequest, now_ms: u64) -> AdminResult {
         let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
         let method = request.method.as_str();
+        match (method, segments.as_slice()) {
+            ("GET", ["auth", "providers"]) => return self.admin_public_providers(request),
+            (_, ["auth", "providers"]) | (_, ["auth", "oidc", ..]) => {
+                return Err(method_not_allowed())
+            }
+            _ => {}
+        }
         if let ["auth", "login"] = segments.as_slice() {
             return match method {
                 "POST" => self.admin_login(request, now_ms),
@@ -465,6 +492,21 @@ impl ControlPlane {
             ("PUT", ["buckets", bucket, "quota"]) => {
                 self.admin_put_bucket_quota(request, &caller, bucket).await
             }
+            ("GET", ["tenants", tenant, "identity-providers"]) => {
+                self.admin_list_providers(&caller, tenant)
+            }
+            ("POST", ["tenants", tenant, "identity-providers"]) => {
+                self.admin_create_provider(request, &caller, tenant, now_ms)
+            }
+            ("GET", ["tenants", tenant, "identity-providers", id]) => {
+                self.admin_get_provider(&caller, tenant, id)
+            }
+            ("PATCH", ["tenants", tenant, "identity-providers", id]) => {
+                self.admin_update_provider(request, &caller, tenant, id)
+            }
+            ("DELETE", ["tenants", tenant, "identity-providers", id]) => {
+                self.admin_delete_provider(request, &caller, tenant, id)
+            }
             ("GET", ["usage"]) => self.admin_usage(request, &caller).await,
             ("GET", ["audit"]) => self.admin_audit(request, &caller),
             ("GET", ["maintenance"]) => self.admin_get_maintenance(&caller),
@@ -509,7 +551,11 @@ impl ControlPlane {
         if self.admin.revoked.contains_key(&claims.session_id) {
             return Err(AdminError::unauthorized("The session has ended."));
         }
-        if from_cookie {
+        // Reading the session is safe without the CSRF header (it changes
+        // nothing, and only this origin can read the answer): it is how the
+        // console, back from a single sign-on, learns its CSRF token.
+        let session_read = request.method == "GET" && request.segments == ["auth", "session"];
+        if from_cookie && !session_read {
             let presented = request.csrf.as_deref().unwrap_or("");
             if !crate::auth::token::csrf_matches(
                 &self.admin.token_key,

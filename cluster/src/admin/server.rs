@@ -75,6 +75,7 @@ impl AdminHandler {
                 content_type: super::metrics::CONTENT_TYPE,
                 body: text.into_bytes(),
                 set_cookie: None,
+                location: None,
             },
             Err(_) => error(503, "ServiceUnavailable", "The server is stopping."),
         }
@@ -116,6 +117,9 @@ impl Handler for AdminHandler {
         headers.push(("x-amz-request-id", &request_id));
         if let Some(cookie) = &answer.set_cookie {
             headers.push(("set-cookie", cookie));
+        }
+        if let Some(location) = &answer.location {
+            headers.push(("location", location));
         }
         let _ = ex
             .respond(answer.status, &headers, bytes::Bytes::from(answer.body))
@@ -165,10 +169,19 @@ impl AdminHandler {
         let cookie = head.header("cookie").map(str::to_owned);
         let csrf = head.header("x-csrf-token").map(str::to_owned);
         let content_type = head.header("content-type").map(str::to_owned);
-        // Only the login is answered without a session: anything else that
-        // brings none is refused before its body is read.
-        let login = segments.len() == 2 && segments[0] == "auth" && segments[1] == "login";
-        if !login && authorization.is_none() && cookie.is_none() {
+        // Only the sign-in paths are answered without a session (the login,
+        // the login page's single sign-on list, the OpenID Connect start and
+        // callback): anything else that brings none is refused before its
+        // body is read.
+        let public = matches!(
+            segments
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            ["auth", "login"] | ["auth", "providers"] | ["auth", "oidc", ..]
+        );
+        if !public && authorization.is_none() && cookie.is_none() {
             ex.close_after();
             return error(401, "Unauthorized", "Sign in first.");
         }

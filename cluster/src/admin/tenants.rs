@@ -227,6 +227,11 @@ impl ControlPlane {
         delete_all::<RoleRecord>(catalog, id, &mut changes)?;
         delete_all::<ManagedPolicyRecord>(catalog, id, &mut changes)?;
         delete_all::<SessionRecord>(catalog, id, &mut changes)?;
+        delete_all::<crate::federation::providers::IdentityProviderRecord>(
+            catalog,
+            id,
+            &mut changes,
+        )?;
         self.catalog.write_records(&changes)?;
         self.admin_publish().await?;
         self.admin_audit_entry(

@@ -348,9 +348,21 @@ pub fn load_identities(
                     })
                 }
                 // A deleted user's sessions end with it.
-                (None, Some(user_id)) => match users_by_id.get(user_id) {
-                    Some(principal) => principal.clone(),
-                    None => continue,
+                (None, Some(user_id)) => match (users_by_id.get(user_id), &session.policy) {
+                    (Some(principal), None) => principal.clone(),
+                    // A directory user's STS session narrowed by its session
+                    // policy (AssumeRoleWithLDAPIdentity's `Policy`).
+                    (Some(principal), Some(document)) => {
+                        live_documents.insert(document.to_owned());
+                        let mut narrowed = (**principal).clone();
+                        narrowed.session_policies = vec![cache.policy(
+                            "session policy",
+                            document,
+                            iam::PolicyKind::Session,
+                        )];
+                        Arc::new(narrowed)
+                    }
+                    (None, _) => continue,
                 },
                 (None, None) => root.clone(),
             };

@@ -4,6 +4,7 @@
 //! publishes catalog snapshots to every shard.
 
 pub mod counters;
+pub mod federated;
 pub mod iam;
 pub mod identities;
 pub mod quota;
@@ -65,6 +66,8 @@ pub struct ControlPlane {
     pub alerts: crate::alerts::Alerts,
     /// Where the console's browser side reaches S3 (its share links).
     pub console_s3: ConsoleS3Endpoint,
+    /// LDAP and OpenID Connect sign-ins waiting for their provider.
+    pub federated: federated::FederatedState,
 }
 
 /// The S3 port as the console's share links name it.
@@ -335,8 +338,16 @@ impl ControlPlane {
                     Either::Left((Err(_), _)) => break,
                     Either::Right((Ok(crate::admin::AdminCall::Api { request, reply }), _)) => {
                         self.prune_audit_when_due();
-                        let answer = self.admin_call(*request).await;
-                        let _ = reply.send(answer);
+                        // Sign-ins through a provider answer later, when
+                        // their worker is done; everything else now.
+                        if let Some((request, reply)) = self.federated_admin_call(request, reply) {
+                            let answer = self.admin_call(*request).await;
+                            let _ = reply.send(answer);
+                        }
+                        continue;
+                    }
+                    Either::Right((Ok(crate::admin::AdminCall::Federation(done)), _)) => {
+                        self.federation_done(*done).await;
                         continue;
                     }
                     Either::Right((Ok(crate::admin::AdminCall::Metrics { reply }), _)) => {
@@ -406,6 +417,11 @@ impl ControlPlane {
                     let outcome = self.query(&access_key_id, &request, &facts).await;
                     let _ = reply.send(outcome);
                 }
+                ControlRequest::FederatedQuery {
+                    request,
+                    facts,
+                    reply,
+                } => self.federated_query(request, facts, reply),
                 ControlRequest::QuotaLease {
                     shard,
                     account,

@@ -1,12 +1,13 @@
-//! One blocking HTTP/1.1 POST to a collector or webhook: parsing its
-//! `http[s]://` URL, writing the request and reading back the status.
+//! One blocking HTTP/1.1 request: a POST to a collector or webhook (only
+//! its status matters), or an exchange whose answer body is read back (an
+//! identity provider's discovery document, keys and token endpoint).
 //!
 //! Owns: the request head (`Host`, `Content-Type`, `Content-Length`,
 //! `Connection: close`, `User-Agent`, an optional `Authorization` set by the
 //! caller), the bounds on what is read back, and error messages that never
 //! hold the `Authorization` value or a URL's query. Must not: keep
 //! connections, follow redirects or retry; callers decide what a status
-//! means (2xx is delivered). Main items: `HttpTarget`, `post`.
+//! means (2xx is delivered). Main items: `HttpTarget`, `post`, `exchange`.
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -130,7 +131,7 @@ impl fmt::Debug for HttpTarget {
 /// Splits `host[:port]` or `[v6]:port` of a URL. The host may only hold the
 /// characters of a DNS name or an IP address, which also keeps line breaks
 /// out of the `Host` header. Shared with the syslog URLs.
-pub(super) fn parse_authority(authority: &str) -> Result<(String, Option<u16>), &'static str> {
+pub(crate) fn parse_authority(authority: &str) -> Result<(String, Option<u16>), &'static str> {
     let (host, port_text) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (host, after) = bracketed
             .split_once(']')
@@ -186,7 +187,7 @@ pub fn post(
     timeout: Duration,
 ) -> Result<u16, String> {
     let fail = |why: String| format!("POST {target}: {why}");
-    let head = post_request_head(target, content_type, body.len()).map_err(fail)?;
+    let head = request_head("POST", target, Some(content_type), body.len()).map_err(fail)?;
     let tls_config = match (target.tls, tls) {
         (true, None) => return Err(fail("an https URL needs a TLS configuration".into())),
         (true, Some(config)) => Some(config),
@@ -204,23 +205,136 @@ pub fn post(
     answer.map_err(|err| fail(io_error_text(&err, timeout)))
 }
 
+/// An answer whose body was read.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Sends one request on a fresh connection and reads the whole answer, its
+/// body at most `body_bytes_max` (a longer one is an error). Redirects are
+/// not followed. Every connect, read and write is bounded by `timeout`.
+pub fn exchange(
+    method: &str,
+    target: &HttpTarget,
+    tls: Option<&Arc<ClientConfig>>,
+    content_type: Option<&str>,
+    body: &[u8],
+    timeout: Duration,
+    body_bytes_max: usize,
+) -> Result<HttpAnswer, String> {
+    let fail = |why: String| format!("{method} {target}: {why}");
+    let head = request_head(method, target, content_type, body.len()).map_err(fail)?;
+    let tls_config = match (target.tls, tls) {
+        (true, None) => return Err(fail("an https URL needs a TLS configuration".into())),
+        (true, Some(config)) => Some(config),
+        (false, _) => None,
+    };
+    let tcp = tls::connect(&target.host, target.port, timeout)
+        .map_err(|err| fail(format!("connect: {}", io_error_text(&err, timeout))))?;
+    let limit = body_bytes_max as u64;
+    let answer = match tls_config {
+        Some(config) => {
+            let stream = tls::handshake(config, &target.host, tcp).map_err(fail)?;
+            full_exchange(stream, head.as_bytes(), body, limit)
+        }
+        None => full_exchange(tcp, head.as_bytes(), body, limit),
+    };
+    answer.map_err(|err| fail(io_error_text(&err, timeout)))
+}
+
+fn full_exchange<S: Read + Write>(
+    mut stream: S,
+    head: &[u8],
+    body: &[u8],
+    limit: u64,
+) -> io::Result<HttpAnswer> {
+    stream.write_all(head)?;
+    stream.write_all(body)?;
+    stream.flush()?;
+    let mut reader = BufReader::new(stream);
+    let mut head_bytes = 0usize;
+    let answer = loop {
+        let answer = post_read_head(&mut reader, &mut head_bytes)?;
+        if !(100..200).contains(&answer.status) {
+            break answer;
+        }
+    };
+    let too_long = || invalid_data(format!("the answer's body is longer than {limit} bytes"));
+    let mut body = Vec::new();
+    if answer.status == 204 || answer.status == 304 {
+        return Ok(HttpAnswer {
+            status: answer.status,
+            body,
+        });
+    }
+    if answer.chunked {
+        let mut line_bytes = 0usize;
+        loop {
+            let size_line = read_head_line(&mut reader, &mut line_bytes)?;
+            let size_text = size_line.split(';').next().unwrap_or("").trim();
+            let size = u64::from_str_radix(size_text, 16)
+                .map_err(|_| invalid_data("a chunk size is not hexadecimal"))?;
+            if size == 0 {
+                break;
+            }
+            if body.len() as u64 + size > limit {
+                return Err(too_long());
+            }
+            (&mut reader).take(size).read_to_end(&mut body)?;
+            let mut crlf = [0u8; 2];
+            reader.read_exact(&mut crlf)?;
+        }
+    } else {
+        let wanted = answer.content_length.unwrap_or(limit + 1);
+        if wanted > limit {
+            if answer.content_length.is_some() {
+                return Err(too_long());
+            }
+            // No length: read to the close, within the limit.
+            (&mut reader).take(limit + 1).read_to_end(&mut body)?;
+            if body.len() as u64 > limit {
+                return Err(too_long());
+            }
+        } else {
+            (&mut reader).take(wanted).read_to_end(&mut body)?;
+            if (body.len() as u64) < wanted {
+                return Err(invalid_data(
+                    "the connection closed inside the answer's body",
+                ));
+            }
+        }
+    }
+    Ok(HttpAnswer {
+        status: answer.status,
+        body,
+    })
+}
+
 /// The request head. Values that would break a header line are refused
 /// without quoting them (the authorization is a secret).
-fn post_request_head(
+fn request_head(
+    method: &str,
     target: &HttpTarget,
-    content_type: &str,
+    content_type: Option<&str>,
     body_bytes: usize,
 ) -> Result<String, String> {
     let header_safe = |value: &str| !value.chars().any(|c| c.is_control());
-    if !header_safe(content_type) {
-        return Err("the content type holds a control character".into());
-    }
     let mut head = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
-         Content-Length: {body_bytes}\r\nConnection: close\r\nUser-Agent: {USER_AGENT}\r\n",
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: {USER_AGENT}\r\n",
         target.path_and_query,
         target.host_header(),
     );
+    if let Some(content_type) = content_type {
+        if !header_safe(content_type) {
+            return Err("the content type holds a control character".into());
+        }
+        head.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {body_bytes}\r\n"
+        ));
+    }
+    head.push_str("Accept: application/json\r\n");
     if let Some(authorization) = &target.authorization {
         if !header_safe(authorization) {
             return Err("the authorization value holds a control character".into());

@@ -33,19 +33,28 @@ pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 /// Trusted roots: the private CA file if given, else the system bundle
 /// (`SSL_CERT_FILE` first, as OpenSSL-based clients honour it).
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
             let pem = std::fs::read(path).map_err(|err| format!("{}: {err}", path.display()))?;
-            for certificate in CertificateDer::pem_slice_iter(&pem) {
-                let certificate =
-                    certificate.map_err(|err| format!("{}: {err}", path.display()))?;
+            client_config_from_pem(Some(&pem)).map_err(|err| format!("{}: {err}", path.display()))
+        }
+        None => client_config_from_pem(None),
+    }
+}
+
+/// Trusted roots: the CA certificates of `pem` if given (an identity
+/// provider's `ca_pem`), else the system bundle.
+pub fn client_config_from_pem(pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match pem {
+        Some(pem) => {
+            for certificate in CertificateDer::pem_slice_iter(pem) {
                 roots
-                    .add(certificate)
-                    .map_err(|err| format!("{}: {err}", path.display()))?;
+                    .add(certificate.map_err(|err| err.to_string())?)
+                    .map_err(|err| err.to_string())?;
             }
             if roots.is_empty() {
-                return Err(format!("{}: no CERTIFICATE block", path.display()));
+                return Err("no CERTIFICATE block".to_owned());
             }
         }
         None => {

@@ -55,9 +55,29 @@ function parseHash() {
   return { path, query: new URLSearchParams(query) };
 }
 
+const SSO_PENDING_KEY = "maxiofs.sso-pending";
+// The server keeps a sign-in's state for 10 minutes; a mark older than this is stale.
+const SSO_PENDING_MS = 15 * 60 * 1000;
+
+/**
+ * Called as the login page leaves for an identity provider (OIDC): when the provider sends the
+ * browser back to `/`, the session cookie is set but this tab has no CSRF token yet, and this
+ * mark tells loadSession to ask GET /auth/session for it.
+ */
+export function markSsoPending() {
+  sessionStorage.setItem(SSO_PENDING_KEY, String(Date.now()));
+}
+
 async function loadSession() {
-  // Without a CSRF token from a sign-in in this tab there is no session to ask about.
-  if (!sessionStorage.getItem("maxiofs.csrf")) return false;
+  // Without a CSRF token from a sign-in in this tab there is no session to ask about, unless
+  // a single sign-on just came back (the cookie is set, the CSRF token comes with the session).
+  // A failed one comes back with ?login_error=… and no session: nothing to ask then either.
+  if (!sessionStorage.getItem("maxiofs.csrf")) {
+    const pending = sessionStorage.getItem(SSO_PENDING_KEY);
+    sessionStorage.removeItem(SSO_PENDING_KEY);
+    const fresh = pending && Date.now() - Number(pending) < SSO_PENDING_MS;
+    if (!fresh || new URLSearchParams(location.search).has("login_error")) return false;
+  }
   try {
     const session = await api("GET", "/auth/session");
     rememberSession(session);
@@ -74,7 +94,32 @@ export async function signedIn(answer) {
   rememberSession(answer);
   state.user = answer.user;
   dropCredentials();
+  // The login answer does not say where the user comes from (local, LDAP): the session does.
+  if (state.user && !state.user.source) {
+    try {
+      const session = await api("GET", "/auth/session");
+      rememberSession(session);
+      state.user = session.user || state.user;
+    } catch {
+      // The header then shows no source; everything else works.
+    }
+  }
   navigate("#/");
+}
+
+/** Words for `user.source`: "local", "ldap:<provider>", "oidc:<provider>" (or nothing). */
+export function sourceText(source) {
+  if (!source || source === "local") return "local user";
+  const [kind, ...rest] = String(source).split(":");
+  const name = rest.join(":");
+  if (kind === "ldap") return `LDAP directory ${name}`;
+  if (kind === "oidc") return `single sign-on (OIDC) ${name}`;
+  return String(source);
+}
+
+/** Whether `user` signs in through an identity provider (and has no console password here). */
+export function isFederated(user = state.user) {
+  return Boolean(user?.source && user.source !== "local");
 }
 
 export async function signOut() {
@@ -103,6 +148,8 @@ function layout(main) {
       h("div", { class: "who", testid: "who" },
         h("span", {}, `${user.tenant}/${user.name}`),
         h("span", { class: "role" }, user.role || "no role"),
+        isFederated(user) ? h("span", { class: "role source", testid: "who-source", title: sourceText(user.source) },
+          user.source) : null,
         h("button", { type: "button", testid: "logout", onclick: signOut }, "Sign out"))),
     h("main", { id: "main", tabindex: "-1" }, main));
 }

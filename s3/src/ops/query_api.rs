@@ -35,6 +35,78 @@ pub async fn handle(
         Ok(request) => request,
         Err(err) => return respond_error(ex, service, &err, request_id).await,
     };
+    let facts = request_facts(ex, Some(&*identity));
+    let access_key_id = identity.access_key_id.clone();
+    let action = request.action.clone();
+    let answer = shard
+        .query(|reply| ControlRequest::Query {
+            access_key_id,
+            request,
+            facts,
+            reply,
+        })
+        .await;
+    answer_query(ex, service, &action, answer, request_id).await
+}
+
+/// The STS calls that carry their own proof instead of a signature:
+/// AssumeRoleWithWebIdentity (a provider's token) and
+/// AssumeRoleWithLDAPIdentity (a directory password). Anything else
+/// unsigned is refused as AWS refuses it.
+pub async fn handle_unsigned(
+    shard: &Rc<Shard>,
+    ex: &mut Exchange<'_>,
+    service: QueryService,
+    body: &[u8],
+    request_id: &str,
+) {
+    ex.mark_unauthenticated();
+    let request = match QueryRequest::from_form(service, body) {
+        Ok(request) => request,
+        Err(err) => return respond_error(ex, service, &err, request_id).await,
+    };
+    if !matches!(
+        request.action.as_str(),
+        "AssumeRoleWithWebIdentity" | "AssumeRoleWithLDAPIdentity"
+    ) {
+        let err = QueryError::new(
+            "MissingAuthenticationToken",
+            403,
+            "Request is missing Authentication Token",
+        );
+        return respond_error(ex, service, &err, request_id).await;
+    }
+    let facts = request_facts(ex, None);
+    let action = request.action.clone();
+    let answer = shard
+        .query(|reply| ControlRequest::FederatedQuery {
+            request,
+            facts,
+            reply,
+        })
+        .await;
+    answer_query(ex, service, &action, answer, request_id).await
+}
+
+async fn answer_query(
+    ex: &mut Exchange<'_>,
+    service: QueryService,
+    action: &str,
+    answer: Result<Vec<crate::query::XmlNode>, QueryError>,
+    request_id: &str,
+) {
+    match answer {
+        Ok(result) => {
+            let mut out = Vec::new();
+            render_answer(&mut out, service, action, &result, request_id);
+            respond(ex, 200, out, request_id).await;
+        }
+        Err(err) => respond_error(ex, service, &err, request_id).await,
+    }
+}
+
+/// What a policy condition may ask about the caller's connection.
+fn request_facts(ex: &Exchange<'_>, identity: Option<&iam::snapshot::KeyIdentity>) -> RequestFacts {
     let head = ex.head();
     let mut facts = RequestFacts::default();
     let mut fact = |key: &str, value: Option<&str>| {
@@ -49,29 +121,11 @@ pub async fn handle(
     );
     fact("aws:useragent", head.header("user-agent"));
     let issued = identity
-        .session
-        .as_ref()
+        .and_then(|identity| identity.session.as_ref())
         .map(|session| crate::xml::format_timestamp(session.issued_ms));
     fact("aws:tokenissuetime", issued.as_deref());
     fact("aws:referer", head.header("referer"));
-    let access_key_id = identity.access_key_id.clone();
-    let action = request.action.clone();
-    let answer = shard
-        .query(|reply| ControlRequest::Query {
-            access_key_id,
-            request,
-            facts,
-            reply,
-        })
-        .await;
-    match answer {
-        Ok(result) => {
-            let mut out = Vec::new();
-            render_answer(&mut out, service, &action, &result, request_id);
-            respond(ex, 200, out, request_id).await;
-        }
-        Err(err) => respond_error(ex, service, &err, request_id).await,
-    }
+    facts
 }
 
 /// Reads the form body, before authentication (its hash is signed but not

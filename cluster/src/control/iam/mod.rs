@@ -12,7 +12,7 @@ mod groups;
 mod keys;
 pub(crate) mod policies;
 mod roles;
-mod sts;
+pub(crate) mod sts;
 mod users;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -303,7 +303,7 @@ impl Call<'_> {
 }
 
 /// Condition facts the shard captured, in the engine's terms.
-struct FactsView<'a>(&'a RequestFacts);
+pub(crate) struct FactsView<'a>(pub &'a RequestFacts);
 
 impl iam::ConditionValues for FactsView<'_> {
     fn values(&self, key_lower: &str) -> Option<Vec<String>> {

@@ -1,4 +1,6 @@
-//! STS: GetCallerIdentity, GetSessionToken and AssumeRole. Temporary
+//! STS: GetCallerIdentity, GetSessionToken and AssumeRole, and the sessions
+//! of the federated calls (AssumeRoleWithLDAPIdentity and
+//! AssumeRoleWithWebIdentity, checked by `crate::control::federated`). Temporary
 //! credentials are an `ASIA...` key, a secret and a session token, stored
 //! (secret sealed) as a session record and published like any key; shards
 //! refuse them without their token and after they expire. A role session
@@ -50,8 +52,12 @@ fn get_caller_identity(call: &Call<'_>) -> CallResult {
     ]))
 }
 
-fn duration_param(call: &Call<'_>, default_s: u64, max_s: u64) -> Result<u64, QueryError> {
-    match call.request.param("DurationSeconds") {
+fn duration_param(
+    request: &s3::query::QueryRequest,
+    default_s: u64,
+    max_s: u64,
+) -> Result<u64, QueryError> {
+    match request.param("DurationSeconds") {
         None => Ok(default_s.min(max_s)),
         Some(text) => match text.parse::<u64>() {
             Ok(s) if s >= SESSION_S_MIN && s <= max_s => Ok(s),
@@ -88,9 +94,26 @@ fn pending_session(
     }
 }
 
+/// What issuing a session needs of the control plane.
+pub(crate) struct Issuer<'a> {
+    pub catalog: &'a crate::catalog::Catalog,
+    pub master: &'a engine::crypto::MasterKey,
+    pub now_ms: u64,
+}
+
+impl<'a> Issuer<'a> {
+    fn of(call: &'a Call<'_>) -> Self {
+        Issuer {
+            catalog: call.catalog,
+            master: call.master,
+            now_ms: call.now_ms,
+        }
+    }
+}
+
 /// Stores a new session and answers its credentials.
 fn issue(
-    call: &Call<'_>,
+    call: &Issuer<'_>,
     account: &str,
     mut session: SessionRecord,
     duration_s: u64,
@@ -138,7 +161,9 @@ fn issue(
     session.created_ms = call.now_ms;
     session.expires_ms = call.now_ms + duration_s * 1000;
     changes.push(RecordChange::put(account, &session));
-    call.write(&changes)?;
+    call.catalog
+        .write_records(&changes)
+        .map_err(service_failure)?;
     let credentials = XmlNode::parent(
         "Credentials",
         vec![
@@ -157,14 +182,14 @@ fn get_session_token(call: &Call<'_>) -> CallResult {
             "Cannot call GetSessionToken with session credentials",
         ));
     }
-    let duration_s = duration_param(call, SESSION_TOKEN_S_DEFAULT, SESSION_TOKEN_S_MAX)?;
+    let duration_s = duration_param(call.request, SESSION_TOKEN_S_DEFAULT, SESSION_TOKEN_S_MAX)?;
     let principal = &call.caller.principal;
     let user_id = match principal.kind {
         iam::PrincipalKind::User => Some(principal.user_id.clone()),
         _ => None,
     };
     let session = pending_session(None, user_id, String::new(), None);
-    let (result, session) = issue(call, &call.account, session, duration_s)?;
+    let (result, session) = issue(&Issuer::of(call), &call.account, session, duration_s)?;
     call.audit(
         "sts:GetSessionToken",
         &format!("{} key {}", principal.arn, session.id),
@@ -217,7 +242,7 @@ fn session_policy_arns(call: &Call<'_>, account: &str) -> Result<Vec<String>, Qu
 }
 
 /// `arn:aws:iam::<account>:role/<path/>name` → (account, name).
-fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
+pub(crate) fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;
     let (account, resource) = rest.split_once(':')?;
     let path_and_name = resource.strip_prefix("role/")?;
@@ -226,9 +251,49 @@ fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
         .then_some((account, name))
 }
 
-fn assume_role(call: &Call<'_>) -> CallResult {
-    let role_arn = call.request.required("RoleArn")?;
-    let session_name = call.request.required("RoleSessionName")?;
+fn assumed_role_user(account: &str, role: &RoleRecord, session_name: &str) -> XmlNode {
+    XmlNode::parent(
+        "AssumedRoleUser",
+        vec![
+            XmlNode::text("AssumedRoleId", format!("{}:{session_name}", role.id)),
+            XmlNode::text(
+                "Arn",
+                format!(
+                    "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
+                    role.name
+                ),
+            ),
+        ],
+    )
+}
+
+/// The inline session policy (`Policy`), checked, if one is given.
+fn session_policy_param(request: &s3::query::QueryRequest) -> Result<Option<&str>, QueryError> {
+    let session_policy = request.param("Policy");
+    if let Some(document) = session_policy {
+        if iam::limits::policy_size_chars(document) > SESSION_POLICY_CHARS_MAX {
+            return Err(QueryError::new(
+                "PackedPolicyTooLarge",
+                400,
+                "Packed policy consumes more than 100 percent of the allotted space.",
+            ));
+        }
+        validate_document(
+            document,
+            iam::PolicyKind::Session,
+            SESSION_POLICY_CHARS_MAX,
+            "the session",
+        )?;
+    }
+    Ok(session_policy)
+}
+
+/// `RoleArn` and `RoleSessionName`, checked as AWS checks them.
+pub(crate) fn role_arn_and_session_name(
+    request: &s3::query::QueryRequest,
+) -> Result<(&str, &str), QueryError> {
+    let role_arn = request.required("RoleArn")?;
+    let session_name = request.required("RoleSessionName")?;
     let name_ok = (2..=64).contains(&session_name.len())
         && session_name
             .chars()
@@ -245,6 +310,58 @@ fn assume_role(call: &Call<'_>) -> CallResult {
              Member must have length between 20 and 2048",
         ));
     }
+    Ok((role_arn, session_name))
+}
+
+/// AssumeRoleWithLDAPIdentity's session: the signed-in directory user's
+/// own (its role's policies), narrowed by the session policy if one is given.
+pub(crate) fn ldap_identity_session(
+    issuer: &Issuer<'_>,
+    request: &s3::query::QueryRequest,
+    account: &str,
+    user: &crate::directory::UserRecord,
+) -> Result<Vec<XmlNode>, QueryError> {
+    let duration_s = duration_param(request, ASSUME_ROLE_S_DEFAULT, SESSION_TOKEN_S_DEFAULT)?;
+    let policy = session_policy_param(request)?.map(str::to_owned);
+    let session = pending_session(None, Some(user.id.clone()), user.name.clone(), policy);
+    let (result, _) = issue(issuer, account, session, duration_s)?;
+    Ok(result)
+}
+
+/// AssumeRoleWithWebIdentity's session, once the token and the role's trust
+/// were checked: a role session as AssumeRole gives, and the token's facts.
+pub(crate) fn web_identity_session(
+    issuer: &Issuer<'_>,
+    request: &s3::query::QueryRequest,
+    account: &str,
+    role: &RoleRecord,
+    subject: &str,
+    provider: &str,
+    audience: &str,
+) -> Result<Vec<XmlNode>, QueryError> {
+    let (_, session_name) = role_arn_and_session_name(request)?;
+    let duration_s = duration_param(
+        request,
+        ASSUME_ROLE_S_DEFAULT,
+        role.max_session_duration_s as u64,
+    )?;
+    let policy = session_policy_param(request)?.map(str::to_owned);
+    let session = pending_session(
+        Some(role.name.clone()),
+        None,
+        session_name.to_owned(),
+        policy,
+    );
+    let (mut result, _) = issue(issuer, account, session, duration_s)?;
+    result.insert(0, XmlNode::text("SubjectFromWebIdentityToken", subject));
+    result.push(assumed_role_user(account, role, session_name));
+    result.push(XmlNode::text("Provider", provider));
+    result.push(XmlNode::text("Audience", audience));
+    Ok(result)
+}
+
+fn assume_role(call: &Call<'_>) -> CallResult {
+    let (role_arn, session_name) = role_arn_and_session_name(call.request)?;
     let denied = || {
         QueryError::access_denied(format!(
             "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
@@ -278,26 +395,11 @@ fn assume_role(call: &Call<'_>) -> CallResult {
         trust_allows(call, &role, role_arn, account).map_err(|()| denied())?;
     }
     let duration_s = duration_param(
-        call,
+        call.request,
         ASSUME_ROLE_S_DEFAULT,
         role.max_session_duration_s as u64,
     )?;
-    let session_policy = call.request.param("Policy");
-    if let Some(document) = session_policy {
-        if iam::limits::policy_size_chars(document) > SESSION_POLICY_CHARS_MAX {
-            return Err(QueryError::new(
-                "PackedPolicyTooLarge",
-                400,
-                "Packed policy consumes more than 100 percent of the allotted space.",
-            ));
-        }
-        validate_document(
-            document,
-            iam::PolicyKind::Session,
-            SESSION_POLICY_CHARS_MAX,
-            "the session",
-        )?;
-    }
+    let session_policy = session_policy_param(call.request)?;
     let policy_arns = session_policy_arns(call, account)?;
     let mut session = pending_session(
         Some(role.name.clone()),
@@ -306,20 +408,8 @@ fn assume_role(call: &Call<'_>) -> CallResult {
         session_policy.map(str::to_owned),
     );
     session.policy_arns = policy_arns;
-    let (mut result, session) = issue(call, account, session, duration_s)?;
-    result.push(XmlNode::parent(
-        "AssumedRoleUser",
-        vec![
-            XmlNode::text("AssumedRoleId", format!("{}:{session_name}", role.id)),
-            XmlNode::text(
-                "Arn",
-                format!(
-                    "arn:aws:sts::{account}:assumed-role/{}/{session_name}",
-                    role.name
-                ),
-            ),
-        ],
-    ));
+    let (mut result, session) = issue(&Issuer::of(call), account, session, duration_s)?;
+    result.push(assumed_role_user(account, &role, session_name));
     call.audit(
         "sts:AssumeRole",
         &format!("{role_arn} session {session_name} key {}", session.id),

@@ -1,7 +1,7 @@
 // One tenant seen whole, shared by #/tenants/<tenant> (tenant.js, system admins) and #/users
 // (users.js, the caller's own tenant): its usage against its quotas, quota and bandwidth
-// editing (system admins), traffic per day as a chart, its users and access keys, and its
-// groups and managed policies (IAM).
+// editing (system admins), traffic per day as a chart, its users and access keys, its
+// groups and managed policies (IAM), and its identity providers (LDAP, OIDC).
 
 import { get, patch, seg } from "../api.js";
 import { isSystemAdmin } from "../app.js";
@@ -11,6 +11,7 @@ import { usageBar, badge, panel, count, gibToBytes, bandwidth, bytesToGib, bytes
 import { trafficChart } from "./admin-traffic-chart.js";
 import { usersPanel } from "./admin-users-panel.js";
 import { iamPanels } from "./admin-iam-panels.js";
+import { identityProvidersPanel } from "./admin-identity-providers.js";
 
 async function loadTenant(name) {
   const [tenant, usage] = await Promise.all([
@@ -46,6 +47,7 @@ export async function renderTenantView(root, ctx, name, { heading, crumbs = null
   }
   const users = await usersPanel(ctx, name, { onChange: () => refresh().catch(() => {}) });
   root.append(users.node, ...(await iamPanels(ctx, name, users.userNames)));
+  root.append(await identityProvidersPanel(ctx, name));
 }
 
 function tenantFacts(tenant) {

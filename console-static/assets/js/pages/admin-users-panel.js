@@ -106,8 +106,10 @@ async function userRow(view, user, body) {
 }
 
 function signInFacts(user) {
+  // Users an identity provider made (`source` "ldap:<name>" or "oidc:<name>") sign in there.
+  const federated = user.source && user.source !== "local";
   return h("div", {},
-    user.has_password ? badge("password", "ok") : badge("no password"), " ",
+    federated ? badge(user.source, "ok") : user.has_password ? badge("password", "ok") : badge("no password"), " ",
     user.totp_enabled ? badge("TOTP on", "ok") : null);
 }
 

@@ -1,9 +1,17 @@
-// Sign in: `<tenant>/<name>` and password (the root: its access key id and secret), then a TOTP
-// code when the user enrolled one. Lockouts and wrong passwords are said in words.
+// Sign in: `<tenant>/<name>` and password (the root: its access key id and secret; a directory
+// (LDAP) user: `<tenant>/<login>` and its directory password), then a TOTP code when the user
+// enrolled one. Lockouts and wrong passwords are said in words.
+//
+// Single sign-on (OIDC): the user names its tenant, the page asks the public
+// GET /auth/providers?tenant=… and shows one button per provider, which leaves for the
+// provider's start_url. The server ends the flow by redirecting to `/` with the session cookie
+// set (app.js then resumes the session), or to `/?login_error=<message>`, shown here as text.
 
-import { api } from "../api.js";
-import { signedIn } from "../app.js";
+import { api, get } from "../api.js";
+import { signedIn, markSsoPending } from "../app.js";
 import { h, mount, field } from "../ui.js";
+
+const SSO_TENANT_KEY = "maxiofs.sso-tenant";
 
 export async function render(root) {
   const username = h("input", { name: "username", autocomplete: "username", required: true,
@@ -17,7 +25,9 @@ export async function render(root) {
   const message = h("p", { class: "error", role: "alert", testid: "login-error" });
   const submit = h("button", { type: "submit", class: "primary", testid: "login-submit" }, "Sign in");
   const form = h("form", { class: "panel", testid: "login-form" },
-    field("User (tenant/name, or the root access key id)", username),
+    field("User (tenant/name, or the root access key id)", username,
+      h("span", { testid: "login-hint" }, "Directory (LDAP) users: ", h("code", {}, "<tenant>/<login>"),
+        " and the directory password.")),
     field("Password", password),
     totpField, message, submit);
   form.addEventListener("submit", async (event) => {
@@ -27,7 +37,7 @@ export async function render(root) {
     const body = { username: username.value.trim(), password: password.value };
     if (!totpField.hidden && totp.value.trim()) body.totp = totp.value.trim();
     try {
-      signedIn(await api("POST", "/auth/login", body));
+      await signedIn(await api("POST", "/auth/login", body));
     } catch (error) {
       message.textContent = loginMessage(error);
       if (error.code === "TotpRequired") {
@@ -38,7 +48,84 @@ export async function render(root) {
       submit.disabled = false;
     }
   });
-  mount(root, h("div", { class: "login" }, h("h1", {}, "maxiofs"), form));
+  const ssoError = takeLoginError();
+  if (ssoError) message.textContent = `Single sign-on failed: ${ssoError}`;
+  mount(root, h("div", { class: "login" }, h("h1", {}, "maxiofs"), form, ssoSection()));
+}
+
+/**
+ * The `login_error` the OIDC callback put in the page's query (`/?login_error=…`), removed from
+ * the address so a reload does not show it again. Shown as text only.
+ */
+function takeLoginError() {
+  const query = new URLSearchParams(location.search);
+  if (!query.has("login_error")) return "";
+  const text = query.get("login_error").trim() || "the identity provider refused the sign-in.";
+  query.delete("login_error");
+  const rest = query.toString();
+  history.replaceState(history.state, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+  return text.slice(0, 500);
+}
+
+/** "Sign in with single sign-on": a tenant name, then a button per OIDC provider of it. */
+function ssoSection() {
+  const tenant = h("input", { name: "sso-tenant", testid: "sso-tenant", autocomplete: "organization",
+    placeholder: "tenant", required: true, maxlength: 64, spellcheck: "false", autocapitalize: "off" });
+  const find = h("button", { type: "submit", testid: "sso-continue" }, "Continue");
+  const list = h("div", { class: "sso-providers", testid: "sso-providers", "aria-live": "polite" });
+  const form = h("form", { class: "panel sso", testid: "sso-form", novalidate: true },
+    h("h2", {}, "Sign in with single sign-on"),
+    h("div", { class: "field" },
+      h("label", { for: "sso-tenant" }, "Your tenant"),
+      h("div", { class: "sso-row" }, tenant, find)),
+    list);
+  tenant.id = "sso-tenant";
+  let asked = 0;
+  async function lookUp() {
+    const name = tenant.value.trim();
+    mount(list);
+    if (!name) return;
+    const ask = ++asked;
+    find.disabled = true;
+    let providers = [];
+    try {
+      providers = (await get(`/auth/providers?tenant=${encodeURIComponent(name)}`)).providers || [];
+    } catch {
+      // An older server, or none reachable: no single sign-on to offer; the form above still works.
+      providers = [];
+    } finally {
+      find.disabled = false;
+    }
+    if (ask !== asked) return;
+    const usable = providers.filter((provider) => provider && provider.name && safeStart(provider.start_url));
+    if (usable.length) {
+      try { localStorage.setItem(SSO_TENANT_KEY, name); } catch { /* storage may be off */ }
+    }
+    mount(list, usable.length
+      ? usable.map((provider) => h("button", { type: "button", class: "primary sso-button",
+        testid: `sso-provider-${provider.name}`, "data-provider": provider.name,
+        onclick: () => {
+          markSsoPending();
+          window.location.assign(provider.start_url);
+        } }, `Sign in with ${provider.name}`))
+      : h("p", { class: "muted", testid: "sso-none" }, `No single sign-on is set up for ${name}.`));
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    lookUp();
+  });
+  let remembered = "";
+  try { remembered = localStorage.getItem(SSO_TENANT_KEY) || ""; } catch { /* storage may be off */ }
+  if (remembered) {
+    tenant.value = remembered;
+    lookUp();
+  }
+  return form;
+}
+
+/** Only a path on this server (the API's start URL), never another origin. */
+function safeStart(url) {
+  return typeof url === "string" && url.startsWith("/api/v1/auth/oidc/") && !url.startsWith("//");
 }
 
 function loginMessage(error) {
@@ -49,6 +136,8 @@ function loginMessage(error) {
     case "AccountLocked": return `Too many failed attempts: this user is locked. ${error.message}`;
     case "TooManyRequests": return "Too many attempts from here; wait a minute and try again.";
     case "AccessDenied": return `Sign-in refused: ${error.message}`;
+    case "IdentityProviderUnavailable":
+      return "The directory does not answer: try again later (local users can still sign in).";
     default: return error.message || "Sign-in failed.";
   }
 }

@@ -1,10 +1,11 @@
-// Page #/settings: server information (the session; for system admins the figures /metrics
-// gives and the alerts firing), the user's own password (PATCH …/users/{name} with the current
-// one; the server then ends the session), two-factor sign-in (admin-totp.js), and for system
-// admins the alert settings (admin-alerts.js) and maintenance mode.
+// Page #/settings: server information (the session, and whether the user is local or comes
+// from an identity provider; for system admins the figures /metrics gives and the alerts
+// firing), the user's own password (PATCH …/users/{name} with the current one; the server then
+// ends the session; none for LDAP and OIDC users), two-factor sign-in (admin-totp.js), and for
+// system admins the alert settings (admin-alerts.js) and maintenance mode.
 
 import { get, put, patch, post, seg } from "../api.js";
-import { isSystemAdmin } from "../app.js";
+import { isSystemAdmin, isFederated, sourceText } from "../app.js";
 import { h, mount, notify, explain, field, formatBytes, formatTime } from "../ui.js";
 import { panel, note, isRoot, badge } from "./admin-common.js";
 import { totpSection, endSession } from "./admin-totp.js";
@@ -24,7 +25,9 @@ export async function render(root, ctx) {
       panel("This server", "server-info", serverFacts(session, metrics, s3), system ? firingAlerts(alerts) : null),
       h("div", {},
         panel("Your password", "password-panel", passwordForm(ctx, session)),
-        panel("Two-factor sign-in", "totp-panel", totpSection(ctx, session)))),
+        panel("Two-factor sign-in", "totp-panel", session.user.source?.startsWith("oidc:")
+          ? note("You sign in through your identity provider, which asks for any second factor.", "totp-federated")
+          : totpSection(ctx, session)))),
     system ? panel("Maintenance mode", "maintenance-panel", maintenanceControl(maintenance.enabled)) : null,
     system ? await alertsPanel() : null);
 }
@@ -66,6 +69,7 @@ function serverFacts(session, metrics, s3) {
   const facts = [
     ["Signed in as", `${user.tenant}/${user.name}${isRoot(user) ? " (the root)" : ""}`],
     ["Role", user.role || "none"],
+    ["Signed in through", h("span", { testid: "session-source" }, sourceText(user.source))],
     ["Session ends", formatTime(session.expires_at)],
     ["Console", location.origin],
   ];
@@ -105,6 +109,10 @@ function passwordForm(ctx, session) {
   if (isRoot(user)) {
     return note("The root signs in with its secret access key, which is set where the server starts " +
       "(MAXIOFS_ROOT_SECRET_KEY or --root-secret-key-file), not here.", "password-root");
+  }
+  if (isFederated(user)) {
+    return note(`You sign in through ${sourceText(user.source)} and have no password here: change it ` +
+      "where your organisation manages it.", "password-federated");
   }
   const current = h("input", { type: "password", testid: "password-current", autocomplete: "current-password" });
   const fresh = h("input", { type: "password", testid: "password-new", autocomplete: "new-password" });
