@@ -3,10 +3,11 @@
 # suite (boto3, aws cli, rclone, s3cmd) against a release build of the server.
 #
 # Usage (from anywhere): scripts/test-all.sh
-# Installs what it needs idempotently: rclone, chromium and prometheus (Debian packages, only
-# when missing), cargo-deb (from crates.io), and the Python clients pinned in
-# tests/requirements.txt (into .venv; playwright drives the system chromium and never downloads
-# a browser). Works with CI=true and no stdin.
+# Installs what it needs idempotently: rclone, chromium, prometheus, slapd + ldap-utils and
+# nodejs + npm (Debian packages, only when missing), the test OpenID provider's node packages
+# (npm ci from tests/clients/fed/oidc/package-lock.json), cargo-deb (from crates.io), and the
+# Python clients pinned in tests/requirements.txt (into .venv; playwright drives the system
+# chromium and never downloads a browser). Works with CI=true and no stdin.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -54,6 +55,19 @@ if ! command -v prometheus >/dev/null 2>&1; then
     apt_install prometheus
 fi
 prometheus --version </dev/null 2>&1 | sed -n 1p
+# tests/clients/test_federation_ldap.py: a real OpenLDAP server (slapd, /usr/sbin) and ldap-utils.
+if [ ! -x /usr/sbin/slapd ] && ! command -v slapd >/dev/null 2>&1; then
+    apt_install slapd ldap-utils
+fi
+if ! command -v ldapsearch >/dev/null 2>&1; then
+    apt_install ldap-utils
+fi
+PATH="$PATH:/usr/sbin" slapd -VV </dev/null 2>&1 | sed -n 1p
+# tests/clients/test_federation_oidc.py: a real OpenID Connect provider on node (npm below).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+fi
+node --version </dev/null
 
 step "python clients (.venv, tests/requirements.txt)"
 if ! .venv/bin/python -c 'import sys' >/dev/null 2>&1; then
@@ -67,6 +81,15 @@ fi
 # Pinned versions: a no-op (and no network) when they are already installed.
 .venv/bin/python -m pip install -q -r tests/requirements.txt </dev/null
 .venv/bin/python -c 'import boto3, botocore, awscli, pytest; print("boto3", boto3.__version__, "botocore", botocore.__version__, "awscli", awscli.__version__, "pytest", pytest.__version__)'
+
+step "node packages of the test OpenID provider (tests/clients/fed/oidc, package-lock.json)"
+# npm ci only when node_modules is missing or older than the lock file (no network otherwise).
+oidc_dir=tests/clients/fed/oidc
+if [ ! -f "$oidc_dir/node_modules/.package-lock.json" ] \
+    || [ "$oidc_dir/package-lock.json" -nt "$oidc_dir/node_modules/.package-lock.json" ]; then
+    (cd "$oidc_dir" && npm ci --no-audit --no-fund </dev/null)
+fi
+node -e 'console.log("oidc-provider", require("./'"$oidc_dir"'/node_modules/oidc-provider/package.json").version)' </dev/null
 
 step "cargo-deb (tests/clients/test_packaging.py builds the Debian package)"
 if ! cargo deb --version >/dev/null 2>&1; then

@@ -146,7 +146,7 @@ def audit(srv, token: str, **params) -> list[dict]:
 
 def test_root_and_user_login(srv, root_token, make_user):
     answer = expect(login(srv, srv.access_key, srv.secret_key), 200)
-    assert answer["user"] == {"tenant": "default", "name": "root", "role": "system-admin"}
+    assert answer["user"] == {"tenant": "default", "name": "root", "role": "system-admin", "source": "local"}
     assert re.fullmatch(r"[0-9a-f]{64}", answer["csrf_token"]), answer
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", answer["expires_at"]), answer
     assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}", answer["token"]), answer
@@ -163,7 +163,7 @@ def test_root_and_user_login(srv, root_token, make_user):
     user = make_user("plain")
     tenant, name = user.split("/")
     answer = expect(login(srv, user, PASSWORD), 200)
-    assert answer["user"] == {"tenant": tenant, "name": name, "role": "user"}
+    assert answer["user"] == {"tenant": tenant, "name": name, "role": "user", "source": "local"}
     # A user without a password, an unknown tenant: no way in, and the same answer.
     expect(call(srv, "POST", f"/tenants/{tenant}/users", root_token, {"name": "nopass", "role": "user"}), 201)
     expect(login(srv, f"{tenant}/nopass", PASSWORD), 401, "InvalidCredentials")
@@ -380,16 +380,23 @@ def test_cookie_session_needs_the_csrf_header(srv, root_token, make_user):
     assert "Secure" not in attributes, cookie  # plain HTTP here; TLS listeners add it
     assert browser.cookies.get("maxiofs_session") == answer["token"]
 
-    url = api_url(srv, "/auth/session")
+    # Reading the session needs no CSRF header: it is how a page that has only the cookie (the
+    # console back from a single sign-on) learns its CSRF token; it changes nothing, and a
+    # SameSite=Strict cookie never comes with another site's request.
+    session_url = api_url(srv, "/auth/session")
+    session = expect(browser.get(session_url, timeout=30), 200)
+    assert session["user"]["name"] == user.split("/")[1] and session["csrf_token"] == answer["csrf_token"]
+    # Every other call with the cookie needs the header, reads included.
+    url = api_url(srv, f"/tenants/{tenant}/users")
     expect(browser.get(url, timeout=30), 403, "CsrfTokenMissing")
     expect(browser.get(url, headers={"X-CSRF-Token": "0" * 64}, timeout=30), 403, "CsrfTokenMissing")
+    expect(browser.get(session_url, headers={"X-CSRF-Token": "0" * 64}, timeout=30), 200)
     # The CSRF token of another session does not fit this one.
     other_csrf = expect(login(srv, user, PASSWORD), 200)["csrf_token"]
     assert other_csrf != answer["csrf_token"]
     expect(browser.get(url, headers={"X-CSRF-Token": other_csrf}, timeout=30), 403, "CsrfTokenMissing")
     csrf = {"X-CSRF-Token": answer["csrf_token"]}
-    session = expect(browser.get(url, headers=csrf, timeout=30), 200)
-    assert session["user"]["name"] == user.split("/")[1] and session["csrf_token"] == answer["csrf_token"]
+    expect(browser.get(url, headers=csrf, timeout=30), 200)
 
     # State-changing calls: refused without the header (nothing made), done with it.
     new_user = f"made-{suffix()}"

@@ -276,7 +276,7 @@ def test_tenant_admin_is_confined_to_its_tenant(srv, root, world):
     admin = a.admin.api
 
     session = expect(admin.get("/auth/session"), 200)
-    assert session["user"] == {"tenant": a.name, "name": a.admin.name, "role": "tenant-admin"}
+    assert session["user"] == {"tenant": a.name, "name": a.admin.name, "role": "tenant-admin", "source": "local"}
 
     own = expect(admin.get(f"/tenants/{a.name}"), 200)
     assert own["account_id"] == a.json["account_id"]
@@ -335,7 +335,7 @@ def test_plain_user_has_no_admin_rights(srv, world):
     a, b = world["a"], world["b"]
     user = a.user.api
     session = expect(user.get("/auth/session"), 200)
-    assert session["user"] == {"tenant": a.name, "name": a.user.name, "role": "user"}
+    assert session["user"] == {"tenant": a.name, "name": a.user.name, "role": "user", "source": "local"}
     assert session["totp_enabled"] is False
     own = f"/tenants/{a.name}"
     expect(user.get("/tenants"), 403, "AccessDenied")

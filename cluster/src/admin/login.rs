@@ -271,7 +271,7 @@ impl ControlPlane {
             }
             return Ok((
                 ROOT_SUBJECT.to_owned(),
-                json!({"tenant": crate::directory::DEFAULT_ACCOUNT_NAME, "name": "root", "role": "system-admin"}),
+                json!({"tenant": crate::directory::DEFAULT_ACCOUNT_NAME, "name": "root", "role": "system-admin", "source": "local"}),
             ));
         };
         let account = account_by_name(&self.catalog, tenant)?;
@@ -302,7 +302,7 @@ impl ControlPlane {
         self.admin_check_totp(&account.id, &mut user, code, now_ms)?;
         Ok((
             user_subject(&account.id, &user.name, &user.id),
-            json!({"tenant": account.name, "name": user.name, "role": role_of(&user)}),
+            json!({"tenant": account.name, "name": user.name, "role": role_of(&user), "source": "local"}),
         ))
     }
 

@@ -668,7 +668,38 @@ impl ControlPlane {
         })();
         let (account, role, provider, opened, token) = match checked {
             Ok(found) => found,
-            Err(error) => return Err((reply, error)),
+            Err(error) => {
+                // Refused before any provider was asked (a malformed or
+                // unknown token, a role that is not there): audited in the
+                // role's tenant when it exists.
+                let account = request
+                    .param("RoleArn")
+                    .and_then(super::iam::sts::parse_role_arn)
+                    .and_then(|(account, _)| {
+                        super::tenants::account_record(&self.catalog, account)
+                            .ok()
+                            .flatten()
+                    });
+                if let Some(account) = account {
+                    let source = facts
+                        .get("aws:sourceip")
+                        .and_then(|ips| ips.first().cloned())
+                        .unwrap_or_default();
+                    let issuer = request
+                        .param("WebIdentityToken")
+                        .and_then(oidc::peek_issuer)
+                        .unwrap_or_else(|| "unknown issuer".to_owned());
+                    self.federated_audit(
+                        &account.id,
+                        &source,
+                        &issuer,
+                        "sts:AssumeRoleWithWebIdentity",
+                        "failure",
+                        &format!("oidc: {}", error.message),
+                    );
+                }
+                return Err((reply, error));
+            }
         };
         let work = Work::OidcToken {
             provider: opened,
@@ -889,7 +920,7 @@ impl ControlPlane {
                 return Err(AdminError::new(
                     403,
                     "AccessDenied",
-                    format!("{} {reason}.", form.username),
+                    format!("{}: {reason}.", form.username),
                 ));
             }
         };
@@ -1023,7 +1054,7 @@ impl ControlPlane {
                     "failure",
                     &format!("ldap: {reason}"),
                 );
-                return Err(QueryError::access_denied(format!("{who} is {reason}.")));
+                return Err(QueryError::access_denied(format!("{who}: {reason}.")));
             }
         };
         self.admin.limiter.record_success(&lock_key);

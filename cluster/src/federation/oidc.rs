@@ -29,9 +29,13 @@ const DOCUMENT_BYTES_MAX: usize = 256 * 1024;
 const KEYS_MAX: usize = 64;
 /// How long a discovery document and a key set are trusted without asking again.
 const CACHE_MS: u64 = 3600 * 1000;
-/// A token naming an unknown key refetches the key set at most this often,
-/// so made-up key ids cannot make us hammer the provider.
-const KEY_REFETCH_MS_MIN: u64 = 10_000;
+/// A token naming an unknown key refetches the key set (a rotation), at most
+/// this many times a minute, and a key id still unknown after a refetch
+/// does not refetch again for a minute: made-up key ids cannot make us
+/// hammer the provider.
+const KEY_REFETCHES_PER_MINUTE: usize = 10;
+/// How many unknown key ids are remembered per provider.
+const MISSING_KIDS_MAX: usize = 256;
 /// Clock difference tolerated on `exp`, `nbf` and `iat` (seconds).
 const LEEWAY_S: u64 = 60;
 /// A token longer than this is not an ID token.
@@ -113,6 +117,20 @@ impl Claims {
 struct KeySet {
     keys: Arc<JwkSet>,
     fetched: Instant,
+    /// When the set was fetched again for an unknown key id, in the last minute.
+    refetches: Vec<Instant>,
+    /// Key ids a refetch did not find, and when.
+    missing: HashMap<String, Instant>,
+}
+
+impl KeySet {
+    /// Whether a token naming `kid` (absent from the set) may refetch it.
+    fn may_refetch_for(&mut self, kid: &str) -> bool {
+        let minute = Duration::from_secs(60);
+        self.refetches.retain(|at| at.elapsed() < minute);
+        self.missing.retain(|_, at| at.elapsed() < minute);
+        !self.missing.contains_key(kid) && self.refetches.len() < KEY_REFETCHES_PER_MINUTE
+    }
 }
 
 /// Discovery documents and key sets per provider (not per issuer: each
@@ -170,24 +188,28 @@ impl Cache {
         Ok(discovery)
     }
 
-    /// The key set, refetched when stale or when `kid` is not in it (at most
-    /// once per `KEY_REFETCH_MS_MIN`).
+    /// The key set, refetched when stale or when `kid` is not in it (within
+    /// the refetch bounds).
     fn keys(
         &self,
         provider: &OidcProvider,
         kid: Option<&str>,
     ) -> Result<Arc<JwkSet>, FederationError> {
-        let cached = {
-            let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-            keys.get(&provider.id)
-                .map(|set| (Arc::clone(&set.keys), set.fetched.elapsed()))
-        };
-        if let Some((keys, age)) = &cached {
-            let fresh = *age < Duration::from_millis(CACHE_MS);
-            let knows_kid = kid.is_none_or(|kid| keys.find(kid).is_some());
-            let may_refetch = *age >= Duration::from_millis(KEY_REFETCH_MS_MIN);
-            if fresh && (knows_kid || !may_refetch) {
-                return Ok(Arc::clone(keys));
+        let mut refetching_for = None;
+        {
+            let mut sets = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(set) = sets.get_mut(&provider.id) {
+                let fresh = set.fetched.elapsed() < Duration::from_millis(CACHE_MS);
+                match kid {
+                    _ if !fresh => {}
+                    None => return Ok(Arc::clone(&set.keys)),
+                    Some(kid) if set.keys.find(kid).is_some() => return Ok(Arc::clone(&set.keys)),
+                    Some(kid) if !set.may_refetch_for(kid) => return Ok(Arc::clone(&set.keys)),
+                    Some(kid) => {
+                        set.refetches.push(Instant::now());
+                        refetching_for = Some(kid.to_owned());
+                    }
+                }
             }
         }
         let discovery = self.discovery(provider)?;
@@ -201,13 +223,20 @@ impl Cache {
             )));
         }
         let set = Arc::new(set);
-        self.keys.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            provider.id.clone(),
-            KeySet {
-                keys: Arc::clone(&set),
-                fetched: Instant::now(),
-            },
-        );
+        let mut sets = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = sets.entry(provider.id.clone()).or_insert_with(|| KeySet {
+            keys: Arc::clone(&set),
+            fetched: Instant::now(),
+            refetches: Vec::new(),
+            missing: HashMap::new(),
+        });
+        entry.keys = Arc::clone(&set);
+        entry.fetched = Instant::now();
+        if let Some(kid) = refetching_for.filter(|kid| set.find(kid).is_none()) {
+            if entry.missing.len() < MISSING_KIDS_MAX {
+                entry.missing.insert(kid, Instant::now());
+            }
+        }
         Ok(set)
     }
 }
