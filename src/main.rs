@@ -192,6 +192,18 @@ pub struct ServerArgs {
     #[arg(long, env = "MAXIOFS_SIGV2", default_value = "on", value_parser = ["on", "off"])]
     pub sigv2: String,
 
+    /// Reverse proxies that terminate TLS in front of the S3 port, comma separated
+    /// addresses or networks (`10.0.0.0/8,192.0.2.7`): from them, `X-Forwarded-Proto:
+    /// https` makes a request count as secure (SSE-C keys, `aws:SecureTransport`).
+    /// From any other peer the header is ignored.
+    #[arg(long, env = "MAXIOFS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
+    /// Accept SSE-C keys over plain HTTP (labs only: the key then crosses the
+    /// network in clear). Off by default; a warning is logged at start when on.
+    #[arg(long, env = "MAXIOFS_SSE_C_ALLOW_PLAIN_HTTP")]
+    pub sse_c_allow_plain_http: bool,
+
     /// Region reported to clients (GetBucketLocation, x-amz-bucket-region).
     #[arg(long, env = "MAXIOFS_REGION", default_value = "us-east-1")]
     pub region: String,

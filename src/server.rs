@@ -74,6 +74,12 @@ pub fn run(args: ServerArgs, config: &crate::config::Applied) -> Result<(), Stri
         .map_err(|err| err.to_string())?;
     let snapshot = Arc::new(snapshot);
     let tls = load_tls(&args)?;
+    if transport_settings(&args)?.sse_c_allow_plain_http {
+        tracing::warn!(
+            "--sse-c-allow-plain-http is on: SSE-C keys are accepted over plain HTTP, where \
+             anyone on the network path can read them; use it in labs only"
+        );
+    }
     let encryption = EncryptionSettings {
         master: Some(master),
         encrypt_new_objects: args.encryption == "on",
@@ -93,6 +99,21 @@ pub fn run(args: ServerArgs, config: &crate::config::Applied) -> Result<(), Stri
     stop(runtime);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `--trusted-proxies` and `--sse-c-allow-plain-http`, checked.
+fn transport_settings(args: &ServerArgs) -> Result<s3::transport::TransportSettings, String> {
+    let trusted_proxies = args
+        .trusted_proxies
+        .iter()
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| s3::transport::IpRange::parse(text))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|err| format!("--trusted-proxies: {err}"))?;
+    Ok(s3::transport::TransportSettings {
+        trusted_proxies,
+        sse_c_allow_plain_http: args.sse_c_allow_plain_http,
+    })
 }
 
 fn load_tls(args: &ServerArgs) -> Result<Option<http::TlsConfig>, String> {
@@ -753,6 +774,8 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
             block_kib: context.args.sosapi_block_kib,
         },
         access_log: context.access_log.clone(),
+        // Checked when the server started.
+        transport: transport_settings(&context.args).unwrap_or_default(),
     };
     let shard = std::rc::Rc::new(Shard::new(
         context.shard,

@@ -26,4 +26,5 @@ pub mod shard;
 pub mod sse;
 pub mod throttle;
 pub mod traffic;
+pub mod transport;
 pub mod xml;

@@ -308,7 +308,7 @@ impl S3Service {
             route: &ctx.route,
             auth: &ctx.auth,
             peer: ex.peer_addr(),
-            tls: ex.is_tls(),
+            tls: self.shard.secure_transport(ex),
             now_ms: ctx.now_ms,
             existing_tags: existing_tags.as_deref(),
             object_acl: Some(&object_acl),
@@ -334,7 +334,10 @@ impl S3Service {
         {
             return Err(maintenance_refusal());
         }
-        crate::sse::require_tls_for_customer_keys(ex.head(), ex.is_tls())?;
+        crate::sse::require_tls_for_customer_keys(
+            ex.head(),
+            self.shard.secure_transport(ex) || shard.settings.transport.sse_c_allow_plain_http,
+        )?;
         // Veeam's SOSAPI objects are answered (or their writes refused) before
         // the object operations could look for them in the index.
         if crate::ops::sosapi::is_virtual_request(&ctx.route) {

@@ -297,6 +297,9 @@ pub struct S3Settings {
     /// Where the shards send their access log lines (`--access-log`); `None`
     /// when the access log is off.
     pub access_log: Option<crate::access_log::AccessLogSender>,
+    /// Which connections count as secure (`--trusted-proxies`,
+    /// `--sse-c-allow-plain-http`).
+    pub transport: crate::transport::TransportSettings,
 }
 
 pub struct Shard {
@@ -330,6 +333,13 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// Whether the request came over TLS, here or at a trusted proxy.
+    pub fn secure_transport(&self, ex: &http::Exchange<'_>) -> bool {
+        self.settings
+            .transport
+            .is_secure(ex.head(), ex.is_tls(), ex.peer_addr().ip())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: u16,

@@ -143,7 +143,7 @@ impl RequestContext {
             route: &self.route,
             auth: &self.auth,
             peer: ex.peer_addr(),
-            tls: ex.is_tls(),
+            tls: shard.secure_transport(ex),
             now_ms: self.now_ms,
             existing_tags: existing_tags.as_deref(),
             object_acl: Some(&object_acl),

@@ -208,7 +208,7 @@ async fn post_object_store(
 ) -> S3Result<Stored> {
     let bucket = ctx.bucket_info(shard)?;
     let boundary = crate::form::boundary_of(ex.head().header("content-type"))?;
-    let request = request_facts(ex);
+    let request = request_facts(shard, ex);
     let mut payload = PayloadReader::new(ex, &ctx.payload)?;
     let throttle = crate::throttle::of_tenant(&ctx.catalog, &bucket.owner_account);
     payload.set_throttle(throttle);
@@ -387,7 +387,7 @@ fn post_object_meta(
     Ok((meta, data_key))
 }
 
-fn request_facts(ex: &Exchange<'_>) -> RequestFacts {
+fn request_facts(shard: &Shard, ex: &Exchange<'_>) -> RequestFacts {
     let original = ex.head();
     let headers = original
         .headers
@@ -402,7 +402,7 @@ fn request_facts(ex: &Exchange<'_>) -> RequestFacts {
             headers,
         },
         peer: ex.peer_addr(),
-        tls: ex.is_tls(),
+        tls: shard.secure_transport(ex),
         body_len_bytes: ex.body_len_declared(),
     }
 }

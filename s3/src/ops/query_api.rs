@@ -35,7 +35,7 @@ pub async fn handle(
         Ok(request) => request,
         Err(err) => return respond_error(ex, service, &err, request_id).await,
     };
-    let facts = request_facts(ex, Some(&*identity));
+    let facts = request_facts(shard, ex, Some(&*identity));
     let access_key_id = identity.access_key_id.clone();
     let action = request.action.clone();
     let answer = shard
@@ -76,7 +76,7 @@ pub async fn handle_unsigned(
         );
         return respond_error(ex, service, &err, request_id).await;
     }
-    let facts = request_facts(ex, None);
+    let facts = request_facts(shard, ex, None);
     let action = request.action.clone();
     let answer = shard
         .query(|reply| ControlRequest::FederatedQuery {
@@ -106,7 +106,11 @@ async fn answer_query(
 }
 
 /// What a policy condition may ask about the caller's connection.
-fn request_facts(ex: &Exchange<'_>, identity: Option<&iam::snapshot::KeyIdentity>) -> RequestFacts {
+fn request_facts(
+    shard: &Shard,
+    ex: &Exchange<'_>,
+    identity: Option<&iam::snapshot::KeyIdentity>,
+) -> RequestFacts {
     let head = ex.head();
     let mut facts = RequestFacts::default();
     let mut fact = |key: &str, value: Option<&str>| {
@@ -117,7 +121,11 @@ fn request_facts(ex: &Exchange<'_>, identity: Option<&iam::snapshot::KeyIdentity
     fact("aws:sourceip", Some(&ex.peer_addr().ip().to_string()));
     fact(
         "aws:securetransport",
-        Some(if ex.is_tls() { "true" } else { "false" }),
+        Some(if shard.secure_transport(ex) {
+            "true"
+        } else {
+            "false"
+        }),
     );
     fact("aws:useragent", head.header("user-agent"));
     let issued = identity
