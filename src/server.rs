@@ -69,6 +69,8 @@ pub fn run(args: ServerArgs, config: &crate::config::Applied) -> Result<(), Stri
     reconcile_buckets(&catalog, &indexes)?;
     let no_compaction = shards_that_must_not_compact(&catalog, &indexes)?;
     let default_account = ensure_default_account(&catalog).map_err(|err| err.to_string())?;
+    cluster::control::kms::ensure_default_keys(&catalog, &master, &args.region, now_ms())
+        .map_err(|err| err.to_string())?;
     let mut identity_cache = IdentityCache::default();
     let snapshot = load_snapshot(&catalog, 1, &master, &mut identity_cache, &default_account)
         .map_err(|err| err.to_string())?;

@@ -35,6 +35,8 @@ pub enum RecordKind {
     Session,
     /// An LDAP or OpenID Connect provider of the tenant (`crate::federation`).
     IdentityProvider,
+    /// An SSE-KMS key of the built-in key store (`crate::control::kms`).
+    KmsKey,
 }
 
 impl RecordKind {
@@ -48,6 +50,7 @@ impl RecordKind {
             RecordKind::AccessKey => "access-key",
             RecordKind::Session => "session",
             RecordKind::IdentityProvider => "identity-provider",
+            RecordKind::KmsKey => "kms-key",
         }
     }
 
@@ -57,7 +60,8 @@ impl RecordKind {
             RecordKind::AccessKey
             | RecordKind::Session
             | RecordKind::Account
-            | RecordKind::IdentityProvider => name.to_owned(),
+            | RecordKind::IdentityProvider
+            | RecordKind::KmsKey => name.to_owned(),
             _ => name.to_ascii_lowercase(),
         }
     }
@@ -289,6 +293,7 @@ record!(RoleRecord, RecordKind::Role, name);
 record!(ManagedPolicyRecord, RecordKind::Policy, name);
 record!(AccessKeyRecord, RecordKind::AccessKey, id);
 record!(SessionRecord, RecordKind::Session, id);
+record!(crate::control::kms::KmsKeyRecord, RecordKind::KmsKey, id);
 record!(
     crate::federation::providers::IdentityProviderRecord,
     RecordKind::IdentityProvider,

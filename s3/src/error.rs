@@ -73,6 +73,10 @@ pub enum S3ErrorCode {
     RequestTimeTooSkewed,
     RequestTimeout,
     ServerSideEncryptionConfigurationNotFoundError,
+    /// An SSE-KMS key id, ARN or alias that names no key.
+    KmsNotFound,
+    /// An SSE-KMS key that is disabled.
+    KmsDisabled,
     /// Writes paused (maintenance mode), with Retry-After.
     ServiceUnavailable,
     SignatureDoesNotMatch,
@@ -145,6 +149,8 @@ impl S3ErrorCode {
             Self::QuotaExceeded => "QuotaExceeded",
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
             Self::RequestTimeout => "RequestTimeout",
+            Self::KmsNotFound => "KMS.NotFoundException",
+            Self::KmsDisabled => "KMS.DisabledException",
             Self::ServerSideEncryptionConfigurationNotFoundError => {
                 "ServerSideEncryptionConfigurationNotFoundError"
             }
@@ -220,6 +226,7 @@ impl S3ErrorCode {
             Self::RequestTimeTooSkewed => 403,
             Self::RequestTimeout => 400,
             Self::ServerSideEncryptionConfigurationNotFoundError => 404,
+            Self::KmsNotFound | Self::KmsDisabled => 400,
             Self::ServiceUnavailable => 503,
             Self::SignatureDoesNotMatch => 403,
             Self::SlowDown => 503,

@@ -12,6 +12,7 @@ pub mod body;
 pub mod checksum;
 pub mod error;
 pub mod form;
+pub mod kms;
 pub mod lifecycle;
 pub mod limits;
 pub mod metrics;

@@ -114,6 +114,8 @@ pub struct CatalogSnapshot {
     /// Maintenance mode: S3 writes answer 503 ServiceUnavailable, reads
     /// are served.
     pub maintenance: bool,
+    /// The built-in key store's SSE-KMS keys, their material opened.
+    pub kms: Arc<crate::kms::KmsKeys>,
 }
 
 impl CatalogSnapshot {

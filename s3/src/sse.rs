@@ -1,5 +1,6 @@
-//! Server-side encryption in the S3 layer, with server-managed keys (SSE-S3)
-//! and customer-provided keys (SSE-C): which new objects are encrypted, where
+//! Server-side encryption in the S3 layer, with server-managed keys (SSE-S3),
+//! keys of the built-in key store (SSE-KMS, `crate::kms`) and
+//! customer-provided keys (SSE-C): which new objects are encrypted, where
 //! their wrapped data key is kept, and sealing and opening chunk records and
 //! inline bodies with `engine::crypto`.
 //!
@@ -47,26 +48,76 @@ pub struct EncryptionSettings {
 }
 
 /// A bucket's default encryption (PutBucketEncryption): a new object of the
-/// bucket whose request asks for no encryption gets SSE-S3, even on a server
-/// running with encryption off. SSE-S3 is the only algorithm a bucket can ask
-/// for (this server has no KMS), so the type holds no algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// bucket whose request asks for no encryption gets it, even on a server
+/// running with encryption off.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BucketEncryption {
-    /// Kept only to be reported back by GetBucketEncryption: S3 Bucket Keys
-    /// save KMS requests, and SSE-S3 makes none.
+    pub algorithm: DefaultAlgorithm,
+    /// Reported back by GetBucketEncryption and on the bucket's SSE-KMS
+    /// objects: S3 Bucket Keys save KMS requests, which the built-in key
+    /// store does not make, so it changes nothing else.
     pub bucket_key_enabled: bool,
 }
 
-impl BucketEncryption {
-    /// The algorithm as the catalog stores it (AWS's `SSEAlgorithm` value).
-    pub const STORED_ALGORITHM: &'static str = SSE_AES256;
+/// What a bucket's default encryption asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DefaultAlgorithm {
+    /// SSE-S3.
+    Aes256,
+    /// SSE-KMS (`aws:kms`, or `aws:kms:dsse` when `dsse`) under the named key,
+    /// or the account's default key.
+    Kms { dsse: bool, key_id: Option<String> },
+}
 
-    /// A configuration as the catalog stored it; None for an algorithm this
-    /// binary does not know (written by a newer one).
+impl BucketEncryption {
+    /// A configuration as the catalog stored it: `AES256`, `aws:kms` or
+    /// `aws:kms:dsse`, the latter two optionally followed by `|<key id>`;
+    /// None for an algorithm this binary does not know (written by a newer one).
     pub fn from_stored(sse_algorithm: &str, bucket_key_enabled: bool) -> Option<Self> {
-        (sse_algorithm == Self::STORED_ALGORITHM).then_some(BucketEncryption { bucket_key_enabled })
+        let (algorithm, key_id) = match sse_algorithm.split_once('|') {
+            Some((algorithm, key_id)) => (algorithm, Some(key_id.to_owned())),
+            None => (sse_algorithm, None),
+        };
+        let algorithm = match (algorithm, key_id) {
+            (SSE_AES256, None) => DefaultAlgorithm::Aes256,
+            (SSE_KMS, key_id) => DefaultAlgorithm::Kms {
+                dsse: false,
+                key_id,
+            },
+            (SSE_KMS_DSSE, key_id) => DefaultAlgorithm::Kms { dsse: true, key_id },
+            _ => return None,
+        };
+        Some(BucketEncryption {
+            algorithm,
+            bucket_key_enabled,
+        })
+    }
+
+    /// The form `from_stored` reads.
+    pub fn to_stored(&self) -> String {
+        match &self.algorithm {
+            DefaultAlgorithm::Aes256 => SSE_AES256.to_owned(),
+            DefaultAlgorithm::Kms { dsse, key_id } => {
+                let name = if *dsse { SSE_KMS_DSSE } else { SSE_KMS };
+                match key_id {
+                    Some(key_id) => format!("{name}|{key_id}"),
+                    None => name.to_owned(),
+                }
+            }
+        }
     }
 }
+
+pub(crate) const SSE_KMS: &str = "aws:kms";
+pub(crate) const SSE_KMS_DSSE: &str = "aws:kms:dsse";
+pub(crate) const HEADER_KMS_KEY_ID: &str = "x-amz-server-side-encryption-aws-kms-key-id";
+pub(crate) const HEADER_KMS_CONTEXT: &str = "x-amz-server-side-encryption-context";
+pub(crate) const HEADER_BUCKET_KEY: &str = "x-amz-server-side-encryption-bucket-key-enabled";
+/// Internal metadata entry: the canonical encryption context an SSE-KMS
+/// object's data key was wrapped under (never a response header).
+const META_KMS_CONTEXT: &str = "x-maxiofs-sse-context";
+/// Stored-form tag of an SSE-KMS wrapped key: `k1:<key id>:<wrapped>`.
+const KMS_STORED_PREFIX: &str = "k1:";
 
 pub(crate) const HEADER_CUSTOMER_ALGORITHM: &str =
     "x-amz-server-side-encryption-customer-algorithm";
@@ -216,7 +267,9 @@ pub(crate) type NewObjectKey = (DataKey, Vec<(String, String)>);
 /// otherwise the destination bucket's default, then the server's, decide.
 pub(crate) fn key_for_new_object(
     settings: &EncryptionSettings,
-    bucket_default: Option<BucketEncryption>,
+    kms: &crate::kms::KmsKeys,
+    bucket_owner: &str,
+    bucket_default: Option<&BucketEncryption>,
     head: &http::RequestHead,
 ) -> S3Result<Option<NewObjectKey>> {
     if let Some(customer) = customer_key(head, CustomerHeaders::Request)? {
@@ -233,11 +286,16 @@ pub(crate) fn key_for_new_object(
     let requested = match head.header(HEADER_SSE).map(str::trim) {
         None => false,
         Some(SSE_AES256) => true,
-        Some(value) if value.starts_with("aws:kms") => {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "Server-side encryption with KMS keys is not supported; use AES256.",
-            ))
+        Some(algorithm @ (SSE_KMS | SSE_KMS_DSSE)) => {
+            return kms_key_for_new_object(
+                kms,
+                bucket_owner,
+                algorithm == SSE_KMS_DSSE,
+                head.header(HEADER_KMS_KEY_ID),
+                head,
+                bucket_default.is_some_and(|default| default.bucket_key_enabled),
+            )
+            .map(Some)
         }
         Some(_) => {
             return Err(S3Error::new(
@@ -246,6 +304,26 @@ pub(crate) fn key_for_new_object(
             ))
         }
     };
+    if head.header(HEADER_KMS_KEY_ID).is_some() || head.header(HEADER_KMS_CONTEXT).is_some() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Server Side Encryption with AWS KMS managed key requires HTTP header \
+             x-amz-server-side-encryption : aws:kms",
+        ));
+    }
+    if let (false, Some(default)) = (requested, bucket_default) {
+        if let DefaultAlgorithm::Kms { dsse, key_id } = &default.algorithm {
+            return kms_key_for_new_object(
+                kms,
+                bucket_owner,
+                *dsse,
+                key_id.as_deref(),
+                head,
+                default.bucket_key_enabled,
+            )
+            .map(Some);
+        }
+    }
     if !(requested || bucket_default.is_some() || settings.encrypt_new_objects) {
         return Ok(None);
     }
@@ -261,6 +339,55 @@ pub(crate) fn key_for_new_object(
         (HEADER_SSE.to_owned(), SSE_AES256.to_owned()),
     ];
     Ok(Some((key, meta)))
+}
+
+/// An SSE-KMS object's data key under the named key (or the account's
+/// default one) and the request's encryption context.
+fn kms_key_for_new_object(
+    kms: &crate::kms::KmsKeys,
+    bucket_owner: &str,
+    dsse: bool,
+    key_id: Option<&str>,
+    head: &http::RequestHead,
+    bucket_key_default: bool,
+) -> S3Result<NewObjectKey> {
+    let key = kms.resolve(bucket_owner, key_id)?;
+    let context = crate::kms::canonical_context(head.header(HEADER_KMS_CONTEXT))?;
+    let (data_key, wrapped) = key.wrapping_key(&context).new_data_key();
+    let bucket_key = match head.header(HEADER_BUCKET_KEY).map(str::trim) {
+        Some(value) if value.eq_ignore_ascii_case("true") => true,
+        Some(value) if value.eq_ignore_ascii_case("false") => false,
+        Some(_) => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "x-amz-server-side-encryption-bucket-key-enabled must be true or false.",
+            ))
+        }
+        None => bucket_key_default,
+    };
+    let mut meta = vec![
+        (
+            META_SSE_KEY.to_owned(),
+            format!("{KMS_STORED_PREFIX}{}:{wrapped}", key.id),
+        ),
+        (
+            HEADER_SSE.to_owned(),
+            if dsse { SSE_KMS_DSSE } else { SSE_KMS }.to_owned(),
+        ),
+        (HEADER_KMS_KEY_ID.to_owned(), key.arn.clone()),
+    ];
+    if !context.is_empty() {
+        meta.push((META_KMS_CONTEXT.to_owned(), context));
+    }
+    if bucket_key {
+        meta.push((HEADER_BUCKET_KEY.to_owned(), "true".to_owned()));
+    }
+    Ok((data_key, meta))
+}
+
+/// `k1:<key id>:<wrapped>` → (key id, wrapped).
+fn kms_stored(stored: &str) -> Option<(&str, &str)> {
+    stored.strip_prefix(KMS_STORED_PREFIX)?.split_once(':')
 }
 
 fn customer_meta(customer: &CustomerKey, stored: String) -> Vec<(String, String)> {
@@ -285,10 +412,41 @@ fn not_applicable() -> S3Error {
 /// `customer` is the SSE-C key the request presents for this data.
 pub(crate) fn key_of(
     settings: &EncryptionSettings,
+    kms: &crate::kms::KmsKeys,
     meta: &[(String, String)],
     customer: Option<&CustomerKey>,
 ) -> S3Result<Option<DataKey>> {
     let stored = meta.iter().find(|(name, _)| name == META_SSE_KEY);
+    if let Some((key_id, wrapped)) = stored.and_then(|(_, stored)| kms_stored(stored)) {
+        if customer.is_some() {
+            return Err(not_applicable());
+        }
+        let key = kms.get(key_id).ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::KmsNotFound,
+                format!("Invalid keyId '{key_id}': the object's KMS key no longer exists."),
+            )
+        })?;
+        if !key.enabled {
+            return Err(S3Error::new(
+                S3ErrorCode::KmsDisabled,
+                format!("{} is disabled.", key.arn),
+            ));
+        }
+        let context = meta
+            .iter()
+            .find(|(name, _)| name == META_KMS_CONTEXT)
+            .map(|(_, context)| context.as_str())
+            .unwrap_or("");
+        return key
+            .wrapping_key(context)
+            .unwrap_data_key(wrapped)
+            .map(Some)
+            .map_err(|err| {
+                tracing::error!(%err, key = key_id, "cannot open an SSE-KMS object's data key");
+                S3Error::internal("This object's encryption key cannot be opened.")
+            });
+    }
     let wrapped = match (stored, customer) {
         (None, None) => return Ok(None),
         (None, Some(_)) => return Err(not_applicable()),
@@ -323,6 +481,15 @@ pub(crate) fn response_headers(meta: &[(String, String)]) -> Vec<(String, String
     let Some((_, stored)) = meta.iter().find(|(name, _)| name == META_SSE_KEY) else {
         return Vec::new();
     };
+    if stored.starts_with(KMS_STORED_PREFIX) {
+        return meta
+            .iter()
+            .filter(|(name, _)| {
+                name == HEADER_SSE || name == HEADER_KMS_KEY_ID || name == HEADER_BUCKET_KEY
+            })
+            .cloned()
+            .collect();
+    }
     if !is_customer_stored(stored) {
         return vec![(HEADER_SSE.to_owned(), SSE_AES256.to_owned())];
     }
@@ -351,6 +518,9 @@ pub(crate) fn etag_for(md5: [u8; 16], meta: &[(String, String)]) -> String {
 pub(crate) fn is_encryption_meta(name: &str) -> bool {
     name == META_SSE_KEY
         || name == HEADER_SSE
+        || name == HEADER_KMS_KEY_ID
+        || name == HEADER_BUCKET_KEY
+        || name == META_KMS_CONTEXT
         || name == HEADER_CUSTOMER_ALGORITHM
         || name == HEADER_CUSTOMER_KEY_MD5
 }
@@ -377,20 +547,35 @@ pub(crate) enum CopyEncryption {
 /// SSE-C headers say otherwise.
 pub(crate) fn copy_encryption(
     settings: &EncryptionSettings,
-    dest_bucket_default: Option<BucketEncryption>,
+    kms: &crate::kms::KmsKeys,
+    dest_bucket: (&str, Option<&BucketEncryption>),
     source_meta: &[(String, String)],
     head: &http::RequestHead,
 ) -> S3Result<CopyEncryption> {
     let source_customer = customer_key(head, CustomerHeaders::CopySource)?;
-    let source_key = key_of(settings, source_meta, source_customer.as_ref())?;
+    let source_key = key_of(settings, kms, source_meta, source_customer.as_ref())?;
     let stored = source_meta.iter().find(|(name, _)| name == META_SSE_KEY);
     let source_is_server_managed = stored.is_some_and(|(_, s)| !is_customer_stored(s));
-    let dest = key_for_new_object(settings, dest_bucket_default, head)?;
-    let dest_is_customer = dest.as_ref().is_some_and(|(_, meta)| {
-        meta.iter()
-            .any(|(n, v)| n == META_SSE_KEY && is_customer_stored(v))
-    });
-    if source_is_server_managed && !dest_is_customer {
+    let (dest_owner, dest_bucket_default) = dest_bucket;
+    let dest = key_for_new_object(settings, kms, dest_owner, dest_bucket_default, head)?;
+    // What protects the bytes: SSE-C, a KMS key (with its context), or SSE-S3.
+    let protection = |meta: &[(String, String)]| -> Option<String> {
+        let stored = meta.iter().find(|(n, _)| n == META_SSE_KEY)?;
+        let context = meta.iter().find(|(n, _)| n == META_KMS_CONTEXT);
+        Some(match kms_stored(&stored.1) {
+            Some((key_id, _)) => format!("kms:{key_id}:{}", context.map_or("", |(_, c)| c)),
+            None if is_customer_stored(&stored.1) => "customer".to_owned(),
+            None => "sse-s3".to_owned(),
+        })
+    };
+    // The bytes stay as they are when the copy is protected as its source
+    // is (or asks for nothing at all); otherwise they are written anew.
+    let source_protection = protection(source_meta);
+    let same_protection = match &dest {
+        None => true,
+        Some((_, meta)) => protection(meta) == source_protection,
+    };
+    if source_is_server_managed && same_protection {
         let kept = source_meta.iter().filter(|(n, _)| is_encryption_meta(n));
         return Ok(CopyEncryption::Share(kept.cloned().collect()));
     }
@@ -521,20 +706,33 @@ mod tests {
             master: Some(MasterKey::generate()),
             encrypt_new_objects: false,
         };
-        let bucket_default = Some(BucketEncryption {
+        let bucket_default = BucketEncryption {
+            algorithm: DefaultAlgorithm::Aes256,
             bucket_key_enabled: false,
-        });
+        };
+        let bucket_default = Some(&bucket_default);
+        let kms = crate::kms::KmsKeys::default();
+        let owner = "111111111111";
         let plain = head(&[]);
-        assert!(key_for_new_object(&off, None, &plain).unwrap().is_none());
+        assert!(key_for_new_object(&off, &kms, owner, None, &plain)
+            .unwrap()
+            .is_none());
         assert!(is_sse_s3(
-            &key_for_new_object(&off, bucket_default, &plain).unwrap()
+            &key_for_new_object(&off, &kms, owner, bucket_default, &plain).unwrap()
         ));
-        // The request's own choice still comes first.
-        let kms = head(&[(HEADER_SSE, "aws:kms")]);
-        let code = refused(key_for_new_object(&off, bucket_default, &kms));
-        assert_eq!(code, S3ErrorCode::NotImplemented);
+        // The request's own choice still comes first: here a KMS key the
+        // account does not have.
+        let asks_kms = head(&[(HEADER_SSE, "aws:kms")]);
+        let code = refused(key_for_new_object(
+            &off,
+            &kms,
+            owner,
+            bucket_default,
+            &asks_kms,
+        ));
+        assert_eq!(code, S3ErrorCode::KmsNotFound);
         // A copy of a clear object into such a bucket is encrypted anew.
-        let copy = copy_encryption(&off, bucket_default, &[], &plain).unwrap();
+        let copy = copy_encryption(&off, &kms, (owner, bucket_default), &[], &plain).unwrap();
         assert!(matches!(
             copy,
             CopyEncryption::Reencrypt {
@@ -542,24 +740,100 @@ mod tests {
                 dest: Some(_)
             }
         ));
-        let copy = copy_encryption(&off, None, &[], &plain).unwrap();
+        let copy = copy_encryption(&off, &kms, (owner, None), &[], &plain).unwrap();
         assert!(matches!(copy, CopyEncryption::Share(meta) if meta.is_empty()));
         // Without a master key nothing is written in clear that asked for a key.
         let keyless = EncryptionSettings::default();
-        let code = refused(key_for_new_object(&keyless, bucket_default, &plain));
+        let code = refused(key_for_new_object(
+            &keyless,
+            &kms,
+            owner,
+            bucket_default,
+            &plain,
+        ));
         assert_eq!(code, S3ErrorCode::InvalidRequest);
     }
 
     #[test]
     fn bucket_encryption_stored_form() {
-        let stored = BucketEncryption::from_stored(BucketEncryption::STORED_ALGORITHM, true);
-        assert_eq!(
-            stored,
-            Some(BucketEncryption {
-                bucket_key_enabled: true
-            })
+        for encryption in [
+            BucketEncryption {
+                algorithm: DefaultAlgorithm::Aes256,
+                bucket_key_enabled: true,
+            },
+            BucketEncryption {
+                algorithm: DefaultAlgorithm::Kms {
+                    dsse: false,
+                    key_id: None,
+                },
+                bucket_key_enabled: false,
+            },
+            BucketEncryption {
+                algorithm: DefaultAlgorithm::Kms {
+                    dsse: true,
+                    key_id: Some("alias/backups".into()),
+                },
+                bucket_key_enabled: true,
+            },
+        ] {
+            let stored = encryption.to_stored();
+            assert_eq!(
+                BucketEncryption::from_stored(&stored, encryption.bucket_key_enabled),
+                Some(encryption),
+                "{stored}"
+            );
+        }
+        assert_eq!(BucketEncryption::from_stored("aws:rot13", false), None);
+        assert_eq!(BucketEncryption::from_stored("AES256|key", false), None);
+    }
+
+    #[test]
+    fn sse_kms_objects_name_their_key_and_open_only_with_it() {
+        let settings = EncryptionSettings::default();
+        let mut kms = crate::kms::KmsKeys::default();
+        kms.insert(
+            crate::kms::KmsKey {
+                id: "k1".into(),
+                account: "111111111111".into(),
+                arn: "arn:aws:kms:us-east-1:111111111111:key/k1".into(),
+                enabled: true,
+                versions: vec![[3u8; 32]],
+            },
+            &[crate::kms::DEFAULT_KEY_ALIAS.to_owned()],
         );
-        assert_eq!(BucketEncryption::from_stored("aws:kms", false), None);
+        let request = head(&[
+            (HEADER_SSE, "aws:kms"),
+            (HEADER_KMS_CONTEXT, "eyJhIjoiYiJ9"),
+        ]);
+        let (data_key, meta) = key_for_new_object(&settings, &kms, "111111111111", None, &request)
+            .unwrap()
+            .unwrap();
+        let shown = response_headers(&meta);
+        assert!(shown.contains(&(HEADER_SSE.to_owned(), "aws:kms".to_owned())));
+        assert!(shown.contains(&(
+            HEADER_KMS_KEY_ID.to_owned(),
+            "arn:aws:kms:us-east-1:111111111111:key/k1".to_owned()
+        )));
+        assert!(!shown.iter().any(|(name, _)| name == META_KMS_CONTEXT));
+        let opened = key_of(&settings, &kms, &meta, None).unwrap().unwrap();
+        let (sealed, other) = (
+            data_key.seal_chunk(1, 0, true, &mut [0u8; 16]),
+            opened.seal_chunk(1, 0, true, &mut [0u8; 16]),
+        );
+        assert_eq!(sealed, other, "the same data key");
+        // Another account cannot name the key; a context-less read of a
+        // context-bound key does not open.
+        let code = refused(key_for_new_object(
+            &settings,
+            &kms,
+            "222222222222",
+            None,
+            &request,
+        ));
+        assert_eq!(code, S3ErrorCode::KmsNotFound);
+        let mut stripped = meta.clone();
+        stripped.retain(|(name, _)| name != META_KMS_CONTEXT);
+        assert!(key_of(&settings, &kms, &stripped, None).is_err());
     }
 
     #[test]

@@ -1021,6 +1021,7 @@ pub fn parse_tagging(body: &[u8]) -> Result<Vec<(String, String)>, S3Error> {
 pub fn server_side_encryption_configuration(
     out: &mut Vec<u8>,
     sse_algorithm: &str,
+    kms_master_key_id: Option<&str>,
     bucket_key_enabled: bool,
 ) {
     let mut w = XmlWriter::document(out);
@@ -1028,6 +1029,9 @@ pub fn server_side_encryption_configuration(
     w.open("Rule");
     w.open("ApplyServerSideEncryptionByDefault");
     w.text("SSEAlgorithm", sse_algorithm);
+    if let Some(key_id) = kms_master_key_id {
+        w.text("KMSMasterKeyID", key_id);
+    }
     w.close("ApplyServerSideEncryptionByDefault");
     w.boolean("BucketKeyEnabled", bucket_key_enabled);
     w.close("Rule");
@@ -1899,7 +1903,7 @@ mod tests {
 
     #[test]
     fn server_side_encryption_configuration_document() {
-        let doc = render(|out| server_side_encryption_configuration(out, "AES256", false));
+        let doc = render(|out| server_side_encryption_configuration(out, "AES256", None, false));
         let expected = format!(
             "{PROLOG_STR}<ServerSideEncryptionConfiguration xmlns=\"{S3_XMLNS}\"><Rule>\
              <ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod buckets;
 pub mod identity_providers;
 pub mod keys;
+pub mod kms_keys;
 pub mod login;
 pub mod maintenance;
 pub mod metrics;
@@ -506,6 +507,22 @@ impl ControlPlane {
             }
             ("DELETE", ["tenants", tenant, "identity-providers", id]) => {
                 self.admin_delete_provider(request, &caller, tenant, id)
+            }
+            ("GET", ["tenants", tenant, "kms-keys"]) => self.admin_list_kms_keys(&caller, tenant),
+            ("POST", ["tenants", tenant, "kms-keys"]) => {
+                self.admin_create_kms_key(request, &caller, tenant, now_ms)
+                    .await
+            }
+            ("GET", ["tenants", tenant, "kms-keys", id]) => {
+                self.admin_get_kms_key(&caller, tenant, id)
+            }
+            ("PATCH", ["tenants", tenant, "kms-keys", id]) => {
+                self.admin_update_kms_key(request, &caller, tenant, id)
+                    .await
+            }
+            ("POST", ["tenants", tenant, "kms-keys", id, "rotate"]) => {
+                self.admin_rotate_kms_key(request, &caller, tenant, id, now_ms)
+                    .await
             }
             ("GET", ["usage"]) => self.admin_usage(request, &caller).await,
             ("GET", ["audit"]) => self.admin_audit(request, &caller),

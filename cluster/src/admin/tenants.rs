@@ -132,6 +132,13 @@ impl ControlPlane {
         apply_tenant_fields(&mut account, &body)?;
         self.catalog
             .write_records(&[RecordChange::put(&account.id, &account)])?;
+        crate::control::kms::ensure_default_key(
+            &self.catalog,
+            &self.master,
+            &self.region,
+            &account.id,
+            now_ms,
+        )?;
         self.admin_publish().await?;
         self.admin_audit_entry(
             request,
@@ -232,6 +239,7 @@ impl ControlPlane {
             id,
             &mut changes,
         )?;
+        delete_all::<crate::control::kms::KmsKeyRecord>(catalog, id, &mut changes)?;
         self.catalog.write_records(&changes)?;
         self.admin_publish().await?;
         self.admin_audit_entry(

@@ -7,6 +7,7 @@ pub mod counters;
 pub mod federated;
 pub mod iam;
 pub mod identities;
+pub mod kms;
 pub mod quota;
 pub mod tenants;
 
@@ -266,6 +267,7 @@ pub fn load_snapshot(
         tenants,
         users: identities.users,
         maintenance: catalog.setting(SETTING_MAINTENANCE)?.is_some(),
+        kms: Arc::new(kms::load_keys(catalog, master)?),
     })
 }
 
@@ -610,7 +612,7 @@ impl ControlPlane {
         encryption: Option<BucketEncryption>,
     ) -> S3Result<Arc<CatalogSnapshot>> {
         let row = encryption.map(|encryption| BucketEncryptionRow {
-            sse_algorithm: BucketEncryption::STORED_ALGORITHM.to_owned(),
+            sse_algorithm: encryption.to_stored(),
             bucket_key_enabled: encryption.bucket_key_enabled,
         });
         self.catalog

@@ -55,7 +55,12 @@ pub async fn get_object_attributes(
         crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
     // An SSE-C object's checksums describe its plaintext: only its key holder sees them.
     let customer = crate::sse::customer_key(ex.head(), crate::sse::CustomerHeaders::Request)?;
-    crate::sse::key_of(&shard.settings.encryption, &record.meta, customer.as_ref())?;
+    crate::sse::key_of(
+        &shard.settings.encryption,
+        &ctx.catalog.kms,
+        &record.meta,
+        customer.as_ref(),
+    )?;
     let part_sizes: Option<Vec<&str>> = record
         .meta
         .iter()

@@ -186,7 +186,8 @@ pub async fn copy_object(
     let replace = metadata_directive_replace(ex.head())?;
     let encryption = crate::sse::copy_encryption(
         &shard.settings.encryption,
-        bucket.encryption,
+        &ctx.catalog.kms,
+        (&bucket.owner_account, bucket.encryption.as_ref()),
         &source.record.meta,
         ex.head(),
     )?;
@@ -264,7 +265,12 @@ pub async fn copy_object(
             // knows the references its own index holds. The bytes are copied
             // under the same data key (new object id, so new IVs), and the
             // copy keeps the source's wrapped key and ETag.
-            let key = crate::sse::key_of(&shard.settings.encryption, &source.record.meta, None)?;
+            let key = crate::sse::key_of(
+                &shard.settings.encryption,
+                &ctx.catalog.kms,
+                &source.record.meta,
+                None,
+            )?;
             meta.extend(encryption_meta);
             let whole = ByteRange {
                 start: 0,
@@ -380,8 +386,18 @@ pub async fn upload_part_copy(
         customer_key(ex.head(), CustomerHeaders::Request)?,
     );
     let keys = (
-        crate::sse::key_of(encryption, &source.record.meta, source_customer.as_ref())?,
-        crate::sse::key_of(encryption, &upload_record.meta, dest_customer.as_ref())?,
+        crate::sse::key_of(
+            encryption,
+            &ctx.catalog.kms,
+            &source.record.meta,
+            source_customer.as_ref(),
+        )?,
+        crate::sse::key_of(
+            encryption,
+            &ctx.catalog.kms,
+            &upload_record.meta,
+            dest_customer.as_ref(),
+        )?,
     );
     let span_bytes = if span.end_inclusive == u64::MAX {
         0

@@ -7,10 +7,11 @@
 //! bucket without one follows the server's default, which is also what
 //! GetBucketEncryption reports for it.
 //!
-//! Only SSE-S3 (`AES256`) can be configured: this server has no KMS, so
-//! `aws:kms` and `aws:kms:dsse` are refused (`InvalidArgument`), and so is any
-//! configuration on a server without a master key, which could not encrypt
-//! what the configuration asks for (`InvalidRequest`).
+//! SSE-S3 (`AES256`) and SSE-KMS (`aws:kms`, `aws:kms:dsse`, with or
+//! without a `KMSMasterKeyID`) can be configured. As on AWS, the key is
+//! looked up when an object is written, not here. SSE-S3 on a server
+//! without a master key could not encrypt what the configuration asks for
+//! (`InvalidRequest`).
 
 use crate::body::BodyIntegrity;
 use std::rc::Rc;
@@ -20,7 +21,7 @@ use http::{BodyLen, Exchange};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::RequestContext;
 use crate::shard::{BucketInfo, ControlRequest, Shard};
-use crate::sse::{BucketEncryption, EncryptionSettings, SSE_AES256};
+use crate::sse::{BucketEncryption, DefaultAlgorithm, EncryptionSettings, SSE_AES256};
 use crate::xml::{self, EncryptionRule};
 
 /// The `EncryptionType` that blocks nothing; any other blocked type asks for
@@ -35,9 +36,13 @@ pub async fn get_bucket_encryption(
     let bucket = ctx.bucket_info(shard)?;
     // A bucket that never set one reports the server's default, as AWS reports
     // SSE-S3 for buckets that never set one; with encryption off there is none.
-    let bucket_key_enabled = match bucket.encryption {
-        Some(encryption) => encryption.bucket_key_enabled,
-        None if shard.settings.encryption.encrypt_new_objects => false,
+    let default_aes = BucketEncryption {
+        algorithm: DefaultAlgorithm::Aes256,
+        bucket_key_enabled: false,
+    };
+    let encryption = match &bucket.encryption {
+        Some(encryption) => encryption,
+        None if shard.settings.encryption.encrypt_new_objects => &default_aes,
         None => {
             return Err(S3Error::new(
                 S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
@@ -45,8 +50,24 @@ pub async fn get_bucket_encryption(
             ))
         }
     };
+    let (algorithm, key_id) = match &encryption.algorithm {
+        DefaultAlgorithm::Aes256 => (SSE_AES256, None),
+        DefaultAlgorithm::Kms { dsse, key_id } => (
+            if *dsse {
+                crate::sse::SSE_KMS_DSSE
+            } else {
+                crate::sse::SSE_KMS
+            },
+            key_id.as_deref(),
+        ),
+    };
     let mut out = Vec::new();
-    xml::server_side_encryption_configuration(&mut out, SSE_AES256, bucket_key_enabled);
+    xml::server_side_encryption_configuration(
+        &mut out,
+        algorithm,
+        key_id,
+        encryption.bucket_key_enabled,
+    );
     ctx.respond_xml(ex, out).await
 }
 
@@ -77,23 +98,37 @@ pub async fn delete_bucket_encryption(
 }
 
 /// What a PutBucketEncryption rule becomes on this server, or why it cannot
-/// be kept: no KMS, no key id without KMS (as AWS), no blocking of encryption
-/// types, and no SSE-S3 without a master key to encrypt with.
+/// be kept: no key id without KMS (as AWS), no blocking of encryption types,
+/// and no SSE-S3 without a master key to encrypt with.
 fn put_bucket_encryption_check(
     settings: &EncryptionSettings,
     rule: &EncryptionRule,
 ) -> S3Result<BucketEncryption> {
-    if rule.sse_algorithm != SSE_AES256 {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            format!(
-                "The SSEAlgorithm {} is not available on this server: it has no KMS. Use AES256 \
-                 (server-side encryption with server-managed keys).",
-                rule.sse_algorithm
-            ),
-        ));
-    }
-    if rule.kms_master_key_id.is_some() {
+    let algorithm = match rule.sse_algorithm.as_str() {
+        SSE_AES256 => DefaultAlgorithm::Aes256,
+        kms @ (crate::sse::SSE_KMS | crate::sse::SSE_KMS_DSSE) => {
+            let key_id = rule.kms_master_key_id.clone();
+            if key_id.as_deref().is_some_and(|id| {
+                id.len() > 2048 || id.contains('|') || id.chars().any(char::is_control)
+            }) {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    "The KMSMasterKeyID is not a valid key id, key ARN or alias.",
+                ));
+            }
+            DefaultAlgorithm::Kms {
+                dsse: kms == crate::sse::SSE_KMS_DSSE,
+                key_id,
+            }
+        }
+        other => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                format!("The SSEAlgorithm {other} is not valid."),
+            ))
+        }
+    };
+    if rule.kms_master_key_id.is_some() && algorithm == DefaultAlgorithm::Aes256 {
         return Err(S3Error::new(
             S3ErrorCode::InvalidArgument,
             "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or \
@@ -109,7 +144,7 @@ fn put_bucket_encryption_check(
     }
     // Storing the configuration would promise encryption that every PUT to
     // the bucket would then fail to deliver.
-    if settings.master.is_none() {
+    if settings.master.is_none() && algorithm == DefaultAlgorithm::Aes256 {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
             "Server-side encryption is not configured on this server: it has no master key. \
@@ -118,6 +153,7 @@ fn put_bucket_encryption_check(
         ));
     }
     Ok(BucketEncryption {
+        algorithm,
         bucket_key_enabled: rule.bucket_key_enabled,
     })
 }
@@ -175,6 +211,7 @@ mod tests {
         assert_eq!(
             kept,
             BucketEncryption {
+                algorithm: DefaultAlgorithm::Aes256,
                 bucket_key_enabled: true
             }
         );
@@ -183,15 +220,20 @@ mod tests {
     }
 
     #[test]
-    fn kms_and_its_key_ids_are_refused() {
+    fn kms_is_kept_and_key_ids_need_it() {
         let settings = with_key();
+        assert_eq!(code(&settings, &rule("aws:kms")), None);
+        let mut dsse = rule("aws:kms:dsse");
+        dsse.kms_master_key_id = Some("alias/backups".into());
         assert_eq!(
-            code(&settings, &rule("aws:kms")),
-            Some(S3ErrorCode::InvalidArgument)
-        );
-        assert_eq!(
-            code(&settings, &rule("aws:kms:dsse")),
-            Some(S3ErrorCode::InvalidArgument)
+            put_bucket_encryption_check(&settings, &dsse).unwrap(),
+            BucketEncryption {
+                algorithm: DefaultAlgorithm::Kms {
+                    dsse: true,
+                    key_id: Some("alias/backups".into())
+                },
+                bucket_key_enabled: false
+            }
         );
         let mut aes_with_key_id = rule("AES256");
         aes_with_key_id.kms_master_key_id = Some("arn:aws:kms:us-east-1:1234/5678".into());
@@ -214,10 +256,7 @@ mod tests {
         assert_eq!(err.code, S3ErrorCode::InvalidRequest);
         assert_eq!(err.code.status(), 400);
         assert!(err.message.contains("no master key"), "{}", err.message);
-        // KMS is refused for what it is, key or no key.
-        assert_eq!(
-            code(&settings, &rule("aws:kms")),
-            Some(S3ErrorCode::InvalidArgument)
-        );
+        // SSE-KMS needs no master key to encrypt with: the key store's keys do.
+        assert_eq!(code(&settings, &rule("aws:kms")), None);
     }
 }

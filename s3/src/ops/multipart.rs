@@ -175,8 +175,13 @@ pub async fn create_multipart_upload(
         ctx.now_ms,
     )?);
     // The upload's data key: every part and the completed object use it.
-    let sse =
-        crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, ex.head())?;
+    let sse = crate::sse::key_for_new_object(
+        &shard.settings.encryption,
+        &ctx.catalog.kms,
+        &bucket.owner_account,
+        bucket.encryption.as_ref(),
+        ex.head(),
+    )?;
     meta.extend(sse.into_iter().flat_map(|(_, sse_meta)| sse_meta));
     let checksum = create_checksum_settings(ex.head())?;
     if let Some((algorithm, kind)) = checksum {
@@ -241,6 +246,7 @@ pub async fn upload_part(
     let customer = crate::sse::customer_key(ex.head(), crate::sse::CustomerHeaders::Request)?;
     let data_key = crate::sse::key_of(
         &shard.settings.encryption,
+        &ctx.catalog.kms,
         &upload_record.meta,
         customer.as_ref(),
     )?;
@@ -423,6 +429,7 @@ pub async fn complete_multipart_upload(
     .await?;
     let (listed, listed_checksums) = complete_parse_parts(&body)?;
     let condition = crate::ops::object::write_condition(ex.head())?;
+    let mut encryption_headers = Vec::new();
     let (etag, checksum, version) = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
         Some(record) => {
             let object = complete_build_record(
@@ -434,6 +441,7 @@ pub async fn complete_multipart_upload(
                 ctx.now_ms,
             )?;
             let etag = object.etag.clone();
+            encryption_headers = crate::sse::response_headers(&object.meta);
             let checksum = complete_checksum_of(&object);
             complete_verify_object_checksum(ex.head(), checksum.as_ref())?;
             let version = bucket.versioning.version_write();
@@ -460,9 +468,12 @@ pub async fn complete_multipart_upload(
             engine::index::VersionWrite::Unversioned,
         ),
     };
-    let version_headers: Vec<(String, String)> = crate::ops::versioning::version_id_header(version)
-        .into_iter()
-        .collect();
+    let mut version_headers: Vec<(String, String)> =
+        crate::ops::versioning::version_id_header(version)
+            .into_iter()
+            .collect();
+    // As AWS: the object's encryption (SSE-S3, SSE-KMS with its key, SSE-C).
+    version_headers.extend(encryption_headers);
     let location = format!("/{}/{}", bucket.name, key.as_str());
     let mut out = Vec::new();
     let mut w = XmlWriter::document(&mut out);

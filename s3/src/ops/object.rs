@@ -160,8 +160,13 @@ pub async fn put_object(
         ctx.now_ms,
     )?);
     let condition = write_condition(ex.head())?;
-    let sse =
-        crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, ex.head())?;
+    let sse = crate::sse::key_for_new_object(
+        &shard.settings.encryption,
+        &ctx.catalog.kms,
+        &bucket.owner_account,
+        bucket.encryption.as_ref(),
+        ex.head(),
+    )?;
     let (data_key, sse_meta) = sse.unzip();
     meta.extend(sse_meta.into_iter().flatten());
     let ingested = receive_body(
@@ -601,7 +606,12 @@ pub async fn get_object(
         crate::ops::load_object_version(shard, ctx, &bucket, version_id.as_ref())?;
     // Opened before any header goes out, so a key problem is a clean error.
     let customer = crate::sse::customer_key(ex.head(), crate::sse::CustomerHeaders::Request)?;
-    let data_key = crate::sse::key_of(&shard.settings.encryption, &record.meta, customer.as_ref())?;
+    let data_key = crate::sse::key_of(
+        &shard.settings.encryption,
+        &ctx.catalog.kms,
+        &record.meta,
+        customer.as_ref(),
+    )?;
     let etag = format!("\"{}\"", record.etag);
     let last_modified = format_http_date(record.last_modified_ms);
     match evaluate_read_conditions(ex.head(), &etag, record.last_modified_ms)? {

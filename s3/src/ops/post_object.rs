@@ -381,7 +381,13 @@ fn post_object_meta(
     meta.extend(crate::ops::object_lock::lock_meta_for_new_object(
         bucket, head, ctx.now_ms,
     )?);
-    let sse = crate::sse::key_for_new_object(&shard.settings.encryption, bucket.encryption, head)?;
+    let sse = crate::sse::key_for_new_object(
+        &shard.settings.encryption,
+        &ctx.catalog.kms,
+        &bucket.owner_account,
+        bucket.encryption.as_ref(),
+        head,
+    )?;
     let (data_key, sse_meta) = sse.unzip();
     meta.extend(sse_meta.into_iter().flatten());
     Ok((meta, data_key))
