@@ -737,6 +737,12 @@ fn object_endpoint(
     query: &[(String, String)],
     headers: &[(String, String)],
 ) -> Result<Endpoint, S3Error> {
+    // `GET ?annotation` names one annotation with `annotationName`, else lists them.
+    if method == "GET" && query_has(query, "annotation") && !query_has(query, "annotationName") {
+        return Ok(Endpoint::Unsupported {
+            name: "ListObjectAnnotations",
+        });
+    }
     if let Some(endpoint) = subresource_unsupported(OBJECT_SUBRESOURCES, method, query) {
         return endpoint;
     }
@@ -915,6 +921,15 @@ const BUCKET_SUBRESOURCES: &[SubResource] = &[
     sub("metadataTable", "GetBucketMetadataTableConfiguration", "",
         "CreateBucketMetadataTableConfiguration", "DeleteBucketMetadataTableConfiguration"),
     sub("session", "CreateSession", "", "", ""),
+    // Requests of newer S3 features must never fall through to ListObjects,
+    // CreateBucket or DeleteBucket.
+    sub("abac", "GetBucketAbac", "PutBucketAbac", "", ""),
+    sub("metadataConfiguration", "GetBucketMetadataConfiguration", "",
+        "CreateBucketMetadataConfiguration", "DeleteBucketMetadataConfiguration"),
+    sub("metadataJournalTable", "", "UpdateBucketMetadataJournalTableConfiguration", "", ""),
+    sub("metadataInventoryTable", "", "UpdateBucketMetadataInventoryTableConfiguration", "", ""),
+    sub("metadataAnnotationTable", "", "UpdateBucketMetadataAnnotationTableConfiguration", "",
+        ""),
 ];
 
 /// Object sub-resources S3 has and we do not implement yet.
@@ -922,6 +937,10 @@ const BUCKET_SUBRESOURCES: &[SubResource] = &[
 const OBJECT_SUBRESOURCES: &[SubResource] = &[
     sub("torrent", "GetObjectTorrent", "", "", ""),
     sub("select", "", "", "SelectObjectContent", ""),
+    // Never PutObject, GetObject or DeleteObject on the object itself.
+    sub("annotation", "GetObjectAnnotation", "PutObjectAnnotation", "", "DeleteObjectAnnotation"),
+    sub("renameObject", "", "RenameObject", "", ""),
+    sub("encryption", "", "UpdateObjectEncryption", "", ""),
 ];
 
 /// `Some` when the query names a sub-resource from `table`. `HEAD` reads the
@@ -1189,6 +1208,29 @@ mod tests {
              Some("photo1.jpg")),
             ("POST / HTTP/1.1", "bucket.s3.localhost", &[],
              E::PostObject, Some("bucket"), None),
+            // Newer features: answered NotImplemented, never the object or
+            // bucket operation the same method would otherwise reach.
+            ("PUT /k?annotation HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "PutObjectAnnotation" }, Some("bucket"), Some("k")),
+            ("DELETE /k?annotation HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "DeleteObjectAnnotation" }, Some("bucket"), Some("k")),
+            ("GET /k?annotation HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "ListObjectAnnotations" }, Some("bucket"), Some("k")),
+            ("GET /k?annotation&annotationName=a HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "GetObjectAnnotation" }, Some("bucket"), Some("k")),
+            ("PUT /k?encryption HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "UpdateObjectEncryption" }, Some("bucket"), Some("k")),
+            ("PUT /k?renameObject HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "RenameObject" }, Some("bucket"), Some("k")),
+            ("DELETE /?metadataConfiguration HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "DeleteBucketMetadataConfiguration" }, Some("bucket"), None),
+            ("PUT /?abac HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "PutBucketAbac" }, Some("bucket"), None),
+            ("GET /?abac HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "GetBucketAbac" }, Some("bucket"), None),
+            ("PUT /?metadataJournalTable HTTP/1.1", "bucket.s3.localhost", &[],
+             E::Unsupported { name: "UpdateBucketMetadataJournalTableConfiguration" },
+             Some("bucket"), None),
         ]
     }
 

@@ -230,7 +230,13 @@ impl S3Service {
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             });
             let presigned = head.query().contains("X-Amz-Credential");
-            return (form && !presigned).then_some(QueryService::Sts);
+            // `POST /` on a virtual-hosted bucket is that bucket's (a form
+            // upload, DeleteObjects, ...), whatever its content type.
+            let virtual_bucket = head.header("host").is_some_and(|host| {
+                crate::router::host_bucket(host, &self.shard.settings.virtual_host_domains)
+                    .is_some()
+            });
+            return (form && !presigned && !virtual_bucket).then_some(QueryService::Sts);
         };
         let service = crate::query::scope_service_of_header(authorization)?;
         QueryService::from_scope(service)
