@@ -231,17 +231,70 @@ pub fn exchange(
         (true, Some(config)) => Some(config),
         (false, _) => None,
     };
+    // The whole exchange, not only each read, gets `timeout` (and a little
+    // more for a server that answers promptly but slowly): a server
+    // trickling a byte now and then must not hold the caller for long.
+    let deadline = std::time::Instant::now() + timeout * EXCHANGE_TIMEOUTS;
     let tcp = tls::connect(&target.host, target.port, timeout)
         .map_err(|err| fail(format!("connect: {}", io_error_text(&err, timeout))))?;
     let limit = body_bytes_max as u64;
     let answer = match tls_config {
         Some(config) => {
             let stream = tls::handshake(config, &target.host, tcp).map_err(fail)?;
-            full_exchange(stream, head.as_bytes(), body, limit)
+            full_exchange(
+                Deadline::new(stream, deadline),
+                head.as_bytes(),
+                body,
+                limit,
+            )
         }
-        None => full_exchange(tcp, head.as_bytes(), body, limit),
+        None => full_exchange(Deadline::new(tcp, deadline), head.as_bytes(), body, limit),
     };
     answer.map_err(|err| fail(io_error_text(&err, timeout)))
+}
+
+/// How many `timeout`s a whole `exchange` may take.
+const EXCHANGE_TIMEOUTS: u32 = 3;
+
+/// A stream that fails every read and write once its deadline has passed
+/// (each one is also bounded by the socket's own timeout).
+struct Deadline<S> {
+    inner: S,
+    deadline: std::time::Instant,
+}
+
+impl<S> Deadline<S> {
+    fn new(inner: S, deadline: std::time::Instant) -> Self {
+        Deadline { inner, deadline }
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if std::time::Instant::now() >= self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the server took too long to answer",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<S: Read> Read for Deadline<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check()?;
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Write> Write for Deadline<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check()?;
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn full_exchange<S: Read + Write>(
@@ -279,7 +332,7 @@ fn full_exchange<S: Read + Write>(
             if size == 0 {
                 break;
             }
-            if body.len() as u64 + size > limit {
+            if size > limit.saturating_sub(body.len() as u64) {
                 return Err(too_long());
             }
             (&mut reader).take(size).read_to_end(&mut body)?;
@@ -322,7 +375,7 @@ fn request_head(
 ) -> Result<String, String> {
     let header_safe = |value: &str| !value.chars().any(|c| c.is_control());
     let mut head = format!(
-        "{method} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: {USER_AGENT}\r\n",
+        "{method} {} HTTP/1.1\r\nHost: {}\r\n",
         target.path_and_query,
         target.host_header(),
     );
@@ -334,7 +387,9 @@ fn request_head(
             "Content-Type: {content_type}\r\nContent-Length: {body_bytes}\r\n"
         ));
     }
-    head.push_str("Accept: application/json\r\n");
+    head.push_str(&format!(
+        "Connection: close\r\nUser-Agent: {USER_AGENT}\r\n"
+    ));
     if let Some(authorization) = &target.authorization {
         if !header_safe(authorization) {
             return Err("the authorization value holds a control character".into());
@@ -662,6 +717,60 @@ mod tests {
         assert!(err.contains("longer than 64 KiB"), "{err}");
         assert!(!err.contains("t0k3n"), "{err}");
         server.join().expect("server");
+    }
+
+    /// A server that answers `prefix` and then `then` forever, a piece every
+    /// `pause`.
+    fn endless_server(prefix: &'static [u8], then: &'static [u8], pause: Duration) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).expect("request") > 2 {
+                line.clear();
+            }
+            let mut stream: TcpStream = reader.into_inner();
+            let _ = stream.write_all(prefix);
+            while stream.write_all(then).is_ok() {
+                thread::sleep(pause);
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn a_chunk_size_past_the_limit_is_refused_not_read() {
+        let port = endless_server(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\nffffffffffffffff\r\n",
+            &[b'a'; 4096],
+            Duration::ZERO,
+        );
+        let target = HttpTarget::parse(&format!("http://127.0.0.1:{port}/")).expect("parses");
+        let err = exchange("GET", &target, None, None, b"", TIMEOUT, 1024).expect_err("bounded");
+        assert!(err.contains("longer than 1024 bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_trickling_server_gets_the_whole_exchange_s_deadline() {
+        let port = endless_server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n",
+            b"x",
+            Duration::from_millis(20),
+        );
+        let target = HttpTarget::parse(&format!("http://127.0.0.1:{port}/")).expect("parses");
+        let started = std::time::Instant::now();
+        let timeout = Duration::from_millis(200);
+        let err = exchange("GET", &target, None, None, b"", timeout, 1 << 20).expect_err("cut off");
+        assert!(err.contains("no answer within"), "{err}");
+        // Each byte came well within the read timeout: only the exchange's
+        // own deadline (3 timeouts) ended it, long before 100 000 bytes.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

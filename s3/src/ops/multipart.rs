@@ -685,6 +685,16 @@ pub async fn list_multipart_uploads(
         if !key.starts_with(&prefix) || (!key_marker.is_empty() && !after_marker) {
             continue;
         }
+        // A key marker that is a common prefix (the last page ended on it)
+        // means after every key it rolls up.
+        let rolled_up_by_marker = delimiter.as_deref().is_some_and(|d| {
+            key_marker.len() > prefix.len()
+                && key_marker.ends_with(d)
+                && key.starts_with(key_marker.as_str())
+        });
+        if rolled_up_by_marker {
+            continue;
+        }
         let common = delimiter.as_deref().and_then(|d| {
             key[prefix.len()..]
                 .find(d)
@@ -698,14 +708,15 @@ pub async fn list_multipart_uploads(
                 continue;
             }
             if items.len() as u64 == max {
-                truncated = true;
+                // `max-uploads=0` lists nothing and is not a page of a longer list.
+                truncated = !items.is_empty();
                 break;
             }
             items.push((common, None));
             continue;
         }
         if items.len() as u64 == max {
-            truncated = true;
+            truncated = !items.is_empty();
             break;
         }
         items.push((key, Some((id_hex, record.initiated_ms))));
@@ -716,8 +727,7 @@ pub async fn list_multipart_uploads(
     w.text("Bucket", &bucket.name);
     w.text("KeyMarker", &key_marker);
     w.text("UploadIdMarker", &id_marker);
-    if truncated {
-        let (last_key, last_upload) = items.last().expect("truncated lists are not empty");
+    if let (true, Some((last_key, last_upload))) = (truncated, items.last()) {
         w.text("NextKeyMarker", last_key);
         w.text(
             "NextUploadIdMarker",
