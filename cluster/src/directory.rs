@@ -130,6 +130,11 @@ pub struct UserLogin {
     /// Such a user has no password here; its directory decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federated_by: Option<String>,
+    /// Who the provider says the user is, for good: an OIDC token's `sub`, an
+    /// LDAP entry's DN. Another identity of the provider that happens to
+    /// carry the same name (a `preferred_username`, a `uid`) is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_subject: Option<String>,
 }
 
 impl std::fmt::Debug for UserLogin {

@@ -81,11 +81,37 @@ pub fn scope_service_of_header(authorization: &str) -> Option<&str> {
 }
 
 /// One decoded query-API call.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct QueryRequest {
     pub service: QueryService,
     pub action: String,
     pub params: Vec<(String, String)>,
+}
+
+/// Parameters that are credentials (a directory password, a provider's
+/// token, a policy is not): never printed.
+const SECRET_PARAMS: [&str; 2] = ["LDAPPassword", "WebIdentityToken"];
+
+impl std::fmt::Debug for QueryRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let params: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(name, value)| {
+                let shown = if SECRET_PARAMS.contains(&name.as_str()) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (name.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("QueryRequest")
+            .field("service", &self.service)
+            .field("action", &self.action)
+            .field("params", &params)
+            .finish()
+    }
 }
 
 impl QueryRequest {

@@ -22,6 +22,7 @@ import re
 import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import botocore.exceptions
 import pytest
 import requests
 from playwright.sync_api import expect as pw_expect
@@ -46,6 +47,7 @@ from fed.support import (
     login,
     make_tenant,
     suffix,
+    totp_code,
     unsigned_sts,
     who,
     with_creds,
@@ -175,11 +177,22 @@ def login_error(answer: requests.Response) -> str:
     return unquote(parse_qs(urlsplit(location).query)["login_error"][0])
 
 
-def session_of(srv, http: requests.Session) -> dict:
-    """GET /auth/session with the cookie the callback set, as the console asks it then (its CSRF
-    token comes with this answer: the header is sent empty)."""
-    return expect(http.get(f"{srv.console_endpoint}/api/v1/auth/session", headers={"X-CSRF-Token": ""},
-                           timeout=30), 200)
+def landed_csrf(answer: requests.Response) -> str:
+    """The callback's redirect to the console: `/#/?sso_csrf=<token>` (the CSRF token in the
+    fragment, which browsers never send to a server), with the session cookie."""
+    assert answer.status_code == 302, (answer.status_code, answer.headers)
+    location = answer.headers["Location"]
+    found = re.fullmatch(r"/#/\?sso_csrf=([0-9a-f]{64})", location)
+    assert found, location
+    return found.group(1)
+
+
+def session_of(srv, http: requests.Session, answer: requests.Response) -> dict:
+    """GET /auth/session with the cookie the callback set and the CSRF token its redirect carried,
+    as the console asks it then; without the token the cookie alone is refused."""
+    url = f"{srv.console_endpoint}/api/v1/auth/session"
+    expect(http.get(url, timeout=30), 403)
+    return expect(http.get(url, headers={"X-CSRF-Token": landed_csrf(answer)}, timeout=30), 200)
 
 
 # --------------------------------------------------------------------------- the provider record
@@ -226,10 +239,10 @@ def test_console_sign_in_maps_claims_to_roles(srv, root, sso):
     expected = {"alice": "tenant-admin", "bob": "read-only", "carol": "user"}  # carol: by e-mail domain
     for username, role in expected.items():
         http, answer = sso.console_sign_in(username)
-        assert answer.status_code == 302 and answer.headers["Location"] == "/", (answer.status_code, answer.headers)
+        landed_csrf(answer)
         cookies = [c for c in answer.raw.headers.getlist("Set-Cookie") if c.startswith("maxiofs_session=")]
         assert len(cookies) == 1 and re.search(r";\s*HttpOnly", cookies[0], re.I), answer.headers
-        session = session_of(srv, http)
+        session = session_of(srv, http, answer)
         assert who(session) == (t, username, role), session
         assert session["user"]["source"] == f"oidc:{PROVIDER}", session
         # The cookie session works like any other (with its CSRF token).
@@ -268,8 +281,7 @@ def test_the_same_provider_maps_to_the_tenant_it_is_configured_in(srv, root, sso
     start = f"{srv.console_endpoint}/api/v1/auth/oidc/{other.name}/partner-sso/start"
     back = sign_in_through(http, start, "alice", sso.idp.users["alice"]["password"], sso.callback)
     answer = http.get(back, allow_redirects=False, timeout=60)
-    assert answer.status_code == 302 and answer.headers["Location"] == "/", answer.headers
-    session = session_of(srv, http)
+    session = session_of(srv, http, answer)
     assert who(session) == (other.name, "alice", "read-only"), session
     assert session["user"]["source"] == "oidc:partner-sso", session
     # That session is the other tenant's alice: nothing of the first tenant's.
@@ -282,7 +294,7 @@ def test_the_same_provider_maps_to_the_tenant_it_is_configured_in(srv, root, sso
 def test_a_state_is_good_once_and_forged_ones_are_refused(srv, sso):
     http, back = sso.through_provider("bob")
     first = http.get(back, allow_redirects=False, timeout=60)
-    assert first.status_code == 302 and first.headers["Location"] == "/", first.headers
+    landed_csrf(first)
     # The same code and state again (a replay), from another browser or the same one.
     for client in (requests.Session(), http):
         login_error(client.get(back, allow_redirects=False, timeout=60))
@@ -457,5 +469,67 @@ def test_with_the_provider_stopped_local_logins_and_s3_go_on(srv, root, sso):
         idp.start()
     # Back: a new sign-in works.
     http, answer = sso.console_sign_in("alice")
-    assert answer.status_code == 302 and answer.headers["Location"] == "/", answer.headers
-    assert who(session_of(srv, http)) == (sso.name, "alice", "tenant-admin")
+    assert who(session_of(srv, http, answer)) == (sso.name, "alice", "tenant-admin")
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_the_callback_needs_the_browser_that_started_the_sign_in(srv, root, sso):
+    """Login CSRF: a callback URL (code and state) fetched by another browser, which lacks the
+    start's sign-in cookie, signs nobody in; the attempt is audited."""
+    _, back = sso.through_provider("bob")
+    victim = requests.Session()
+    answer = victim.get(back, allow_redirects=False, timeout=60)
+    assert "another browser" in login_error(answer)
+    assert not [c for c in answer.raw.headers.getlist("Set-Cookie") if c.startswith("maxiofs_session=")]
+    audit_entries(root, "login", "anonymous", outcome=FAILED, detail=r"did not start this sign-in")
+
+
+def test_totp_still_applies_to_a_single_sign_on(srv, sso):
+    """A user who enrolled TOTP comes back from the provider to the console's code step; only a
+    right code opens the session."""
+    http, answer = sso.console_sign_in("alice")
+    session = session_of(srv, http, answer)
+    csrf = {"X-CSRF-Token": session["csrf_token"]}
+    base = f"{srv.console_endpoint}/api/v1"
+    secret = expect(http.post(f"{base}/auth/totp", headers=csrf, timeout=30), 200)["secret"]
+    expect(http.post(f"{base}/auth/totp/confirm", json={"code": totp_code(secret, time.time())},
+                     headers=csrf, timeout=30), 200)
+    try:
+        browser, answer = sso.console_sign_in("alice")
+        assert answer.status_code == 302, answer.headers
+        found = re.fullmatch(r"/#/login\?sso_totp=([A-Za-z0-9]{43})", answer.headers["Location"])
+        assert found, answer.headers["Location"]
+        assert not [c for c in answer.raw.headers.getlist("Set-Cookie") if c.startswith("maxiofs_session=")]
+        pending = found.group(1)
+        expect(browser.post(f"{base}/auth/oidc/totp", json={"pending": pending, "totp": "000000"}, timeout=30),
+               401, "InvalidTotp")
+        code = totp_code(secret, time.time() + 30)
+        signed_in = expect(browser.post(f"{base}/auth/oidc/totp", json={"pending": pending, "totp": code},
+                                        timeout=30), 200)
+        assert who(signed_in) == (sso.name, "alice", "tenant-admin")
+        # Good once.
+        expect(browser.post(f"{base}/auth/oidc/totp", json={"pending": pending, "totp": code}, timeout=30), 401)
+    finally:
+        code = totp_code(secret, time.time() + 60)
+        http.delete(f"{base}/auth/totp", json={"code": code}, headers=csrf, timeout=30)
+
+
+def test_managed_session_policies_narrow_web_identity_sessions(srv, sso, alice_role):
+    answer = assume(srv, alice_role, sso.idp.id_token("alice"), session="alice-narrow",
+                    PolicyArns=[{"arn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}])
+    creds = answer["Credentials"]
+    s3 = with_creds(srv, {k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")})
+    assert s3.get_object(Bucket=sso.bucket, Key="readme.txt")["Body"].read()
+    try:
+        s3.put_object(Bucket=sso.bucket, Key="narrowed.txt", Body=b"x")
+        raise AssertionError("a read-only session policy let a write through")
+    except botocore.exceptions.ClientError as err:
+        assert err.response["Error"]["Code"] == "AccessDenied"
+    try:
+        assume(srv, alice_role, sso.idp.id_token("alice"), session="alice-bad-arn",
+               PolicyArns=[{"arn": "arn:aws:iam::aws:policy/NoSuchPolicy"}])
+        raise AssertionError("an unknown managed policy was accepted")
+    except botocore.exceptions.ClientError as err:
+        assert err.response["Error"]["Code"] == "ValidationError"

@@ -61,6 +61,13 @@ pub(crate) struct LoginForm {
 }
 
 impl LoginForm {
+    /// The same sign-in with its failures counted against the name (the
+    /// TOTP step of a single sign-on).
+    pub(crate) fn lockable(mut self) -> Self {
+        self.lockable = true;
+        self
+    }
+
     /// A single sign-on through the browser: no password here, and the
     /// provider counts its own failures.
     pub(crate) fn federated(username: &str, account_id: &str) -> Self {

@@ -568,11 +568,7 @@ impl ControlPlane {
         if self.admin.revoked.contains_key(&claims.session_id) {
             return Err(AdminError::unauthorized("The session has ended."));
         }
-        // Reading the session is safe without the CSRF header (it changes
-        // nothing, and only this origin can read the answer): it is how the
-        // console, back from a single sign-on, learns its CSRF token.
-        let session_read = request.method == "GET" && request.segments == ["auth", "session"];
-        if from_cookie && !session_read {
+        if from_cookie {
             let presented = request.csrf.as_deref().unwrap_or("");
             if !crate::auth::token::csrf_matches(
                 &self.admin.token_key,

@@ -306,16 +306,27 @@ async fn relay_response<S: AsyncReadRent>(
             ))
         }
     };
-    let passed: Vec<(&str, &str)> = headers
+    let mut passed: Vec<(&str, &str)> = headers
         .iter()
         .filter(|(name, _)| {
             !matches!(
                 name.as_str(),
-                "connection" | "keep-alive" | "transfer-encoding" | "content-length" | "date"
+                "connection"
+                    | "keep-alive"
+                    | "transfer-encoding"
+                    | "content-length"
+                    | "date"
+                    | "content-security-policy"
+                    | "x-content-type-options"
             )
         })
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
+    // An object is a tenant's bytes on the console's origin: an HTML object
+    // opened here must not run script with the console's cookies (it could
+    // read a session's CSRF token and act as whoever opened it).
+    passed.push(("content-security-policy", "sandbox; default-src 'none'"));
+    passed.push(("x-content-type-options", "nosniff"));
     let head_body_len = match (bodiless, length) {
         // A HEAD answer keeps the object's Content-Length.
         (true, Some(len)) if status != 204 && status != 304 => BodyLen::HeadOnly(len),

@@ -29,6 +29,12 @@ use s3::query::{QueryAnswer, QueryError, QueryRequest, RequestFacts, XmlNode};
 
 /// How long a started OpenID Connect sign-in may take to come back.
 const SIGN_IN_MS_MAX: u64 = 10 * 60 * 1000;
+/// The cookie binding a sign-in's state to the browser that started it.
+const SIGN_IN_COOKIE: &str = "maxiofs_sso";
+/// How long a signed-in OIDC user has to enter its TOTP code.
+const TOTP_STEP_MS_MAX: u64 = 5 * 60 * 1000;
+/// OIDC sign-ins waiting for their TOTP code, in all.
+const TOTP_STEPS_MAX: usize = 10_000;
 /// Sign-ins in flight, in all; the oldest expired ones go first.
 const SIGN_INS_MAX: usize = 10_000;
 /// Sign-ins in flight started from one address.
@@ -42,6 +48,16 @@ pub struct FederatedState {
     pub federation: Federation,
     waiting: HashMap<u64, Waiting>,
     sign_ins: HashMap<String, SignIn>,
+    /// OIDC sign-ins of users who enrolled TOTP, waiting for the code.
+    totp_steps: HashMap<String, TotpStep>,
+}
+
+/// A user the provider signed in, not yet through its second factor.
+struct TotpStep {
+    account_id: String,
+    user_name: String,
+    provider_source: String,
+    started_ms: u64,
 }
 
 /// An OpenID Connect sign-in sent to its provider, keyed by its `state`.
@@ -194,6 +210,10 @@ impl ControlPlane {
                 self.oidc_callback(request, reply);
                 None
             }
+            ("POST", ["auth", "oidc", "totp"]) => {
+                let _ = reply.send(self.oidc_totp(&request));
+                None
+            }
             ("GET", ["auth", "oidc", tenant, name, "start"]) => {
                 let (tenant, name) = (tenant.to_string(), name.to_string());
                 self.oidc_start(request, reply, &tenant, &name);
@@ -328,7 +348,11 @@ impl ControlPlane {
             let _ = reply.send(redirect_with_error("No such single sign-on provider."));
             return;
         };
-        let Some(redirect_uri) = callback_uri(&request) else {
+        let configured = match &provider.kind {
+            providers::ProviderKind::Oidc { redirect_uri, .. } => redirect_uri.clone(),
+            providers::ProviderKind::Ldap { .. } => None,
+        };
+        let Some(redirect_uri) = configured.or_else(|| callback_uri(&request)) else {
             let _ = reply.send(redirect_with_error(
                 "The request has no usable Host header.",
             ));
@@ -416,6 +440,33 @@ impl ControlPlane {
             ));
             return;
         };
+        let bound = request.cookie.as_deref().is_some_and(|cookies| {
+            cookies
+                .split(';')
+                .filter_map(|pair| pair.trim().split_once('='))
+                .any(|(name, value)| {
+                    name == SIGN_IN_COOKIE
+                        && subtle::ConstantTimeEq::ct_eq(
+                            value.as_bytes(),
+                            state_binding(&state).as_bytes(),
+                        )
+                        .into()
+                })
+        });
+        if !bound {
+            self.federated_audit(
+                &sign_in.account_id,
+                &request.source.to_string(),
+                "anonymous",
+                "login",
+                "failure",
+                "oidc: the callback came from a browser that did not start this sign-in",
+            );
+            let _ = reply.send(redirect_with_error(
+                "This sign-in was started in another browser; start again.",
+            ));
+            return;
+        }
         let account = super::tenants::account_record(&self.catalog, &sign_in.account_id)
             .ok()
             .flatten();
@@ -598,17 +649,27 @@ impl ControlPlane {
                 );
                 Ok(())
             }
-            Err(refused) => Err((
-                reply,
-                QueryError::new(
-                    "ServiceUnavailable",
-                    503,
-                    format!(
-                        "The directory cannot be reached ({}).",
-                        submit_refusal(&refused)
+            Err(refused) => {
+                self.federated_audit(
+                    &account.id,
+                    &source.to_string(),
+                    &username,
+                    "sts:AssumeRoleWithLDAPIdentity",
+                    "failure",
+                    &format!("ldap: {}", submit_refusal(&refused)),
+                );
+                Err((
+                    reply,
+                    QueryError::new(
+                        "ServiceUnavailable",
+                        503,
+                        format!(
+                            "The directory cannot be reached ({}).",
+                            submit_refusal(&refused)
+                        ),
                     ),
-                ),
-            )),
+                ))
+            }
         }
     }
 
@@ -625,7 +686,7 @@ impl ControlPlane {
             if token.len() < 4 || token.len() > oidc::TOKEN_BYTES_MAX {
                 return Err(QueryError::validation(
                     "1 validation error detected: Value at 'webIdentityToken' failed to satisfy \
-                     constraint: Member must have length between 4 and 20000",
+                     constraint: Member must have length between 4 and 16384",
                 ));
             }
             let denied = || {
@@ -689,13 +750,20 @@ impl ControlPlane {
                         .param("WebIdentityToken")
                         .and_then(oidc::peek_issuer)
                         .unwrap_or_else(|| "unknown issuer".to_owned());
+                    // The issuer is the caller's unverified claim: it goes
+                    // in the detail, cut and printable, never as the actor.
+                    let issuer: String = issuer
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(200)
+                        .collect();
                     self.federated_audit(
                         &account.id,
                         &source,
-                        &issuer,
+                        "anonymous",
                         "sts:AssumeRoleWithWebIdentity",
                         "failure",
-                        &format!("oidc: {}", error.message),
+                        &format!("oidc: {} (token issuer {issuer:?})", error.message),
                     );
                 }
                 return Err((reply, error));
@@ -720,17 +788,31 @@ impl ControlPlane {
                 );
                 Ok(())
             }
-            Err(refused) => Err((
-                reply,
-                QueryError::new(
-                    "IDPCommunicationError",
-                    400,
-                    format!(
-                        "The identity provider cannot be reached ({}).",
-                        submit_refusal(&refused)
+            Err(refused) => {
+                let source = facts
+                    .get("aws:sourceip")
+                    .and_then(|ips| ips.first().cloned())
+                    .unwrap_or_default();
+                self.federated_audit(
+                    &account.id,
+                    &source,
+                    "anonymous",
+                    "sts:AssumeRoleWithWebIdentity",
+                    "failure",
+                    &format!("oidc: {}", submit_refusal(&refused)),
+                );
+                Err((
+                    reply,
+                    QueryError::new(
+                        "IDPCommunicationError",
+                        400,
+                        format!(
+                            "The identity provider cannot be reached ({}).",
+                            submit_refusal(&refused)
+                        ),
                     ),
-                ),
-            )),
+                ))
+            }
         }
     }
 
@@ -802,8 +884,20 @@ impl ControlPlane {
                             encode(&sign_in.nonce),
                             encode(&oidc::code_challenge(&sign_in.code_verifier)),
                         );
+                        // The state is bound to this browser: the callback needs
+                        // this cookie too, so a victim cannot be made to finish
+                        // a sign-in someone else started (login CSRF).
+                        let cookie = format!(
+                            "{SIGN_IN_COOKIE}={}; Path=/api/v1/auth/oidc; HttpOnly; \
+                             SameSite=Lax; Max-Age={}{}",
+                            state_binding(&state),
+                            SIGN_IN_MS_MAX / 1000,
+                            if request.tls { "; Secure" } else { "" }
+                        );
                         self.federated.sign_ins.insert(state, sign_in);
-                        AdminResponse::redirect(location)
+                        let mut answer = AdminResponse::redirect(location);
+                        answer.set_cookie = Some(cookie);
+                        answer
                     }
                     Err(error) => {
                         self.federated_audit(
@@ -912,7 +1006,11 @@ impl ControlPlane {
             .map(|(_, login)| login)
             .unwrap_or_default();
         let role = providers::mapped_role(provider, &identity.groups, None);
-        let mut user = match self.provision(account, provider, login, role).await {
+        let subject = crate::federation::ldap::normalize_dn(&identity.dn);
+        let mut user = match self
+            .provision(account, provider, (login, &subject), role)
+            .await
+        {
             Ok(user) => user,
             Err(refused) => {
                 let reason = refused.reason();
@@ -965,7 +1063,10 @@ impl ControlPlane {
             &groups_of(provider, &claims),
             verified_email(&claims),
         );
-        let user = match self.provision(account, provider, &login, role).await {
+        let user = match self
+            .provision(account, provider, (&login, &claims.subject), role)
+            .await
+        {
             Ok(user) => user,
             Err(refused) => {
                 let reason = refused.reason();
@@ -980,14 +1081,104 @@ impl ControlPlane {
                 return redirect_with_error(&format!("{who}: {reason}."));
             }
         };
+        // TOTP still applies: the console asks for the code and finishes
+        // the sign-in with POST /api/v1/auth/oidc/totp.
+        if user.login.totp_sealed.is_some() {
+            let now_ms = super::now_ms();
+            let steps = &mut self.federated.totp_steps;
+            steps.retain(|_, step| now_ms.saturating_sub(step.started_ms) < TOTP_STEP_MS_MAX);
+            if steps.len() >= TOTP_STEPS_MAX {
+                return redirect_with_error("Too many sign-ins in progress; try again shortly.");
+            }
+            let pending = crate::credentials::random_from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                43,
+            );
+            steps.insert(
+                pending.clone(),
+                TotpStep {
+                    account_id: account.id.clone(),
+                    user_name: user.name.clone(),
+                    provider_source: provider.source(),
+                    started_ms: now_ms,
+                },
+            );
+            return AdminResponse::redirect(format!("/#/login?sso_totp={pending}"));
+        }
         let form = LoginForm::federated(&who, &account.id);
         let subject = user_subject(&account.id, &user.name, &user.id);
         let shown = json!({"tenant": account.name, "name": user.name, "role": role_of(&user), "source": provider.source()});
         let detail = format!("{} sub {}", provider.source(), claims.subject);
         let signed_in = self.admin_login_succeeded(request, &form, &subject, shown, &detail);
-        let mut answer = AdminResponse::redirect("/".to_owned());
-        answer.set_cookie = signed_in.set_cookie;
-        answer
+        sso_landing(signed_in)
+    }
+
+    /// `POST /api/v1/auth/oidc/totp {"pending", "totp"}`: the second factor
+    /// of an OIDC sign-in whose user enrolled TOTP. Wrong codes count like
+    /// failed logins (and lock the name).
+    fn oidc_totp(&mut self, request: &AdminRequest) -> AdminResponse {
+        let now_ms = super::now_ms();
+        let body = match crate::admin::json_body(request) {
+            Ok(body) => body,
+            Err(error) => return error.response(),
+        };
+        let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str);
+        let (Some(pending), Some(code)) = (field("pending"), field("totp")) else {
+            return AdminError::bad_request("pending and totp are required.").response();
+        };
+        let step = self
+            .federated
+            .totp_steps
+            .get(pending)
+            .filter(|step| now_ms.saturating_sub(step.started_ms) < TOTP_STEP_MS_MAX);
+        let Some(step) = step else {
+            return AdminError::new(
+                401,
+                "InvalidCredentials",
+                "This sign-in has expired; sign in again.",
+            )
+            .response();
+        };
+        let (account_id, user_name, source) = (
+            step.account_id.clone(),
+            step.user_name.clone(),
+            step.provider_source.clone(),
+        );
+        let tenant = super::tenants::account_record(&self.catalog, &account_id)
+            .ok()
+            .flatten()
+            .map(|account| account.name)
+            .unwrap_or_default();
+        let who = format!("{tenant}/{user_name}");
+        let form = LoginForm::federated(&who, &account_id).lockable();
+        if self
+            .admin
+            .limiter
+            .check(&who.to_ascii_lowercase(), now_ms)
+            .is_err()
+        {
+            return AdminError::new(403, "AccountLocked", "Too many wrong codes; wait.").response();
+        }
+        let user = self.catalog.record::<UserRecord>(&account_id, &user_name);
+        let Ok(Some(mut user)) = user else {
+            self.federated.totp_steps.remove(pending);
+            return AdminError::unauthorized("The user no longer exists.").response();
+        };
+        if let Err(error) = self.admin_check_totp(&account_id, &mut user, Some(code), now_ms) {
+            self.admin_login_failed(request, &form, now_ms, "oidc: wrong TOTP code");
+            return error.response();
+        }
+        self.federated.totp_steps.remove(pending);
+        let subject = user_subject(&account_id, &user.name, &user.id);
+        let shown =
+            json!({"tenant": tenant, "name": user.name, "role": role_of(&user), "source": source});
+        self.admin_login_succeeded(
+            request,
+            &form,
+            &subject,
+            shown,
+            &format!("{source} with TOTP"),
+        )
     }
 
     async fn finish_sts_ldap(
@@ -1029,7 +1220,6 @@ impl ControlPlane {
             }
             Err(error) => {
                 self.admin.sources.record_source_failure(source, now_ms);
-                self.admin.limiter.record_failure(&lock_key, now_ms);
                 self.federated_audit(
                     &account.id,
                     &source_text,
@@ -1038,11 +1228,27 @@ impl ControlPlane {
                     "failure",
                     &format!("ldap: {error}"),
                 );
+                if let crate::auth::lockout::FailureOutcome::LockedNow { until_ms } =
+                    self.admin.limiter.record_failure(&lock_key, now_ms)
+                {
+                    self.federated_audit(
+                        &account.id,
+                        &source_text,
+                        &who,
+                        "lockout",
+                        "locked",
+                        &format!("until {}", crate::admin::rfc3339(until_ms)),
+                    );
+                }
                 return Err(sts_access_denied());
             }
         };
         let role = providers::mapped_role(provider, &identity.groups, None);
-        let user = match self.provision(account, provider, login, role).await {
+        let subject = crate::federation::ldap::normalize_dn(&identity.dn);
+        let user = match self
+            .provision(account, provider, (login, &subject), role)
+            .await
+        {
             Ok(user) => user,
             Err(refused) => {
                 let reason = refused.reason();
@@ -1246,7 +1452,7 @@ impl ControlPlane {
         &mut self,
         account: &AccountRecord,
         provider: &IdentityProviderRecord,
-        login: &str,
+        (login, subject): (&str, &str),
         role: Option<&'static str>,
     ) -> Result<UserRecord, Provisioning> {
         let name_ok = (1..=64).contains(&login.len())
@@ -1257,12 +1463,29 @@ impl ControlPlane {
             return Err(Provisioning::InvalidName);
         }
         let failed = |err: crate::catalog::CatalogError| Provisioning::Failed(err.to_string());
+        // The tenant may have been suspended while the provider answered.
+        let suspended = super::tenants::account_record(&self.catalog, &account.id)
+            .map_err(failed)?
+            .is_none_or(|current| current.suspended);
+        if suspended {
+            return Err(Provisioning::Failed("the tenant is suspended".into()));
+        }
         let existing = self
             .catalog
             .record::<UserRecord>(&account.id, login)
             .map_err(failed)?;
         let mut user = match existing {
-            Some(user) if user.login.federated_by.as_deref() == Some(provider.id.as_str()) => user,
+            // The same name must be the same identity of the same provider.
+            Some(user)
+                if user.login.federated_by.as_deref() == Some(provider.id.as_str())
+                    && user
+                        .login
+                        .federated_subject
+                        .as_deref()
+                        .is_none_or(|known| known == subject) =>
+            {
+                user
+            }
             Some(_) => return Err(Provisioning::NameTaken),
             None if role.is_none() => return Err(Provisioning::NotMapped),
             None => {
@@ -1283,12 +1506,14 @@ impl ControlPlane {
                     policies: Default::default(),
                     login: crate::directory::UserLogin {
                         federated_by: Some(provider.id.clone()),
+                        federated_subject: Some(subject.to_owned()),
                         ..Default::default()
                     },
                 }
             }
         };
         let before = user.clone();
+        user.login.federated_subject = Some(subject.to_owned());
         match role {
             Some(role) => {
                 set_role(&mut user, role);
@@ -1367,6 +1592,26 @@ impl ControlPlane {
     }
 }
 
+/// What the sign-in cookie holds for a state: its SHA-256, so the cookie
+/// alone does not give the state away.
+fn state_binding(state: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(state.as_bytes()))
+}
+
+/// Where a browser lands after a single sign-on: the console, with the
+/// session's CSRF token in the fragment (never sent to a server), beside
+/// the HttpOnly session cookie.
+fn sso_landing(signed_in: AdminResponse) -> AdminResponse {
+    let csrf = serde_json::from_slice::<serde_json::Value>(&signed_in.body)
+        .ok()
+        .and_then(|answer| answer.get("csrf_token")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut answer = AdminResponse::redirect(format!("/#/?sso_csrf={csrf}"));
+    answer.set_cookie = signed_in.set_cookie;
+    answer
+}
+
 fn submit_refusal(refused: &SubmitError) -> &'static str {
     match refused {
         SubmitError::NotRunning => "federation is not running",
@@ -1395,19 +1640,19 @@ fn credentials_key(result: &[XmlNode]) -> String {
 fn login_from_claims(claims: &oidc::Claims) -> String {
     claims
         .string("preferred_username")
-        .or_else(|| claims.string("email"))
+        .or_else(|| verified_email(claims))
         .unwrap_or(&claims.subject)
         .to_owned()
 }
 
-/// The e-mail a domain mapping may use: only one the provider verified
-/// (or did not say it had not).
+/// The e-mail a domain mapping or a user name may use: only one the
+/// provider says it verified (`email_verified: true`).
 fn verified_email(claims: &oidc::Claims) -> Option<&str> {
     let verified = claims
         .all
         .get("email_verified")
         .and_then(serde_json::Value::as_bool)
-        .unwrap_or(true);
+        .unwrap_or(false);
     claims.string("email").filter(|_| verified)
 }
 

@@ -54,6 +54,26 @@ pub struct LdapProvider {
     pub tls: Arc<rustls::ClientConfig>,
 }
 
+impl LdapProvider {
+    /// Where idle connections of this provider wait: the id and a digest of
+    /// what a connection was made and bound with, so a connection made
+    /// before the provider changed is never handed out after it.
+    fn pool_key(&self) -> String {
+        use sha2::Digest;
+        let mut digest = sha2::Sha256::new();
+        for part in [
+            self.url.as_str(),
+            self.bind_dn.as_str(),
+            self.bind_password.as_str(),
+            if self.start_tls { "starttls" } else { "" },
+        ] {
+            digest.update(part.as_bytes());
+            digest.update([0u8]);
+        }
+        format!("{}/{}", self.id, hex::encode(&digest.finalize()[..8]))
+    }
+}
+
 impl std::fmt::Debug for LdapProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LdapProvider")
@@ -123,11 +143,13 @@ impl Pool {
         }
     }
 
+    /// Drops the idle connections of a provider (every configuration of it).
     pub fn forget(&self, provider_id: &str) {
+        let prefix = format!("{provider_id}/");
         self.idle
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(provider_id);
+            .retain(|key, _| !key.starts_with(&prefix));
     }
 }
 
@@ -164,7 +186,7 @@ fn connect(provider: &LdapProvider) -> Result<LdapConn, FederationError> {
 /// A connection bound as the service account (or anonymous when no bind DN
 /// is set), from the pool when one is idle.
 fn service_connection(pool: &Pool, provider: &LdapProvider) -> Result<LdapConn, FederationError> {
-    if let Some(mut connection) = pool.take(&provider.id) {
+    if let Some(mut connection) = pool.take(&provider.pool_key()) {
         if !connection.is_closed() {
             connection.with_timeout(provider.timeout);
             return Ok(connection);
@@ -174,6 +196,7 @@ fn service_connection(pool: &Pool, provider: &LdapProvider) -> Result<LdapConn, 
     if !provider.bind_dn.is_empty() {
         connection.with_timeout(provider.timeout);
         let bound = connection
+            .with_timeout(provider.timeout)
             .simple_bind(&provider.bind_dn, &provider.bind_password)
             .and_then(|result| result.success());
         if let Err(err) = bound {
@@ -209,6 +232,7 @@ pub fn authenticate(
         .user_filter
         .replace("{username}", &escape_filter_value(login));
     let found = service
+        .with_timeout(provider.timeout)
         .search(
             &provider.user_base_dn,
             Scope::Subtree,
@@ -221,11 +245,11 @@ pub fn authenticate(
     let user = match entries.as_slice() {
         [one] => one.clone(),
         [] => {
-            pool.give_back(&provider.id, service);
+            pool.give_back(&provider.pool_key(), service);
             return Err(FederationError::InvalidCredentials);
         }
         _ => {
-            pool.give_back(&provider.id, service);
+            pool.give_back(&provider.pool_key(), service);
             return Err(FederationError::Refused(
                 "the user filter matches more than one entry".into(),
             ));
@@ -235,16 +259,17 @@ pub fn authenticate(
     // bound as the service account.
     let mut as_user = connect(provider)?;
     let bound = as_user
+        .with_timeout(provider.timeout)
         .simple_bind(&user.dn, password)
         .and_then(|result| result.success());
-    let _ = as_user.unbind();
+    let _ = as_user.with_timeout(provider.timeout).unbind();
     bound.map_err(classify)?;
     let groups = if provider.group_base_dn.is_empty() {
         Vec::new()
     } else {
         user_groups(&mut service, provider, &user.dn)?
     };
-    pool.give_back(&provider.id, service);
+    pool.give_back(&provider.pool_key(), service);
     Ok(LdapIdentity {
         email: user
             .attrs
@@ -279,6 +304,7 @@ fn user_groups(
                 .group_filter
                 .replace("{user_dn}", &escape_filter_value(member));
             let (entries, _) = service
+                .with_timeout(provider.timeout)
                 .search(
                     &provider.group_base_dn,
                     Scope::Subtree,

@@ -170,6 +170,7 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .remove(provider_id);
         self.ldap.forget(provider_id);
+        self.oidc.forget(provider_id);
     }
 }
 

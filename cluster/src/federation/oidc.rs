@@ -142,6 +142,19 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// Forgets a provider's discovery document and keys (it was changed or
+    /// deleted: its next use fetches them under its new settings).
+    pub fn forget(&self, provider_id: &str) {
+        self.discoveries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(provider_id);
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(provider_id);
+    }
+
     /// The provider's discovery document, from the cache while fresh.
     pub fn discovery(&self, provider: &OidcProvider) -> Result<Arc<Discovery>, FederationError> {
         {

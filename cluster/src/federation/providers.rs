@@ -68,6 +68,12 @@ pub enum ProviderKind {
         client_secret_sealed: Option<String>,
         scopes: Vec<String>,
         groups_claim: String,
+        /// The console's callback as the provider must see it
+        /// (`https://console.example.com/api/v1/auth/oidc/callback`); when
+        /// absent it comes from the request's Host, which only a provider
+        /// matching redirect URIs exactly keeps safe.
+        #[serde(default)]
+        redirect_uri: Option<String>,
     },
 }
 
@@ -164,6 +170,7 @@ pub fn from_body(
         "mappings",
         "timeout_ms",
         "ca_pem",
+        "redirect_uri",
     ];
     if let Some(unknown) = fields.keys().find(|key| !known.contains(&key.as_str())) {
         return Err(format!("Unknown field {unknown:?}."));
@@ -304,7 +311,9 @@ pub fn from_body(
             }
         }
         "oidc" => {
-            let issuer = required("issuer")?.trim_end_matches('/').to_owned();
+            // Kept as given: tokens' `iss` must read exactly so (some
+            // providers end theirs with a slash).
+            let issuer = required("issuer")?;
             let target = crate::outbound::http_post::HttpTarget::parse(&issuer)?;
             if !target.tls && !is_loopback_host(&target.host) {
                 return Err("issuer must be an https:// URL (http:// only on loopback).".into());
@@ -344,6 +353,16 @@ pub fn from_body(
                 }) => client_secret_sealed.as_ref(),
                 _ => None,
             };
+            let redirect_uri = text("redirect_uri")?.filter(|uri| !uri.is_empty());
+            if let Some(uri) = &redirect_uri {
+                let target = crate::outbound::http_post::HttpTarget::parse(uri)?;
+                if target.path_and_query != "/api/v1/auth/oidc/callback" {
+                    return Err(
+                        "redirect_uri must be the console's <scheme>://<host>/api/v1/auth/oidc/callback."
+                            .into(),
+                    );
+                }
+            }
             ProviderKind::Oidc {
                 issuer,
                 client_id: required("client_id")?,
@@ -352,6 +371,7 @@ pub fn from_body(
                 groups_claim: text("groups_claim")?
                     .filter(|claim| !claim.is_empty())
                     .unwrap_or_else(|| "groups".into()),
+                redirect_uri,
             }
         }
         _ => return Err("type must be \"ldap\" or \"oidc\".".into()),
@@ -445,12 +465,14 @@ pub fn view(record: &IdentityProviderRecord) -> Value {
             client_secret_sealed,
             scopes,
             groups_claim,
+            redirect_uri,
         } => json!({
             "issuer": issuer,
             "client_id": client_id,
             "client_secret_set": client_secret_sealed.is_some(),
             "scopes": scopes,
             "groups_claim": groups_claim,
+            "redirect_uri": redirect_uri,
         }),
     };
     if let (Some(out), Value::Object(fields)) = (out.as_object_mut(), fields) {

@@ -55,29 +55,17 @@ function parseHash() {
   return { path, query: new URLSearchParams(query) };
 }
 
-const SSO_PENDING_KEY = "maxiofs.sso-pending";
-// The server keeps a sign-in's state for 10 minutes; a mark older than this is stale.
-const SSO_PENDING_MS = 15 * 60 * 1000;
-
-/**
- * Called as the login page leaves for an identity provider (OIDC): when the provider sends the
- * browser back to `/`, the session cookie is set but this tab has no CSRF token yet, and this
- * mark tells loadSession to ask GET /auth/session for it.
- */
-export function markSsoPending() {
-  sessionStorage.setItem(SSO_PENDING_KEY, String(Date.now()));
-}
-
 async function loadSession() {
-  // Without a CSRF token from a sign-in in this tab there is no session to ask about, unless
-  // a single sign-on just came back (the cookie is set, the CSRF token comes with the session).
-  // A failed one comes back with ?login_error=… and no session: nothing to ask then either.
-  if (!sessionStorage.getItem("maxiofs.csrf")) {
-    const pending = sessionStorage.getItem(SSO_PENDING_KEY);
-    sessionStorage.removeItem(SSO_PENDING_KEY);
-    const fresh = pending && Date.now() - Number(pending) < SSO_PENDING_MS;
-    if (!fresh || new URLSearchParams(location.search).has("login_error")) return false;
+  // Back from a single sign-on, the server's redirect carries the session's CSRF token in the
+  // fragment (`#/?sso_csrf=…`; the session cookie is set and HttpOnly). It is kept like a
+  // password sign-in's and taken out of the address bar and the history.
+  const ssoCsrf = parseHash().query.get("sso_csrf");
+  if (ssoCsrf && /^[0-9a-f]{64}$/.test(ssoCsrf)) {
+    sessionStorage.setItem("maxiofs.csrf", ssoCsrf);
+    history.replaceState(null, "", `${location.pathname}${location.search}#/`);
   }
+  // Without a CSRF token from a sign-in in this tab there is no session to ask about.
+  if (!sessionStorage.getItem("maxiofs.csrf")) return false;
   try {
     const session = await api("GET", "/auth/session");
     rememberSession(session);

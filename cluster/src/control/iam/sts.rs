@@ -137,7 +137,11 @@ fn issue(
         .iter()
         .filter(|s| s.expires_ms > call.now_ms)
         .filter(|s| {
-            let same_role = s.role.is_some() && s.role == session.role;
+            // A role's sessions count per session name: one caller (a CI job
+            // with its token) cannot take every session the role may have.
+            let same_role = s.role.is_some()
+                && s.role == session.role
+                && s.session_name == session.session_name;
             let same_user = s.user_id.is_some() && s.user_id == session.user_id;
             let both_root = s.role.is_none()
                 && s.user_id.is_none()
@@ -200,9 +204,12 @@ fn get_session_token(call: &Call<'_>) -> CallResult {
 /// The managed session policies AssumeRole names (`PolicyArns.member.N.arn`):
 /// at most 10, each an existing managed policy of the role's account or an
 /// AWS-managed one.
-fn session_policy_arns(call: &Call<'_>, account: &str) -> Result<Vec<String>, QueryError> {
-    let arns: Vec<String> = call
-        .request
+fn session_policy_arns(
+    catalog: &crate::catalog::Catalog,
+    request: &s3::query::QueryRequest,
+    account: &str,
+) -> Result<Vec<String>, QueryError> {
+    let arns: Vec<String> = request
         .list("PolicyArns.member", ".arn")
         .into_iter()
         .map(str::to_owned)
@@ -218,7 +225,7 @@ fn session_policy_arns(call: &Call<'_>, account: &str) -> Result<Vec<String>, Qu
             .strip_prefix(&format!("arn:aws:iam::{account}:policy/"))
             .map(|rest| rest.rsplit('/').next().unwrap_or(rest))
             .map(|name| {
-                call.catalog
+                catalog
                     .record::<ManagedPolicyRecord>(account, name)
                     .map_err(super::service_failure)
                     .map(|found| {
@@ -322,6 +329,13 @@ pub(crate) fn ldap_identity_session(
     user: &crate::directory::UserRecord,
 ) -> Result<Vec<XmlNode>, QueryError> {
     let duration_s = duration_param(request, ASSUME_ROLE_S_DEFAULT, SESSION_TOKEN_S_DEFAULT)?;
+    // MinIO's form narrows with an inline policy only; managed ones are not
+    // taken rather than silently ignored.
+    if !request.list("PolicyArns.member", ".arn").is_empty() {
+        return Err(QueryError::validation(
+            "PolicyArns is not supported by AssumeRoleWithLDAPIdentity; pass an inline Policy.",
+        ));
+    }
     let policy = session_policy_param(request)?.map(str::to_owned);
     let session = pending_session(None, Some(user.id.clone()), user.name.clone(), policy);
     let (result, _) = issue(issuer, account, session, duration_s)?;
@@ -346,12 +360,13 @@ pub(crate) fn web_identity_session(
         role.max_session_duration_s as u64,
     )?;
     let policy = session_policy_param(request)?.map(str::to_owned);
-    let session = pending_session(
+    let mut session = pending_session(
         Some(role.name.clone()),
         None,
         session_name.to_owned(),
         policy,
     );
+    session.policy_arns = session_policy_arns(issuer.catalog, request, account)?;
     let (mut result, _) = issue(issuer, account, session, duration_s)?;
     result.insert(0, XmlNode::text("SubjectFromWebIdentityToken", subject));
     result.push(assumed_role_user(account, role, session_name));
@@ -400,7 +415,7 @@ fn assume_role(call: &Call<'_>) -> CallResult {
         role.max_session_duration_s as u64,
     )?;
     let session_policy = session_policy_param(call.request)?;
-    let policy_arns = session_policy_arns(call, account)?;
+    let policy_arns = session_policy_arns(call.catalog, call.request, account)?;
     let mut session = pending_session(
         Some(role.name.clone()),
         None,

@@ -5,15 +5,22 @@
 // Single sign-on (OIDC): the user names its tenant, the page asks the public
 // GET /auth/providers?tenant=… and shows one button per provider, which leaves for the
 // provider's start_url. The server ends the flow by redirecting to `/` with the session cookie
-// set (app.js then resumes the session), or to `/?login_error=<message>`, shown here as text.
+// set and the CSRF token in the fragment (app.js then resumes the session), or to
+// `/?login_error=<message>`, shown here as text. A user who enrolled TOTP comes back to
+// `#/login?sso_totp=<pending>` instead and enters its code here (POST /auth/oidc/totp).
 
 import { api, get } from "../api.js";
-import { signedIn, markSsoPending } from "../app.js";
+import { signedIn } from "../app.js";
 import { h, mount, field } from "../ui.js";
 
 const SSO_TENANT_KEY = "maxiofs.sso-tenant";
 
 export async function render(root) {
+  const pending = new URLSearchParams(location.hash.split("?")[1] || "").get("sso_totp");
+  if (pending) {
+    mount(root, h("div", { class: "login" }, h("h1", {}, "maxiofs"), ssoTotpStep(pending)));
+    return;
+  }
   const username = h("input", { name: "username", autocomplete: "username", required: true,
     testid: "login-username", autofocus: true });
   const password = h("input", { name: "password", type: "password", autocomplete: "current-password",
@@ -104,10 +111,7 @@ function ssoSection() {
     mount(list, usable.length
       ? usable.map((provider) => h("button", { type: "button", class: "primary sso-button",
         testid: `sso-provider-${provider.name}`, "data-provider": provider.name,
-        onclick: () => {
-          markSsoPending();
-          window.location.assign(provider.start_url);
-        } }, `Sign in with ${provider.name}`))
+        onclick: () => window.location.assign(provider.start_url) }, `Sign in with ${provider.name}`))
       : h("p", { class: "muted", testid: "sso-none" }, `No single sign-on is set up for ${name}.`));
   }
   form.addEventListener("submit", (event) => {
@@ -120,6 +124,32 @@ function ssoSection() {
     tenant.value = remembered;
     lookUp();
   }
+  return form;
+}
+
+/** The second factor of a single sign-on whose user enrolled TOTP. */
+function ssoTotpStep(pending) {
+  const code = h("input", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code",
+    required: true, testid: "sso-totp-code", autofocus: true });
+  const message = h("p", { class: "error", role: "alert", testid: "login-error" });
+  const submit = h("button", { type: "submit", class: "primary", testid: "sso-totp-submit" }, "Continue");
+  const form = h("form", { class: "panel", testid: "sso-totp-form" },
+    h("p", {}, "Your identity provider signed you in. Enter the code from your authenticator app."),
+    field("Authenticator code (or a backup code)", code), message, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    message.textContent = "";
+    submit.disabled = true;
+    try {
+      const answer = await api("POST", "/auth/oidc/totp", { pending, totp: code.value.trim() });
+      history.replaceState(null, "", `${location.pathname}${location.search}#/`);
+      await signedIn(answer);
+    } catch (error) {
+      message.textContent = loginMessage(error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
   return form;
 }
 
