@@ -99,6 +99,9 @@ enum AdminCommand {
     /// Maintenance mode of a running server: S3 writes paused (503 with
     /// Retry-After), reads served (through its admin API).
     Maintenance(Box<admin_cli::MaintenanceArgs>),
+    /// A tenant's SSE-KMS keys in the built-in key store: create, rotate,
+    /// enable, disable (through its admin API).
+    KmsKey(Box<admin_cli::KmsKeyArgs>),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -608,6 +611,7 @@ fn main() {
         Command::Admin(AdminCommand::Usage(args)) => admin_cli::run_usage(*args),
         Command::Admin(AdminCommand::Audit(args)) => admin_cli::run_audit(*args),
         Command::Admin(AdminCommand::Maintenance(args)) => admin_cli::run_maintenance(*args),
+        Command::Admin(AdminCommand::KmsKey(args)) => admin_cli::run_kms_key(*args),
         Command::Config(ConfigCommand::Check(_)) => config_check(&applied),
         Command::Check(args) => match check::run(&args) {
             Ok(check::Verdict::Clean) => 0,

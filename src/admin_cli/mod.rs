@@ -24,6 +24,7 @@ mod audit;
 mod client;
 mod groups;
 mod keys;
+mod kms_keys;
 mod maintenance;
 mod output;
 mod policies;
@@ -45,6 +46,7 @@ use output::Output;
 pub use audit::AuditQuery;
 pub use groups::GroupCommand;
 pub use keys::KeyCommand;
+pub use kms_keys::KmsKeyCommand;
 pub use maintenance::MaintenanceCommand;
 pub use policies::PolicyCommand;
 pub use quota::QuotaCommand;
@@ -258,6 +260,17 @@ pub struct QuotaArgs {
     pub command: QuotaCommand,
 }
 
+/// `maxiofs admin kms-key …`
+#[derive(clap::Args, Debug)]
+pub struct KmsKeyArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+    #[command(subcommand)]
+    pub command: KmsKeyCommand,
+}
+
 /// `maxiofs admin maintenance …`
 #[derive(clap::Args, Debug)]
 pub struct MaintenanceArgs {
@@ -352,6 +365,13 @@ pub fn run_tenant(args: TenantArgs) -> i32 {
 pub fn run_quota(args: QuotaArgs) -> i32 {
     run_api(&args.client, &args.console, |api| {
         quota::run(api, args.command)
+    })
+}
+
+/// Runs `maxiofs admin kms-key …`; returns the exit status.
+pub fn run_kms_key(args: KmsKeyArgs) -> i32 {
+    run_api(&args.client, &args.console, |api| {
+        kms_keys::run(api, args.command)
     })
 }
 

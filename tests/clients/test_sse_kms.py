@@ -204,3 +204,31 @@ def test_another_tenants_key_is_not_found_and_keys_survive_a_restart(kms_server,
     kms_server.start(port=kms_server.port)
     assert s3.get_object(Bucket="kms", Key="default-key")["Body"].read()
     assert client.get_object(Bucket="kms-other-bucket", Key="k")["Body"].read() == b"tenant data"
+
+
+def test_keys_from_the_command_line(kms_server, s3):
+    import subprocess
+
+    from conftest import SERVER_BIN
+    from helpers import env_without_aws
+    env = {k: v for k, v in env_without_aws().items() if not k.startswith("MAXIOFS_")}
+    env.update(MAXIOFS_CONSOLE_ENDPOINT=kms_server.console_endpoint, MAXIOFS_ACCESS_KEY=kms_server.access_key,
+               MAXIOFS_SECRET_KEY=kms_server.secret_key)
+
+    def cli(*args):
+        done = subprocess.run([str(SERVER_BIN), "admin", "kms-key", *args], env=env, capture_output=True,
+                              text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    key = json.loads(cli("create", "--alias", "cli-made", "--description", "from the CLI", "--json"))
+    assert key["alias"] == "alias/cli-made" and key["enabled"] is True
+    assert "alias/cli-made" in cli("list") and "alias/aws/s3" in cli("list")
+    assert json.loads(cli("rotate", key["id"], "--json"))["versions"] == 2
+    s3.put_object(Bucket="kms", Key="cli-key", Body=b"cli", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId="alias/cli-made")
+    assert json.loads(cli("disable", key["id"], "--json"))["enabled"] is False
+    err = expect_client_error(s3.get_object, Bucket="kms", Key="cli-key", status=400)
+    assert err.response["Error"]["Code"] == "KMS.DisabledException"
+    assert "enabled:" in cli("enable", key["id"])
+    assert s3.get_object(Bucket="kms", Key="cli-key")["Body"].read() == b"cli"
