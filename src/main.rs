@@ -72,8 +72,10 @@ enum LogFormat {
 enum AdminCommand {
     /// Make a fresh master key current. Earlier keys stay in the key file so older
     /// objects stay readable; on its next start the server re-wraps their data keys
-    /// under the new key in the background and logs "re-wrap complete" when the
-    /// earlier keys are no longer needed. The server must be stopped.
+    /// under the new key in the background and logs "re-wrap complete" for the
+    /// objects. Keep the earlier keys in the file: secrets sealed in the catalog
+    /// (users' access keys, TOTP, alert and provider secrets) still need them.
+    /// The server must be stopped.
     RotateKey(KeyArgs),
     /// IAM users, their inline and attached policies and group memberships, on a
     /// running server (through its IAM API).

@@ -257,6 +257,16 @@ fn seal_stored_secrets(catalog: &Catalog, master: &MasterKey) -> Result<(), Stri
             "sealed stored access key secrets with the current master key"
         );
     }
+    let kms_versions = cluster::control::kms::reseal_keys(catalog, master)?;
+    let provider_secrets = cluster::federation::providers::reseal_secrets(catalog, master)?;
+    if kms_versions + provider_secrets > 0 {
+        tracing::info!(
+            kms_versions,
+            provider_secrets,
+            master_key = master.id(),
+            "sealed KMS key material and identity provider secrets with the current master key"
+        );
+    }
     Ok(())
 }
 

@@ -40,8 +40,6 @@ from helpers import MiB, expect_client_error, make_client, object_absent, rand_b
 # Behaviour AWS has that this server does not have yet (issue 21 stays open for it). Each test
 # below runs and is expected to fail; strict, so a fix makes it fail until it leaves this list.
 KNOWN_GAPS = {
-    'test_checksum_type_without_algorithm_is_invalid_request[COMPOSITE]',
-    'test_checksum_type_without_algorithm_is_invalid_request[FULL_OBJECT]',
     'test_complete_with_another_checksum_type_is_refused',
     'test_complete_without_a_parts_checksum_is_invalid_request',
     'test_copy_of_composite_object_with_algorithm_gets_full_object_checksum',

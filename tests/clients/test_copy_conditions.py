@@ -25,26 +25,6 @@ import pytest
 from helpers import expect_client_error, md5_hex, object_absent
 
 
-# Behaviour AWS has that this server does not have yet (issue 21 stays open for it). Each test
-# below runs and is expected to fail; strict, so a fix makes it fail until it leaves this list.
-KNOWN_GAPS = {
-    'test_412_names_the_first_failed_condition[CopyObject]',
-    'test_412_names_the_first_failed_condition[UploadPartCopy]',
-    'test_conditions_apply_to_the_named_source_version[UploadPartCopy]',
-    'test_if_modified_since_in_the_future_is_ignored[CopyObject]',
-    'test_if_modified_since_in_the_future_is_ignored[UploadPartCopy]',
-}
-
-
-@pytest.fixture(autouse=True)
-def _known_gaps(request):
-    if request.node.name in KNOWN_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS_REASON))
-
-
-KNOWN_GAPS_REASON = 'issue 21, not built yet: copy-source condition details (Condition element in the 412, future If-Modified-Since ignored, UploadPartCopy version id header)'
-
-
 OTHER_ETAG = '"0123456789abcdef0123456789abcdef"'
 
 

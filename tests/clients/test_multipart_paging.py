@@ -36,11 +36,9 @@ from helpers import MiB, expect_client_error, md5_hex, rand_bytes, sign_request,
 # below runs and is expected to fail; strict, so a fix makes it fail until it leaves this list.
 KNOWN_GAPS = {
     'test_encoding_type_url_encodes_keys_and_markers',
-    'test_invalid_part_number_error_names_request_and_count',
     'test_list_parts_reports_the_uploads_storage_class',
     'test_list_uploads_bad_arguments_are_invalid_argument[encoding-type=base64]',
     'test_list_uploads_reports_each_uploads_storage_class',
-    'test_single_part_object_has_no_parts_count',
 }
 
 

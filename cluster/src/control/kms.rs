@@ -152,6 +152,36 @@ pub fn ensure_default_key(
     catalog.write_records(&[RecordChange::put(account, &key)])
 }
 
+/// Seals every key version not sealed by the current master key with it, so
+/// the key file's earlier keys are not what the key store depends on.
+/// Returns how many versions were sealed anew.
+pub fn reseal_keys(catalog: &Catalog, master: &MasterKey) -> Result<usize, String> {
+    let mut resealed = 0;
+    for (account, mut record) in catalog
+        .all_records::<KmsKeyRecord>()
+        .map_err(|err| err.to_string())?
+    {
+        let mut changed = false;
+        for version in &mut record.versions {
+            if engine::crypto::sealed_text_key_id(&version.material_sealed) == Some(master.id()) {
+                continue;
+            }
+            let plain = master
+                .open_text(&version.material_sealed)
+                .map_err(|err| format!("KMS key {}: {err}", record.id))?;
+            version.material_sealed = master.seal_text(&plain);
+            changed = true;
+            resealed += 1;
+        }
+        if changed {
+            catalog
+                .write_records(&[RecordChange::put(&account, &record)])
+                .map_err(|err| err.to_string())?;
+        }
+    }
+    Ok(resealed)
+}
+
 /// Every key, material opened, as the shards hold them. A version that does
 /// not open (a master key missing from the ring) leaves its key out, logged:
 /// its objects then answer KMS.NotFoundException rather than a wrong key.

@@ -481,6 +481,45 @@ pub fn view(record: &IdentityProviderRecord) -> Value {
     out
 }
 
+/// Seals every provider secret not sealed by the current master key with
+/// it (after a master key rotation). Returns how many were sealed anew.
+pub fn reseal_secrets(
+    catalog: &crate::catalog::Catalog,
+    master: &MasterKey,
+) -> Result<usize, String> {
+    let mut resealed = 0;
+    for (account, mut record) in catalog
+        .all_records::<IdentityProviderRecord>()
+        .map_err(|err| err.to_string())?
+    {
+        let sealed = match &mut record.kind {
+            ProviderKind::Ldap {
+                bind_password_sealed,
+                ..
+            } => bind_password_sealed,
+            ProviderKind::Oidc {
+                client_secret_sealed,
+                ..
+            } => client_secret_sealed,
+        };
+        let Some(text) = sealed.as_mut() else {
+            continue;
+        };
+        if engine::crypto::sealed_text_key_id(text) == Some(master.id()) {
+            continue;
+        }
+        let plain = master
+            .open_text(text)
+            .map_err(|err| format!("identity provider {}: {err}", record.id))?;
+        *text = master.seal_text(&plain);
+        resealed += 1;
+        catalog
+            .write_records(&[crate::directory::RecordChange::put(&account, &record)])
+            .map_err(|err| err.to_string())?;
+    }
+    Ok(resealed)
+}
+
 fn open_secret(master: &MasterKey, sealed: Option<&String>) -> Result<String, String> {
     match sealed {
         None => Ok(String::new()),

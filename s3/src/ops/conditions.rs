@@ -28,39 +28,63 @@ fn parse_date_secs(value: &str) -> Option<u64> {
     )
 }
 
+/// The 412 AWS answers, naming the condition that failed (`If-Match`, ...).
+pub fn precondition_failed(condition: &str) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::PreconditionFailed,
+        "At least one of the pre-conditions you specified did not hold",
+    )
+    .with_detail("Condition", condition)
+}
+
 /// `etag` is quoted; dates compare at one-second resolution (HTTP dates have no more).
 pub fn evaluate_read_conditions(
     head: &http::RequestHead,
     etag: &str,
     last_modified_ms: u64,
 ) -> S3Result<ReadDecision> {
+    evaluate_conditions(head, etag, last_modified_ms, "").map(|(decision, _)| decision)
+}
+
+/// As `evaluate_read_conditions`, also naming the condition that decided a
+/// `NotModified`; `prefix` goes before the names a 412 carries
+/// (`x-amz-copy-source-` for copies).
+pub fn evaluate_conditions(
+    head: &http::RequestHead,
+    etag: &str,
+    last_modified_ms: u64,
+    prefix: &str,
+) -> S3Result<(ReadDecision, &'static str)> {
     let modified_secs = last_modified_ms / 1000;
-    let failed = || {
-        S3Error::new(
-            S3ErrorCode::PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold",
-        )
-    };
+    // A date later than now is no condition at all (RFC 7232 §3.3), as AWS treats it.
+    let now_secs = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     let if_match = head.header("if-match");
     if let Some(list) = if_match {
         if !etag_matches(list, etag) {
-            return Err(failed());
+            return Err(precondition_failed(&format!("{prefix}If-Match")));
         }
     } else if let Some(since) = head.header("if-unmodified-since").and_then(parse_date_secs) {
         if modified_secs > since {
-            return Err(failed());
+            return Err(precondition_failed(&format!("{prefix}If-Unmodified-Since")));
         }
     }
     if let Some(list) = head.header("if-none-match") {
         if etag_matches(list, etag) {
-            return Ok(ReadDecision::NotModified);
+            return Ok((ReadDecision::NotModified, "If-None-Match"));
         }
-    } else if let Some(since) = head.header("if-modified-since").and_then(parse_date_secs) {
+    } else if let Some(since) = head
+        .header("if-modified-since")
+        .and_then(parse_date_secs)
+        .filter(|since| *since <= now_secs)
+    {
         if modified_secs <= since {
-            return Ok(ReadDecision::NotModified);
+            return Ok((ReadDecision::NotModified, "If-Modified-Since"));
         }
     }
-    Ok(ReadDecision::Proceed)
+    Ok((ReadDecision::Proceed, ""))
 }
 
 #[cfg(test)]

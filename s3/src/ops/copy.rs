@@ -16,7 +16,7 @@ use md5::{Digest, Md5};
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::names::{BucketName, ObjectKey, UploadId};
-use crate::ops::conditions::{evaluate_read_conditions, ReadDecision};
+use crate::ops::conditions::{evaluate_conditions, ReadDecision};
 use crate::ops::object::{put_stored_headers, write_condition, INTERNAL_META_PREFIX};
 use crate::ops::range::ByteRange;
 use crate::ops::tagging::{request_tagging_meta, tagging_directive_replace, META_TAGGING};
@@ -153,13 +153,14 @@ fn copy_source_load(
         headers: mapped,
     };
     let etag = format!("\"{}\"", record.etag);
-    if evaluate_read_conditions(&conditions, &etag, record.last_modified_ms)?
-        == ReadDecision::NotModified
-    {
-        return Err(S3Error::new(
-            S3ErrorCode::PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold",
-        ));
+    // A copy answers 412 where a GET would answer 304.
+    let prefix = "x-amz-copy-source-";
+    let (decision, condition) =
+        evaluate_conditions(&conditions, &etag, record.last_modified_ms, prefix)?;
+    if decision == ReadDecision::NotModified {
+        return Err(crate::ops::conditions::precondition_failed(&format!(
+            "{prefix}{condition}"
+        )));
     }
     Ok(CopySource {
         bucket,
@@ -427,7 +428,13 @@ pub async fn upload_part_copy(
         .await?;
     let mut out = Vec::new();
     xml::copy_part_result(&mut out, &etag, ctx.now_ms);
-    ctx.respond_xml(ex, out).await
+    // As for CopyObject: which version of the source was read.
+    let headers: Vec<(String, String)> = source
+        .version_id
+        .iter()
+        .map(|version| ("x-amz-copy-source-version-id".to_owned(), version.clone()))
+        .collect();
+    ctx.respond_xml_with(ex, &headers, out).await
 }
 
 /// Copies `span` of an object into new chunk records on `dest`'s owner shard,

@@ -38,6 +38,15 @@ fn create_checksum_settings(
     head: &http::RequestHead,
 ) -> S3Result<Option<(ChecksumAlgorithm, &'static str)>> {
     let Some(name) = head.header("x-amz-checksum-algorithm") else {
+        // A type says how to combine an algorithm's part checksums: alone it
+        // asks for nothing (AWS refuses it).
+        if head.header("x-amz-checksum-type").is_some() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The x-amz-checksum-type header can only be used with the \
+                 x-amz-checksum-algorithm header.",
+            ));
+        }
         return Ok(None);
     };
     let algorithm = ChecksumAlgorithm::from_sdk_name(name.trim()).ok_or_else(|| {

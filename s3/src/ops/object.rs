@@ -642,7 +642,10 @@ pub async fn get_object(
         }
         (Some(number), None) => {
             let (range, count) = part_range(&record, number)?;
-            headers.push(("x-amz-mp-parts-count".into(), count.to_string()));
+            // Only objects uploaded in parts have a parts count (as on AWS).
+            if record.meta.iter().any(|(name, _)| name == META_PART_SIZES) {
+                headers.push(("x-amz-mp-parts-count".into(), count.to_string()));
+            }
             range
         }
         (None, Some(value)) => parse_range(value, record.size_bytes)?,
@@ -722,7 +725,9 @@ fn part_range(record: &ObjectRecord, number: u16) -> S3Result<(Option<ByteRange>
         return Err(S3Error::new(
             S3ErrorCode::InvalidPartNumber,
             "The requested partnumber is not satisfiable",
-        ));
+        )
+        .with_detail("PartNumberRequested", number.to_string())
+        .with_detail("ActualPartCount", sizes.len().to_string()));
     }
     let start: u64 = sizes[..index - 1].iter().sum();
     let size = sizes[index - 1];
