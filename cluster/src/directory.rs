@@ -298,12 +298,6 @@ record!(RoleRecord, RecordKind::Role, name);
 record!(ManagedPolicyRecord, RecordKind::Policy, name);
 record!(AccessKeyRecord, RecordKind::AccessKey, id);
 record!(SessionRecord, RecordKind::Session, id);
-record!(crate::control::kms::KmsKeyRecord, RecordKind::KmsKey, id);
-record!(
-    crate::federation::providers::IdentityProviderRecord,
-    RecordKind::IdentityProvider,
-    id
-);
 
 fn decode<T: Record>(body: &str) -> Result<T, CatalogError> {
     serde_json::from_str(body)

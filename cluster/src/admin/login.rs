@@ -389,6 +389,21 @@ impl ControlPlane {
         ))
     }
 
+    /// Where a user came from: `local`, or `ldap:<provider>` / `oidc:<provider>`.
+    fn user_source(&self, account_id: &str, user: &UserRecord) -> Result<String, AdminError> {
+        let Some(provider_id) = &user.login.federated_by else {
+            return Ok("local".to_owned());
+        };
+        Ok(self
+            .catalog
+            .record::<crate::federation::providers::IdentityProviderRecord>(
+                account_id,
+                provider_id,
+            )?
+            .map(|provider| provider.source())
+            .unwrap_or_else(|| "federated".to_owned()))
+    }
+
     fn admin_caller_details(
         &self,
         caller: &Caller,

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use futures_channel::oneshot;
 use serde_json::json;
 
-use super::tenants::{account_by_name, role_of, role_policy_arn, set_role, ROLES};
+use super::tenants::{account_by_name, clear_role, role_of, set_role};
 use super::ControlPlane;
 use crate::admin::login::{invalid_credentials, LoginForm};
 use crate::admin::{user_subject, AdminError, AdminRequest, AdminResponse};
@@ -157,6 +157,14 @@ fn sts_access_denied() -> QueryError {
 
 fn invalid_identity_token(message: impl Into<String>) -> QueryError {
     QueryError::new("InvalidIdentityToken", 400, message)
+}
+
+/// The caller's address as the S3 port saw it (empty when unknown).
+fn source_ip(facts: &RequestFacts) -> String {
+    facts
+        .get("aws:sourceip")
+        .and_then(|ips| ips.first().cloned())
+        .unwrap_or_default()
 }
 
 /// A sign-in's `redirect_uri`: this console, as the browser reached it.
@@ -577,10 +585,8 @@ impl ControlPlane {
             (Ok(username), Ok(password)) => (username.to_owned(), password.to_owned()),
             (Err(error), _) | (_, Err(error)) => return Err((reply, error)),
         };
-        let source = facts
-            .get("aws:sourceip")
-            .and_then(|ips| ips.first())
-            .and_then(|ip| ip.parse::<IpAddr>().ok())
+        let source = source_ip(&facts)
+            .parse::<IpAddr>()
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         // The same throttles as the console's login: per address, and per name.
         if self.admin.sources.check_source(source, now_ms).is_err() {
@@ -742,10 +748,7 @@ impl ControlPlane {
                             .flatten()
                     });
                 if let Some(account) = account {
-                    let source = facts
-                        .get("aws:sourceip")
-                        .and_then(|ips| ips.first().cloned())
-                        .unwrap_or_default();
+                    let source = source_ip(&facts);
                     let issuer = request
                         .param("WebIdentityToken")
                         .and_then(oidc::peek_issuer)
@@ -789,10 +792,7 @@ impl ControlPlane {
                 Ok(())
             }
             Err(refused) => {
-                let source = facts
-                    .get("aws:sourceip")
-                    .and_then(|ips| ips.first().cloned())
-                    .unwrap_or_default();
+                let source = source_ip(&facts);
                 self.federated_audit(
                     &account.id,
                     &source,
@@ -1191,10 +1191,7 @@ impl ControlPlane {
         outcome: Result<crate::federation::ldap::LdapIdentity, FederationError>,
     ) -> QueryAnswer {
         let now_ms = super::now_ms();
-        let source_text = facts
-            .get("aws:sourceip")
-            .and_then(|ips| ips.first().cloned())
-            .unwrap_or_default();
+        let source_text = source_ip(facts);
         let source = source_text
             .parse::<IpAddr>()
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
@@ -1293,10 +1290,7 @@ impl ControlPlane {
         role: &RoleRecord,
         outcome: Result<oidc::Claims, FederationError>,
     ) -> QueryAnswer {
-        let source_text = facts
-            .get("aws:sourceip")
-            .and_then(|ips| ips.first().cloned())
-            .unwrap_or_default();
+        let source_text = source_ip(facts);
         let action = "sts:AssumeRoleWithWebIdentity";
         let issuer_url = provider.issuer().unwrap_or_default().to_owned();
         let claims = match outcome {
@@ -1518,15 +1512,7 @@ impl ControlPlane {
             Some(role) => {
                 set_role(&mut user, role);
             }
-            None => {
-                let role_arns: Vec<String> = ROLES
-                    .iter()
-                    .filter_map(|(name, _)| role_policy_arn(name))
-                    .collect();
-                user.policies
-                    .attached
-                    .retain(|attached| !role_arns.contains(attached));
-            }
+            None => clear_role(&mut user),
         }
         if user != before {
             self.catalog
@@ -1550,22 +1536,6 @@ impl ControlPlane {
                 "The credentials were stored but could not be published; retry.",
             )
         })
-    }
-
-    /// Where a user came from: `local`, or `ldap:<provider>` / `oidc:<provider>`.
-    pub(crate) fn user_source(
-        &self,
-        account_id: &str,
-        user: &UserRecord,
-    ) -> Result<String, AdminError> {
-        let Some(provider_id) = &user.login.federated_by else {
-            return Ok("local".to_owned());
-        };
-        Ok(self
-            .catalog
-            .record::<IdentityProviderRecord>(account_id, provider_id)?
-            .map(|provider| provider.source())
-            .unwrap_or_else(|| "federated".to_owned()))
     }
 
     fn federated_audit(

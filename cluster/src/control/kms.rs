@@ -41,6 +41,13 @@ pub struct KmsKeyVersion {
     pub material_sealed: String,
 }
 
+impl crate::directory::Record for KmsKeyRecord {
+    const KIND: crate::directory::RecordKind = crate::directory::RecordKind::KmsKey;
+    fn record_name(&self) -> &str {
+        &self.id
+    }
+}
+
 impl std::fmt::Debug for KmsKeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KmsKeyRecord")

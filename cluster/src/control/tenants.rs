@@ -52,6 +52,14 @@ pub fn set_role(user: &mut UserRecord, role: &str) -> bool {
     let Some(arn) = role_policy_arn(role) else {
         return false;
     };
+    clear_role(user);
+    user.policies.attached.push(arn);
+    true
+}
+
+/// Detaches every role policy from `user` (a directory user no longer in a
+/// mapped group).
+pub fn clear_role(user: &mut UserRecord) {
     let role_arns: Vec<String> = ROLES
         .iter()
         .filter_map(|(name, _)| role_policy_arn(name))
@@ -59,8 +67,6 @@ pub fn set_role(user: &mut UserRecord, role: &str) -> bool {
     user.policies
         .attached
         .retain(|attached| !role_arns.contains(attached));
-    user.policies.attached.push(arn);
-    true
 }
 
 pub fn account_record(

@@ -88,6 +88,13 @@ pub struct RoleMapping {
     pub role: String,
 }
 
+impl crate::directory::Record for IdentityProviderRecord {
+    const KIND: crate::directory::RecordKind = crate::directory::RecordKind::IdentityProvider;
+    fn record_name(&self) -> &str {
+        &self.id
+    }
+}
+
 impl std::fmt::Debug for IdentityProviderRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdentityProviderRecord")

@@ -298,22 +298,12 @@ impl<S: Write> Write for Deadline<S> {
 }
 
 fn full_exchange<S: Read + Write>(
-    mut stream: S,
+    stream: S,
     head: &[u8],
     body: &[u8],
     limit: u64,
 ) -> io::Result<HttpAnswer> {
-    stream.write_all(head)?;
-    stream.write_all(body)?;
-    stream.flush()?;
-    let mut reader = BufReader::new(stream);
-    let mut head_bytes = 0usize;
-    let answer = loop {
-        let answer = post_read_head(&mut reader, &mut head_bytes)?;
-        if !(100..200).contains(&answer.status) {
-            break answer;
-        }
-    };
+    let (mut reader, answer) = send_and_read_head(stream, head, body)?;
     let too_long = || invalid_data(format!("the answer's body is longer than {limit} bytes"));
     let mut body = Vec::new();
     if answer.status == 204 || answer.status == 304 {
@@ -419,21 +409,31 @@ struct ResponseHead {
     chunked: bool,
 }
 
-fn post_exchange<S: Read + Write>(mut stream: S, head: &[u8], body: &[u8]) -> io::Result<u16> {
+fn post_exchange<S: Read + Write>(stream: S, head: &[u8], body: &[u8]) -> io::Result<u16> {
+    let (mut reader, answer) = send_and_read_head(stream, head, body)?;
+    // The status is known: a failure while draining changes nothing.
+    let _ = post_drain_body(&mut reader, &answer);
+    Ok(answer.status)
+}
+
+/// Writes the request and reads the final answer's head (after any interim
+/// 1xx); the body is left in the reader.
+fn send_and_read_head<S: Read + Write>(
+    mut stream: S,
+    head: &[u8],
+    body: &[u8],
+) -> io::Result<(BufReader<S>, ResponseHead)> {
     stream.write_all(head)?;
     stream.write_all(body)?;
     stream.flush()?;
     let mut reader = BufReader::new(stream);
     let mut head_bytes = 0usize;
-    let answer = loop {
+    loop {
         let answer = post_read_head(&mut reader, &mut head_bytes)?;
         if !(100..200).contains(&answer.status) {
-            break answer;
+            return Ok((reader, answer));
         }
-    };
-    // The status is known: a failure while draining changes nothing.
-    let _ = post_drain_body(&mut reader, &answer);
-    Ok(answer.status)
+    }
 }
 
 /// The status line and headers up to the empty line, counted against the
