@@ -256,7 +256,10 @@ async fn post_object_admit<S: ByteSource>(
         return Err(file_count_error(0));
     }
     post_object_check_reserved(ctx)?;
-    crate::sse::require_tls_for_customer_keys(&head, request.tls)?;
+    crate::sse::require_tls_for_customer_keys(
+        &head,
+        request.tls || shard.settings.transport.sse_c_allow_plain_http,
+    )?;
     post_object_authorize(shard, ctx, bucket, &head, request)?;
     let size_range = policy.and_then(|(policy, _)| policy.length_range());
     Ok(Admission {
