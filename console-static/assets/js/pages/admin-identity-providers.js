@@ -18,6 +18,8 @@ const DEFAULTS = {
   group_filter: "(member={user_dn})",
   scopes: "openid profile email groups",
   groups_claim: "groups",
+  // The server's default when the field is absent (docs/federation.md).
+  nested_groups: true,
 };
 
 const listPath = (tenant) => `/tenants/${seg(tenant)}/identity-providers`;
@@ -138,7 +140,7 @@ function providerDialog(view, provider) {
   const groupBase = text("provider-group-base-dn", p.group_base_dn, { placeholder: "ou=groups,dc=example,dc=com" });
   const groupFilter = text("provider-group-filter", editing ? p.group_filter : DEFAULTS.group_filter);
   const nested = h("input", { type: "checkbox", testid: "provider-nested-groups",
-    checked: editing ? Boolean(p.nested_groups) : false });
+    checked: editing ? Boolean(p.nested_groups) : DEFAULTS.nested_groups });
   const ldapFields = h("fieldset", { class: "provider-fields", testid: "provider-ldap-fields" },
     h("legend", {}, "Directory"),
     field("Server URL", url, "ldap://host:389 or ldaps://host:636."),
