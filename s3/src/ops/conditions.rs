@@ -48,7 +48,8 @@ pub fn evaluate_read_conditions(
 
 /// As `evaluate_read_conditions`, also naming the condition that decided a
 /// `NotModified`; `prefix` goes before the names a 412 carries
-/// (`x-amz-copy-source-` for copies).
+/// (`x-amz-copy-source-` for copies, where, as on AWS, an If-Modified-Since
+/// later than now is no condition at all: RFC 7232 §3.3).
 pub fn evaluate_conditions(
     head: &http::RequestHead,
     etag: &str,
@@ -56,11 +57,11 @@ pub fn evaluate_conditions(
     prefix: &str,
 ) -> S3Result<(ReadDecision, &'static str)> {
     let modified_secs = last_modified_ms / 1000;
-    // A date later than now is no condition at all (RFC 7232 §3.3), as AWS treats it.
     let now_secs = std::time::SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs();
+    let future_ignored = !prefix.is_empty();
     let if_match = head.header("if-match");
     if let Some(list) = if_match {
         if !etag_matches(list, etag) {
@@ -78,7 +79,7 @@ pub fn evaluate_conditions(
     } else if let Some(since) = head
         .header("if-modified-since")
         .and_then(parse_date_secs)
-        .filter(|since| *since <= now_secs)
+        .filter(|since| !future_ignored || *since <= now_secs)
     {
         if modified_secs <= since {
             return Ok((ReadDecision::NotModified, "If-Modified-Since"));
