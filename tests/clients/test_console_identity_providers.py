@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import expect
 
 from admin_api import AdminApi
-from conftest import MaxioServer
+from fed.support import own_server
 from helpers import unique_bucket_name
 from test_console import browser, consoles  # noqa: F401 - fixtures (headless Chromium)
 
@@ -39,12 +39,7 @@ READERS_DN = "cn=s3-readers,ou=groups,dc=example,dc=org"
 
 @pytest.fixture(scope="module")
 def srv():
-    server = MaxioServer(f"console-idp-{unique_bucket_name('s')[-6:]}")
-    server.start()
-    yield server
-    rc = server.terminate(timeout=60)
-    assert rc == 0, f"server did not exit 0 on SIGTERM (rc={rc}):\n{server.stderr_tail()}"
-    server.cleanup_data()
+    yield from own_server(f"console-idp-{unique_bucket_name('s')[-6:]}")
 
 
 @pytest.fixture(scope="module")

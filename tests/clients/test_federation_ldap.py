@@ -32,7 +32,6 @@ import pytest
 from botocore.exceptions import ClientError
 from playwright.sync_api import expect as pw_expect
 
-from conftest import MaxioServer
 from fed.slapd import (
     GROUPS_DN,
     PEOPLE_DN,
@@ -42,6 +41,7 @@ from fed.slapd import (
     user_dn,
 )
 from fed.support import (
+    own_server,
     FAILED,
     PASSWORD,
     RFC3339,
@@ -70,12 +70,7 @@ LDAP_ACTION = "AssumeRoleWithLDAPIdentity"
 
 @pytest.fixture(scope="module")
 def srv():
-    server = MaxioServer(f"fed-ldap-{suffix()}")
-    server.start()
-    yield server
-    rc = server.terminate(timeout=60)
-    assert rc == 0, f"server did not exit 0 on SIGTERM (rc={rc}):\n{server.stderr_tail()}"
-    server.cleanup_data()
+    yield from own_server(f"fed-ldap-{suffix()}")
 
 
 @pytest.fixture(scope="module")

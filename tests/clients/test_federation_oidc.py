@@ -27,7 +27,6 @@ import pytest
 import requests
 from playwright.sync_api import expect as pw_expect
 
-from conftest import MaxioServer
 from fed.oidc_client import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -38,6 +37,7 @@ from fed.oidc_client import (
     sign_in_through,
 )
 from fed.support import (
+    own_server,
     FAILED,
     PASSWORD,
     Api,
@@ -64,12 +64,7 @@ WEB_ACTION = "sts:AssumeRoleWithWebIdentity"
 
 @pytest.fixture(scope="module")
 def srv():
-    server = MaxioServer(f"fed-oidc-{suffix()}")
-    server.start()
-    yield server
-    rc = server.terminate(timeout=60)
-    assert rc == 0, f"server did not exit 0 on SIGTERM (rc={rc}):\n{server.stderr_tail()}"
-    server.cleanup_data()
+    yield from own_server(f"fed-oidc-{suffix()}")
 
 
 @pytest.fixture(scope="module")

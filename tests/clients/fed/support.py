@@ -28,6 +28,19 @@ RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 STS_NS = {"sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
 
 
+def own_server(name: str):
+    """A test module's own server (a generator for a module fixture): started, and at the end
+    stopped with SIGTERM, which it must survive with exit status 0, and its data removed."""
+    from conftest import MaxioServer
+
+    server = MaxioServer(name)
+    server.start()
+    yield server
+    rc = server.terminate(timeout=60)
+    assert rc == 0, f"server did not exit 0 on SIGTERM (rc={rc}):\n{server.stderr_tail()}"
+    server.cleanup_data()
+
+
 def suffix() -> str:
     return uuid.uuid4().hex[:6]
 
