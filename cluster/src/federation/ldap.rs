@@ -90,7 +90,6 @@ pub struct LdapIdentity {
     pub dn: String,
     /// The DNs of the user's groups, nested ones included when asked.
     pub groups: Vec<String>,
-    pub email: Option<String>,
 }
 
 /// Whether a login name can be searched for at all: filter metacharacters
@@ -237,7 +236,8 @@ pub fn authenticate(
             &provider.user_base_dn,
             Scope::Subtree,
             &filter,
-            vec!["mail"],
+            // Only the entry's DN is needed: `1.1` asks for no attributes.
+            vec!["1.1"],
         )
         .and_then(|result| result.success())
         .map_err(classify)?;
@@ -271,10 +271,6 @@ pub fn authenticate(
     };
     pool.give_back(&provider.pool_key(), service);
     Ok(LdapIdentity {
-        email: user
-            .attrs
-            .get("mail")
-            .and_then(|mail| mail.first().cloned()),
         dn: user.dn,
         groups,
     })
