@@ -31,6 +31,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
+
+from fed import Daemon
 import requests
 
 NODE_DIR = Path(__file__).resolve().parent / "oidc"
@@ -80,7 +82,7 @@ def jwt_parts(token: str) -> tuple[dict, dict]:
     return decode(head), decode(payload)
 
 
-class OidcProvider:
+class OidcProvider(Daemon):
     """One `node provider.mjs` process; stop()/start() keep the port, the keys and the clients."""
 
     def __init__(self, clients: list[dict] | None = None, users: dict | None = None, id_token_ttl: int = 600,
@@ -148,19 +150,6 @@ class OidcProvider:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_dir and os.environ.get("MAXIOFS_KEEP_TEST_DATA") != "1":
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "OidcProvider":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def log_tail(self, lines: int = 40) -> str:
         try:

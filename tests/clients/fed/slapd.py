@@ -39,6 +39,8 @@ from pathlib import Path
 
 import pytest
 
+from fed import Daemon
+
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
 SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
 SLAPPASSWD = shutil.which("slappasswd") or "/usr/sbin/slappasswd"
@@ -117,7 +119,7 @@ def _ldif() -> str:
     return "\n".join(entries)
 
 
-class Slapd:
+class Slapd(Daemon):
     """One slapd process on a throw-away database; stop()/start() keep the ports and the data."""
 
     def __init__(self, workdir: Path | None = None):
@@ -230,19 +232,6 @@ access to *
         assert self.running()
         os.kill(self.proc.pid, signal.SIGCONT)
 
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_dir and os.environ.get("MAXIOFS_KEEP_TEST_DATA") != "1":
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "Slapd":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     @staticmethod
     def _listening(port: int) -> bool:
