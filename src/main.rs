@@ -356,6 +356,13 @@ pub struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub log_forward_queue_mib: u64,
 
+    /// Bytes (in MiB) each bucket event notification target's queue may hold
+    /// while the target is unreachable; beyond it, writes to buckets that
+    /// notify that target are refused with 503 SlowDown (never an event lost).
+    #[arg(long, env = "MAXIOFS_NOTIFICATION_QUEUE_MIB", default_value_t = 1024,
+        value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub notification_queue_mib: u64,
+
     /// Seconds between two checks of the alert conditions (disk nearly full,
     /// shard failing, scrub damage, tenant near quota, certificate expiry).
     #[arg(long, env = "MAXIOFS_ALERT_INTERVAL_S", default_value_t = 60,

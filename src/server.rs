@@ -259,12 +259,16 @@ fn seal_stored_secrets(catalog: &Catalog, master: &MasterKey) -> Result<(), Stri
     }
     let kms_versions = cluster::control::kms::reseal_keys(catalog, master)?;
     let provider_secrets = cluster::federation::providers::reseal_secrets(catalog, master)?;
-    if kms_versions + provider_secrets > 0 {
+    let target_secrets =
+        cluster::notify::targets::reseal_secrets(catalog, master).map_err(|err| err.to_string())?;
+    if kms_versions + provider_secrets + target_secrets > 0 {
         tracing::info!(
             kms_versions,
             provider_secrets,
+            target_secrets,
             master_key = master.id(),
-            "sealed KMS key material and identity provider secrets with the current master key"
+            "sealed KMS key material, identity provider and notification target secrets with \
+             the current master key"
         );
     }
     Ok(())
@@ -387,6 +391,10 @@ fn start(
             .map_err(|err| tracing::warn!(%err, "certificate expiry not known; no alert for it"))
             .ok()
     });
+    let notifier = Arc::new(cluster::notify::Notifier::start(
+        &args.data_dir.join("notify"),
+        args.notification_queue_mib << 20,
+    )?);
     let control = ControlPlane {
         catalog,
         master: encryption
@@ -415,7 +423,9 @@ fn start(
             s3_tls: args.tls_cert.is_some(),
         },
         federated: Default::default(),
+        notifier: notifier.clone(),
     };
+    control.notification_targets_apply(true)?;
     let console = console_listener(&args)?;
     let console_tls = tls.clone();
     let metrics_token = args.metrics_token.clone();
@@ -465,6 +475,7 @@ fn start(
             pins: pins.clone(),
             compaction_allowed: !no_compaction.contains(&(shard as u16)),
             access_log: access_log_tx.clone(),
+            events: s3::notify::EventSender(notifier.clone()),
             lifecycle_interval_s: reloadable.lifecycle_interval_s.clone(),
             connections_per_client: reloadable.connections_per_client.clone(),
         };
@@ -711,6 +722,7 @@ struct ShardContext {
     pins: Arc<ReadPins>,
     compaction_allowed: bool,
     access_log: Option<s3::access_log::AccessLogSender>,
+    events: s3::notify::EventSender,
     lifecycle_interval_s: Arc<std::sync::atomic::AtomicU64>,
     connections_per_client: http::LiveLimit,
 }
@@ -786,6 +798,7 @@ async fn shard_serve(context: ShardContext) -> Result<(), String> {
             block_kib: context.args.sosapi_block_kib,
         },
         access_log: context.access_log.clone(),
+        events: Some(context.events.clone()),
         // Checked when the server started.
         transport: transport_settings(&context.args).unwrap_or_default(),
     };

@@ -37,6 +37,8 @@ pub enum RecordKind {
     IdentityProvider,
     /// An SSE-KMS key of the built-in key store (`crate::control::kms`).
     KmsKey,
+    /// A webhook the tenant's buckets send event notifications to (`crate::notify`).
+    NotificationTarget,
 }
 
 impl RecordKind {
@@ -51,6 +53,7 @@ impl RecordKind {
             RecordKind::Session => "session",
             RecordKind::IdentityProvider => "identity-provider",
             RecordKind::KmsKey => "kms-key",
+            RecordKind::NotificationTarget => "notification-target",
         }
     }
 
@@ -61,7 +64,8 @@ impl RecordKind {
             | RecordKind::Session
             | RecordKind::Account
             | RecordKind::IdentityProvider
-            | RecordKind::KmsKey => name.to_owned(),
+            | RecordKind::KmsKey
+            | RecordKind::NotificationTarget => name.to_owned(),
             _ => name.to_ascii_lowercase(),
         }
     }

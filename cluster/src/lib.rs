@@ -19,6 +19,7 @@ pub mod control;
 pub mod credentials;
 pub mod directory;
 pub mod federation;
+pub mod notify;
 pub mod outbound;
 pub mod ship;
 

@@ -193,6 +193,9 @@ pub fn operation(endpoint: &crate::router::Endpoint, method: &str) -> (&'static 
         E::GetBucketTagging | E::PutBucketTagging | E::DeleteBucketTagging => "TAGGING",
         E::GetBucketRequestPayment | E::PutBucketRequestPayment => "REQUEST_PAYMENT",
         E::GetBucketAccelerateConfiguration | E::PutBucketAccelerateConfiguration => "ACCELERATE",
+        E::GetBucketNotificationConfiguration | E::PutBucketNotificationConfiguration => {
+            "NOTIFICATION"
+        }
         E::UploadPart { .. } => "PART",
         E::CompleteMultipartUpload { .. }
         | E::AbortMultipartUpload { .. }

@@ -48,6 +48,7 @@ const AUDITED_ACTIONS: &[&str] = &[
     "s3:PutBucketTagging",
     "s3:PutBucketRequestPayment",
     "s3:PutAccelerateConfiguration",
+    "s3:PutBucketNotification",
     "s3:PutBucketAcl",
     "s3:PutObjectAcl",
     "s3:PutBucketOwnershipControls",

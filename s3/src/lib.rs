@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
 pub mod names;
+pub mod notify;
 pub mod ops;
 pub mod post_policy;
 pub mod query;

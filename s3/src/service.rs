@@ -16,8 +16,8 @@ use crate::body::PayloadMode;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::ops::{
     acl, attributes, bucket, bucket_options, copy, cors, delete, encryption, lifecycle, list,
-    multipart, object, object_lock, ownership, policy, post_object, public_access, query_api,
-    tagging, versioning, RequestContext,
+    multipart, notification, object, object_lock, ownership, policy, post_object, public_access,
+    query_api, tagging, versioning, RequestContext,
 };
 use crate::query::QueryService;
 use crate::router::{host_bucket, route, Endpoint, Route, RouteInput};
@@ -340,6 +340,17 @@ impl S3Service {
         {
             return Err(maintenance_refusal());
         }
+        let changes_objects = ctx.route.key.is_some()
+            || matches!(
+                ctx.route.endpoint,
+                Endpoint::DeleteObjects | Endpoint::PostObject
+            );
+        if changes_objects && matches!(ex.head().method.as_str(), "PUT" | "POST" | "DELETE") {
+            let bucket = ctx.route.bucket.as_ref();
+            if let Some(bucket) = bucket.and_then(|name| ctx.catalog.buckets.get(name.as_str())) {
+                crate::notify::refuse_when_full(shard.settings.events.as_ref(), bucket)?;
+            }
+        }
         crate::sse::require_tls_for_customer_keys(
             ex.head(),
             self.shard.secure_transport(ex) || shard.settings.transport.sse_c_allow_plain_http,
@@ -370,6 +381,12 @@ impl S3Service {
             }
             Endpoint::PutBucketAccelerateConfiguration => {
                 bucket_options::put_bucket_accelerate(shard, ctx, ex).await
+            }
+            Endpoint::GetBucketNotificationConfiguration => {
+                notification::get_bucket_notification(shard, ctx, ex).await
+            }
+            Endpoint::PutBucketNotificationConfiguration => {
+                notification::put_bucket_notification(shard, ctx, ex).await
             }
             Endpoint::ListBuckets => {
                 let head_only = ex.head().method == "HEAD";
@@ -1064,6 +1081,7 @@ impl S3Service {
             catalog: self.shard.catalog(),
             head_sent: false,
             cors,
+            events: None,
         };
         if let Err(err) = self.authorize_route(&ctx, ex) {
             if ctx.auth.identity.is_none() {
@@ -1091,6 +1109,12 @@ impl S3Service {
                     ex.body_written_bytes(),
                 );
             }
+        }
+        // Events of a change that committed before the request failed (a
+        // DeleteObjects whose later keys failed, a lost connection) are still
+        // owed to their targets.
+        if let Some(pending) = ctx.events.take() {
+            pending.flush().await;
         }
         if let Err(err) = outcome {
             if err.code == S3ErrorCode::InternalError {

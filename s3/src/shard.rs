@@ -68,6 +68,8 @@ pub struct BucketInfo {
     pub ownership: Option<crate::ops::ownership::ObjectOwnership>,
     /// PutPublicAccessBlock's settings; `None`: none configured.
     pub public_access_block: Option<crate::ops::public_access::PublicAccessBlock>,
+    /// PutBucketNotificationConfiguration's rules; `None`: none configured.
+    pub notification: Option<Arc<crate::notify::NotificationConfig>>,
 }
 
 /// A bucket policy: the document as the client sent it (GetBucketPolicy
@@ -116,6 +118,9 @@ pub struct CatalogSnapshot {
     pub maintenance: bool,
     /// The built-in key store's SSE-KMS keys, their material opened.
     pub kms: Arc<crate::kms::KmsKeys>,
+    /// The event notification targets, as `<account id>/<name>`: what a
+    /// bucket's notification rules may name.
+    pub notification_targets: Arc<std::collections::HashSet<String>>,
 }
 
 impl CatalogSnapshot {
@@ -302,6 +307,8 @@ pub struct S3Settings {
     /// Which connections count as secure (`--trusted-proxies`,
     /// `--sse-c-allow-plain-http`).
     pub transport: crate::transport::TransportSettings,
+    /// The durable queue of bucket event notifications.
+    pub events: Option<crate::notify::EventSender>,
 }
 
 pub struct Shard {
@@ -332,6 +339,8 @@ pub struct Shard {
     pub connections_open: Rc<std::cell::Cell<usize>>,
     /// This shard's access log lines, when the access log is on.
     pub access_log: Option<crate::access_log::AccessLog>,
+    /// The last event sequencer this shard gave out (see [`Shard::event_sequence`]).
+    event_sequencer: std::cell::Cell<u64>,
 }
 
 impl Shard {
@@ -391,7 +400,22 @@ impl Shard {
             bufs: RefCell::new(BufPool::new(CHUNK_BUF_BYTES, CHUNK_BUFS_POOLED_MAX)),
             serving_shards,
             key_uses: RefCell::new(HashMap::new()),
+            event_sequencer: Default::default(),
         }
+    }
+
+    /// The sequencer of an event this shard raises now: microseconds since
+    /// the epoch, moved on by one when the clock did not move: a shard never
+    /// repeats one, and events of one key raised by different shards (each
+    /// connection's own) compare by when their changes were committed.
+    pub fn event_sequence(&self) -> u64 {
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        let next = now_us.max(self.event_sequencer.get() + 1);
+        self.event_sequencer.set(next);
+        next
     }
 
     /// Everything this shard reports to the metrics endpoint.

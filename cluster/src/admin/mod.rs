@@ -19,6 +19,7 @@ pub mod kms_keys;
 pub mod login;
 pub mod maintenance;
 pub mod metrics;
+pub mod notification_targets;
 pub mod s3_credentials;
 pub mod s3_proxy;
 pub mod server;
@@ -507,6 +508,24 @@ impl ControlPlane {
             }
             ("DELETE", ["tenants", tenant, "identity-providers", id]) => {
                 self.admin_delete_provider(request, &caller, tenant, id)
+            }
+            ("GET", ["tenants", tenant, "notification-targets"]) => {
+                self.admin_list_targets(&caller, tenant)
+            }
+            ("POST", ["tenants", tenant, "notification-targets"]) => {
+                self.admin_create_target(request, &caller, tenant, now_ms)
+                    .await
+            }
+            ("GET", ["tenants", tenant, "notification-targets", name]) => {
+                self.admin_get_target(&caller, tenant, name)
+            }
+            ("PATCH", ["tenants", tenant, "notification-targets", name]) => {
+                self.admin_update_target(request, &caller, tenant, name)
+                    .await
+            }
+            ("DELETE", ["tenants", tenant, "notification-targets", name]) => {
+                self.admin_delete_target(request, &caller, tenant, name)
+                    .await
             }
             ("GET", ["tenants", tenant, "kms-keys"]) => self.admin_list_kms_keys(&caller, tenant),
             ("POST", ["tenants", tenant, "kms-keys"]) => {

@@ -69,6 +69,8 @@ pub struct ControlPlane {
     pub console_s3: ConsoleS3Endpoint,
     /// LDAP and OpenID Connect sign-ins waiting for their provider.
     pub federated: federated::FederatedState,
+    /// Bucket event notification queues and their delivery.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// The S3 port as the console's share links name it.
@@ -218,6 +220,9 @@ pub fn load_snapshot(
                 ownership: setting(&row.id, SETTING_OWNERSHIP).and_then(ObjectOwnership::parse),
                 public_access_block: setting(&row.id, SETTING_PUBLIC_ACCESS_BLOCK)
                     .and_then(PublicAccessBlock::from_setting),
+                notification: setting(&row.id, s3::notify::SETTING_NOTIFICATION)
+                    .and_then(s3::notify::NotificationConfig::from_setting)
+                    .map(Arc::new),
             };
             (row.name, info)
         })
@@ -268,6 +273,13 @@ pub fn load_snapshot(
         users: identities.users,
         maintenance: catalog.setting(SETTING_MAINTENANCE)?.is_some(),
         kms: Arc::new(kms::load_keys(catalog, master)?),
+        notification_targets: Arc::new(
+            catalog
+                .all_records::<crate::notify::targets::NotificationTargetRecord>()?
+                .into_iter()
+                .map(|(account, target)| format!("{account}/{}", target.name))
+                .collect(),
+        ),
     })
 }
 

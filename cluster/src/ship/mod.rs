@@ -53,6 +53,9 @@ pub const TARGET_NAME_BYTES_MAX: usize = 64;
 pub enum LogStream {
     Access,
     Audit,
+    /// A bucket event notification (`crate::notify` keeps its own queues in
+    /// the same format; log targets never subscribe to it).
+    Event,
 }
 
 /// One line of a log, formatted by its producer.

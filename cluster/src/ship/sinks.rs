@@ -113,6 +113,7 @@ impl Sink for SyslogSink {
                 let (facility, msgid) = match record.stream {
                     LogStream::Access => (FACILITY_LOCAL0, "access"),
                     LogStream::Audit => (FACILITY_LOG_AUDIT, "audit"),
+                    LogStream::Event => (FACILITY_LOCAL0, "event"),
                 };
                 format_rfc5424(
                     facility,
@@ -159,6 +160,7 @@ impl Sink for HttpSink {
                 log: match record.stream {
                     LogStream::Access => "access",
                     LogStream::Audit => "audit",
+                    LogStream::Event => "event",
                 },
                 time_ms: record.time_ms,
                 message: &record.message,

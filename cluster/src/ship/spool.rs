@@ -19,7 +19,7 @@
 //! | 4            | version, 1                                                     |
 //! | 5..9         | payload length `n` (u32), 9 ..= 9 + [`MESSAGE_BYTES_MAX`]      |
 //! | 9..13        | crc32c of the payload (u32)                                    |
-//! | 13           | payload: stream (1 = access, 2 = audit)                        |
+//! | 13           | payload: stream (1 = access, 2 = audit, 3 = bucket event)      |
 //! | 14..22       | payload: `time_ms` (u64), milliseconds since the Unix epoch    |
 //! | 22..13 + n   | payload: the message, UTF-8, at most [`MESSAGE_BYTES_MAX`]     |
 //!
@@ -75,6 +75,7 @@ const _: () = assert!(PAYLOAD_BYTES_MAX <= u32::MAX as usize);
 
 const STREAM_ACCESS: u8 = 1;
 const STREAM_AUDIT: u8 = 2;
+const STREAM_EVENT: u8 = 3;
 
 const CURSOR_MAGIC: [u8; 4] = *b"MXSC";
 const CURSOR_VERSION: u8 = 1;
@@ -255,8 +256,20 @@ impl Spool {
         records_max: usize,
         bytes_max: u64,
     ) -> io::Result<(Vec<LogRecord>, Position)> {
+        let (records, _, position) = self.peek_with_ends(records_max, bytes_max)?;
+        Ok((records, position))
+    }
+
+    /// [`Spool::peek`], with the position after each record: a consumer that
+    /// delivers records one at a time acknowledges up to the last it delivered.
+    pub fn peek_with_ends(
+        &mut self,
+        records_max: usize,
+        bytes_max: u64,
+    ) -> io::Result<(Vec<LogRecord>, Vec<Position>, Position)> {
         let mut position = self.position_normalized(self.cursor);
         let mut records = Vec::new();
+        let mut ends = Vec::new();
         let mut bytes = 0u64;
         let mut budget_spent = false;
         while records.len() < records_max && !budget_spent {
@@ -286,6 +299,10 @@ impl Spool {
                         records.push(record);
                         at += frame;
                         bytes += frame as u64;
+                        ends.push(Position {
+                            segment: position.segment,
+                            offset: position.offset + at as u64,
+                        });
                     }
                     Decoded::Incomplete if at == chunk.len() => break,
                     // The chunk ends inside a frame: it does not fit in the budget. At the end
@@ -316,7 +333,7 @@ impl Spool {
             position = self.position_normalized(position);
         }
         self.peeked = Some((position, records.len() as u64));
-        Ok((records, position))
+        Ok((records, ends, position))
     }
 
     /// Acknowledges every record before `upto` (a position [`Spool::peek`] returned).
@@ -376,6 +393,11 @@ impl Spool {
     /// Records from the cursor to the end.
     pub fn pending_records(&self) -> u64 {
         self.pending_records
+    }
+
+    /// The queue's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The first unacknowledged position.
@@ -617,6 +639,7 @@ fn frame_encode(record: &LogRecord, out: &mut Vec<u8>) {
     out.push(match record.stream {
         LogStream::Access => STREAM_ACCESS,
         LogStream::Audit => STREAM_AUDIT,
+        LogStream::Event => STREAM_EVENT,
     });
     out.extend_from_slice(&record.time_ms.to_le_bytes());
     out.extend_from_slice(message.as_bytes());
@@ -647,6 +670,7 @@ fn frame_decode(bytes: &[u8]) -> Decoded {
     let stream = match payload[0] {
         STREAM_ACCESS => LogStream::Access,
         STREAM_AUDIT => LogStream::Audit,
+        STREAM_EVENT => LogStream::Event,
         _ => return Decoded::Corrupt,
     };
     let time_ms = u64::from_le_bytes(payload[1..9].try_into().expect("8 bytes"));

@@ -503,6 +503,14 @@ pub async fn put_object_acl(
             .await
             .map_err(|err| engine_error(err).with_resource(ctx.resource()))?;
     }
+    let event = crate::notify::ObjectEvent {
+        name: crate::notify::EventName::ObjectAclPut,
+        key: key.as_str(),
+        size_bytes: record.size_bytes,
+        etag: &record.etag,
+        version_id: version_header.as_deref(),
+    };
+    ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
     let headers = crate::ops::versioning::version_headers(version_header);
     ctx.respond_owned(ex, 200, &headers).await
 }

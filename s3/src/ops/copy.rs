@@ -329,6 +329,12 @@ pub async fn copy_object(
     if let Some(source_version) = source.version_id.clone() {
         headers.push(("x-amz-copy-source-version-id".into(), source_version));
     }
+    let created = (
+        crate::notify::EventName::ObjectCreatedCopy,
+        source.record.size_bytes,
+        etag.as_str(),
+    );
+    ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
     let mut out = Vec::new();
     xml::copy_object_result(&mut out, &etag, ctx.now_ms);
     ctx.respond_xml_with(ex, &headers, out).await

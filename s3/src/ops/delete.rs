@@ -28,6 +28,25 @@ struct Deleted {
     delete_marker: bool,
 }
 
+impl Deleted {
+    /// The event notification it raises: deleting without a version id in
+    /// a versioned bucket writes a delete marker; anything else removes.
+    fn event<'a>(&'a self, key: &'a str, version_named: bool) -> crate::notify::ObjectEvent<'a> {
+        let name = if self.delete_marker && !version_named {
+            crate::notify::EventName::ObjectRemovedDeleteMarkerCreated
+        } else {
+            crate::notify::EventName::ObjectRemovedDelete
+        };
+        crate::notify::ObjectEvent {
+            name,
+            key,
+            size_bytes: 0,
+            etag: "",
+            version_id: self.version_id.as_deref(),
+        }
+    }
+}
+
 /// A conditional delete's preconditions (`If-Match`, `x-amz-if-match-size`,
 /// `x-amz-if-match-last-modified-time`, or a DeleteObjects entry's `ETag`,
 /// `Size` and `LastModifiedTime`); `WriteCondition::None` when none is given.
@@ -180,6 +199,11 @@ pub async fn delete_object(
         .commit(bucket.owner_shard, op)
         .await
         .map_err(engine_error)?;
+    if bucket.notification.is_some() {
+        let key = String::from_utf8_lossy(&key).into_owned();
+        let event = deleted.event(&key, version_id.is_some());
+        ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
+    }
     let mut headers: Vec<(&str, &str)> = Vec::new();
     if let Some(id) = &deleted.version_id {
         headers.push((HEADER_VERSION_ID, id));
@@ -244,6 +268,14 @@ pub async fn delete_objects(
     let mut results = Vec::with_capacity(pending.len());
     for handle in pending {
         results.push(handle.await);
+    }
+    if bucket.notification.is_some() {
+        for (object, result) in request.objects.iter().zip(&results) {
+            if let Ok(deleted) = result {
+                let event = deleted.event(object.key.as_str(), object.version_id.is_some());
+                ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
+            }
+        }
     }
     let outcomes: Vec<xml::DeleteOutcome<'_>> = request
         .objects

@@ -13,6 +13,7 @@ pub mod encryption;
 pub mod lifecycle;
 pub mod list;
 pub mod multipart;
+pub mod notification;
 pub mod object;
 pub mod object_lock;
 pub mod ownership;
@@ -84,6 +85,9 @@ pub struct RequestContext {
     /// The CORS headers every response to this request carries (computed
     /// once after routing; empty without `Origin` or a matching rule).
     pub cors: crate::ops::cors::CorsHeaders,
+    /// Event notifications this request raised, handed over to their queue
+    /// before the response head goes out (`crate::notify`).
+    pub events: Option<crate::notify::PendingEvents>,
 }
 
 impl RequestContext {
@@ -152,6 +156,69 @@ impl RequestContext {
         crate::authz::authorize(&facts, action, &resource, Some(bucket))
     }
 
+    /// Records an event notification for a change this request committed on
+    /// `bucket` (nothing when the bucket has no notification rules).
+    pub fn object_event(
+        &mut self,
+        shard: &Shard,
+        peer: std::net::IpAddr,
+        bucket: &BucketInfo,
+        event: crate::notify::ObjectEvent<'_>,
+    ) {
+        if bucket.notification.is_none() {
+            return;
+        }
+        let principal_id = self
+            .auth
+            .principal()
+            .map(|principal| format!("AWS:{}", principal.user_id))
+            .unwrap_or_default();
+        let source = crate::notify::EventSource {
+            region: &shard.settings.region,
+            time_ms: crate::service::now_ms(),
+            principal_id: &principal_id,
+            source_ip: peer.to_string(),
+            request_id: &self.request_id,
+            sequencer: shard.event_sequence(),
+        };
+        crate::notify::record(
+            &mut self.events,
+            shard.settings.events.as_ref(),
+            bucket,
+            &source,
+            &event,
+        );
+    }
+
+    /// [`RequestContext::object_event`] about the object this request names.
+    pub fn object_event_here(
+        &mut self,
+        shard: &Shard,
+        peer: std::net::IpAddr,
+        bucket: &BucketInfo,
+        (name, size_bytes, etag): (crate::notify::EventName, u64, &str),
+        version: Option<engine::index::VersionWrite>,
+    ) {
+        if bucket.notification.is_none() {
+            return;
+        }
+        let key = self
+            .route
+            .key
+            .as_ref()
+            .map(|key| key.as_str().to_owned())
+            .unwrap_or_default();
+        let version_id = version.and_then(crate::ops::versioning::version_id_header);
+        let event = crate::notify::ObjectEvent {
+            name,
+            key: &key,
+            size_bytes,
+            etag: etag.trim_matches('"'),
+            version_id: version_id.as_ref().map(|(_, id)| id.as_str()),
+        };
+        self.object_event(shard, peer, bucket, event);
+    }
+
     pub fn key(&self) -> S3Result<&ObjectKey> {
         self.route
             .key
@@ -180,6 +247,10 @@ impl RequestContext {
         headers: &[(&str, &str)],
         body_len: BodyLen,
     ) -> S3Result<()> {
+        // A 2xx promises the change is durable, its events included.
+        if let Some(pending) = self.events.take() {
+            pending.flush().await;
+        }
         let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2 + self.cors.len());
         all.push(("x-amz-request-id", self.request_id.as_str()));
         all.push(("x-amz-id-2", self.request_id.as_str()));

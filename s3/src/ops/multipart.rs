@@ -450,6 +450,7 @@ pub async fn complete_multipart_upload(
                 ctx.now_ms,
             )?;
             let etag = object.etag.clone();
+            let size_bytes = object.size_bytes;
             encryption_headers = crate::sse::response_headers(&object.meta);
             let checksum = complete_checksum_of(&object);
             complete_verify_object_checksum(ex.head(), checksum.as_ref())?;
@@ -469,6 +470,12 @@ pub async fn complete_multipart_upload(
             shard
                 .commit_write(bucket.owner_shard, op, None, quota)
                 .await?;
+            let created = (
+                crate::notify::EventName::ObjectCreatedCompleteMultipartUpload,
+                size_bytes,
+                etag.as_str(),
+            );
+            ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
             (etag, checksum, version)
         }
         None => (

@@ -10,6 +10,8 @@ use std::rc::Rc;
 use engine::crypto::DataKey;
 use engine::format::RECORD_HEADER_BYTES;
 use engine::index::{Extent, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
+
+use crate::notify::EventName;
 use engine::io::AlignedBuf;
 use engine::limits::{CHUNK_PAYLOAD_BYTES_MAX, INLINE_OBJECT_BYTES_MAX};
 use engine::EngineResult;
@@ -207,6 +209,12 @@ pub async fn put_object(
     shard
         .commit_write(bucket.owner_shard, op, ingested.hold, ingested.quota)
         .await?;
+    let created = (
+        EventName::ObjectCreatedPut,
+        ingested.size_bytes,
+        headers[0].1.as_str(),
+    );
+    ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))

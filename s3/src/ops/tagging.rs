@@ -20,7 +20,7 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::names::VersionId;
 use crate::ops::{engine_error, RequestContext};
-use crate::shard::Shard;
+use crate::shard::{BucketInfo, Shard};
 use crate::xml::{parse_tagging, XmlWriter};
 
 /// The `meta` entry holding an object's tag set; internal (starts with
@@ -189,6 +189,30 @@ pub async fn get_object_tagging(
     ctx.respond_xml_with(ex, &headers, out).await
 }
 
+/// The event notification of a tag change (`bucket` is `Some` when the
+/// bucket has notification rules), naming the version the answer names.
+fn tagging_event(
+    shard: &Shard,
+    ctx: &mut RequestContext,
+    ex: &Exchange<'_>,
+    bucket: Option<BucketInfo>,
+    (name, key, headers): (crate::notify::EventName, &str, &[(String, String)]),
+) {
+    let Some(bucket) = bucket else { return };
+    let version_id = headers
+        .iter()
+        .find(|(header, _)| header == crate::ops::versioning::HEADER_VERSION_ID)
+        .map(|(_, id)| id.as_str());
+    let event = crate::notify::ObjectEvent {
+        name,
+        key,
+        size_bytes: 0,
+        etag: "",
+        version_id,
+    };
+    ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
+}
+
 pub async fn put_object_tagging(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
@@ -207,7 +231,10 @@ pub async fn put_object_tagging(
     let tags = TagSet(parse_tagging(&body)?);
     tags.validate()?;
     let value = (!tags.0.is_empty()).then(|| tags.to_stored());
+    let notified = bucket.notification.is_some().then(|| bucket.clone());
     let headers = set_tagging(shard, ctx, bucket, key.as_bytes(), version_id, value).await?;
+    let event = crate::notify::EventName::ObjectTaggingPut;
+    tagging_event(shard, ctx, ex, notified, (event, key.as_str(), &headers));
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -223,7 +250,10 @@ pub async fn delete_object_tagging(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
+    let notified = bucket.notification.is_some().then(|| bucket.clone());
     let headers = set_tagging(shard, ctx, bucket, key.as_bytes(), version_id, None).await?;
+    let event = crate::notify::EventName::ObjectTaggingDelete;
+    tagging_event(shard, ctx, ex, notified, (event, key.as_str(), &headers));
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
