@@ -504,6 +504,75 @@ fn log_forward(out: &mut String, stats: &crate::ship::ShipperStats) {
     }
 }
 
+/// Bucket event notification queues and deliveries, per target.
+fn notifications(out: &mut String, notifier: &crate::notify::Notifier) {
+    use std::sync::atomic::Ordering::Relaxed;
+    type Read = fn(&crate::notify::TargetStats) -> u64;
+    let targets = notifier.stats();
+    let families: [(&str, &str, &str, Read); 6] = [
+        (
+            "maxiofs_notification_queue_events",
+            "gauge",
+            "Events waiting in a notification target's durable queue.",
+            |s| s.queued_events.load(Relaxed),
+        ),
+        (
+            "maxiofs_notification_queue_bytes",
+            "gauge",
+            "Bytes waiting in a notification target's durable queue.",
+            |s| s.queued_bytes.load(Relaxed),
+        ),
+        (
+            "maxiofs_notification_delivered_total",
+            "counter",
+            "Events a notification target acknowledged.",
+            |s| s.delivered.load(Relaxed),
+        ),
+        (
+            "maxiofs_notification_failures_total",
+            "counter",
+            "Deliveries a notification target refused or did not answer.",
+            |s| s.failures.load(Relaxed),
+        ),
+        (
+            "maxiofs_notification_retried_total",
+            "counter",
+            "Events delivered after a failed attempt (each a possible duplicate).",
+            |s| s.retried.load(Relaxed),
+        ),
+        (
+            "maxiofs_notification_dropped_total",
+            "counter",
+            "Events not queued: the queue was past its headroom or its disk failed.",
+            |s| s.dropped.load(Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        family(out, name, kind, help);
+        for (key, stats) in &targets {
+            let (account, target) = key.split_once('/').unwrap_or(("", key));
+            let _ = writeln!(
+                out,
+                "{name}{{account=\"{}\",target=\"{}\"}} {}",
+                escape(account),
+                escape(target),
+                value(stats)
+            );
+        }
+    }
+    family(
+        out,
+        "maxiofs_notification_unrouted_total",
+        "counter",
+        "Events raised for a target deleted meanwhile (dropped).",
+    );
+    let _ = writeln!(
+        out,
+        "maxiofs_notification_unrouted_total {}",
+        notifier.unrouted()
+    );
+}
+
 fn process(out: &mut String) {
     let (cpu, rss, fds) = process_usage();
     if let Some(cpu) = cpu {
@@ -574,6 +643,7 @@ impl ControlPlane {
         if let Some(shipper) = &self.log_forward {
             log_forward(&mut out, &shipper.stats());
         }
+        notifications(&mut out, &self.notifier);
         disk(&mut out, &self.data_dir);
         process(&mut out);
         if self.metrics_settings.per_bucket {
