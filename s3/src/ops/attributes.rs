@@ -7,7 +7,7 @@ use http::Exchange;
 
 use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
-use crate::ops::object::META_PART_SIZES;
+use crate::ops::object::{META_PART_CHECKSUMS, META_PART_SIZES};
 use crate::ops::{format_http_date, RequestContext};
 use crate::shard::Shard;
 use crate::xml::XmlWriter;
@@ -43,6 +43,68 @@ fn requested_attributes(head: &http::RequestHead) -> S3Result<Vec<&'static str>>
     Ok(wanted)
 }
 
+/// Parts per answer at most (AWS's default and limit for `x-amz-max-parts`).
+const PARTS_MAX: u64 = 1000;
+
+/// `x-amz-part-number-marker` and `x-amz-max-parts`.
+fn parts_paging(head: &http::RequestHead) -> S3Result<(u64, u64)> {
+    let number = |name: &str, default: u64| -> S3Result<u64> {
+        match head.header(name) {
+            None => Ok(default),
+            Some(text) => text.trim().parse().map_err(|_| {
+                S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    format!("Invalid value for {name}"),
+                )
+                .with_detail("ArgumentName", name.to_owned())
+                .with_detail("ArgumentValue", text.to_owned())
+            }),
+        }
+    };
+    let marker = number("x-amz-part-number-marker", 0)?;
+    let max = number("x-amz-max-parts", PARTS_MAX)?.min(PARTS_MAX);
+    Ok((marker, max))
+}
+
+/// A multipart object's parts: their sizes and, when the upload had a
+/// checksum algorithm, their checksums.
+struct PartsOf<'a> {
+    sizes: &'a [&'a str],
+    checksums: Option<(&'a [&'a str], ChecksumAlgorithm)>,
+}
+
+/// `ObjectParts`: the count, and the page of parts after the marker. AWS
+/// lists the parts (with `Size` and checksum) only for uploads that had a
+/// checksum algorithm; without, only the count.
+fn object_parts(w: &mut XmlWriter<'_>, parts: &PartsOf<'_>, (marker, max): (u64, u64)) {
+    w.open("ObjectParts");
+    // botocore's TotalPartsCount travels as PartsCount.
+    w.number("PartsCount", parts.sizes.len() as u64);
+    if let Some((checksums, algorithm)) = parts.checksums {
+        let total = parts.sizes.len() as u64;
+        let first = marker.min(total);
+        let last = first.saturating_add(max).min(total);
+        w.number("PartNumberMarker", marker);
+        if last > first {
+            w.number("NextPartNumberMarker", last);
+        }
+        w.number("MaxParts", max);
+        w.boolean("IsTruncated", last < total);
+        let member = format!("Checksum{}", algorithm.sdk_name());
+        for number in first + 1..=last {
+            let index = (number - 1) as usize;
+            w.open("Part");
+            w.number("PartNumber", number);
+            w.text("Size", parts.sizes[index]);
+            if let Some(value) = checksums.get(index) {
+                w.text(&member, value);
+            }
+            w.close("Part");
+        }
+    }
+    w.close("ObjectParts");
+}
+
 pub async fn get_object_attributes(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
@@ -61,11 +123,21 @@ pub async fn get_object_attributes(
         &record.meta,
         customer.as_ref(),
     )?;
-    let part_sizes: Option<Vec<&str>> = record
-        .meta
-        .iter()
-        .find(|(name, _)| name == META_PART_SIZES)
-        .map(|(_, list)| list.split(',').collect());
+    let meta = |wanted: &str| {
+        record
+            .meta
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, value)| value.as_str())
+    };
+    let part_sizes: Option<Vec<&str>> = meta(META_PART_SIZES).map(|list| list.split(',').collect());
+    let checksum = record.meta.iter().find_map(|(name, value)| {
+        ChecksumAlgorithm::from_header_name(name).map(|algorithm| (algorithm, value.as_str()))
+    });
+    let checksum_type = meta("x-amz-checksum-type").unwrap_or("FULL_OBJECT");
+    let part_checksums: Option<Vec<&str>> =
+        meta(META_PART_CHECKSUMS).map(|list| list.split(',').collect());
+    let paging = parts_paging(ex.head())?;
     let mut out = Vec::new();
     let mut w = XmlWriter::document(&mut out);
     w.open_root("GetObjectAttributesResponse");
@@ -73,24 +145,30 @@ pub async fn get_object_attributes(
         match *attribute {
             "ETag" => w.text("ETag", &record.etag),
             "Checksum" => {
-                let checksum = record.meta.iter().find_map(|(name, value)| {
-                    ChecksumAlgorithm::from_header_name(name).map(|algorithm| (algorithm, value))
-                });
                 if let Some((algorithm, value)) = checksum {
+                    // GetObjectAttributes gives a composite checksum without
+                    // its `-<parts>` suffix (the part count is in ObjectParts).
+                    let value = value.split_once('-').map_or(value, |(base, _)| base);
                     w.open("Checksum");
                     w.text(&format!("Checksum{}", algorithm.sdk_name()), value);
-                    w.text("ChecksumType", "FULL_OBJECT");
+                    w.text("ChecksumType", checksum_type);
                     w.close("Checksum");
                 }
             }
             "ObjectParts" => {
                 if let Some(sizes) = &part_sizes {
-                    w.open("ObjectParts");
-                    w.number("PartsCount", sizes.len() as u64);
-                    w.close("ObjectParts");
+                    let algorithm = checksum.map(|(algorithm, _)| algorithm);
+                    let parts = PartsOf {
+                        sizes,
+                        checksums: part_checksums.as_deref().zip(algorithm),
+                    };
+                    object_parts(&mut w, &parts, paging);
                 }
             }
-            "StorageClass" => w.text("StorageClass", "STANDARD"),
+            "StorageClass" => w.text(
+                "StorageClass",
+                crate::ops::object::storage_class(&record.meta),
+            ),
             _ => w.number("ObjectSize", record.size_bytes),
         }
     }

@@ -18,8 +18,8 @@ use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::limits::{LIST_KEYS_MAX, PART_SIZE_BYTES_MIN, XML_BODY_BYTES_MAX};
 use crate::names::UploadId;
-use crate::ops::object::META_PART_SIZES;
 use crate::ops::object::{put_stored_headers, receive_body, stored_response_headers, Inline};
+use crate::ops::object::{META_PART_CHECKSUMS, META_PART_SIZES};
 use crate::ops::{engine_error, RequestContext};
 use crate::shard::{BucketInfo, Shard};
 use crate::xml::{self, XmlWriter};
@@ -135,6 +135,56 @@ fn complete_object_checksum(
     let checksum = hasher.finalize();
     let text = format!("{}-{}", checksum.to_base64(), parts.len());
     Ok(Some((checksum, text, CHECKSUM_TYPE_COMPOSITE)))
+}
+
+/// The upload's checksum algorithm and type, when Create asked for one.
+fn upload_checksum(meta: &[(String, String)]) -> Option<(ChecksumAlgorithm, &str)> {
+    let find = |name: &str| {
+        meta.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let algorithm = find(META_CHECKSUM_ALGORITHM).and_then(ChecksumAlgorithm::from_sdk_name)?;
+    Some((
+        algorithm,
+        find(META_CHECKSUM_TYPE).unwrap_or(CHECKSUM_TYPE_COMPOSITE),
+    ))
+}
+
+/// The checksum a part of an upload is stored with: the upload's algorithm.
+/// A part sent with another algorithm is refused, as is a part sent without
+/// one when the object's checksum is composed from the parts' (COMPOSITE); a
+/// FULL_OBJECT upload's part without one gets it computed here. `None`: the
+/// upload asked for no checksum, so the part keeps whatever it was sent with.
+pub(crate) fn part_checksum_algorithm(
+    upload_meta: &[(String, String)],
+    head: &http::RequestHead,
+) -> S3Result<Option<ChecksumAlgorithm>> {
+    let Some((algorithm, kind)) = upload_checksum(upload_meta) else {
+        return Ok(None);
+    };
+    let sent = crate::ops::object::header_checksum(head)?;
+    let requested = crate::ops::object::put_checksum_algorithm(head, sent.as_ref())?;
+    match requested {
+        Some(requested) if requested != algorithm => Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum \
+                 Type: {}",
+                algorithm.sdk_name().to_ascii_lowercase(),
+                requested.sdk_name().to_ascii_lowercase()
+            ),
+        )),
+        None if kind == CHECKSUM_TYPE_COMPOSITE => Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            format!(
+                "The upload was created using a {} checksum. The part must include the \
+                 checksum of the same type.",
+                algorithm.sdk_name().to_ascii_lowercase()
+            ),
+        )),
+        _ => Ok(Some(algorithm)),
+    }
 }
 
 pub(crate) fn no_such_upload() -> S3Error {
@@ -259,8 +309,15 @@ pub async fn upload_part(
         &upload_record.meta,
         customer.as_ref(),
     )?;
-    let ingested =
-        receive_body(shard, ctx, ex, &bucket, Inline::Never, data_key.as_ref(), 0).await?;
+    let part_algorithm = part_checksum_algorithm(&upload_record.meta, ex.head())?;
+    let ingested = receive_body(
+        shard,
+        ctx,
+        ex,
+        (&bucket, Inline::Never, data_key.as_ref(), 0),
+        part_algorithm,
+    )
+    .await?;
     let ObjectBody::Extents(extents) = ingested.body else {
         unreachable!("parts are never inline")
     };
@@ -377,7 +434,25 @@ fn complete_build_record(
     let mut size_bytes = 0u64;
     let mut part_sizes = Vec::with_capacity(listed.len());
     let mut used_parts: Vec<&PartRecord> = Vec::with_capacity(listed.len());
+    let checksum = upload_checksum(&meta).map(|(algorithm, kind)| (algorithm, kind.to_owned()));
+    let mut part_checksums = Vec::with_capacity(listed.len());
     for (position, (number, etag)) in listed.iter().enumerate() {
+        if let Some((algorithm, kind)) = &checksum {
+            let given = listed_checksums[position]
+                .iter()
+                .any(|(a, _)| a == algorithm);
+            if !given && kind == CHECKSUM_TYPE_COMPOSITE {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    format!(
+                        "The upload was created using a {} checksum. The complete request must \
+                         include the checksum for each part. It was missing for part {number} \
+                         in the request.",
+                        algorithm.sdk_name().to_ascii_lowercase()
+                    ),
+                ));
+            }
+        }
         let part = stored
             .iter()
             .find(|(stored_number, _)| stored_number == number)
@@ -401,12 +476,19 @@ fn complete_build_record(
         extents.extend_from_slice(&part.extents);
         size_bytes += part.size_bytes;
         part_sizes.push(part.size_bytes.to_string());
+        if let Some((algorithm, _)) = &checksum {
+            let stored = part.meta.iter().find(|(n, _)| n == algorithm.header_name());
+            part_checksums.push(stored.map(|(_, v)| v.clone()).unwrap_or_default());
+        }
         used_parts.push(part);
     }
     let etag = format!("{}-{}", hex::encode(md5_of_md5s.finalize()), listed.len());
     let object_checksum = complete_object_checksum(&meta, &used_parts)?;
     let mut meta = meta;
     meta.push((META_PART_SIZES.to_string(), part_sizes.join(",")));
+    if part_checksums.iter().all(|value| !value.is_empty()) && !part_checksums.is_empty() {
+        meta.push((META_PART_CHECKSUMS.to_string(), part_checksums.join(",")));
+    }
     if let Some((checksum, text, kind)) = object_checksum {
         meta.push((checksum.algorithm().header_name().to_string(), text));
         meta.push(("x-amz-checksum-type".to_string(), kind.to_string()));
@@ -441,6 +523,7 @@ pub async fn complete_multipart_upload(
     let mut encryption_headers = Vec::new();
     let (etag, checksum, version) = match load_upload(shard, &bucket, key.as_bytes(), &upload)? {
         Some(record) => {
+            complete_check_checksum_type(ex.head(), &record.meta)?;
             let object = complete_build_record(
                 shard,
                 &bucket,
@@ -504,6 +587,27 @@ pub async fn complete_multipart_upload(
     }
     w.close("CompleteMultipartUploadResult");
     ctx.respond_xml_with(ex, &version_headers, out).await
+}
+
+/// A Complete naming a checksum type must name the upload's.
+fn complete_check_checksum_type(
+    head: &http::RequestHead,
+    upload_meta: &[(String, String)],
+) -> S3Result<()> {
+    let Some(requested) = head.header("x-amz-checksum-type") else {
+        return Ok(());
+    };
+    let created = upload_checksum(upload_meta).map(|(_, kind)| kind);
+    match created {
+        Some(kind) if !kind.eq_ignore_ascii_case(requested.trim()) => Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            format!(
+                "The upload was created using the {kind} checksum mode. The complete request \
+                 must use the same checksum mode."
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The checksum a completed object carries: algorithm, wire value, type.
@@ -614,9 +718,9 @@ pub async fn list_parts(
     let owner = crate::ops::OwnerText::of_account(&ctx.catalog, &bucket.owner_account);
     let key = ctx.key()?.clone();
     let upload = upload_key(upload_id)?;
-    if load_upload(shard, &bucket, key.as_bytes(), &upload)?.is_none() {
+    let Some(upload_record) = load_upload(shard, &bucket, key.as_bytes(), &upload)? else {
         return Err(no_such_upload());
-    }
+    };
     let marker = query_number(ctx, "part-number-marker", 0)?.min(u64::from(u16::MAX)) as u16;
     let max = query_number(ctx, "max-parts", LIST_KEYS_MAX as u64)?.min(LIST_KEYS_MAX as u64);
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
@@ -630,7 +734,10 @@ pub async fn list_parts(
     w.text("Key", key.as_str());
     w.text("UploadId", upload_id.as_str());
     list_initiator_owner(&mut w, &owner);
-    w.text("StorageClass", "STANDARD");
+    w.text(
+        "StorageClass",
+        crate::ops::object::storage_class(&upload_record.meta),
+    );
     w.number("PartNumberMarker", u64::from(marker));
     let next = parts
         .last()
@@ -651,6 +758,10 @@ pub async fn list_parts(
             }
         }
         w.close("Part");
+    }
+    if let Some((algorithm, kind)) = upload_checksum(&upload_record.meta) {
+        w.text("ChecksumAlgorithm", algorithm.sdk_name());
+        w.text("ChecksumType", kind);
     }
     w.close("ListPartsResult");
     ctx.respond_xml(ex, out).await
@@ -679,6 +790,7 @@ pub async fn list_multipart_uploads(
     let key_marker = ctx.query("key-marker").unwrap_or("").to_string();
     let id_marker = ctx.query("upload-id-marker").unwrap_or("").to_string();
     let max = query_number(ctx, "max-uploads", LIST_KEYS_MAX as u64)?.min(LIST_KEYS_MAX as u64);
+    let url = crate::ops::list::encoding_url(ctx)?;
     let index = shard.reader.shard_index(bucket.owner_shard as usize);
     let uploads = index.bucket_uploads(bucket.id).map_err(engine_error)?;
     // Uploads of one key list in the order they started, so the upload-id marker
@@ -686,10 +798,11 @@ pub async fn list_multipart_uploads(
     let marker_position = uploads.iter().position(|(id, record)| {
         record.key == key_marker.as_bytes() && hex::encode(id) == id_marker
     });
-    let mut items: Vec<(String, Option<(String, u64)>)> = Vec::new();
+    let mut items: Vec<(String, Option<(String, UploadRecord)>)> = Vec::new();
     let mut truncated = false;
     for (position, (id, record)) in uploads.into_iter().enumerate() {
-        let key = String::from_utf8(record.key).map_err(|_| S3Error::internal("key utf-8"))?;
+        let key =
+            String::from_utf8(record.key.clone()).map_err(|_| S3Error::internal("key utf-8"))?;
         let id_hex = hex::encode(id);
         let after_id_marker = match marker_position {
             Some(marker) => position > marker,
@@ -735,16 +848,16 @@ pub async fn list_multipart_uploads(
             truncated = !items.is_empty();
             break;
         }
-        items.push((key, Some((id_hex, record.initiated_ms))));
+        items.push((key, Some((id_hex, record))));
     }
     let mut out = Vec::new();
     let mut w = XmlWriter::document(&mut out);
     w.open_root("ListMultipartUploadsResult");
     w.text("Bucket", &bucket.name);
-    w.text("KeyMarker", &key_marker);
+    w.key_text("KeyMarker", &key_marker, url);
     w.text("UploadIdMarker", &id_marker);
     if let (true, Some((last_key, last_upload))) = (truncated, items.last()) {
-        w.text("NextKeyMarker", last_key);
+        w.key_text("NextKeyMarker", last_key, url);
         w.text(
             "NextUploadIdMarker",
             last_upload
@@ -753,26 +866,38 @@ pub async fn list_multipart_uploads(
                 .unwrap_or(""),
         );
     }
-    w.text_opt("Delimiter", delimiter.as_deref());
-    w.text("Prefix", &prefix);
+    if let Some(delimiter) = delimiter.as_deref() {
+        w.key_text("Delimiter", delimiter, url);
+    }
+    w.key_text("Prefix", &prefix, url);
     w.number("MaxUploads", max);
     w.boolean("IsTruncated", truncated);
+    if url {
+        w.text("EncodingType", "url");
+    }
     for (key, upload) in &items {
-        let Some((id, initiated_ms)) = upload else {
+        let Some((id, record)) = upload else {
             continue;
         };
         w.open("Upload");
-        w.text("Key", key);
+        w.key_text("Key", key, url);
         w.text("UploadId", id);
         list_initiator_owner(&mut w, &owner);
-        w.text("StorageClass", "STANDARD");
-        w.timestamp("Initiated", *initiated_ms);
+        w.text(
+            "StorageClass",
+            crate::ops::object::storage_class(&record.meta),
+        );
+        w.timestamp("Initiated", record.initiated_ms);
+        if let Some((algorithm, kind)) = upload_checksum(&record.meta) {
+            w.text("ChecksumAlgorithm", algorithm.sdk_name());
+            w.text("ChecksumType", kind);
+        }
         w.close("Upload");
     }
     for (prefix, upload) in &items {
         if upload.is_none() {
             w.open("CommonPrefixes");
-            w.text("Prefix", prefix);
+            w.key_text("Prefix", prefix, url);
             w.close("CommonPrefixes");
         }
     }

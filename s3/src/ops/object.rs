@@ -65,18 +65,22 @@ pub(crate) enum Inline {
 /// Receives a request body as object data on the bucket's owner shard and
 /// checks every integrity signal the client sent (Content-MD5, signed
 /// SHA-256, chunk signatures, `x-amz-checksum-*` header or trailer).
+///
+/// `(bucket, inline, key, objects)`: where the bytes go, whether a small body
+/// may be stored in the index, the data key, and the objects the write adds
+/// (for the quota). `checksum_default`: the checksum computed when the
+/// request names none (a multipart upload's algorithm for its parts).
 pub(crate) async fn receive_body(
     shard: &Rc<Shard>,
     ctx: &RequestContext,
     ex: &mut Exchange<'_>,
-    bucket: &BucketInfo,
-    inline: Inline,
-    key: Option<&DataKey>,
-    objects: u64,
+    (bucket, inline, key, objects): (&BucketInfo, Inline, Option<&DataKey>, u64),
+    checksum_default: Option<ChecksumAlgorithm>,
 ) -> S3Result<Ingested> {
     let content_md5 = parse_content_md5(ex.head().header("content-md5"))?;
     let checksum_expected = header_checksum(ex.head())?;
-    let checksum_algorithm = put_checksum_algorithm(ex.head(), checksum_expected.as_ref())?;
+    let checksum_algorithm =
+        put_checksum_algorithm(ex.head(), checksum_expected.as_ref())?.or(checksum_default);
     let head = ex.head();
     let framed =
         head.header("content-length").is_some() || head.header("transfer-encoding").is_some();
@@ -171,16 +175,8 @@ pub async fn put_object(
     )?;
     let (data_key, sse_meta) = sse.unzip();
     meta.extend(sse_meta.into_iter().flatten());
-    let ingested = receive_body(
-        shard,
-        ctx,
-        ex,
-        &bucket,
-        Inline::Allowed,
-        data_key.as_ref(),
-        1,
-    )
-    .await?;
+    let target = (&bucket, Inline::Allowed, data_key.as_ref(), 1);
+    let ingested = receive_body(shard, ctx, ex, target, None).await?;
     let etag = crate::sse::etag_for(ingested.md5, &meta);
     if let Some(checksum) = &ingested.checksum {
         meta.push((
@@ -331,6 +327,14 @@ const STORAGE_CLASSES: [&str; 9] = [
     "EXPRESS_ONEZONE",
 ];
 
+/// The storage class an object or upload was written with (`x-amz-storage-class`,
+/// kept in its meta unless STANDARD, so that GET and HEAD send it as AWS does).
+pub(crate) fn storage_class(meta: &[(String, String)]) -> &str {
+    meta.iter()
+        .find(|(name, _)| name == "x-amz-storage-class")
+        .map_or("STANDARD", |(_, class)| class.as_str())
+}
+
 fn put_check_storage_class(head: &http::RequestHead) -> S3Result<()> {
     match head.header("x-amz-storage-class") {
         Some(class) if !STORAGE_CLASSES.contains(&class.trim()) => Err(S3Error::new(
@@ -361,6 +365,13 @@ pub(crate) fn put_stored_headers(
         } else if STORED_HEADERS.contains(&name.as_str()) || name.starts_with(USER_META_PREFIX) {
             meta.push((name.clone(), value.clone()));
         }
+    }
+    if let Some(class) = head
+        .header("x-amz-storage-class")
+        .map(str::trim)
+        .filter(|class| *class != "STANDARD")
+    {
+        meta.push(("x-amz-storage-class".to_owned(), class.to_owned()));
     }
     meta.extend(crate::ops::tagging::request_tagging_meta(head)?);
     let meta_bytes: usize = meta
@@ -654,6 +665,9 @@ pub async fn get_object(
             if record.meta.iter().any(|(name, _)| name == META_PART_SIZES) {
                 headers.push(("x-amz-mp-parts-count".into(), count.to_string()));
             }
+            if checksum_mode_enabled(ex.head()) {
+                headers.extend(part_checksum_header(&record, number));
+            }
             range
         }
         (None, Some(value)) => parse_range(value, record.size_bytes)?,
@@ -708,6 +722,21 @@ pub async fn get_object(
     Ok(())
 }
 
+/// The checksum of part `number` of a multipart object whose upload had a
+/// checksum algorithm, as the header a read of that part carries.
+fn part_checksum_header(record: &ObjectRecord, number: u16) -> Option<(String, String)> {
+    let (_, list) = record
+        .meta
+        .iter()
+        .find(|(name, _)| name == META_PART_CHECKSUMS)?;
+    let algorithm = record
+        .meta
+        .iter()
+        .find_map(|(name, _)| ChecksumAlgorithm::from_header_name(name))?;
+    let value = list.split(',').nth(usize::from(number).checked_sub(1)?)?;
+    Some((algorithm.header_name().to_owned(), value.to_owned()))
+}
+
 fn checksum_mode_enabled(head: &http::RequestHead) -> bool {
     head.header("x-amz-checksum-mode")
         .is_some_and(|mode| mode.eq_ignore_ascii_case("enabled"))
@@ -717,6 +746,9 @@ fn checksum_mode_enabled(head: &http::RequestHead) -> bool {
 pub(crate) const INTERNAL_META_PREFIX: &str = "x-maxiofs-";
 /// Sizes of the parts a multipart object was completed from, comma separated.
 pub(crate) const META_PART_SIZES: &str = "x-maxiofs-part-sizes";
+/// The checksums (base64, the upload's algorithm) of those parts, comma
+/// separated, when the upload had a checksum algorithm.
+pub(crate) const META_PART_CHECKSUMS: &str = "x-maxiofs-part-checksums";
 
 /// The byte range of part `number` and the object's part count. Objects not
 /// made by multipart upload have one part: the whole object.
@@ -811,17 +843,26 @@ fn get_object_stored_headers(
     if let Some(count) = crate::ops::tagging::tagging_count(&record.meta) {
         out.push(("x-amz-tagging-count".into(), count.to_string()));
     }
+    let mut checksum_typed = false;
+    let mut checksum_given = false;
     for (name, value) in &record.meta {
         if name.starts_with(INTERNAL_META_PREFIX) {
             continue;
         }
         if name.starts_with("x-amz-checksum-") {
             if with_checksum {
+                checksum_typed |= name == "x-amz-checksum-type";
+                checksum_given = true;
                 out.push((name.clone(), value.clone()));
             }
         } else {
             out.push((name.clone(), value.clone()));
         }
+    }
+    // A checksum of an object sent whole is of the whole object (AWS says so
+    // with the type; objects stored before types were kept have none).
+    if checksum_given && !checksum_typed {
+        out.push(("x-amz-checksum-type".into(), "FULL_OBJECT".into()));
     }
 }
 

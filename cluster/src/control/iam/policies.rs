@@ -53,7 +53,7 @@ pub(crate) const AWS_MANAGED_POLICIES: &[(&str, &str)] = &[
     ),
     (
         crate::control::tenants::ROLE_TENANT_ADMIN_POLICY,
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","iam:*","sts:*"],"Resource":"*"},{"Effect":"Allow","Action":["admin:GetTenant","admin:ListUsers","admin:GetUser","admin:CreateUser","admin:UpdateUser","admin:DeleteUser","admin:ListKeys","admin:CreateKey","admin:DeleteKey","admin:ListBuckets","admin:GetBucket","admin:PutBucketQuota","admin:GetUsage","admin:GetAudit","admin:ListIdentityProviders","admin:GetIdentityProvider","admin:CreateIdentityProvider","admin:UpdateIdentityProvider","admin:DeleteIdentityProvider","admin:ListKmsKeys","admin:GetKmsKey","admin:CreateKmsKey","admin:UpdateKmsKey","admin:RotateKmsKey"],"Resource":"arn:aws:admin:::tenant/${aws:PrincipalAccount}"}]}"#,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","iam:*","sts:*"],"Resource":"*"},{"Effect":"Allow","Action":["admin:GetTenant","admin:ListUsers","admin:GetUser","admin:CreateUser","admin:UpdateUser","admin:DeleteUser","admin:ListKeys","admin:CreateKey","admin:DeleteKey","admin:ListBuckets","admin:GetBucket","admin:PutBucketQuota","admin:GetUsage","admin:GetAudit","admin:ListIdentityProviders","admin:GetIdentityProvider","admin:CreateIdentityProvider","admin:UpdateIdentityProvider","admin:DeleteIdentityProvider","admin:ListKmsKeys","admin:GetKmsKey","admin:CreateKmsKey","admin:UpdateKmsKey","admin:RotateKmsKey","admin:ListNotificationTargets","admin:GetNotificationTarget"],"Resource":"arn:aws:admin:::tenant/${aws:PrincipalAccount}"}]}"#,
     ),
     (
         crate::control::tenants::ROLE_USER_POLICY,
