@@ -40,21 +40,13 @@ from helpers import MiB, expect_client_error, make_client, object_absent, rand_b
 # Behaviour AWS has that this server does not have yet (issue 21 stays open for it). Each test
 # below runs and is expected to fail; strict, so a fix makes it fail until it leaves this list.
 KNOWN_GAPS = {
-    'test_complete_with_another_checksum_type_is_refused',
-    'test_complete_without_a_parts_checksum_is_invalid_request',
     'test_copy_of_composite_object_with_algorithm_gets_full_object_checksum',
     'test_copy_result_carries_the_source_checksum',
     'test_copy_with_checksum_algorithm_computes_it[CRC32-CRC64NVME]',
     'test_copy_with_checksum_algorithm_computes_it[None-SHA1]',
     'test_copy_with_checksum_algorithm_computes_it[SHA256-CRC32C]',
     'test_copy_with_unknown_checksum_algorithm_is_refused',
-    'test_list_parts_and_uploads_report_algorithm_and_type[CRC32-FULL_OBJECT]',
-    'test_list_parts_and_uploads_report_algorithm_and_type[SHA256-COMPOSITE]',
     'test_object_without_checksum_gets_default_crc64nvme',
-    'test_part_number_read_gives_that_parts_checksum[CRC32]',
-    'test_part_number_read_gives_that_parts_checksum[SHA256]',
-    'test_part_with_another_algorithm_is_invalid_request',
-    'test_part_without_checksum_in_composite_upload_is_invalid_request',
     'test_upload_part_copy_computes_the_uploads_checksum[CRC32-COMPOSITE]',
     'test_upload_part_copy_computes_the_uploads_checksum[CRC64NVME-FULL_OBJECT]',
     'test_upload_part_copy_computes_the_uploads_checksum[SHA1-COMPOSITE]',

@@ -32,25 +32,6 @@ import requests
 from helpers import MiB, expect_client_error, md5_hex, rand_bytes, sign_request, xml_error_code
 
 
-# Behaviour AWS has that this server does not have yet (issue 21 stays open for it). Each test
-# below runs and is expected to fail; strict, so a fix makes it fail until it leaves this list.
-KNOWN_GAPS = {
-    'test_encoding_type_url_encodes_keys_and_markers',
-    'test_list_parts_reports_the_uploads_storage_class',
-    'test_list_uploads_bad_arguments_are_invalid_argument[encoding-type=base64]',
-    'test_list_uploads_reports_each_uploads_storage_class',
-}
-
-
-@pytest.fixture(autouse=True)
-def _known_gaps(request):
-    if request.node.name in KNOWN_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS_REASON))
-
-
-KNOWN_GAPS_REASON = 'issue 21, not built yet: storage class kept per upload, encoding-type on ListMultipartUploads, InvalidPartNumber details, parts count only for multipart objects'
-
-
 PART_MIN = 5 * MiB
 
 

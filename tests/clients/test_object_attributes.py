@@ -32,38 +32,6 @@ from awscrt import checksums as crt_checksums
 from helpers import MiB, expect_client_error, make_client, md5_hex, rand_bytes, sign_request, xml_error_code
 
 
-# Behaviour AWS has that this server does not have yet (issue 21 stays open for it). Each test
-# below runs and is expected to fail; strict, so a fix makes it fail until it leaves this list.
-KNOWN_GAPS = {
-    'test_awscli_get_object_attributes_pages_parts',
-    'test_composite_checksum_has_type_composite[CRC32]',
-    'test_composite_checksum_has_type_composite[SHA256]',
-    'test_composite_checksum_is_given_without_the_part_count',
-    'test_composite_multipart_attributes[CRC32]',
-    'test_composite_multipart_attributes[SHA256]',
-    'test_full_object_multipart_attributes[CRC32C]',
-    'test_full_object_multipart_attributes[CRC32]',
-    'test_full_object_multipart_attributes[CRC64NVME]',
-    'test_object_parts_paging[1-1-numbers1-2-True]',
-    'test_object_parts_paging[2-1-numbers2-3-False]',
-    'test_object_parts_paging[2-5-numbers4-3-False]',
-    'test_object_parts_paging[3-5-numbers5-None-False]',
-    'test_object_parts_paging[None-1-numbers0-1-True]',
-    'test_object_parts_paging[None-2-numbers3-2-True]',
-    'test_object_parts_paging_collects_every_part',
-    'test_storage_class_is_the_one_written',
-}
-
-
-@pytest.fixture(autouse=True)
-def _known_gaps(request):
-    if request.node.name in KNOWN_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS_REASON))
-
-
-KNOWN_GAPS_REASON = 'issue 21, not built yet: GetObjectAttributes ObjectParts paging with per-part sizes and checksums, COMPOSITE checksum type, storage class'
-
-
 ALL = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
 PARTS = [rand_bytes(5 * MiB, "attr-1"), rand_bytes(5 * MiB + 17, "attr-2"), b"attr tail " * 33]
 
