@@ -17,17 +17,12 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use crc::{Crc, Table, CRC_64_NVME};
 use sha1::Digest as _;
 
 use crate::error::{S3Error, S3ErrorCode};
 
 /// Longest digest among the supported algorithms (SHA-256), in bytes.
 const CHECKSUM_BYTES_MAX: usize = 32;
-
-/// CRC-64/NVME (poly 0xAD93D23594C93659 reflected, init and xorout all ones),
-/// with 16 slicing tables so one core keeps ahead of the MD5 every PUT pays.
-static CRC64_NVME: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_NVME);
 
 /// A checksum algorithm a client can ask S3 to verify and store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +35,9 @@ pub enum ChecksumAlgorithm {
 }
 
 impl ChecksumAlgorithm {
+    /// What an object written without a checksum gets (AWS's default).
+    pub const DEFAULT: ChecksumAlgorithm = ChecksumAlgorithm::Crc64Nvme;
+
     /// Every supported algorithm, in AWS's documentation order.
     pub const ALL: [ChecksumAlgorithm; 5] = [
         Self::Crc32,
@@ -190,7 +188,7 @@ enum HasherState {
     Crc32(crc32fast::Hasher),
     /// Running CRC32C value; `crc32c_append` continues from it.
     Crc32c(u32),
-    Crc64Nvme(crc::Digest<'static, u64, Table<16>>),
+    Crc64Nvme(crc_fast::Digest),
     Sha1(sha1::Sha1),
     Sha256(sha2::Sha256),
 }
@@ -200,7 +198,9 @@ impl ChecksumHasher {
         let state = match algorithm {
             ChecksumAlgorithm::Crc32 => HasherState::Crc32(crc32fast::Hasher::new()),
             ChecksumAlgorithm::Crc32c => HasherState::Crc32c(0),
-            ChecksumAlgorithm::Crc64Nvme => HasherState::Crc64Nvme(CRC64_NVME.digest()),
+            ChecksumAlgorithm::Crc64Nvme => {
+                HasherState::Crc64Nvme(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme))
+            }
             ChecksumAlgorithm::Sha1 => HasherState::Sha1(sha1::Sha1::new()),
             ChecksumAlgorithm::Sha256 => HasherState::Sha256(sha2::Sha256::new()),
         };

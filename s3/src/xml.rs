@@ -23,6 +23,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use quick_xml::events::{BytesStart, BytesText, Event};
 use quick_xml::Reader;
 
+use crate::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::names::{ObjectKey, VersionId};
 use crate::router::PART_NUMBER_MAX;
@@ -871,20 +872,47 @@ pub fn error(out: &mut Vec<u8>, err: &S3Error, request_id: &str, host_id: Option
 }
 
 /// `CopyObjectResult` (CopyObject).
-pub fn copy_object_result(out: &mut Vec<u8>, etag: &str, last_modified_ms: u64) {
-    copy_result(out, "CopyObjectResult", etag, last_modified_ms);
+///
+/// `checksum`: the new object's checksum (algorithm, value, type), as AWS
+/// adds it when the object has one.
+pub fn copy_object_result(
+    out: &mut Vec<u8>,
+    etag: &str,
+    last_modified_ms: u64,
+    checksum: Option<(ChecksumAlgorithm, &str, &str)>,
+) {
+    copy_result(out, "CopyObjectResult", etag, last_modified_ms, checksum);
 }
 
-/// `CopyPartResult` (UploadPartCopy): same fields, another root.
-pub fn copy_part_result(out: &mut Vec<u8>, etag: &str, last_modified_ms: u64) {
-    copy_result(out, "CopyPartResult", etag, last_modified_ms);
+/// `CopyPartResult` (UploadPartCopy): same fields, another root; the part's
+/// checksum when its upload has an algorithm (no type: parts have none).
+pub fn copy_part_result(
+    out: &mut Vec<u8>,
+    etag: &str,
+    last_modified_ms: u64,
+    checksum: Option<(ChecksumAlgorithm, &str)>,
+) {
+    let checksum = checksum.map(|(algorithm, value)| (algorithm, value, ""));
+    copy_result(out, "CopyPartResult", etag, last_modified_ms, checksum);
 }
 
-fn copy_result(out: &mut Vec<u8>, root: &str, etag: &str, last_modified_ms: u64) {
+fn copy_result(
+    out: &mut Vec<u8>,
+    root: &str,
+    etag: &str,
+    last_modified_ms: u64,
+    checksum: Option<(ChecksumAlgorithm, &str, &str)>,
+) {
     let mut w = XmlWriter::document(out);
     w.open_root(root);
     w.etag("ETag", etag);
     w.timestamp("LastModified", last_modified_ms);
+    if let Some((algorithm, value, kind)) = checksum {
+        if !kind.is_empty() {
+            w.text("ChecksumType", kind);
+        }
+        w.text(&format!("Checksum{}", algorithm.sdk_name()), value);
+    }
     w.close(root);
 }
 
@@ -1713,14 +1741,15 @@ mod tests {
 
     #[test]
     fn small_results() {
-        let copy = render(|out| copy_object_result(out, "9b2cf535f27731c974343645a3985328", 0));
+        let copy =
+            render(|out| copy_object_result(out, "9b2cf535f27731c974343645a3985328", 0, None));
         let expected = format!(
             "{PROLOG_STR}<CopyObjectResult xmlns=\"{S3_XMLNS}\">\
              <ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag>\
              <LastModified>1970-01-01T00:00:00.000Z</LastModified></CopyObjectResult>"
         );
         assert_eq!(copy, expected);
-        let part = render(|out| copy_part_result(out, "\"e\"", 0));
+        let part = render(|out| copy_part_result(out, "\"e\"", 0, None));
         assert!(part.contains("<CopyPartResult xmlns=") && part.contains("&quot;e&quot;"));
         let init =
             render(|out| initiate_multipart_upload_result(out, "example-bucket", "a&b", "u1"));

@@ -37,31 +37,6 @@ from awscrt import checksums as crt_checksums
 from helpers import MiB, expect_client_error, make_client, object_absent, rand_bytes, sign_request, xml_error_code
 
 
-# Behaviour AWS has that this server does not have yet (issue 21 stays open for it). Each test
-# below runs and is expected to fail; strict, so a fix makes it fail until it leaves this list.
-KNOWN_GAPS = {
-    'test_copy_of_composite_object_with_algorithm_gets_full_object_checksum',
-    'test_copy_result_carries_the_source_checksum',
-    'test_copy_with_checksum_algorithm_computes_it[CRC32-CRC64NVME]',
-    'test_copy_with_checksum_algorithm_computes_it[None-SHA1]',
-    'test_copy_with_checksum_algorithm_computes_it[SHA256-CRC32C]',
-    'test_copy_with_unknown_checksum_algorithm_is_refused',
-    'test_object_without_checksum_gets_default_crc64nvme',
-    'test_upload_part_copy_computes_the_uploads_checksum[CRC32-COMPOSITE]',
-    'test_upload_part_copy_computes_the_uploads_checksum[CRC64NVME-FULL_OBJECT]',
-    'test_upload_part_copy_computes_the_uploads_checksum[SHA1-COMPOSITE]',
-}
-
-
-@pytest.fixture(autouse=True)
-def _known_gaps(request):
-    if request.node.name in KNOWN_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS_REASON))
-
-
-KNOWN_GAPS_REASON = 'issue 21, not built yet: checksum algorithm/type enforcement on parts and Complete, part checksums on partNumber reads, checksums on CopyObject/UploadPartCopy, default CRC64NVME'
-
-
 PARTS = [rand_bytes(5 * MiB, "type-1"), rand_bytes(5 * MiB + 17, "type-2"), b"checksum tail " * 24]
 BODY = b"".join(PARTS)
 

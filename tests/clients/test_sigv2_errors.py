@@ -34,23 +34,6 @@ import requests
 from helpers import expect_client_error, http_status, md5_b64, object_absent, raw_exchange, xml_error_code
 
 
-# Behaviour AWS has that this server does not have yet (issue 21 stays open for it). Each test
-# below runs and is expected to fail; strict, so a fix makes it fail until it leaves this list.
-KNOWN_GAPS = {
-    'test_request_time_too_skewed_body_names_the_times',
-}
-
-
-@pytest.fixture(autouse=True)
-def _known_gaps(request):
-    if request.node.name in KNOWN_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS_REASON))
-
-
-KNOWN_GAPS_REASON = 'issue 21, not built yet: RequestTime/ServerTime/MaxAllowedSkewMilliseconds in RequestTimeTooSkewed'
-
-
-
 def http_date(offset_s: float = 0.0) -> str:
     return email.utils.formatdate(time.time() + offset_s, usegmt=True)
 

@@ -72,6 +72,8 @@ pub enum AuthError {
     DateInvalid,
     /// The request time is more than the allowed skew away from ours.
     RequestTimeTooSkewed {
+        /// The request's date header as sent (AWS echoes it).
+        request_time: String,
         request_unix_seconds: i64,
         server_unix_seconds: i64,
     },
@@ -179,6 +181,7 @@ impl AuthError {
             Self::RequestTimeTooSkewed {
                 request_unix_seconds,
                 server_unix_seconds,
+                ..
             } => format!(
                 "The difference between the request time ({request_unix_seconds}) and the \
                  server's time ({server_unix_seconds}) is too large."
@@ -224,6 +227,20 @@ impl From<AuthError> for S3Error {
         match &error {
             AuthError::HeadersNotSigned(names) => {
                 err.with_detail("HeadersNotSigned", names.join(", "))
+            }
+            AuthError::RequestTimeTooSkewed {
+                request_time,
+                server_unix_seconds,
+                ..
+            } => {
+                let server_ms = u64::try_from(*server_unix_seconds).unwrap_or(0) * 1000;
+                let server_time = crate::xml::format_timestamp(server_ms).replace(".000Z", "Z");
+                err.with_detail("RequestTime", request_time.clone())
+                    .with_detail("ServerTime", server_time)
+                    .with_detail(
+                        "MaxAllowedSkewMilliseconds",
+                        (sigv4::CLOCK_SKEW_SECONDS_MAX * 1000).to_string(),
+                    )
             }
             _ => err,
         }
@@ -273,6 +290,7 @@ mod tests {
             (AuthError::DateInvalid, C::AccessDenied),
             (
                 AuthError::RequestTimeTooSkewed {
+                    request_time: String::new(),
                     request_unix_seconds: 0,
                     server_unix_seconds: 1,
                 },

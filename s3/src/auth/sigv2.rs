@@ -296,9 +296,10 @@ pub fn verify_v2_header(
     secret_access_key: &str,
     now_unix_seconds: i64,
 ) -> Result<V2Verified, AuthError> {
-    let request_unix_seconds = verify_v2_header_request_time(req)?;
+    let (request_unix_seconds, request_time) = verify_v2_header_request_time(req)?;
     if (now_unix_seconds - request_unix_seconds).abs() > CLOCK_SKEW_SECONDS_MAX {
         return Err(AuthError::RequestTimeTooSkewed {
+            request_time: request_time.to_owned(),
             request_unix_seconds,
             server_unix_seconds: now_unix_seconds,
         });
@@ -410,12 +411,14 @@ fn bucket_root_alias(req: &V2Request<'_>) -> Option<String> {
 }
 
 /// `x-amz-date` (which takes precedence), else `Date`, in unix seconds.
-fn verify_v2_header_request_time(req: &V2Request<'_>) -> Result<i64, AuthError> {
+/// The request's time and the header text it was read from.
+fn verify_v2_header_request_time<'r>(req: &V2Request<'r>) -> Result<(i64, &'r str), AuthError> {
     let text = match req.header("x-amz-date") {
         Some(text) => text,
         None => req.header("date").ok_or(AuthError::DateMissing)?,
     };
-    date_v2_parse(text).ok_or(AuthError::DateInvalid)
+    let seconds = date_v2_parse(text).ok_or(AuthError::DateInvalid)?;
+    Ok((seconds, text))
 }
 
 /// Builds the result once the signature matched. Streaming payload modes
@@ -986,6 +989,7 @@ mod tests {
             assert_eq!(
                 error,
                 AuthError::RequestTimeTooSkewed {
+                    request_time: "Tue, 27 Mar 2007 19:36:42 +0000".into(),
                     request_unix_seconds: date,
                     server_unix_seconds: now,
                 }

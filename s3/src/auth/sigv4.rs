@@ -824,7 +824,12 @@ fn verify_header_payload<'p>(
     check_scope(&header.credential.scope, &date, params.region_expected)?;
     let skew_seconds = (params.now_unix_seconds - date.unix_seconds()).abs();
     if skew_seconds > CLOCK_SKEW_SECONDS_MAX {
+        let request_time = parts
+            .header("x-amz-date")
+            .or_else(|| parts.header("date"))
+            .unwrap_or_default();
         return Err(AuthError::RequestTimeTooSkewed {
+            request_time: request_time.trim().to_owned(),
             request_unix_seconds: date.unix_seconds(),
             server_unix_seconds: params.now_unix_seconds,
         });
@@ -1240,6 +1245,7 @@ mod tests {
             NOW - CLOCK_SKEW_SECONDS_MAX - 1,
         ] {
             let skewed = AuthError::RequestTimeTooSkewed {
+                request_time: AMZ_DATE.into(),
                 request_unix_seconds: NOW,
                 server_unix_seconds: now,
             };

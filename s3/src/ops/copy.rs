@@ -14,10 +14,13 @@ use engine::limits::CHUNK_PAYLOAD_BYTES_MAX;
 use http::Exchange;
 use md5::{Digest, Md5};
 
+use crate::checksum::{Checksum, ChecksumAlgorithm, ChecksumHasher};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::names::{BucketName, ObjectKey, UploadId};
 use crate::ops::conditions::{evaluate_conditions, ReadDecision};
-use crate::ops::object::{put_stored_headers, write_condition, INTERNAL_META_PREFIX};
+use crate::ops::object::{
+    put_stored_headers, write_condition, INTERNAL_META_PREFIX, META_PART_CHECKSUMS,
+};
 use crate::ops::range::ByteRange;
 use crate::ops::tagging::{request_tagging_meta, tagging_directive_replace, META_TAGGING};
 use crate::ops::versioning::BucketVersioning;
@@ -183,6 +186,7 @@ pub async fn copy_object(
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
     let acl_meta = crate::ops::acl::meta_for_new_object(ctx, &bucket, ex.head(), None)?;
+    let checksum_wanted = copy_checksum_algorithm(ex.head())?;
     let source = copy_source_load(shard, ctx, ex)?;
     let replace = metadata_directive_replace(ex.head())?;
     let encryption = crate::sse::copy_encryption(
@@ -256,8 +260,10 @@ pub async fn copy_object(
         .quota_hold(&bucket, Some(size_bytes), 1, inline)
         .await?;
     let mut hold = None;
+    let mut computed = None;
     let (body, etag) = match encryption {
-        CopyEncryption::Share(encryption_meta) if same_shard => {
+        // A new checksum needs the bytes read: only a copy without one shares them.
+        CopyEncryption::Share(encryption_meta) if same_shard && checksum_wanted.is_none() => {
             meta.extend(encryption_meta);
             (source.record.body.clone(), source.record.etag.clone())
         }
@@ -278,13 +284,26 @@ pub async fn copy_object(
                 end_inclusive: source.record.size_bytes.wrapping_sub(1),
             };
             let body = match &source.record.body {
-                ObjectBody::Inline(stored) => ObjectBody::Inline(stored.clone()),
+                ObjectBody::Inline(stored) => {
+                    if let Some(algorithm) = checksum_wanted {
+                        let plain = match &key {
+                            Some(key) => crate::sse::open_inline(key, stored)?,
+                            None => stored.clone(),
+                        };
+                        let mut hasher = ChecksumHasher::new(algorithm);
+                        hasher.update(&plain);
+                        computed = Some(hasher.finalize());
+                    }
+                    ObjectBody::Inline(stored.clone())
+                }
                 ObjectBody::Extents(_) => {
                     let keys = (key.clone(), key);
-                    let (extents, _, _, copied_hold) =
-                        copy_bytes(shard, &source.record.body, whole, &bucket, keys).await?;
-                    hold = copied_hold;
-                    ObjectBody::Extents(extents)
+                    let source_span = (&source.record.body, whole);
+                    let copied =
+                        copy_bytes(shard, source_span, &bucket, keys, checksum_wanted).await?;
+                    hold = copied.hold;
+                    computed = copied.checksum;
+                    ObjectBody::Extents(copied.extents)
                 }
             };
             (body, source.record.etag.clone())
@@ -297,13 +316,26 @@ pub async fn copy_object(
                 end_inclusive: source.record.size_bytes.wrapping_sub(1),
             };
             let keys = (source_key, dest_key);
-            let (extents, md5, _, copied_hold) =
-                copy_bytes(shard, &source.record.body, whole, &bucket, keys).await?;
-            hold = copied_hold;
-            let etag = crate::sse::etag_for(md5, &meta);
-            (ObjectBody::Extents(extents), etag)
+            let source_span = (&source.record.body, whole);
+            let copied = copy_bytes(shard, source_span, &bucket, keys, checksum_wanted).await?;
+            hold = copied.hold;
+            computed = copied.checksum;
+            let etag = crate::sse::etag_for(copied.md5, &meta);
+            (ObjectBody::Extents(copied.extents), etag)
         }
     };
+    if let Some(checksum) = computed {
+        // The copy's checksum is of its whole bytes, whatever the source's was.
+        meta.retain(|(name, _)| {
+            !name.starts_with("x-amz-checksum-") && name != META_PART_CHECKSUMS
+        });
+        meta.push((
+            checksum.algorithm().header_name().to_owned(),
+            checksum.to_base64(),
+        ));
+        meta.push(("x-amz-checksum-type".to_owned(), "FULL_OBJECT".to_owned()));
+    }
+    let result_checksum = object_checksum(&meta);
     let encryption_headers = crate::sse::response_headers(&meta);
     let record = ObjectRecord {
         size_bytes: source.record.size_bytes,
@@ -336,8 +368,40 @@ pub async fn copy_object(
     );
     ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
     let mut out = Vec::new();
-    xml::copy_object_result(&mut out, &etag, ctx.now_ms);
+    let checksum = result_checksum
+        .as_ref()
+        .map(|(algorithm, value, kind)| (*algorithm, value.as_str(), kind.as_str()));
+    xml::copy_object_result(&mut out, &etag, ctx.now_ms, checksum);
     ctx.respond_xml_with(ex, &headers, out).await
+}
+
+/// `x-amz-checksum-algorithm` of a CopyObject: the checksum the copy gets.
+fn copy_checksum_algorithm(head: &http::RequestHead) -> S3Result<Option<ChecksumAlgorithm>> {
+    let Some(name) = head.header("x-amz-checksum-algorithm") else {
+        return Ok(None);
+    };
+    ChecksumAlgorithm::from_sdk_name(&name.trim().to_ascii_uppercase())
+        .map(Some)
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Checksum algorithm provided is unsupported. Please try again with any of the \
+                 valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+            )
+        })
+}
+
+/// An object's checksum as its meta holds it: algorithm, value and type
+/// (FULL_OBJECT when none was kept).
+fn object_checksum(meta: &[(String, String)]) -> Option<(ChecksumAlgorithm, String, String)> {
+    let (algorithm, value) = meta.iter().find_map(|(name, value)| {
+        ChecksumAlgorithm::from_header_name(name).map(|algorithm| (algorithm, value.clone()))
+    })?;
+    let kind = meta
+        .iter()
+        .find(|(name, _)| name == "x-amz-checksum-type")
+        .map_or_else(|| "FULL_OBJECT".to_owned(), |(_, kind)| kind.clone());
+    Some((algorithm, value, kind))
 }
 
 /// `x-amz-copy-source-range: bytes=first-last` (both required, inclusive).
@@ -414,16 +478,25 @@ pub async fn upload_part_copy(
     let quota = shard
         .quota_hold(&bucket, Some(span_bytes), 0, false)
         .await?;
-    let (extents, md5, size_bytes, hold) =
-        copy_bytes(shard, &source.record.body, span, &bucket, keys).await?;
-    let etag = hex::encode(md5);
+    // The part gets its upload's checksum, as an uploaded part does.
+    let algorithm =
+        crate::ops::multipart::upload_checksum(&upload_record.meta).map(|(algorithm, _)| algorithm);
+    let copied = copy_bytes(shard, (&source.record.body, span), &bucket, keys, algorithm).await?;
+    let etag = hex::encode(copied.md5);
+    let checksum = copied
+        .checksum
+        .map(|checksum| (checksum.algorithm(), checksum.to_base64()));
     let record = PartRecord {
-        size_bytes,
+        size_bytes: copied.size_bytes,
         etag: etag.clone(),
         last_modified_ms: ctx.now_ms,
-        meta: Vec::new(),
-        extents,
+        meta: checksum
+            .iter()
+            .map(|(algorithm, value)| (algorithm.header_name().to_owned(), value.clone()))
+            .collect(),
+        extents: copied.extents,
     };
+    let hold = copied.hold;
     let op = IndexOp::PutPart {
         upload_id: upload,
         part_number,
@@ -433,7 +506,8 @@ pub async fn upload_part_copy(
         .commit_write(bucket.owner_shard, op, hold, quota)
         .await?;
     let mut out = Vec::new();
-    xml::copy_part_result(&mut out, &etag, ctx.now_ms);
+    let checksum = checksum.as_ref().map(|(a, value)| (*a, value.as_str()));
+    xml::copy_part_result(&mut out, &etag, ctx.now_ms, checksum);
     // As for CopyObject: which version of the source was read.
     let headers: Vec<(String, String)> = source
         .version_id
@@ -443,15 +517,27 @@ pub async fn upload_part_copy(
     ctx.respond_xml_with(ex, &headers, out).await
 }
 
+/// What [`copy_bytes`] wrote.
+struct Copied {
+    extents: Vec<engine::index::Extent>,
+    md5: [u8; 16],
+    size_bytes: u64,
+    hold: Option<WriteHold>,
+    /// Of the copied bytes, when asked for.
+    checksum: Option<Checksum>,
+}
+
 /// Copies `span` of an object into new chunk records on `dest`'s owner shard,
-/// decrypting with the source's key and encrypting with the destination's.
+/// decrypting with the source's key and encrypting with the destination's,
+/// and computing `checksum` of the bytes when given.
 async fn copy_bytes(
     shard: &Rc<Shard>,
-    body: &ObjectBody,
-    span: ByteRange,
+    (body, span): (&ObjectBody, ByteRange),
     dest: &BucketInfo,
     (source_key, dest_key): (Option<DataKey>, Option<DataKey>),
-) -> S3Result<(Vec<engine::index::Extent>, [u8; 16], u64, Option<WriteHold>)> {
+    checksum: Option<ChecksumAlgorithm>,
+) -> S3Result<Copied> {
+    let mut checksum = checksum.map(ChecksumHasher::new);
     let object_id: u128 = rand::random();
     // Appends are sequential here, so when an error returns none is in
     // flight and dropping the hold abandons the write at once.
@@ -488,6 +574,9 @@ async fn copy_bytes(
             }
         };
         md5.update(&area[..filled]);
+        if let Some(hasher) = checksum.as_mut() {
+            hasher.update(&area[..filled]);
+        }
         let last = source.position >= source.end;
         crate::sse::seal_record(
             &mut buf,
@@ -505,7 +594,13 @@ async fn copy_bytes(
         extents.push(result.map_err(engine_error)?);
         chunk_index += 1;
     }
-    Ok((extents, md5.finalize().into(), len, hold))
+    Ok(Copied {
+        extents,
+        md5: md5.finalize().into(),
+        size_bytes: len,
+        hold,
+        checksum: checksum.map(ChecksumHasher::finalize),
+    })
 }
 
 /// Reads an object's bytes sequentially from a position, chunk by chunk.

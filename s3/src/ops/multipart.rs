@@ -138,7 +138,7 @@ fn complete_object_checksum(
 }
 
 /// The upload's checksum algorithm and type, when Create asked for one.
-fn upload_checksum(meta: &[(String, String)]) -> Option<(ChecksumAlgorithm, &str)> {
+pub(crate) fn upload_checksum(meta: &[(String, String)]) -> Option<(ChecksumAlgorithm, &str)> {
     let find = |name: &str| {
         meta.iter()
             .find(|(n, _)| n == name)

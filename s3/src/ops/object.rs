@@ -176,7 +176,10 @@ pub async fn put_object(
     let (data_key, sse_meta) = sse.unzip();
     meta.extend(sse_meta.into_iter().flatten());
     let target = (&bucket, Inline::Allowed, data_key.as_ref(), 1);
-    let ingested = receive_body(shard, ctx, ex, target, None).await?;
+    // As AWS since 2025: an object sent without a checksum gets a CRC64NVME
+    // one, so every object can be verified end to end.
+    let default = Some(ChecksumAlgorithm::DEFAULT);
+    let ingested = receive_body(shard, ctx, ex, target, default).await?;
     let etag = crate::sse::etag_for(ingested.md5, &meta);
     if let Some(checksum) = &ingested.checksum {
         meta.push((

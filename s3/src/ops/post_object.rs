@@ -289,7 +289,8 @@ async fn post_object_write(
     let (mut meta, data_key) = post_object_meta(shard, ctx, bucket, &form, &head)?;
     let content_md5 = object::parse_content_md5(head.header("content-md5"))?;
     let checksum_expected = object::header_checksum(&head)?;
-    let checksum_algorithm = object::put_checksum_algorithm(&head, checksum_expected.as_ref())?;
+    let checksum_algorithm = object::put_checksum_algorithm(&head, checksum_expected.as_ref())?
+        .or(Some(crate::checksum::ChecksumAlgorithm::DEFAULT));
     // The file is at most what the body has left after the fields, so this
     // reservation covers it; the commit charges the real size.
     let declared = request
