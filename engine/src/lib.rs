@@ -21,6 +21,7 @@ pub mod inflight;
 pub mod io;
 pub mod limits;
 pub mod list;
+pub mod md5_lanes;
 pub mod multipart;
 pub mod pins;
 pub mod reader;

@@ -15,6 +15,7 @@ pub mod form;
 pub mod kms;
 pub mod lifecycle;
 pub mod limits;
+pub mod md5_batch;
 pub mod metrics;
 pub mod names;
 pub mod notify;

@@ -289,15 +289,26 @@ fn abort_ops(
 
 /// Commits concurrently (one group commit); locked versions and things
 /// changed meanwhile are skipped, anything else stops the pass.
+/// Expirations raise their event notifications (`s3:LifecycleExpiration:*`),
+/// queued with the commits and awaited before the pass goes on.
 async fn commit_all(
     shard: &Rc<Shard>,
     bucket: &BucketInfo,
     ops: Vec<IndexOp>,
 ) -> Result<(), EngineError> {
-    let commits = ops
-        .into_iter()
-        .map(|op| shard.commit(bucket.owner_shard, op));
-    for result in futures_util::future::join_all(commits).await {
+    let mut durable = Vec::new();
+    let commits = ops.into_iter().map(|op| {
+        let events = expiration_events(shard, bucket, &op).map(|(events, done)| {
+            durable.push(done);
+            events
+        });
+        shard.commit_notified(bucket.owner_shard, op, events)
+    });
+    let results = futures_util::future::join_all(commits.collect::<Vec<_>>()).await;
+    for done in durable {
+        crate::notify::events_durable(done).await;
+    }
+    for result in results {
         match result {
             Ok(())
             | Err(EngineError::ObjectLocked)
@@ -307,4 +318,58 @@ async fn commit_all(
         }
     }
     Ok(())
+}
+
+/// The event notifications of an expiration, when the bucket has rules for
+/// them: AWS names the requester `AmazonS3` and no source address.
+fn expiration_events(
+    shard: &Shard,
+    bucket: &BucketInfo,
+    op: &IndexOp,
+) -> Option<(
+    crate::notify::CommitEvents,
+    futures_channel::oneshot::Receiver<bool>,
+)> {
+    use crate::notify::EventName;
+    bucket.notification.as_ref()?;
+    let (name, key, version_id) = match op {
+        IndexOp::DeleteObject { key, .. } => (EventName::LifecycleExpirationDelete, key, None),
+        IndexOp::PutDeleteMarker { key, seq, null, .. } => {
+            let id = if *null {
+                "null".to_owned()
+            } else {
+                format!("{seq:016x}")
+            };
+            (
+                EventName::LifecycleExpirationDeleteMarkerCreated,
+                key,
+                Some(id),
+            )
+        }
+        IndexOp::DeleteVersion { key, version, .. } => {
+            let id = match version {
+                VersionSel::Null => "null".to_owned(),
+                VersionSel::Seq(seq) => format!("{seq:016x}"),
+            };
+            (EventName::LifecycleExpirationDelete, key, Some(id))
+        }
+        _ => return None,
+    };
+    let key = String::from_utf8_lossy(key);
+    let request_id = format!("{:016X}", rand::random::<u64>());
+    let source = crate::notify::EventSource {
+        region: &shard.settings.region,
+        time_ms: now_ms(),
+        principal_id: "AmazonS3",
+        source_ip: String::new(),
+        request_id: &request_id,
+    };
+    let event = crate::notify::ObjectEvent {
+        name,
+        key: &key,
+        size_bytes: 0,
+        etag: "",
+        version_id: version_id.as_deref(),
+    };
+    crate::notify::record(shard.settings.events.as_ref(), bucket, &source, &event)
 }

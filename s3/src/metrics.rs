@@ -175,6 +175,9 @@ pub struct ShardMetrics {
     pub disk_full: bool,
     /// Access log lines dropped because the writer was behind.
     pub access_log_dropped_lines: u64,
+    /// Upload chunks whose MD5 was computed in a batch of several, and alone.
+    pub md5_chunks_batched: u64,
+    pub md5_chunks_alone: u64,
 }
 
 #[cfg(test)]

@@ -5,16 +5,20 @@
 //! durable queue the control plane keeps (`cluster::notify`).
 //!
 //! Owns: [`NotificationConfig`], the event names ([`EVENT_NAMES`]), the
-//! [`EventQueue`] trait the queue implements and [`PendingEvents`], the
-//! records a request raised and has not yet handed over.
+//! [`EventQueue`] trait the queue implements and [`CommitEvents`], the
+//! records of one change on their way to the queue.
 //!
-//! A request that changes an object records its events after the change is
-//! committed; they are handed over, and the queue's fdatasync awaited, when
-//! the response head is sent (`RequestContext::send_head`): a client that got
-//! its 2xx knows the event is on disk, and a request whose bucket has no
-//! configuration pays one `Option` check. Events are never dropped for lack
-//! of room: a write to a bucket whose target queue is full is refused with
-//! 503 SlowDown before it changes anything ([`refuse_when_full`]).
+//! A request that changes an object builds its events before the commit and
+//! sends them with it to the bucket's owner shard ([`CommitEvents`]), which
+//! queues them right after the commit succeeds, in commit order, and gives
+//! them their sequencer: every change of a bucket is committed by its owner,
+//! so the events of one key are queued, and delivered, in the order of its
+//! changes. The request awaits the queue's fdatasync when its response head
+//! is sent (`RequestContext::send_head`): a client that got its 2xx knows the
+//! event is on disk. A request whose bucket has no configuration pays one
+//! `Option` check. Events are never dropped for lack of room: a write to a
+//! bucket whose target queue is full is refused with 503 SlowDown before it
+//! changes anything ([`refuse_when_full`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -88,6 +92,21 @@ pub enum EventName {
     ObjectTaggingDelete,
     ObjectAclPut,
 }
+
+/// Every event this server raises.
+const RAISED: [EventName; 11] = [
+    EventName::ObjectCreatedPut,
+    EventName::ObjectCreatedPost,
+    EventName::ObjectCreatedCopy,
+    EventName::ObjectCreatedCompleteMultipartUpload,
+    EventName::ObjectRemovedDelete,
+    EventName::ObjectRemovedDeleteMarkerCreated,
+    EventName::LifecycleExpirationDelete,
+    EventName::LifecycleExpirationDeleteMarkerCreated,
+    EventName::ObjectTaggingPut,
+    EventName::ObjectTaggingDelete,
+    EventName::ObjectAclPut,
+];
 
 impl EventName {
     /// The name a configuration uses (`s3:` and all).
@@ -168,6 +187,15 @@ pub struct NotificationRule {
 }
 
 impl NotificationRule {
+    /// Whether some event this server raises is one of the rule's.
+    fn can_fire(&self) -> bool {
+        RAISED.iter().any(|raised| {
+            self.events
+                .iter()
+                .any(|name| name_covers(name, raised.as_str()))
+        })
+    }
+
     fn matches(&self, event: &str, key: &str) -> bool {
         self.events.iter().any(|name| name_covers(name, event))
             && self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
@@ -334,12 +362,6 @@ impl NotificationConfig {
         self.rules
             .iter()
             .filter(move |rule| rule.matches(event.as_str(), key))
-    }
-
-    /// Whether some rule can fire for a write of any kind: a bucket whose
-    /// rules name only silent events needs no queue room checked.
-    fn has_rules(&self) -> bool {
-        !self.rules.is_empty()
     }
 }
 
@@ -508,27 +530,40 @@ impl fmt::Debug for EventSender {
     }
 }
 
-/// Events a request raised and has not handed over yet.
-pub struct PendingEvents {
+/// The events of one change, built before its commit and queued by the
+/// owner shard once the commit succeeded (dropped with it otherwise).
+pub struct CommitEvents {
     queue: EventSender,
-    events: Vec<QueuedEvent>,
+    /// `(target, time_ms, body before the sequencer, body after it)`.
+    events: Vec<(String, u64, String, String)>,
+    /// Told once the events are on disk.
+    done: oneshot::Sender<bool>,
 }
 
-impl PendingEvents {
-    /// Hands the events over and waits for them to be on disk. A queue that
-    /// cannot write them loses them: the change they describe is committed
-    /// and is not undone, so this is logged (and counted by the queue), and
-    /// the request still succeeds.
-    pub async fn flush(self) {
-        let (reply, done) = oneshot::channel();
-        let count = self.events.len();
-        self.queue.0.enqueue(self.events, reply);
-        if done.await != Ok(true) {
-            tracing::error!(
-                events = count,
-                "bucket event notifications could not be queued"
-            );
-        }
+impl CommitEvents {
+    /// Queues the events with `sequencer` (the owner's, taken now, in commit
+    /// order). Never blocks.
+    pub fn enqueue(self, sequencer: u64) {
+        let events = self
+            .events
+            .into_iter()
+            .map(|(target, time_ms, head, tail)| QueuedEvent {
+                target,
+                time_ms,
+                body: format!("{head}{sequencer:016X}{tail}"),
+            })
+            .collect();
+        self.queue.0.enqueue(events, self.done);
+    }
+}
+
+/// Waits until a change's events are on disk. A change that did not commit
+/// has none; a queue that could not write them loses them: the change is
+/// committed and not undone, so this is logged (and counted by the queue),
+/// and the request still succeeds.
+pub async fn events_durable(done: oneshot::Receiver<bool>) {
+    if done.await == Ok(false) {
+        tracing::error!("bucket event notifications could not be queued");
     }
 }
 
@@ -551,38 +586,52 @@ pub struct EventSource<'a> {
     pub principal_id: &'a str,
     pub source_ip: String,
     pub request_id: &'a str,
-    /// Orders events on one key: larger is later.
-    pub sequencer: u64,
 }
 
-/// Records the event on `bucket` for every rule it fires into `pending`
-/// (creating it with `queue`). Costs nothing for a bucket without
-/// notifications.
+/// The sequencer's key in an event body: a JSON text holds a raw `"` only
+/// around keys and values (one inside a string is escaped), so this occurs
+/// once, whatever the rule's Id or the object's key.
+const SEQUENCER_KEY: &str = "\"sequencer\":\"";
+/// The sequencer's value until the commit gives it (`CommitEvents::enqueue`).
+const SEQUENCER_PLACEHOLDER: &str = "0000000000000000";
+
+/// The events a change of `bucket` raises, for its commit to carry, and
+/// what tells when they are on disk; `None` when the bucket has no rule the
+/// event fires (which costs one `Option` check without notifications).
 pub fn record(
-    pending: &mut Option<PendingEvents>,
     queue: Option<&EventSender>,
     bucket: &BucketInfo,
     source: &EventSource<'_>,
     event: &ObjectEvent<'_>,
-) {
+) -> Option<(CommitEvents, oneshot::Receiver<bool>)> {
     let (Some(config), Some(queue)) = (bucket.notification.as_deref(), queue) else {
-        return;
+        return None;
     };
+    let mut events = Vec::new();
     for rule in config.matching(event.name, event.key) {
         let Some((account, name)) = arn_target(&rule.arn) else {
             continue;
         };
         let body = event_body(bucket, source, event, &rule.id);
-        let pending = pending.get_or_insert_with(|| PendingEvents {
-            queue: queue.clone(),
-            events: Vec::new(),
-        });
-        pending.events.push(QueuedEvent {
-            target: format!("{account}/{name}"),
-            time_ms: source.time_ms,
-            body,
-        });
+        let at = body
+            .find(SEQUENCER_KEY)
+            .expect("every body has a sequencer")
+            + SEQUENCER_KEY.len();
+        let tail = body[at + SEQUENCER_PLACEHOLDER.len()..].to_owned();
+        let mut head = body;
+        head.truncate(at);
+        events.push((format!("{account}/{name}"), source.time_ms, head, tail));
     }
+    if events.is_empty() {
+        return None;
+    }
+    let (done, durable) = oneshot::channel();
+    let commit = CommitEvents {
+        queue: queue.clone(),
+        events,
+        done,
+    };
+    Some((commit, durable))
 }
 
 /// 503 SlowDown when a target of this bucket's rules has no room: refusing
@@ -591,13 +640,15 @@ pub fn refuse_when_full(queue: Option<&EventSender>, bucket: &BucketInfo) -> S3R
     let (Some(config), Some(queue)) = (bucket.notification.as_deref(), queue) else {
         return Ok(());
     };
-    if !config.has_rules() {
-        return Ok(());
-    }
-    let full = config.rules.iter().any(|rule| {
-        arn_target(&rule.arn)
-            .is_some_and(|(account, name)| queue.0.is_full(&format!("{account}/{name}")))
-    });
+    // Rules naming only events this server never raises need no room.
+    let full = config
+        .rules
+        .iter()
+        .filter(|rule| rule.can_fire())
+        .any(|rule| {
+            arn_target(&rule.arn)
+                .is_some_and(|(account, name)| queue.0.is_full(&format!("{account}/{name}")))
+        });
     if full {
         return Err(S3Error::new(
             S3ErrorCode::SlowDown,
@@ -637,10 +688,7 @@ fn event_body(
     if let Some(version_id) = event.version_id {
         object.insert("versionId".into(), version_id.into());
     }
-    object.insert(
-        "sequencer".into(),
-        format!("{:016X}", source.sequencer).into(),
-    );
+    object.insert("sequencer".into(), SEQUENCER_PLACEHOLDER.into());
     let principal = if source.principal_id.is_empty() {
         "Anonymous"
     } else {

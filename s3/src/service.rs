@@ -1081,7 +1081,7 @@ impl S3Service {
             catalog: self.shard.catalog(),
             head_sent: false,
             cors,
-            events: None,
+            events: Vec::new(),
         };
         if let Err(err) = self.authorize_route(&ctx, ex) {
             if ctx.auth.identity.is_none() {
@@ -1113,8 +1113,8 @@ impl S3Service {
         // Events of a change that committed before the request failed (a
         // DeleteObjects whose later keys failed, a lost connection) are still
         // owed to their targets.
-        if let Some(pending) = ctx.events.take() {
-            pending.flush().await;
+        for durable in std::mem::take(&mut ctx.events) {
+            crate::notify::events_durable(durable).await;
         }
         if let Err(err) = outcome {
             if err.code == S3ErrorCode::InternalError {

@@ -144,9 +144,11 @@ pub enum ShardRequest {
     /// The write of `object_id` ends without a commit: release its hold on
     /// the owner's segments (see `engine::inflight`).
     AbandonWrite { object_id: u128 },
-    /// Commit an index change on the owner (group-committed there).
+    /// Commit an index change on the owner (group-committed there), then
+    /// queue its event notifications (see `crate::notify`).
     Commit {
         op: IndexOp,
+        events: Option<crate::notify::CommitEvents>,
         reply: oneshot::Sender<EngineResult<()>>,
     },
     /// When this shard last authenticated a request with the access key,
@@ -160,6 +162,7 @@ pub enum ShardRequest {
     CommitCharged {
         op: IndexOp,
         charge: crate::quota::QuotaCharge,
+        events: Option<crate::notify::CommitEvents>,
         reply: oneshot::Sender<S3Result<()>>,
     },
     /// Reserve room for a write before its body is read (the owner's ledger).
@@ -341,6 +344,8 @@ pub struct Shard {
     pub access_log: Option<crate::access_log::AccessLog>,
     /// The last event sequencer this shard gave out (see [`Shard::event_sequence`]).
     event_sequencer: std::cell::Cell<u64>,
+    /// The ETag MD5 of concurrent uploads, hashed together in SIMD lanes.
+    pub md5_batch: crate::md5_batch::Md5Batch,
 }
 
 impl Shard {
@@ -401,6 +406,7 @@ impl Shard {
             serving_shards,
             key_uses: RefCell::new(HashMap::new()),
             event_sequencer: Default::default(),
+            md5_batch: Default::default(),
         }
     }
 
@@ -457,6 +463,8 @@ impl Shard {
                 .access_log
                 .as_ref()
                 .map_or(0, |log| log.lines_dropped_total()),
+            md5_chunks_batched: self.md5_batch.chunks_batched.get(),
+            md5_chunks_alone: self.md5_batch.chunks_alone.get(),
         }
     }
 
@@ -545,33 +553,67 @@ impl Shard {
 
     /// Commits an index change on the bucket's owner shard.
     pub async fn commit(&self, owner: u16, op: IndexOp) -> EngineResult<()> {
+        self.commit_notified(owner, op, None).await
+    }
+
+    /// [`Shard::commit`] of a change raising `events`, which the owner
+    /// queues once the change is committed.
+    pub async fn commit_notified(
+        &self,
+        owner: u16,
+        op: IndexOp,
+        events: Option<crate::notify::CommitEvents>,
+    ) -> EngineResult<()> {
         if owner == self.id {
-            return self.store.commit(op).await;
+            return self.commit_here(op, events).await;
         }
         let (reply, answer) = oneshot::channel();
         self.peers[owner as usize]
-            .send(ShardRequest::Commit { op, reply })
+            .send(ShardRequest::Commit { op, events, reply })
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
         answer.await.map_err(|_| EngineError::ShuttingDown)?
     }
 
+    async fn commit_here(
+        &self,
+        op: IndexOp,
+        events: Option<crate::notify::CommitEvents>,
+    ) -> EngineResult<()> {
+        let result = self.store.commit(op).await;
+        if result.is_ok() {
+            self.events_committed(events);
+        }
+        result
+    }
+
+    /// Queues the events of a change this (owner) shard just committed. Run
+    /// as the commit's continuation on the owner, so the events of a bucket
+    /// are queued in the order its changes were committed, each with a
+    /// larger sequencer than the one before.
+    fn events_committed(&self, events: Option<crate::notify::CommitEvents>) {
+        if let Some(events) = events {
+            events.enqueue(self.event_sequence());
+        }
+    }
+
     /// Commits the index change that completes a write holding `hold`. The
     /// owner releases the hold with the commit, whatever its outcome.
+    /// `events`: the change's event notifications (see [`Shard::commit_notified`]).
     pub(crate) async fn commit_write(
         &self,
         owner: u16,
-        op: IndexOp,
+        (op, events): (IndexOp, Option<crate::notify::CommitEvents>),
         hold: Option<WriteHold>,
         quota: crate::quota::QuotaHold,
     ) -> S3Result<()> {
         let charge = quota.into_charge();
         let result = match charge {
             crate::quota::QuotaCharge::None => self
-                .commit(owner, op)
+                .commit_notified(owner, op, events)
                 .await
                 .map_err(crate::ops::engine_error),
-            charge => self.commit_charged(owner, op, charge).await,
+            charge => self.commit_charged(owner, op, charge, events).await,
         };
         // A quota refusal comes before the owner saw the op: the write's
         // records are dead, so the hold is dropped (abandoning them now
@@ -592,20 +634,40 @@ impl Shard {
         owner: u16,
         op: IndexOp,
         charge: crate::quota::QuotaCharge,
+        events: Option<crate::notify::CommitEvents>,
     ) -> S3Result<()> {
         if owner == self.id {
-            return self.commit_charged_here(op, charge).await;
+            return self.commit_charged_here(op, charge, events).await;
         }
         let (reply, answer) = oneshot::channel();
         let unavailable = || S3Error::new(S3ErrorCode::SlowDown, "shard unavailable");
+        let request = ShardRequest::CommitCharged {
+            op,
+            charge,
+            events,
+            reply,
+        };
         self.peers[owner as usize]
-            .send(ShardRequest::CommitCharged { op, charge, reply })
+            .send(request)
             .await
             .map_err(|_| unavailable())?;
         answer.await.map_err(|_| unavailable())?
     }
 
     async fn commit_charged_here(
+        &self,
+        op: IndexOp,
+        charge: crate::quota::QuotaCharge,
+        events: Option<crate::notify::CommitEvents>,
+    ) -> S3Result<()> {
+        let result = self.commit_charged_ticket(op, charge).await;
+        if result.is_ok() {
+            self.events_committed(events);
+        }
+        result
+    }
+
+    async fn commit_charged_ticket(
         &self,
         op: IndexOp,
         charge: crate::quota::QuotaCharge,
@@ -764,8 +826,8 @@ async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
                 .await;
             let _ = reply.send(answer);
         }
-        ShardRequest::Commit { op, reply } => {
-            let _ = reply.send(shard.store.commit(op).await);
+        ShardRequest::Commit { op, events, reply } => {
+            let _ = reply.send(shard.commit_here(op, events).await);
         }
         ShardRequest::AbandonWrite { object_id } => shard.store.abandon_write(object_id),
         ShardRequest::KeyLastUsed {
@@ -775,8 +837,13 @@ async fn handle_shard_request(shard: &Shard, request: ShardRequest) {
             let used = shard.key_uses.borrow().get(&access_key_id).copied();
             let _ = reply.send(used);
         }
-        ShardRequest::CommitCharged { op, charge, reply } => {
-            let _ = reply.send(shard.commit_charged_here(op, charge).await);
+        ShardRequest::CommitCharged {
+            op,
+            charge,
+            events,
+            reply,
+        } => {
+            let _ = reply.send(shard.commit_charged_here(op, charge, events).await);
         }
         ShardRequest::QuotaReserve { ticket, reply } => {
             let _ = reply.send(shard.quota_reserve_here(&ticket).await);

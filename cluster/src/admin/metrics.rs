@@ -434,6 +434,24 @@ fn shards_and_engine(out: &mut String, shards: &[ShardMetrics]) {
         ),
         |s| Some(s.compaction_segments_removed),
     );
+    family(
+        out,
+        "maxiofs_md5_chunks_total",
+        "counter",
+        "Upload chunks whose ETag MD5 was computed in SIMD lanes with others (batched) or alone.",
+    );
+    for shard in shards {
+        for (mode, count) in [
+            ("batched", shard.md5_chunks_batched),
+            ("alone", shard.md5_chunks_alone),
+        ] {
+            let _ = writeln!(
+                out,
+                "maxiofs_md5_chunks_total{{shard=\"{}\",mode=\"{mode}\"}} {count}",
+                shard.shard
+            );
+        }
+    }
 }
 
 fn scrub(out: &mut String, stats: &[std::sync::Arc<engine::scrub::ScrubStats>]) {

@@ -240,7 +240,11 @@ impl ControlPlane {
             &mut changes,
         )?;
         delete_all::<crate::control::kms::KmsKeyRecord>(catalog, id, &mut changes)?;
+        delete_all::<crate::notify::targets::NotificationTargetRecord>(catalog, id, &mut changes)?;
         self.catalog.write_records(&changes)?;
+        // Its targets stop, and their queues go with them.
+        self.notification_targets_apply(false)
+            .map_err(|err| AdminError::new(500, "InternalError", err))?;
         self.admin_publish().await?;
         self.admin_audit_entry(
             request,

@@ -516,7 +516,11 @@ impl ControlPlane {
     async fn commit_on(&self, shard: u16, op: IndexOp) -> S3Result<()> {
         let (reply, answer) = oneshot::channel();
         let sent = self.shards[shard as usize]
-            .send(ShardRequest::Commit { op, reply })
+            .send(ShardRequest::Commit {
+                op,
+                events: None,
+                reply,
+            })
             .await;
         sent.map_err(|_| S3Error::new(S3ErrorCode::SlowDown, "shard unavailable"))?;
         let outcome = answer

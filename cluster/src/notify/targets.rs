@@ -83,7 +83,10 @@ pub fn auth_header_check(value: &str) -> Result<(), String> {
     if value.is_empty() || value.len() > AUTH_HEADER_BYTES_MAX {
         return Err(format!("auth_header is 1 to {AUTH_HEADER_BYTES_MAX} bytes"));
     }
-    if value.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    // What the HTTP client will send: no control character of any kind
+    // (C0, DEL, C1), so that a value accepted here is never one every
+    // delivery then refuses.
+    if value.chars().any(char::is_control) {
         return Err("auth_header may not hold control characters".into());
     }
     Ok(())

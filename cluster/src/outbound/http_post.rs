@@ -178,7 +178,9 @@ pub(crate) fn parse_authority(authority: &str) -> Result<(String, Option<u16>), 
 
 /// Sends one POST on a fresh connection and returns the answer's status
 /// (after any interim 1xx). `tls` is required for https targets. Every
-/// connect, read and write is bounded by `timeout`.
+/// connect, read and write is bounded by `timeout`, and so is the whole
+/// exchange up to the answer's head: a server trickling its answer a byte at
+/// a time fails it too (reading the rest of the body does not count).
 pub fn post(
     target: &HttpTarget,
     tls: Option<&Arc<ClientConfig>>,
@@ -193,14 +195,15 @@ pub fn post(
         (true, Some(config)) => Some(config),
         (false, _) => None,
     };
+    let deadline = std::time::Instant::now() + timeout;
     let tcp = tls::connect(&target.host, target.port, timeout)
         .map_err(|err| fail(format!("connect: {}", io_error_text(&err, timeout))))?;
     let answer = match tls_config {
         Some(config) => {
             let stream = tls::handshake(config, &target.host, tcp).map_err(fail)?;
-            post_exchange(stream, head.as_bytes(), body)
+            post_exchange(Deadline::new(stream, deadline), head.as_bytes(), body)
         }
-        None => post_exchange(tcp, head.as_bytes(), body),
+        None => post_exchange(Deadline::new(tcp, deadline), head.as_bytes(), body),
     };
     answer.map_err(|err| fail(io_error_text(&err, timeout)))
 }
@@ -255,6 +258,9 @@ pub fn exchange(
 
 /// How many `timeout`s a whole `exchange` may take.
 const EXCHANGE_TIMEOUTS: u32 = 3;
+/// How long a POST's answer body may take to be read and dropped, after the
+/// status said how it went.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A stream that fails every read and write once its deadline has passed
 /// (each one is also bounded by the socket's own timeout).
@@ -409,9 +415,15 @@ struct ResponseHead {
     chunked: bool,
 }
 
-fn post_exchange<S: Read + Write>(stream: S, head: &[u8], body: &[u8]) -> io::Result<u16> {
+fn post_exchange<S: Read + Write>(
+    stream: Deadline<S>,
+    head: &[u8],
+    body: &[u8],
+) -> io::Result<u16> {
     let (mut reader, answer) = send_and_read_head(stream, head, body)?;
-    // The status is known: a failure while draining changes nothing.
+    // The status is known: a failure while draining changes nothing, and
+    // the drain has its own bound (the deadline no longer applies).
+    reader.get_mut().deadline = std::time::Instant::now() + DRAIN_TIMEOUT;
     let _ = post_drain_body(&mut reader, &answer);
     Ok(answer.status)
 }

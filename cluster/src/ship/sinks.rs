@@ -20,9 +20,9 @@ use super::{LogRecord, LogStream, Sink};
 use crate::outbound::http_post::{self, HttpTarget};
 use crate::outbound::syslog::{format_rfc5424, SyslogSender, SyslogTarget};
 
-/// Every connect, read and write of a delivery. A collector slower than
-/// this is treated as down: the batch stays in the spool and is retried,
-/// and the delivery thread is not held for longer than this per step.
+/// Every connect, read and write of a delivery, and an HTTP delivery up to
+/// its answer's head. A collector slower than this is treated as down: the
+/// batch stays in the spool and is retried.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// RFC 5424 facility 13, "log audit", for the audit log.
 const FACILITY_LOG_AUDIT: u8 = 13;

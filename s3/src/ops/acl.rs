@@ -485,7 +485,16 @@ pub async fn put_object_acl(
         .map(|acl| acl.owner)
         .unwrap_or_else(|| bucket_owner.clone());
     let acl = requested.resolve(&owner, &bucket_owner);
-    if admissible(&bucket, &acl, &bucket_owner)? {
+    let store = admissible(&bucket, &acl, &bucket_owner)?;
+    let event = crate::notify::ObjectEvent {
+        name: crate::notify::EventName::ObjectAclPut,
+        key: key.as_str(),
+        size_bytes: record.size_bytes,
+        etag: &record.etag,
+        version_id: version_header.as_deref(),
+    };
+    let events = ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
+    if store {
         let default = owner == bucket_owner && acl == Acl::private(&bucket_owner);
         let version = version_id
             .as_ref()
@@ -499,18 +508,14 @@ pub async fn put_object_acl(
             value: (!default).then(|| acl.to_stored()),
         };
         shard
-            .commit(bucket.owner_shard, op)
+            .commit_notified(bucket.owner_shard, op, events)
             .await
             .map_err(|err| engine_error(err).with_resource(ctx.resource()))?;
+    } else if let Some(events) = events {
+        // Accepted without a change to store (ACLs disabled, the owner's
+        // own grants): AWS still notifies the call.
+        events.enqueue(shard.event_sequence());
     }
-    let event = crate::notify::ObjectEvent {
-        name: crate::notify::EventName::ObjectAclPut,
-        key: key.as_str(),
-        size_bytes: record.size_bytes,
-        etag: &record.etag,
-        version_id: version_header.as_deref(),
-    };
-    ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
     let headers = crate::ops::versioning::version_headers(version_header);
     ctx.respond_owned(ex, 200, &headers).await
 }

@@ -353,20 +353,20 @@ pub async fn copy_object(
         condition,
         version,
     };
+    let created = (
+        crate::notify::EventName::ObjectCreatedCopy,
+        source.record.size_bytes,
+        etag.as_str(),
+    );
+    let events = ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
     shard
-        .commit_write(bucket.owner_shard, op, hold, quota)
+        .commit_write(bucket.owner_shard, (op, events), hold, quota)
         .await?;
     let mut headers = encryption_headers;
     headers.extend(crate::ops::versioning::version_id_header(version));
     if let Some(source_version) = source.version_id.clone() {
         headers.push(("x-amz-copy-source-version-id".into(), source_version));
     }
-    let created = (
-        crate::notify::EventName::ObjectCreatedCopy,
-        source.record.size_bytes,
-        etag.as_str(),
-    );
-    ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
     let mut out = Vec::new();
     let checksum = result_checksum
         .as_ref()
@@ -503,7 +503,7 @@ pub async fn upload_part_copy(
         record,
     };
     shard
-        .commit_write(bucket.owner_shard, op, hold, quota)
+        .commit_write(bucket.owner_shard, (op, None), hold, quota)
         .await?;
     let mut out = Vec::new();
     let checksum = checksum.as_ref().map(|(a, value)| (*a, value.as_str()));

@@ -195,15 +195,18 @@ pub async fn delete_object(
     let (op, deleted) = plan_delete(
         shard, &bucket, &key, version_id, ctx.now_ms, bypass, condition,
     )?;
+    let events = match bucket.notification {
+        Some(_) => {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let event = deleted.event(&key, version_id.is_some());
+            ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event)
+        }
+        None => None,
+    };
     shard
-        .commit(bucket.owner_shard, op)
+        .commit_notified(bucket.owner_shard, op, events)
         .await
         .map_err(engine_error)?;
-    if bucket.notification.is_some() {
-        let key = String::from_utf8_lossy(&key).into_owned();
-        let event = deleted.event(&key, version_id.is_some());
-        ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
-    }
     let mut headers: Vec<(&str, &str)> = Vec::new();
     if let Some(id) = &deleted.version_id {
         headers.push((HEADER_VERSION_ID, id));
@@ -254,12 +257,19 @@ pub async fn delete_objects(
                     condition,
                 )
             });
+        let events = match &planned {
+            Ok((_, deleted)) if bucket.notification.is_some() => {
+                let event = deleted.event(object.key.as_str(), version_id.is_some());
+                ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event)
+            }
+            _ => None,
+        };
         let task_shard = shard.clone();
         let owner = bucket.owner_shard;
         pending.push(monoio::spawn(async move {
             let (op, deleted) = planned?;
             task_shard
-                .commit(owner, op)
+                .commit_notified(owner, op, events)
                 .await
                 .map_err(engine_error)
                 .map(|()| deleted)
@@ -269,14 +279,7 @@ pub async fn delete_objects(
     for handle in pending {
         results.push(handle.await);
     }
-    if bucket.notification.is_some() {
-        for (object, result) in request.objects.iter().zip(&results) {
-            if let Ok(deleted) = result {
-                let event = deleted.event(object.key.as_str(), object.version_id.is_some());
-                ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
-            }
-        }
-    }
+
     let outcomes: Vec<xml::DeleteOutcome<'_>> = request
         .objects
         .iter()

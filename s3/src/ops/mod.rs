@@ -85,9 +85,9 @@ pub struct RequestContext {
     /// The CORS headers every response to this request carries (computed
     /// once after routing; empty without `Origin` or a matching rule).
     pub cors: crate::ops::cors::CorsHeaders,
-    /// Event notifications this request raised, handed over to their queue
-    /// before the response head goes out (`crate::notify`).
-    pub events: Option<crate::notify::PendingEvents>,
+    /// Tell when the event notifications of this request's changes are on
+    /// disk: awaited before the response head goes out (`crate::notify`).
+    pub events: Vec<futures_channel::oneshot::Receiver<bool>>,
 }
 
 impl RequestContext {
@@ -156,18 +156,19 @@ impl RequestContext {
         crate::authz::authorize(&facts, action, &resource, Some(bucket))
     }
 
-    /// Records an event notification for a change this request committed on
-    /// `bucket` (nothing when the bucket has no notification rules).
+    /// The event notifications of a change this request is about to commit
+    /// on `bucket`, for the commit to carry (`None` when the bucket has no
+    /// rule the event fires); the request then waits for them to be on disk
+    /// before it answers.
+    #[must_use = "the events travel with the commit"]
     pub fn object_event(
         &mut self,
         shard: &Shard,
         peer: std::net::IpAddr,
         bucket: &BucketInfo,
         event: crate::notify::ObjectEvent<'_>,
-    ) {
-        if bucket.notification.is_none() {
-            return;
-        }
+    ) -> Option<crate::notify::CommitEvents> {
+        bucket.notification.as_ref()?;
         let principal_id = self
             .auth
             .principal()
@@ -179,18 +180,15 @@ impl RequestContext {
             principal_id: &principal_id,
             source_ip: peer.to_string(),
             request_id: &self.request_id,
-            sequencer: shard.event_sequence(),
         };
-        crate::notify::record(
-            &mut self.events,
-            shard.settings.events.as_ref(),
-            bucket,
-            &source,
-            &event,
-        );
+        let (events, durable) =
+            crate::notify::record(shard.settings.events.as_ref(), bucket, &source, &event)?;
+        self.events.push(durable);
+        Some(events)
     }
 
     /// [`RequestContext::object_event`] about the object this request names.
+    #[must_use = "the events travel with the commit"]
     pub fn object_event_here(
         &mut self,
         shard: &Shard,
@@ -198,10 +196,8 @@ impl RequestContext {
         bucket: &BucketInfo,
         (name, size_bytes, etag): (crate::notify::EventName, u64, &str),
         version: Option<engine::index::VersionWrite>,
-    ) {
-        if bucket.notification.is_none() {
-            return;
-        }
+    ) -> Option<crate::notify::CommitEvents> {
+        bucket.notification.as_ref()?;
         let key = self
             .route
             .key
@@ -216,7 +212,7 @@ impl RequestContext {
             etag: etag.trim_matches('"'),
             version_id: version_id.as_ref().map(|(_, id)| id.as_str()),
         };
-        self.object_event(shard, peer, bucket, event);
+        self.object_event(shard, peer, bucket, event)
     }
 
     pub fn key(&self) -> S3Result<&ObjectKey> {
@@ -248,8 +244,8 @@ impl RequestContext {
         body_len: BodyLen,
     ) -> S3Result<()> {
         // A 2xx promises the change is durable, its events included.
-        if let Some(pending) = self.events.take() {
-            pending.flush().await;
+        for durable in std::mem::take(&mut self.events) {
+            crate::notify::events_durable(durable).await;
         }
         let mut all: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 2 + self.cors.len());
         all.push(("x-amz-request-id", self.request_id.as_str()));

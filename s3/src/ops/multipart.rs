@@ -344,7 +344,12 @@ pub async fn upload_part(
         record,
     };
     shard
-        .commit_write(bucket.owner_shard, op, ingested.hold, ingested.quota)
+        .commit_write(
+            bucket.owner_shard,
+            (op, None),
+            ingested.hold,
+            ingested.quota,
+        )
         .await?;
     let refs: Vec<(&str, &str)> = headers
         .iter()
@@ -550,15 +555,16 @@ pub async fn complete_multipart_upload(
             // The object's bytes are the parts' (already counted); it adds
             // one object, reserved by the commit.
             let quota = shard.quota_hold(&bucket, Some(0), 1, true).await?;
-            shard
-                .commit_write(bucket.owner_shard, op, None, quota)
-                .await?;
             let created = (
                 crate::notify::EventName::ObjectCreatedCompleteMultipartUpload,
                 size_bytes,
                 etag.as_str(),
             );
-            ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
+            let peer = ex.peer_addr().ip();
+            let events = ctx.object_event_here(shard, peer, &bucket, created, Some(version));
+            shard
+                .commit_write(bucket.owner_shard, (op, events), None, quota)
+                .await?;
             (etag, checksum, version)
         }
         None => (

@@ -47,9 +47,14 @@ pub async fn put_bucket_notification(
     )
     .await?;
     let catalog = shard.catalog();
+    // The target's own ARN (queue or topic form), of the bucket owner's tenant.
+    let region = &shard.settings.region;
     let destination_exists = |arn: &str| {
         arn_target(arn).is_some_and(|(account, name)| {
+            let queue = crate::notify::target_arn(region, account, name);
+            let topic = queue.replacen(":sqs:", ":sns:", 1);
             account == bucket.owner_account
+                && (arn == queue || arn == topic)
                 && catalog
                     .notification_targets
                     .contains(&format!("{account}/{name}"))

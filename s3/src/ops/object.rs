@@ -14,9 +14,9 @@ use engine::index::{Extent, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
 use crate::notify::EventName;
 use engine::io::AlignedBuf;
 use engine::limits::{CHUNK_PAYLOAD_BYTES_MAX, INLINE_OBJECT_BYTES_MAX};
+use engine::md5_lanes::Md5Stream;
 use engine::EngineResult;
 use http::{BodyLen, Exchange};
-use md5::{Digest, Md5};
 use monoio::buf::IoBuf;
 use monoio::task::JoinHandle;
 
@@ -205,15 +205,20 @@ pub async fn put_object(
         condition,
         version,
     };
-    shard
-        .commit_write(bucket.owner_shard, op, ingested.hold, ingested.quota)
-        .await?;
     let created = (
         EventName::ObjectCreatedPut,
         ingested.size_bytes,
         headers[0].1.as_str(),
     );
-    ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
+    let events = ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
+    shard
+        .commit_write(
+            bucket.owner_shard,
+            (op, events),
+            ingested.hold,
+            ingested.quota,
+        )
+        .await?;
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -430,7 +435,8 @@ async fn ingest_stream<S: ByteSource>(
     inline: Inline,
 ) -> S3Result<Ingested> {
     let shard = writer.shard;
-    let mut md5 = Md5::new();
+    let _ingesting = shard.md5_batch.ingesting();
+    let mut md5 = Md5Stream::new();
     let mut checksum = checksum_algorithm.map(ChecksumHasher::new);
     // The chunk read last, not yet sealed: (buffer, payload bytes).
     let mut pending: Option<(AlignedBuf, usize)> = None;
@@ -446,8 +452,9 @@ async fn ingest_stream<S: ByteSource>(
                 return Err(err);
             }
         };
-        let bytes = &payload_area[..filled];
-        md5.update(bytes);
+        let payload_span = (RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + filled);
+        let mut buf = crate::md5_batch::hash_chunk(shard, &mut md5, buf, payload_span).await;
+        let bytes = &buf.as_full_mut()[payload_span.0..payload_span.1];
         if let Some(hasher) = checksum.as_mut() {
             hasher.update(bytes);
         }
@@ -572,14 +579,14 @@ async fn ingest_collect(
 
 fn finish_ingest(
     size_bytes: u64,
-    md5: Md5,
+    md5: Md5Stream,
     checksum: Option<ChecksumHasher>,
     body: ObjectBody,
     hold: Option<WriteHold>,
 ) -> Ingested {
     Ingested {
         size_bytes,
-        md5: md5.finalize().into(),
+        md5: md5.finalize(),
         checksum: checksum.map(ChecksumHasher::finalize),
         body,
         hold,

@@ -346,20 +346,23 @@ async fn post_object_write(
         condition: WriteCondition::None,
         version,
     };
+    let version_id = crate::ops::versioning::version_id_header(version);
+    let event = crate::notify::ObjectEvent {
+        name: crate::notify::EventName::ObjectCreatedPost,
+        key: key.as_str(),
+        size_bytes: ingested.size_bytes,
+        etag: &etag,
+        version_id: version_id.as_ref().map(|(_, id)| id.as_str()),
+    };
+    let events = ctx.object_event(shard, request.peer.ip(), bucket, event);
     shard
-        .commit_write(bucket.owner_shard, op, ingested.hold, ingested.quota)
+        .commit_write(
+            bucket.owner_shard,
+            (op, events),
+            ingested.hold,
+            ingested.quota,
+        )
         .await?;
-    if bucket.notification.is_some() {
-        let version_id = crate::ops::versioning::version_id_header(version);
-        let event = crate::notify::ObjectEvent {
-            name: crate::notify::EventName::ObjectCreatedPost,
-            key: key.as_str(),
-            size_bytes: ingested.size_bytes,
-            etag: &etag,
-            version_id: version_id.as_ref().map(|(_, id)| id.as_str()),
-        };
-        ctx.object_event(shard, request.peer.ip(), bucket, event);
-    }
     Ok(Stored {
         bucket: bucket.name.clone(),
         key: key.as_str().to_owned(),

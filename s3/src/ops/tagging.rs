@@ -189,30 +189,6 @@ pub async fn get_object_tagging(
     ctx.respond_xml_with(ex, &headers, out).await
 }
 
-/// The event notification of a tag change (`bucket` is `Some` when the
-/// bucket has notification rules), naming the version the answer names.
-fn tagging_event(
-    shard: &Shard,
-    ctx: &mut RequestContext,
-    ex: &Exchange<'_>,
-    bucket: Option<BucketInfo>,
-    (name, key, headers): (crate::notify::EventName, &str, &[(String, String)]),
-) {
-    let Some(bucket) = bucket else { return };
-    let version_id = headers
-        .iter()
-        .find(|(header, _)| header == crate::ops::versioning::HEADER_VERSION_ID)
-        .map(|(_, id)| id.as_str());
-    let event = crate::notify::ObjectEvent {
-        name,
-        key,
-        size_bytes: 0,
-        etag: "",
-        version_id,
-    };
-    ctx.object_event(shard, ex.peer_addr().ip(), &bucket, event);
-}
-
 pub async fn put_object_tagging(
     shard: &Rc<Shard>,
     ctx: &mut RequestContext,
@@ -231,10 +207,11 @@ pub async fn put_object_tagging(
     let tags = TagSet(parse_tagging(&body)?);
     tags.validate()?;
     let value = (!tags.0.is_empty()).then(|| tags.to_stored());
-    let notified = bucket.notification.is_some().then(|| bucket.clone());
-    let headers = set_tagging(shard, ctx, bucket, key.as_bytes(), version_id, value).await?;
-    let event = crate::notify::EventName::ObjectTaggingPut;
-    tagging_event(shard, ctx, ex, notified, (event, key.as_str(), &headers));
+    let event = (
+        crate::notify::EventName::ObjectTaggingPut,
+        ex.peer_addr().ip(),
+    );
+    let headers = set_tagging(shard, ctx, bucket, (key.as_str(), version_id), value, event).await?;
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -250,10 +227,11 @@ pub async fn delete_object_tagging(
 ) -> S3Result<()> {
     let bucket = ctx.bucket_info(shard)?;
     let key = ctx.key()?.clone();
-    let notified = bucket.notification.is_some().then(|| bucket.clone());
-    let headers = set_tagging(shard, ctx, bucket, key.as_bytes(), version_id, None).await?;
-    let event = crate::notify::EventName::ObjectTaggingDelete;
-    tagging_event(shard, ctx, ex, notified, (event, key.as_str(), &headers));
+    let event = (
+        crate::notify::EventName::ObjectTaggingDelete,
+        ex.peer_addr().ip(),
+    );
+    let headers = set_tagging(shard, ctx, bucket, (key.as_str(), version_id), None, event).await?;
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -327,13 +305,14 @@ pub async fn delete_bucket_tagging(
 
 /// Sets the tags of the latest version (or the one named); the response's
 /// version header.
+/// `event`: the notification the change raises and who asked for it.
 async fn set_tagging(
     shard: &Rc<Shard>,
-    ctx: &RequestContext,
-    bucket: crate::shard::BucketInfo,
-    key: &[u8],
-    version_id: Option<VersionId>,
+    ctx: &mut RequestContext,
+    bucket: BucketInfo,
+    (key, version_id): (&str, Option<VersionId>),
     value: Option<String>,
+    (event, peer): (crate::notify::EventName, std::net::IpAddr),
 ) -> S3Result<Vec<(String, String)>> {
     // Resolved first, so a missing version or a delete marker answers as a
     // GET of it would.
@@ -345,13 +324,21 @@ async fn set_tagging(
         .transpose()?;
     let op = IndexOp::SetObjectMeta {
         bucket_id: bucket.id,
-        key: key.to_vec(),
+        key: key.as_bytes().to_vec(),
         version,
         name: META_TAGGING.to_owned(),
         value,
     };
+    let event = crate::notify::ObjectEvent {
+        name: event,
+        key,
+        size_bytes: 0,
+        etag: "",
+        version_id: version_header.as_deref(),
+    };
+    let events = ctx.object_event(shard, peer, &bucket, event);
     shard
-        .commit(bucket.owner_shard, op)
+        .commit_notified(bucket.owner_shard, op, events)
         .await
         .map_err(|err| engine_error(err).with_resource(ctx.resource()))?;
     Ok(crate::ops::versioning::version_headers(version_header))
