@@ -23,7 +23,9 @@ use crate::shard::Shard;
 pub const LANE_CHUNK_BYTES_MIN: usize = 64 * 1024;
 /// How many times a leader lets other tasks run before hashing what it has:
 /// each turn costs one pass over the shard's ready tasks, not a wait.
-const LEADER_TURNS_MAX: usize = 32;
+const LEADER_TURNS_MAX: usize = 12;
+const LEADER_YIELDS: usize = 2;
+const LEADER_WAIT_STEP: std::time::Duration = std::time::Duration::from_micros(250);
 
 struct Job {
     stream: Md5Stream,
@@ -147,12 +149,16 @@ pub async fn hash_chunk(
     });
     if !batch.leader.replace(true) {
         let guard = LeaderGuard(batch);
-        for _ in 0..LEADER_TURNS_MAX {
+        for turn in 0..LEADER_TURNS_MAX {
             let waiting = batch.pending.borrow().len();
             if waiting >= lanes().min(batch.ingesting.get()) {
                 break;
             }
-            YieldTurn(false).await;
+            if turn < LEADER_YIELDS {
+                YieldTurn(false).await;
+            } else {
+                monoio::time::sleep(LEADER_WAIT_STEP).await;
+            }
         }
         drop(guard);
     }
