@@ -79,7 +79,7 @@ pub(crate) fn tag_key(
         return Ok((None, false));
     };
     match master {
-        Some(master) if wrapped.starts_with("v1:") => master
+        Some(master) if wrapped.starts_with("v1:") || wrapped.starts_with("v2:") => master
             .unwrap_data_key(wrapped)
             .map(|key| (Some(key), false))
             .map_err(|err| format!("the data key cannot be opened: {err}")),
