@@ -6,9 +6,10 @@
 //! a job; the first to find no batch forming leads one: it lets the shard's
 //! other ready tasks run a few times (so the uploads whose chunks arrived
 //! meanwhile join), then hashes every job together and hands each its state
-//! and buffer back. A batch never waits on I/O, only on tasks already
-//! runnable, and a leader that goes away (its client disconnected) hashes
-//! the batch as it is dropped, so no job is ever left waiting.
+//! and buffer back. A leader waits 2.5 ms at most, and stops waiting as soon
+//! as a step brings no new chunk (so an upload beside a slow one is not held
+//! back by it); a leader that goes away (its client disconnected) hashes the
+//! batch as it is dropped, so no job is ever left waiting.
 
 use std::cell::{Cell, RefCell};
 
@@ -21,8 +22,10 @@ use crate::shard::Shard;
 /// Chunks shorter than this are hashed at once: lanes pay off on whole
 /// blocks of big chunks, and a small PUT must not wait for a batch.
 pub const LANE_CHUNK_BYTES_MIN: usize = 64 * 1024;
-/// How many times a leader lets other tasks run before hashing what it has:
-/// each turn costs one pass over the shard's ready tasks, not a wait.
+/// A leader's turns at most before it hashes what it has: the first
+/// `LEADER_YIELDS` let the shard's other ready tasks run once each; the rest
+/// wait `LEADER_WAIT_STEP` each (chunks of different uploads finish reading
+/// at different reactor turns, so yields alone batched nothing).
 const LEADER_TURNS_MAX: usize = 12;
 const LEADER_YIELDS: usize = 2;
 const LEADER_WAIT_STEP: std::time::Duration = std::time::Duration::from_micros(250);
@@ -149,11 +152,18 @@ pub async fn hash_chunk(
     });
     if !batch.leader.replace(true) {
         let guard = LeaderGuard(batch);
+        let mut joined_before = 0;
         for turn in 0..LEADER_TURNS_MAX {
             let waiting = batch.pending.borrow().len();
             if waiting >= lanes().min(batch.ingesting.get()) {
                 break;
             }
+            // Waiting pays only while chunks keep coming: an upload beside a
+            // slow one (a client trickling its body) is not held back by it.
+            if turn > LEADER_YIELDS && waiting == joined_before {
+                break;
+            }
+            joined_before = waiting;
             if turn < LEADER_YIELDS {
                 YieldTurn(false).await;
             } else {
