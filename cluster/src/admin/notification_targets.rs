@@ -167,20 +167,9 @@ impl ControlPlane {
                 format!("A tenant has at most {TARGETS_PER_TENANT_MAX} notification targets."),
             ));
         }
-        self.catalog
-            .write_records(&[RecordChange::put(&account.id, &record)])?;
-        self.target_changed(
-            request,
-            caller,
-            &account,
-            &record,
-            "admin:CreateNotificationTarget",
-        )
-        .await?;
-        Ok(AdminResponse::json(
-            201,
-            &self.target_json(&account, &record),
-        ))
+        let action = ("admin:CreateNotificationTarget", 201);
+        self.target_save(request, caller, (&account, &record), action)
+            .await
     }
 
     pub(super) async fn admin_update_target(
@@ -204,19 +193,26 @@ impl ControlPlane {
             .map(str::to_owned)
             .unwrap_or_else(|| record.url.clone());
         self.target_fields_apply(&mut record, &body, &url)?;
+        let action = ("admin:UpdateNotificationTarget", 200);
+        self.target_save(request, caller, (&account, &record), action)
+            .await
+    }
+
+    /// Stores a created or changed target and answers it with `status`.
+    async fn target_save(
+        &mut self,
+        request: &AdminRequest,
+        caller: &Caller,
+        (account, record): (&AccountRecord, &NotificationTargetRecord),
+        (action, status): (&str, u16),
+    ) -> AdminResult {
         self.catalog
-            .write_records(&[RecordChange::put(&account.id, &record)])?;
-        self.target_changed(
-            request,
-            caller,
-            &account,
-            &record,
-            "admin:UpdateNotificationTarget",
-        )
-        .await?;
+            .write_records(&[RecordChange::put(&account.id, record)])?;
+        self.target_changed(request, caller, account, record, action)
+            .await?;
         Ok(AdminResponse::json(
-            200,
-            &self.target_json(&account, &record),
+            status,
+            &self.target_json(account, record),
         ))
     }
 
