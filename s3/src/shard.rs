@@ -410,10 +410,10 @@ impl Shard {
         }
     }
 
-    /// The sequencer of an event this shard raises now: microseconds since
-    /// the epoch, moved on by one when the clock did not move: a shard never
-    /// repeats one, and events of one key raised by different shards (each
-    /// connection's own) compare by when their changes were committed.
+    /// The sequencer of an event whose change this (owner) shard just
+    /// committed: microseconds since the epoch, moved on by one when the
+    /// clock did not move, so the sequencers of a bucket's changes grow in
+    /// commit order and survive restarts (the clock moved on meanwhile).
     pub fn event_sequence(&self) -> u64 {
         let now_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
