@@ -1110,12 +1110,6 @@ impl S3Service {
                 );
             }
         }
-        // Events of a change that committed before the request failed (a
-        // DeleteObjects whose later keys failed, a lost connection) are still
-        // owed to their targets.
-        for durable in std::mem::take(&mut ctx.events) {
-            crate::notify::events_durable(durable).await;
-        }
         if let Err(err) = outcome {
             if err.code == S3ErrorCode::InternalError {
                 tracing::warn!(request_id = %ctx.request_id, %err, "request failed");
