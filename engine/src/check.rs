@@ -79,7 +79,8 @@ pub(crate) fn tag_key(
         return Ok((None, false));
     };
     match master {
-        Some(master) if wrapped.starts_with("v1:") || wrapped.starts_with("v2:") => master
+        // Wrapped by a master key (not SSE-C's or a KMS key's form).
+        Some(master) if crate::crypto::wrapped_key_id(wrapped).is_ok() => master
             .unwrap_data_key(wrapped)
             .map(|key| (Some(key), false))
             .map_err(|err| format!("the data key cannot be opened: {err}")),

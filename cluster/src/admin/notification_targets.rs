@@ -18,13 +18,9 @@ const FIELDS: &[&str] = &["name", "url", "auth_header", "ca_pem"];
 
 impl ControlPlane {
     fn target_json(&self, account: &AccountRecord, record: &NotificationTargetRecord) -> Value {
-        let key = format!("{}/{}", account.id, record.name);
         let stats = self
             .notifier
-            .stats()
-            .into_iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, stats)| stats);
+            .target_stats(&format!("{}/{}", account.id, record.name));
         let load = |counter: fn(&crate::notify::TargetStats) -> &std::sync::atomic::AtomicU64| {
             stats
                 .as_deref()

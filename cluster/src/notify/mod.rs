@@ -273,6 +273,12 @@ impl Notifier {
         all
     }
 
+    /// One target's counters, by `<account id>/<name>`.
+    pub fn target_stats(&self, key: &str) -> Option<Arc<TargetStats>> {
+        let targets = self.shared.targets.read().expect("targets lock poisoned");
+        targets.get(key).map(|target| Arc::clone(&target.stats))
+    }
+
     /// Events dropped because their target no longer existed.
     pub fn unrouted(&self) -> u64 {
         self.shared.unrouted.load(Ordering::Relaxed)
@@ -354,31 +360,37 @@ fn intake_run(receiver: Receiver<Intake>, shared: Arc<Shared>) {
                 Err(_) => break,
             }
         }
-        let mut by_target: HashMap<&str, Vec<LogRecord>> = HashMap::new();
-        for batch in &batches {
-            for event in &batch.events {
+        // Each batch keeps the targets it wrote to (to answer it); its event
+        // bodies move into the records, uncopied.
+        let mut by_target: HashMap<String, Vec<LogRecord>> = HashMap::new();
+        let mut answers = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let mut keys = Vec::with_capacity(batch.events.len());
+            for event in batch.events {
                 by_target
-                    .entry(event.target.as_str())
+                    .entry(event.target.clone())
                     .or_default()
                     .push(LogRecord {
                         stream: LogStream::Event,
                         time_ms: event.time_ms,
-                        message: event.body.clone(),
+                        message: event.body,
                     });
+                keys.push(event.target);
             }
+            answers.push((keys, batch.done));
         }
-        let mut failed: HashSet<&str> = HashSet::new();
+        let mut failed: HashSet<String> = HashSet::new();
         {
             let targets = shared.targets.read().expect("targets lock poisoned");
-            for (key, records) in &by_target {
-                let Some(target) = targets.get(*key) else {
+            for (key, records) in by_target {
+                let Some(target) = targets.get(&key) else {
                     shared
                         .unrouted
                         .fetch_add(records.len() as u64, Ordering::Relaxed);
                     continue;
                 };
                 let mut queue = lock(&target.queue);
-                let appended = queue.spool.append(records);
+                let appended = queue.spool.append(&records);
                 gauges_update(target, &queue.spool, shared.queue_bytes_max);
                 drop(queue);
                 target.wake.notify_all();
@@ -400,18 +412,8 @@ fn intake_run(receiver: Receiver<Intake>, shared: Arc<Shared>) {
                 }
             }
         }
-        let outcomes: Vec<bool> = batches
-            .iter()
-            .map(|batch| {
-                !batch
-                    .events
-                    .iter()
-                    .any(|event| failed.contains(event.target.as_str()))
-            })
-            .collect();
-        drop(by_target);
-        for (batch, ok) in batches.into_iter().zip(outcomes) {
-            let _ = batch.done.send(ok);
+        for (keys, done) in answers {
+            let _ = done.send(!keys.iter().any(|key| failed.contains(key)));
         }
     }
 }
