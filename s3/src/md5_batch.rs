@@ -21,7 +21,7 @@ use crate::shard::Shard;
 
 /// Chunks shorter than this are hashed at once: lanes pay off on whole
 /// blocks of big chunks, and a small PUT must not wait for a batch.
-pub const LANE_CHUNK_BYTES_MIN: usize = 64 * 1024;
+const LANE_CHUNK_BYTES_MIN: usize = 64 * 1024;
 /// A leader's turns at most before it hashes what it has: the first
 /// `LEADER_YIELDS` let the shard's other ready tasks run once each; the rest
 /// wait `LEADER_WAIT_STEP` each (chunks of different uploads finish reading

@@ -881,6 +881,7 @@ pub fn copy_object_result(
     last_modified_ms: u64,
     checksum: Option<(ChecksumAlgorithm, &str, &str)>,
 ) {
+    let checksum = checksum.map(|(algorithm, value, kind)| (algorithm, value, Some(kind)));
     copy_result(out, "CopyObjectResult", etag, last_modified_ms, checksum);
 }
 
@@ -892,7 +893,7 @@ pub fn copy_part_result(
     last_modified_ms: u64,
     checksum: Option<(ChecksumAlgorithm, &str)>,
 ) {
-    let checksum = checksum.map(|(algorithm, value)| (algorithm, value, ""));
+    let checksum = checksum.map(|(algorithm, value)| (algorithm, value, None));
     copy_result(out, "CopyPartResult", etag, last_modified_ms, checksum);
 }
 
@@ -901,16 +902,14 @@ fn copy_result(
     root: &str,
     etag: &str,
     last_modified_ms: u64,
-    checksum: Option<(ChecksumAlgorithm, &str, &str)>,
+    checksum: Option<(ChecksumAlgorithm, &str, Option<&str>)>,
 ) {
     let mut w = XmlWriter::document(out);
     w.open_root(root);
     w.etag("ETag", etag);
     w.timestamp("LastModified", last_modified_ms);
     if let Some((algorithm, value, kind)) = checksum {
-        if !kind.is_empty() {
-            w.text("ChecksumType", kind);
-        }
+        w.text_opt("ChecksumType", kind);
         w.text(&format!("Checksum{}", algorithm.sdk_name()), value);
     }
     w.close(root);
