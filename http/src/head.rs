@@ -173,7 +173,12 @@ fn parse_head_fill_headers(
 pub(crate) fn head_end_maybe_present(buf: &[u8], scanned_bytes: usize) -> bool {
     let from = scanned_bytes.saturating_sub(2).min(buf.len());
     let window = &buf[from..];
-    window.windows(2).any(|w| w == b"\n\n") || window.windows(3).any(|w| w == b"\n\r\n")
+    // A small PUT's body usually arrives with its head: stop at the first
+    // blank line instead of walking the body byte by byte.
+    memchr::memchr_iter(b'\n', window).any(|at| {
+        let after = &window[at + 1..];
+        after.first() == Some(&b'\n') || after.starts_with(b"\r\n")
+    })
 }
 
 /// Derives body framing and connection semantics from a parsed head (RFC 9112 section 6).
