@@ -71,6 +71,7 @@ fn put_op(sequence: u64) -> IndexOp {
         record,
         condition: WriteCondition::None,
         version: engine::index::VersionWrite::Unversioned,
+        md5_at_commit: None,
     }
 }
 

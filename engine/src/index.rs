@@ -241,6 +241,9 @@ pub enum IndexOp {
         record: ObjectRecord,
         condition: WriteCondition,
         version: VersionWrite,
+        /// The record's ETag, left to the owner's commit loop (see
+        /// [`Md5AtCommit`]); none when the writer computed it.
+        md5_at_commit: Option<Md5AtCommit>,
     },
     /// Succeeds whether or not the object existed (S3 semantics), unless
     /// `condition` does not hold (conditional deletes).
@@ -348,6 +351,79 @@ pub enum IndexOp {
     RetireSegment {
         segment: u32,
     },
+}
+
+/// A small object's ETag (the MD5 of its bytes) left to its owner shard's
+/// commit loop: small PUTs reach the owner one by one, but wait there for the
+/// group commit together, so that is where their MD5s can share SIMD lanes
+/// ([`hash_md5_at_commit`]). The writer keeps the [`Md5Digest`] and reads the
+/// digest once the commit succeeded.
+pub struct Md5AtCommit {
+    data: Vec<u8>,
+    digest: std::sync::Arc<std::sync::OnceLock<[u8; 16]>>,
+}
+
+/// Where a writer reads the digest its [`Md5AtCommit`] produced.
+pub struct Md5Digest(std::sync::Arc<std::sync::OnceLock<[u8; 16]>>);
+
+impl Md5AtCommit {
+    /// The job for `data` (the object's plaintext) and the writer's handle.
+    pub fn new(data: Vec<u8>) -> (Md5AtCommit, Md5Digest) {
+        let digest = std::sync::Arc::new(std::sync::OnceLock::new());
+        let job = Md5AtCommit {
+            data,
+            digest: digest.clone(),
+        };
+        (job, Md5Digest(digest))
+    }
+}
+
+impl std::fmt::Debug for Md5AtCommit {
+    // Object bytes never go to a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Md5AtCommit({} bytes)", self.data.len())
+    }
+}
+
+impl Md5Digest {
+    /// The digest, once the op's batch was hashed (always so after its
+    /// commit succeeded).
+    pub fn get(&self) -> Option<[u8; 16]> {
+        self.0.get().copied()
+    }
+}
+
+/// Computes every ETag of `ops` left to the commit, all together in SIMD
+/// lanes, and writes each into its record (lowercase hex, as a single PUT's
+/// ETag is stored).
+pub fn hash_md5_at_commit(ops: &mut [IndexOp]) {
+    let mut jobs: Vec<(&mut ObjectRecord, Md5AtCommit)> = ops
+        .iter_mut()
+        .filter_map(|op| match op {
+            IndexOp::PutObject {
+                record,
+                md5_at_commit,
+                ..
+            } => md5_at_commit.take().map(|job| (record, job)),
+            _ => None,
+        })
+        .collect();
+    if jobs.is_empty() {
+        return;
+    }
+    let mut streams = vec![crate::md5_lanes::Md5Stream::new(); jobs.len()];
+    let mut work: Vec<(&mut crate::md5_lanes::Md5Stream, &[u8])> = streams
+        .iter_mut()
+        .zip(&jobs)
+        .map(|(stream, (_, job))| (stream, job.data.as_slice()))
+        .collect();
+    crate::md5_lanes::update_many(&mut work);
+    drop(work);
+    for (stream, (record, job)) in streams.into_iter().zip(jobs.iter_mut()) {
+        let digest = stream.finalize();
+        record.etag = hex::encode(digest);
+        let _ = job.digest.set(digest);
+    }
 }
 
 /// A precondition checked inside the commit transaction, so no concurrent
@@ -875,7 +951,15 @@ impl Index {
                 record,
                 condition,
                 version,
+                md5_at_commit,
             } => {
+                // Only the store's commit loop fills ETags left to the
+                // commit; an op applied any other way must not store none.
+                if md5_at_commit.is_some() {
+                    return Err(EngineError::Index(
+                        "an object's ETag was left to a commit that did not compute it".into(),
+                    ));
+                }
                 self.live_bucket(wtxn, *bucket_id)?;
                 let index_key = object_index_key(*bucket_id, key, VERSION_INV_UNVERSIONED);
                 self.check_condition(wtxn, &index_key, condition)?;

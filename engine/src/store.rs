@@ -486,6 +486,7 @@ impl<D: Disk> ShardStore<D> {
             ops.push(pending.op);
             replies.push((pending.reply, pending.settle));
         }
+        crate::index::hash_md5_at_commit(&mut ops);
         let writes: Vec<u128> = ops.iter().flat_map(op_client_writes).collect();
         self.commit_stats.batch_ops.record(ops.len() as u64);
         let started = std::time::Instant::now();

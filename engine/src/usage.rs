@@ -337,6 +337,7 @@ mod tests {
             record: record(size_bytes),
             condition: WriteCondition::None,
             version,
+            md5_at_commit: None,
         }
     }
 

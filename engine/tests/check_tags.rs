@@ -75,6 +75,7 @@ async fn store_encrypted(data_dir: &Path, master: &MasterKey) -> (Index, Vec<Ext
             record,
             condition: WriteCondition::None,
             version: engine::index::VersionWrite::Unversioned,
+            md5_at_commit: None,
         })
         .await
         .expect("put");

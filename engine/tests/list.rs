@@ -158,6 +158,7 @@ fn put(key: &[u8], bucket_id: u64) -> IndexOp {
         record,
         condition: WriteCondition::None,
         version: engine::index::VersionWrite::Unversioned,
+        md5_at_commit: None,
     }
 }
 

@@ -173,6 +173,7 @@ async fn put_object<D: Disk>(
             record,
             condition: WriteCondition::None,
             version: engine::index::VersionWrite::Unversioned,
+            md5_at_commit: None,
         })
         .await?;
     Ok(extents)
@@ -966,6 +967,7 @@ impl Sim {
             record,
             condition: WriteCondition::None,
             version: engine::index::VersionWrite::Unversioned,
+            md5_at_commit: None,
         };
         self.disk.set_faults(SimFaults {
             sync_eio_next: true,
@@ -1191,6 +1193,7 @@ impl Sim {
             record: record_of(&data, ObjectBody::Extents(extents), stamp),
             condition: WriteCondition::None,
             version: engine::index::VersionWrite::Unversioned,
+            md5_at_commit: None,
         };
         let result = self.store().commit(op).await;
         assert!(
@@ -1581,6 +1584,7 @@ fn shutdown_drains_queued_commits_then_refuses() {
                             record,
                             condition: WriteCondition::None,
                             version: engine::index::VersionWrite::Unversioned,
+                            md5_at_commit: None,
                         })
                         .await
                 })

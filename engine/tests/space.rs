@@ -124,6 +124,7 @@ impl Rig {
                 record,
                 condition: WriteCondition::None,
                 version: engine::index::VersionWrite::Unversioned,
+                md5_at_commit: None,
             })
             .await
     }

@@ -224,6 +224,7 @@ async fn put<D: Disk>(
         record,
         condition: WriteCondition::None,
         version: engine::index::VersionWrite::Unversioned,
+        md5_at_commit: None,
     };
     store
         .commit(op)

@@ -48,6 +48,7 @@ fn put(index: &Index, key: &str, body: &str, version: VersionWrite) {
             record: record(body, 1_000),
             condition: WriteCondition::None,
             version,
+            md5_at_commit: None,
         },
     );
 }

@@ -502,6 +502,14 @@ pub(crate) fn response_headers(meta: &[(String, String)]) -> Vec<(String, String
 /// The ETag of data written with `meta`: the MD5 of the plaintext, except for
 /// SSE-C, whose ETag (as on AWS) is not that MD5 (it would let anyone without
 /// the key test guesses of the content).
+/// Whether an object's ETag is the plain MD5 of its bytes (not with an
+/// SSE-C key, whose ETag mixes in the key's stored form).
+pub(crate) fn etag_is_md5(meta: &[(String, String)]) -> bool {
+    !meta
+        .iter()
+        .any(|(name, stored)| name == META_SSE_KEY && is_customer_stored(stored))
+}
+
 pub(crate) fn etag_for(md5: [u8; 16], meta: &[(String, String)]) -> String {
     match meta.iter().find(|(name, _)| name == META_SSE_KEY) {
         Some((_, stored)) if is_customer_stored(stored) => {

@@ -352,6 +352,7 @@ pub async fn copy_object(
         record,
         condition,
         version,
+        md5_at_commit: None,
     };
     let created = (
         crate::notify::EventName::ObjectCreatedCopy,

@@ -321,7 +321,7 @@ pub async fn upload_part(
     let ObjectBody::Extents(extents) = ingested.body else {
         unreachable!("parts are never inline")
     };
-    let etag = crate::sse::etag_for(ingested.md5, &upload_record.meta);
+    let etag = crate::sse::etag_for(ingested.md5.known()?, &upload_record.meta);
     let mut meta = Vec::new();
     if let Some(checksum) = &ingested.checksum {
         meta.push((

@@ -9,7 +9,9 @@ use std::rc::Rc;
 
 use engine::crypto::DataKey;
 use engine::format::RECORD_HEADER_BYTES;
-use engine::index::{Extent, IndexOp, ObjectBody, ObjectRecord, WriteCondition};
+use engine::index::{
+    Extent, IndexOp, Md5AtCommit, Md5Digest, ObjectBody, ObjectRecord, WriteCondition,
+};
 
 use crate::notify::EventName;
 use engine::io::AlignedBuf;
@@ -45,7 +47,7 @@ const CONTENT_TYPE_DEFAULT: &str = "binary/octet-stream";
 /// What the body turned into.
 pub(crate) struct Ingested {
     pub size_bytes: u64,
-    pub md5: [u8; 16],
+    pub md5: BodyMd5,
     pub checksum: Option<Checksum>,
     pub body: ObjectBody,
     /// Held from the first append until the commit (none for inline bodies).
@@ -54,11 +56,35 @@ pub(crate) struct Ingested {
     pub quota: crate::quota::QuotaHold,
 }
 
+/// The MD5 of a received body: computed while it streamed, or left to the
+/// owner's commit (an inline body under [`Inline::AllowedMd5AtCommit`]).
+pub(crate) enum BodyMd5 {
+    Known([u8; 16]),
+    AtCommit(Md5AtCommit, Md5Digest),
+}
+
+impl BodyMd5 {
+    /// The digest, for a body whose receiver did not leave it to the commit.
+    pub fn known(&self) -> S3Result<[u8; 16]> {
+        match self {
+            BodyMd5::Known(md5) => Ok(*md5),
+            BodyMd5::AtCommit(..) => Err(S3Error::internal(
+                "We encountered an internal error. Please try again.",
+            )),
+        }
+    }
+}
+
 /// Whether a small body may live inline in the index. Multipart parts may
 /// not: a completed upload is one list of extents.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Inline {
     Allowed,
+    /// Allowed, and an inline body's MD5 is left to the owner's commit, which
+    /// hashes its batch's small bodies together in SIMD lanes: for writes
+    /// where nothing needs the ETag before the commit (no Content-MD5 to
+    /// check, no event to build, an ETag that is the plain MD5).
+    AllowedMd5AtCommit,
     Never,
 }
 
@@ -78,6 +104,11 @@ pub(crate) async fn receive_body(
     checksum_default: Option<ChecksumAlgorithm>,
 ) -> S3Result<Ingested> {
     let content_md5 = parse_content_md5(ex.head().header("content-md5"))?;
+    // Content-MD5 is checked before the commit, so the MD5 is needed now.
+    let inline = match inline {
+        Inline::AllowedMd5AtCommit if content_md5.is_some() => Inline::Allowed,
+        inline => inline,
+    };
     let checksum_expected = header_checksum(ex.head())?;
     let checksum_algorithm =
         put_checksum_algorithm(ex.head(), checksum_expected.as_ref())?.or(checksum_default);
@@ -107,7 +138,7 @@ pub(crate) async fn receive_body(
     // Reserved before a byte is read, so a write that does not fit stores
     // nothing; a small body is stored only by its commit, which reserves.
     let declared = payload.declared_len_bytes();
-    let at_commit = inline == Inline::Allowed
+    let at_commit = inline != Inline::Never
         && declared.is_some_and(|len| len <= INLINE_OBJECT_BYTES_MAX as u64);
     let quota = shard
         .quota_hold(bucket, declared, objects, at_commit)
@@ -175,20 +206,43 @@ pub async fn put_object(
     )?;
     let (data_key, sse_meta) = sse.unzip();
     meta.extend(sse_meta.into_iter().flatten());
-    let target = (&bucket, Inline::Allowed, data_key.as_ref(), 1);
+    // Nothing needs the ETag before the commit unless an event carries it or
+    // it is not the plain MD5 (SSE-C): then the owner's commit computes it.
+    let inline = if bucket.notification.is_none() && crate::sse::etag_is_md5(&meta) {
+        Inline::AllowedMd5AtCommit
+    } else {
+        Inline::Allowed
+    };
+    let target = (&bucket, inline, data_key.as_ref(), 1);
     // As AWS since 2025: an object sent without a checksum gets a CRC64NVME
     // one, so every object can be verified end to end.
     let default = Some(ChecksumAlgorithm::DEFAULT);
     let ingested = receive_body(shard, ctx, ex, target, default).await?;
-    let etag = crate::sse::etag_for(ingested.md5, &meta);
     if let Some(checksum) = &ingested.checksum {
         meta.push((
             checksum.algorithm().header_name().to_string(),
             checksum.to_base64(),
         ));
     }
-    let mut headers = stored_response_headers(&etag, ingested.checksum.as_ref());
-    headers.extend(crate::sse::response_headers(&meta));
+    let sse_headers = crate::sse::response_headers(&meta);
+    let (etag, md5_at_commit, digest) = match ingested.md5 {
+        BodyMd5::Known(md5) => (crate::sse::etag_for(md5, &meta), None, None),
+        BodyMd5::AtCommit(job, digest) => (String::new(), Some(job), Some(digest)),
+    };
+    let version = bucket.versioning.version_write();
+    let events = match md5_at_commit {
+        None => {
+            let created = (
+                EventName::ObjectCreatedPut,
+                ingested.size_bytes,
+                etag.as_str(),
+            );
+            ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version))
+        }
+        // Only left to the commit where the bucket raises no events.
+        Some(_) => None,
+    };
+    let known_etag = etag.clone();
     let record = ObjectRecord {
         size_bytes: ingested.size_bytes,
         etag,
@@ -196,21 +250,14 @@ pub async fn put_object(
         meta,
         body: ingested.body,
     };
-    let version = bucket.versioning.version_write();
-    headers.extend(crate::ops::versioning::version_id_header(version));
     let op = IndexOp::PutObject {
         bucket_id: bucket.id,
         key,
         record,
         condition,
         version,
+        md5_at_commit,
     };
-    let created = (
-        EventName::ObjectCreatedPut,
-        ingested.size_bytes,
-        headers[0].1.as_str(),
-    );
-    let events = ctx.object_event_here(shard, ex.peer_addr().ip(), &bucket, created, Some(version));
     shard
         .commit_write(
             bucket.owner_shard,
@@ -219,6 +266,15 @@ pub async fn put_object(
             ingested.quota,
         )
         .await?;
+    let etag = match digest {
+        Some(digest) => hex::encode(digest.get().ok_or_else(|| {
+            S3Error::internal("We encountered an internal error. Please try again.")
+        })?),
+        None => known_etag,
+    };
+    let mut headers = stored_response_headers(&etag, ingested.checksum.as_ref());
+    headers.extend(sse_headers);
+    headers.extend(crate::ops::versioning::version_id_header(version));
     let refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -453,7 +509,18 @@ async fn ingest_stream<S: ByteSource>(
             }
         };
         let payload_span = (RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + filled);
-        let mut buf = crate::md5_batch::hash_chunk(shard, &mut md5, buf, payload_span).await;
+        let at_end = filled < CHUNK_PAYLOAD_BYTES_MAX;
+        let inline_body = inline != Inline::Never
+            && pending.is_none()
+            && writer.next_index == 0
+            && at_end
+            && filled <= INLINE_OBJECT_BYTES_MAX;
+        let md5_at_commit = inline_body && inline == Inline::AllowedMd5AtCommit;
+        let mut buf = if md5_at_commit {
+            buf
+        } else {
+            crate::md5_batch::hash_chunk(shard, &mut md5, buf, payload_span).await
+        };
         let bytes = &buf.as_full_mut()[payload_span.0..payload_span.1];
         if let Some(hasher) = checksum.as_mut() {
             hasher.update(bytes);
@@ -467,16 +534,16 @@ async fn ingest_stream<S: ByteSource>(
                 "Your proposed upload exceeds the maximum allowed object size.",
             ));
         }
-        let at_end = filled < CHUNK_PAYLOAD_BYTES_MAX;
-        if inline == Inline::Allowed
-            && pending.is_none()
-            && writer.next_index == 0
-            && at_end
-            && filled <= INLINE_OBJECT_BYTES_MAX
-        {
+        if inline_body {
             let stored = match writer.key {
                 Some(key) => crate::sse::seal_inline(key, bytes),
                 None => bytes.to_vec(),
+            };
+            let md5 = if md5_at_commit {
+                let (job, digest) = Md5AtCommit::new(bytes.to_vec());
+                BodyMd5::AtCommit(job, digest)
+            } else {
+                BodyMd5::Known(md5.finalize())
             };
             shard.give_buf(buf);
             let body = ObjectBody::Inline(stored);
@@ -502,7 +569,7 @@ async fn ingest_stream<S: ByteSource>(
     let body = ObjectBody::Extents(extents);
     Ok(finish_ingest(
         size_bytes,
-        md5,
+        BodyMd5::Known(md5.finalize()),
         checksum,
         body,
         writer.hold.take(),
@@ -579,14 +646,14 @@ async fn ingest_collect(
 
 fn finish_ingest(
     size_bytes: u64,
-    md5: Md5Stream,
+    md5: BodyMd5,
     checksum: Option<ChecksumHasher>,
     body: ObjectBody,
     hold: Option<WriteHold>,
 ) -> Ingested {
     Ingested {
         size_bytes,
-        md5: md5.finalize(),
+        md5,
         checksum: checksum.map(ChecksumHasher::finalize),
         body,
         hold,
@@ -601,7 +668,12 @@ pub(crate) fn verify_integrity(
     content_md5: Option<[u8; 16]>,
     checksum_expected: Option<Checksum>,
 ) -> S3Result<()> {
-    if content_md5.is_some_and(|md5| md5 != ingested.md5) {
+    // (`receive_body` leaves no MD5 to the commit when Content-MD5 came.)
+    let md5_differs = match content_md5 {
+        Some(expected) => ingested.md5.known()? != expected,
+        None => false,
+    };
+    if md5_differs {
         return Err(S3Error::new(
             S3ErrorCode::BadDigest,
             "The Content-MD5 you specified did not match what we received.",

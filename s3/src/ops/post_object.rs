@@ -321,7 +321,7 @@ async fn post_object_write(
         return Err(too_small(ingested.size_bytes, min));
     }
     object::verify_integrity(&ingested, content_md5, checksum_expected)?;
-    let etag = crate::sse::etag_for(ingested.md5, &meta);
+    let etag = crate::sse::etag_for(ingested.md5.known()?, &meta);
     if let Some(checksum) = &ingested.checksum {
         meta.push((
             checksum.algorithm().header_name().to_string(),
@@ -345,6 +345,7 @@ async fn post_object_write(
         record,
         condition: WriteCondition::None,
         version,
+        md5_at_commit: None,
     };
     let version_id = crate::ops::versioning::version_id_header(version);
     let event = crate::notify::ObjectEvent {
