@@ -508,9 +508,13 @@ pub struct Index {
 }
 
 pub fn encode_value<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![VALUE_FORMAT_VERSION];
-    out.extend(postcard::to_stdvec(value).expect("index values always serialize"));
-    out
+    // Sized first: an inline body would otherwise be copied at every
+    // doubling of the buffer, then once more behind the version byte.
+    let len_bytes =
+        postcard::experimental::serialized_size(value).expect("index values always serialize");
+    let mut out = Vec::with_capacity(1 + len_bytes);
+    out.push(VALUE_FORMAT_VERSION);
+    postcard::to_extend(value, out).expect("index values always serialize")
 }
 
 pub fn decode_value<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> EngineResult<T> {
