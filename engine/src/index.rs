@@ -395,8 +395,8 @@ impl Md5Digest {
 
 /// Computes every ETag of `ops` left to the commit, all together in SIMD
 /// lanes, and writes each into its record (lowercase hex, as a single PUT's
-/// ETag is stored).
-pub fn hash_md5_at_commit(ops: &mut [IndexOp]) {
+/// ETag is stored). Returns how many it computed.
+pub fn hash_md5_at_commit(ops: &mut [IndexOp]) -> usize {
     let mut jobs: Vec<(&mut ObjectRecord, Md5AtCommit)> = ops
         .iter_mut()
         .filter_map(|op| match op {
@@ -409,7 +409,7 @@ pub fn hash_md5_at_commit(ops: &mut [IndexOp]) {
         })
         .collect();
     if jobs.is_empty() {
-        return;
+        return 0;
     }
     let mut streams = vec![crate::md5_lanes::Md5Stream::new(); jobs.len()];
     let mut work: Vec<(&mut crate::md5_lanes::Md5Stream, &[u8])> = streams
@@ -424,6 +424,7 @@ pub fn hash_md5_at_commit(ops: &mut [IndexOp]) {
         record.etag = hex::encode(digest);
         let _ = job.digest.set(digest);
     }
+    jobs.len()
 }
 
 /// A precondition checked inside the commit transaction, so no concurrent

@@ -87,6 +87,9 @@ pub struct CommitStats {
     /// A whole batch made durable (syncs and the index transaction), in
     /// microseconds.
     pub commit_us: BucketCounts<14>,
+    /// Small bodies whose ETag MD5 the commit loop computed, a batch's
+    /// together in SIMD lanes (`index::Md5AtCommit`).
+    pub md5_at_commit: std::sync::atomic::AtomicU64,
 }
 
 impl Default for CommitStats {
@@ -95,6 +98,7 @@ impl Default for CommitStats {
             batch_ops: BucketCounts::new(&BATCH_OPS_BOUNDS),
             fdatasync_us: BucketCounts::new(&DURATION_US_BOUNDS),
             commit_us: BucketCounts::new(&DURATION_US_BOUNDS),
+            md5_at_commit: Default::default(),
         }
     }
 }

@@ -486,7 +486,10 @@ impl<D: Disk> ShardStore<D> {
             ops.push(pending.op);
             replies.push((pending.reply, pending.settle));
         }
-        crate::index::hash_md5_at_commit(&mut ops);
+        let hashed = crate::index::hash_md5_at_commit(&mut ops);
+        self.commit_stats
+            .md5_at_commit
+            .fetch_add(hashed as u64, std::sync::atomic::Ordering::Relaxed);
         let writes: Vec<u128> = ops.iter().flat_map(op_client_writes).collect();
         self.commit_stats.batch_ops.record(ops.len() as u64);
         let started = std::time::Instant::now();

@@ -6,10 +6,16 @@
 //! a job; the first to find no batch forming leads one: it lets the shard's
 //! other ready tasks run a few times (so the uploads whose chunks arrived
 //! meanwhile join), then hashes every job together and hands each its state
-//! and buffer back. A leader waits 2.5 ms at most, and stops waiting as soon
-//! as a step brings no new chunk (so an upload beside a slow one is not held
-//! back by it); a leader that goes away (its client disconnected) hashes the
-//! batch as it is dropped, so no job is ever left waiting.
+//! and buffer back. A leader waits in steps of up to a millisecond, 10 at most,
+//! and stops waiting as soon as a step brings no new chunk (so an upload
+//! beside a slow one is not held back by it); a leader that goes away (its
+//! client disconnected) hashes the batch as it is dropped, so no job is ever
+//! left waiting.
+//!
+//! A small PUT's body is not hashed here: small PUTs reach a shard one at a
+//! time (yields and millisecond waits found no partner in measurements), so
+//! their MD5s are left to the owner's commit loop, where they do wait
+//! together (`engine::index::Md5AtCommit`).
 
 use std::cell::{Cell, RefCell};
 
@@ -20,7 +26,7 @@ use futures_channel::oneshot;
 use crate::shard::Shard;
 
 /// Chunks shorter than this are hashed at once: lanes pay off on whole
-/// blocks of big chunks, and a small PUT must not wait for a batch.
+/// blocks of big chunks, and a small upload must not wait for a batch.
 const LANE_CHUNK_BYTES_MIN: usize = 64 * 1024;
 /// A leader's turns at most before it hashes what it has: the first
 /// `LEADER_YIELDS` let the shard's other ready tasks run once each; the rest
@@ -28,6 +34,8 @@ const LANE_CHUNK_BYTES_MIN: usize = 64 * 1024;
 /// at different reactor turns, so yields alone batched nothing).
 const LEADER_TURNS_MAX: usize = 12;
 const LEADER_YIELDS: usize = 2;
+/// monoio's timers fire on whole-millisecond ticks, so a step ends at the
+/// next tick after this: between a quarter and one millisecond.
 const LEADER_WAIT_STEP: std::time::Duration = std::time::Duration::from_micros(250);
 
 struct Job {

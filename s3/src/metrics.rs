@@ -178,6 +178,7 @@ pub struct ShardMetrics {
     /// Upload chunks whose MD5 was computed in a batch of several, and alone.
     pub md5_chunks_batched: u64,
     pub md5_chunks_alone: u64,
+    pub md5_bodies_at_commit: u64,
 }
 
 #[cfg(test)]

@@ -465,6 +465,11 @@ impl Shard {
                 .map_or(0, |log| log.lines_dropped_total()),
             md5_chunks_batched: self.md5_batch.chunks_batched.get(),
             md5_chunks_alone: self.md5_batch.chunks_alone.get(),
+            md5_bodies_at_commit: self
+                .store
+                .commit_stats
+                .md5_at_commit
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

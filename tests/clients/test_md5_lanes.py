@@ -58,3 +58,61 @@ def test_concurrent_uploads_each_get_their_own_md5(server, bucket):
         v for k, v in before.items() if k.startswith("maxiofs_md5_chunks_total") and 'mode="batched"' in k
     )
     assert batched > batched_before, "no chunk was hashed in a batch: the lanes were not exercised"
+
+
+def test_small_puts_get_their_md5_from_the_commit(server, bucket):
+    """Small bodies' ETags are computed by the owner's commit loop, a batch's together in lanes
+    (engine::index::Md5AtCommit). Concurrent small PUTs of every kind of length must each get the
+    MD5 of their own bytes, in the PUT's answer, HEAD, GET and listings alike; the PUTs whose ETag
+    is needed earlier (Content-MD5, SSE-C) keep the old path, and a refused write stores nothing."""
+    import base64
+
+    import botocore.exceptions
+    import pytest
+
+    s3 = server.client()
+    before = scrape(server)
+    lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 4095, 4096] + [(i * 331) % 4097 for i in range(52)]
+    bodies = {f"small-{i}": os.urandom(n) for i, n in enumerate(lengths)}
+
+    def put(key: str) -> str:
+        return s3.put_object(Bucket=bucket, Key=key, Body=bodies[key])["ETag"]
+
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        etags = dict(zip(bodies, pool.map(put, bodies)))
+    for key, body in bodies.items():
+        expected = f'"{hashlib.md5(body).hexdigest()}"'
+        assert etags[key] == expected, key
+        assert s3.head_object(Bucket=bucket, Key=key)["ETag"] == expected, key
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert got["ETag"] == expected and got["Body"].read() == body, key
+    listed = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="small-")["Contents"]}
+    assert listed == {key: f'"{hashlib.md5(body).hexdigest()}"' for key, body in bodies.items()}
+
+    def at_commit(sample: dict) -> float:
+        return sum(v for k, v in sample.items() if k.startswith("maxiofs_md5_chunks_total") and 'mode="commit"' in k)
+
+    assert at_commit(scrape(server)) - at_commit(before) >= len(bodies), "small PUTs were not hashed at commit"
+
+    # Content-MD5 is checked before the commit: right passes, wrong is BadDigest and stores nothing.
+    body = os.urandom(3000)
+    md5 = hashlib.md5(body)
+    good = base64.b64encode(md5.digest()).decode()
+    assert s3.put_object(Bucket=bucket, Key="with-md5", Body=body, ContentMD5=good)["ETag"] == f'"{md5.hexdigest()}"'
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="bad-md5", Body=body, ContentMD5=wrong)
+    assert refused.value.response["Error"]["Code"] == "BadDigest"
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="bad-md5")
+
+    # A conditional write refused at the commit leaves the stored object and its ETag as they were.
+    with pytest.raises(botocore.exceptions.ClientError) as conflict:
+        s3.put_object(Bucket=bucket, Key="small-3", Body=b"replacement", IfNoneMatch="*")
+    assert conflict.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    assert s3.head_object(Bucket=bucket, Key="small-3")["ETag"] == etags["small-3"]
+
+    # An overwrite gets the new body's ETag.
+    replaced = s3.put_object(Bucket=bucket, Key="small-3", Body=b"replacement")["ETag"]
+    assert replaced == f'"{hashlib.md5(b"replacement").hexdigest()}"'
+    assert s3.head_object(Bucket=bucket, Key="small-3")["ETag"] == replaced

@@ -438,12 +438,14 @@ fn shards_and_engine(out: &mut String, shards: &[ShardMetrics]) {
         out,
         "maxiofs_md5_chunks_total",
         "counter",
-        "Upload chunks whose ETag MD5 was computed in SIMD lanes with others (batched) or alone.",
+        "Upload chunks whose ETag MD5 was computed in SIMD lanes with others (batched), alone, \
+         or by the commit loop with its batch's other small bodies (commit).",
     );
     for shard in shards {
         for (mode, count) in [
             ("batched", shard.md5_chunks_batched),
             ("alone", shard.md5_chunks_alone),
+            ("commit", shard.md5_bodies_at_commit),
         ] {
             let _ = writeln!(
                 out,
