@@ -499,26 +499,32 @@ pub(crate) fn response_headers(meta: &[(String, String)]) -> Vec<(String, String
         .collect()
 }
 
+/// The SSE-C key's stored form, when `meta` records one: its objects' ETag
+/// mixes it in.
+fn customer_stored_key(meta: &[(String, String)]) -> Option<&str> {
+    meta.iter()
+        .find(|(name, _)| name == META_SSE_KEY)
+        .map(|(_, stored)| stored.as_str())
+        .filter(|stored| is_customer_stored(stored))
+}
+
+/// Whether an object's ETag is the plain MD5 of its bytes (not SSE-C's).
+pub(crate) fn etag_is_md5(meta: &[(String, String)]) -> bool {
+    customer_stored_key(meta).is_none()
+}
+
 /// The ETag of data written with `meta`: the MD5 of the plaintext, except for
 /// SSE-C, whose ETag (as on AWS) is not that MD5 (it would let anyone without
 /// the key test guesses of the content).
-/// Whether an object's ETag is the plain MD5 of its bytes (not with an
-/// SSE-C key, whose ETag mixes in the key's stored form).
-pub(crate) fn etag_is_md5(meta: &[(String, String)]) -> bool {
-    !meta
-        .iter()
-        .any(|(name, stored)| name == META_SSE_KEY && is_customer_stored(stored))
-}
-
 pub(crate) fn etag_for(md5: [u8; 16], meta: &[(String, String)]) -> String {
-    match meta.iter().find(|(name, _)| name == META_SSE_KEY) {
-        Some((_, stored)) if is_customer_stored(stored) => {
+    match customer_stored_key(meta) {
+        Some(stored) => {
             let mut hasher = Md5::new();
             hasher.update(md5);
             hasher.update(stored.as_bytes());
             hex::encode(hasher.finalize())
         }
-        _ => hex::encode(md5),
+        None => hex::encode(md5),
     }
 }
 
@@ -644,11 +650,14 @@ pub(crate) use engine::crypto::is_last_of_its_write;
 
 /// An inline body as stored: tag, then ciphertext.
 pub(crate) fn seal_inline(key: &DataKey, plain: &[u8]) -> Vec<u8> {
-    let mut ciphertext = plain.to_vec();
-    let tag = key.seal_chunk(INLINE_OBJECT_ID, 0, true, &mut ciphertext);
+    // One buffer, sealed in place behind room for the tag: a small PUT's
+    // body is not copied (or allocated for) twice.
     let mut stored = Vec::with_capacity(CHUNK_TAG_BYTES + plain.len());
-    stored.extend_from_slice(&tag);
-    stored.extend_from_slice(&ciphertext);
+    stored.extend_from_slice(&[0u8; CHUNK_TAG_BYTES]);
+    stored.extend_from_slice(plain);
+    let (tag_field, ciphertext) = stored.split_at_mut(CHUNK_TAG_BYTES);
+    let tag = key.seal_chunk(INLINE_OBJECT_ID, 0, true, ciphertext);
+    tag_field.copy_from_slice(&tag);
     stored
 }
 
