@@ -568,8 +568,14 @@ fn init_logs(format: LogFormat) {
     use tracing_subscriber::{fmt, reload, EnvFilter};
     let filter = EnvFilter::try_new(log_filter_text()).unwrap_or_else(|_| EnvFilter::new("info"));
     let (filter, handle) = reload::Layer::new(filter);
+    // Colours only on a terminal: a journal or log file would keep the escape
+    // codes, and every request's span would pay for writing them.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let lines = match format {
-        LogFormat::Pretty => fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Pretty => fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .boxed(),
         LogFormat::Json => fmt::layer().json().with_writer(std::io::stderr).boxed(),
     };
     tracing_subscriber::registry()
