@@ -8,14 +8,22 @@ chunks hashed in batches, or the test proved nothing about the lanes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import botocore.exceptions
+import pytest
 from helpers import MiB
 from test_metrics import scrape
 
 UPLOADS = 24
+
+
+def md5_chunks(sample: dict, mode: str) -> float:
+    """`maxiofs_md5_chunks_total` of one mode, summed over the shards."""
+    return sum(v for k, v in sample.items() if k.startswith("maxiofs_md5_chunks_total") and f'mode="{mode}"' in k)
 
 
 def test_concurrent_uploads_each_get_their_own_md5(server, bucket):
@@ -52,24 +60,15 @@ def test_concurrent_uploads_each_get_their_own_md5(server, bucket):
     for key, body in bodies.items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
 
-    after = scrape(server)
-    batched = sum(v for k, v in after.items() if k.startswith("maxiofs_md5_chunks_total") and 'mode="batched"' in k)
-    batched_before = sum(
-        v for k, v in before.items() if k.startswith("maxiofs_md5_chunks_total") and 'mode="batched"' in k
-    )
-    assert batched > batched_before, "no chunk was hashed in a batch: the lanes were not exercised"
+    batched = md5_chunks(scrape(server), "batched") - md5_chunks(before, "batched")
+    assert batched > 0, "no chunk was hashed in a batch: the lanes were not exercised"
 
 
 def test_small_puts_get_their_md5_from_the_commit(server, bucket):
     """Small bodies' ETags are computed by the owner's commit loop, a batch's together in lanes
     (engine::index::Md5AtCommit). Concurrent small PUTs of every kind of length must each get the
-    MD5 of their own bytes, in the PUT's answer, HEAD, GET and listings alike; the PUTs whose ETag
-    is needed earlier (Content-MD5, SSE-C) keep the old path, and a refused write stores nothing."""
-    import base64
-
-    import botocore.exceptions
-    import pytest
-
+    MD5 of their own bytes, in the PUT's answer, HEAD, GET and listings alike; a PUT whose MD5 is
+    needed earlier (Content-MD5) keeps the old path, and a refused write stores nothing."""
     s3 = server.client()
     before = scrape(server)
     lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 4095, 4096] + [(i * 331) % 4097 for i in range(52)]
@@ -89,10 +88,8 @@ def test_small_puts_get_their_md5_from_the_commit(server, bucket):
     listed = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="small-")["Contents"]}
     assert listed == {key: f'"{hashlib.md5(body).hexdigest()}"' for key, body in bodies.items()}
 
-    def at_commit(sample: dict) -> float:
-        return sum(v for k, v in sample.items() if k.startswith("maxiofs_md5_chunks_total") and 'mode="commit"' in k)
-
-    assert at_commit(scrape(server)) - at_commit(before) >= len(bodies), "small PUTs were not hashed at commit"
+    at_commit = md5_chunks(scrape(server), "commit") - md5_chunks(before, "commit")
+    assert at_commit >= len(bodies), "small PUTs were not hashed at commit"
 
     # Content-MD5 is checked before the commit: right passes, wrong is BadDigest and stores nothing.
     body = os.urandom(3000)
