@@ -246,6 +246,51 @@ impl Conn {
         Ok(copied_bytes)
     }
 
+    /// [`Conn::read_body_bytes`] into `buf[range]` of an owned buffer: bytes already in the
+    /// read buffer are copied, and a large read goes from the socket straight into `buf`.
+    /// That is safe with an owned buffer (a cancelled read still owns its memory until the
+    /// kernel lets go) and saves the bounce buffer's copy. `range.start` must be within
+    /// `buf`'s initialized bytes (monoio's rule for a slice).
+    pub(crate) async fn read_body_bytes_into<B>(
+        &mut self,
+        mut buf: B,
+        range: std::ops::Range<usize>,
+        remaining_bytes: u64,
+        timeout: Duration,
+    ) -> (Result<usize, HttpError>, B)
+    where
+        B: IoBufMut + monoio::buf::IoBuf + AsMut<[u8]>,
+    {
+        let want_bytes = usize::try_from(remaining_bytes)
+            .unwrap_or(usize::MAX)
+            .min(range.len());
+        assert!(want_bytes > 0);
+        let start = range.start;
+        if self.buffered().is_empty() && want_bytes >= self.limits().body_direct_read_bytes_min {
+            let (result, slice) = self
+                .socket
+                .read(buf.slice_mut(start..start + want_bytes), timeout, false)
+                .await;
+            let result = match result {
+                Ok(0) => Err(HttpError::BodyTruncated),
+                Ok(n) => Ok(n),
+                Err(err) => Err(err.into()),
+            };
+            return (result, slice.into_inner());
+        }
+        if self.buffered().is_empty() {
+            match self.fill(timeout, false).await {
+                Ok(0) => return (Err(HttpError::BodyTruncated), buf),
+                Ok(_) => {}
+                Err(err) => return (Err(err.into()), buf),
+            }
+        }
+        let copied_bytes = want_bytes.min(self.buffered().len());
+        buf.as_mut()[start..start + copied_bytes].copy_from_slice(&self.buffered()[..copied_bytes]);
+        self.consume(copied_bytes);
+        (Ok(copied_bytes), buf)
+    }
+
     /// Reads at most `dst.len()` bytes, so nothing past the body (a pipelined request) can
     /// land in the bounce buffer, then makes the one copy into `dst`.
     async fn read_body_bounce(

@@ -256,25 +256,94 @@ impl Exchange<'_> {
     /// body has ended (or `dst` is empty). Sends "100 Continue" first if the client asked
     /// for it. After an error the connection is closed once the handler returns.
     pub async fn read_body(&mut self, dst: &mut [u8]) -> Result<usize, HttpError> {
-        if self.read_broken.is_some() || self.write_broken {
-            return Err(HttpError::ConnectionBroken);
-        }
-        if self.body_discarded {
-            return Err(HttpError::BodyDiscarded);
+        if let Some(refused) = self.body_read_refused() {
+            return Err(refused);
         }
         if dst.is_empty() {
             return Ok(0);
         }
-        if self.body == BodyState::Done {
-            // A zero-length body with `Expect: 100-continue` still gets its "100 Continue":
-            // aws cli v1's vendored botocore otherwise treats the final response as an early
-            // answer and misreads the next response on the connection.
-            self.send_continue().await?;
-            return Ok(0);
+        let result = match self.next_body_data().await {
+            Ok(None) => Ok(0),
+            Ok(Some((remaining_bytes, timeout))) => {
+                self.conn
+                    .read_body_bytes(dst, remaining_bytes, timeout)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        self.body_read_done(result)
+    }
+
+    /// [`Exchange::read_body`] into `buf[range]` of an owned buffer, which a large read
+    /// fills straight from the socket (no copy through the bounce buffer). Returns the
+    /// buffer with how many bytes went to the range's start; 0 once the body has ended.
+    /// `range.start` must be within `buf`'s initialized bytes (monoio's rule for a slice).
+    pub async fn read_body_into<B>(
+        &mut self,
+        buf: B,
+        range: std::ops::Range<usize>,
+    ) -> (Result<usize, HttpError>, B)
+    where
+        B: monoio::buf::IoBufMut + IoBuf + AsMut<[u8]>,
+    {
+        if let Some(refused) = self.body_read_refused() {
+            return (Err(refused), buf);
         }
-        let result = self.read_body_step(dst).await;
-        if let Err(e) = &result {
-            self.body_failed(e);
+        if range.is_empty() {
+            return (Ok(0), buf);
+        }
+        let (result, buf) = match self.next_body_data().await {
+            Ok(None) => (Ok(0), buf),
+            Ok(Some((remaining_bytes, timeout))) => {
+                self.conn
+                    .read_body_bytes_into(buf, range, remaining_bytes, timeout)
+                    .await
+            }
+            Err(err) => (Err(err), buf),
+        };
+        (self.body_read_done(result), buf)
+    }
+
+    /// Why no body can be read, if none can.
+    fn body_read_refused(&self) -> Option<HttpError> {
+        if self.read_broken.is_some() || self.write_broken {
+            Some(HttpError::ConnectionBroken)
+        } else if self.body_discarded {
+            Some(HttpError::BodyDiscarded)
+        } else {
+            None
+        }
+    }
+
+    /// Sends a pending "100 Continue" and moves past chunk framing to the next body data:
+    /// its remaining length and the read timeout, or None once the body has ended. A
+    /// zero-length body with `Expect: 100-continue` still gets its "100 Continue": aws cli
+    /// v1's vendored botocore otherwise treats the final response as an early answer and
+    /// misreads the next response on the connection.
+    async fn next_body_data(&mut self) -> Result<Option<(u64, Duration)>, HttpError> {
+        self.send_continue().await?;
+        let timeout = Duration::from_millis(self.conn.limits().body_read_timeout_ms);
+        loop {
+            if self.body == BodyState::Done {
+                return Ok(None);
+            }
+            if let Some(remaining_bytes) = self.body_data_remaining_bytes() {
+                return Ok(Some((remaining_bytes, timeout)));
+            }
+            self.chunk_advance(timeout).await?;
+        }
+    }
+
+    /// Accounts a body read's outcome: its bytes consumed, or the body broken.
+    fn body_read_done(&mut self, result: Result<usize, HttpError>) -> Result<usize, HttpError> {
+        match &result {
+            Ok(0) => {}
+            Ok(n) => {
+                self.body_data_consumed(*n as u64);
+                self.body_read_bytes += *n as u64;
+                self.body_last_read_at = Some(Instant::now());
+            }
+            Err(e) => self.body_failed(e),
         }
         result
     }
@@ -285,27 +354,6 @@ impl Exchange<'_> {
         tracing::debug!(peer_addr = %self.conn.peer_addr, error = %e, "request body failed");
         let answer_status = e.status_u16();
         self.read_broken = Some(ReadBroken { answer_status });
-    }
-
-    async fn read_body_step(&mut self, dst: &mut [u8]) -> Result<usize, HttpError> {
-        self.send_continue().await?;
-        let timeout = Duration::from_millis(self.conn.limits().body_read_timeout_ms);
-        loop {
-            if self.body == BodyState::Done {
-                return Ok(0);
-            }
-            if let Some(remaining_bytes) = self.body_data_remaining_bytes() {
-                let n = self
-                    .conn
-                    .read_body_bytes(dst, remaining_bytes, timeout)
-                    .await?;
-                self.body_data_consumed(n as u64);
-                self.body_read_bytes += n as u64;
-                self.body_last_read_at = Some(Instant::now());
-                return Ok(n);
-            }
-            self.chunk_advance(timeout).await?;
-        }
     }
 
     /// Discards the rest of the request body, for a request that should have none (GET,

@@ -2,7 +2,10 @@
 //! `aws-chunked` (signed chunks, signed or unsigned trailers), all read
 //! through one [`PayloadReader`] that verifies what the signature promised.
 
+use std::ops::Range;
+
 use base64::Engine as _;
+use engine::io::AlignedBuf;
 use http::Exchange;
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -141,6 +144,44 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
         Ok(filled)
     }
 
+    /// [`PayloadReader::read_full`] into `buf[range]`: a plain body is read from the
+    /// socket straight into `buf` (no copy through a bounce buffer); an aws-chunked one
+    /// is decoded into it. The buffer comes back whatever happened.
+    pub async fn read_full_into(
+        &mut self,
+        mut buf: AlignedBuf,
+        range: Range<usize>,
+    ) -> (S3Result<usize>, AlignedBuf) {
+        if self.chunked.is_some() {
+            let result = self.read_full(&mut buf.as_full_mut()[range]).await;
+            return (result, buf);
+        }
+        // monoio reads into a slice only from within the initialized bytes; every
+        // byte of an AlignedBuf is (zeroed at allocation).
+        buf.set_len(buf.capacity());
+        let mut filled = 0;
+        while filled < range.len() {
+            let at = range.start + filled;
+            let (result, returned) = self.ex.read_body_into(buf, at..range.end).await;
+            buf = returned;
+            let n = match result.map_err(read_error) {
+                Ok(n) => n,
+                Err(err) => return (Err(err), buf),
+            };
+            if n == 0 {
+                break;
+            }
+            if let Some((hasher, _)) = self.sha256.as_mut() {
+                hasher.update(&buf.as_full_mut()[at..at + n]);
+            }
+            if let Some(throttle) = &self.throttle {
+                crate::throttle::pace(Some(&throttle.inbound), n).await;
+            }
+            filled += n;
+        }
+        (Ok(filled), buf)
+    }
+
     async fn read(&mut self, dst: &mut [u8]) -> S3Result<usize> {
         let n = self.read_unpaced(dst).await?;
         if let Some(throttle) = &self.throttle {
@@ -223,6 +264,18 @@ pub(crate) trait ByteSource {
     async fn read_some(&mut self, dst: &mut [u8]) -> S3Result<usize> {
         self.read_full(dst).await
     }
+
+    /// [`ByteSource::read_full`] into `buf[range]` of an owned buffer, which a
+    /// source that reads a socket can fill without a copy; the buffer comes back
+    /// whatever happened.
+    async fn read_full_into(
+        &mut self,
+        mut buf: AlignedBuf,
+        range: Range<usize>,
+    ) -> (S3Result<usize>, AlignedBuf) {
+        let result = self.read_full(&mut buf.as_full_mut()[range]).await;
+        (result, buf)
+    }
 }
 
 impl ByteSource for PayloadReader<'_, '_> {
@@ -232,6 +285,14 @@ impl ByteSource for PayloadReader<'_, '_> {
 
     async fn read_some(&mut self, dst: &mut [u8]) -> S3Result<usize> {
         self.read(dst).await
+    }
+
+    async fn read_full_into(
+        &mut self,
+        buf: AlignedBuf,
+        range: Range<usize>,
+    ) -> (S3Result<usize>, AlignedBuf) {
+        PayloadReader::read_full_into(self, buf, range).await
     }
 }
 

@@ -85,6 +85,14 @@ impl AlignedBuf {
     }
 }
 
+/// The whole capacity (as [`AlignedBuf::as_full_mut`]), so a reader that fills a range
+/// of an owned buffer can copy into it.
+impl AsMut<[u8]> for AlignedBuf {
+    fn as_mut(&mut self) -> &mut [u8] {
+        self.as_full_mut()
+    }
+}
+
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with exactly this layout.

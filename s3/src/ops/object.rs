@@ -498,9 +498,9 @@ async fn ingest_stream<S: ByteSource>(
     let mut pending: Option<(AlignedBuf, usize)> = None;
     let mut size_bytes: u64 = 0;
     loop {
-        let mut buf = shard.take_buf();
-        let payload_area = &mut buf.as_full_mut()[RECORD_HEADER_BYTES..][..CHUNK_PAYLOAD_BYTES_MAX];
-        let filled = match payload.read_full(payload_area).await {
+        let payload_area = RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + CHUNK_PAYLOAD_BYTES_MAX;
+        let (filled, buf) = payload.read_full_into(shard.take_buf(), payload_area).await;
+        let filled = match filled {
             Ok(filled) => filled,
             Err(err) => {
                 shard.give_buf(buf);
