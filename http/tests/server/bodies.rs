@@ -26,6 +26,38 @@ fn large_body_through_bounce_and_read_buffer_paths() {
 }
 
 #[test]
+fn owned_buffer_reads_straight_from_the_socket_and_from_the_read_buffer() {
+    let server = TestServer::start();
+    let mut client = server.client();
+    let body = pattern(3 << 20);
+    // A 1 MiB range reads the socket straight into the owned buffer; 100 bytes copy from
+    // the connection buffer. The request after the body must stay intact either way.
+    for buf_bytes in [1 << 20, 100] {
+        let mut request = put(&format!("/echo-owned?buf={buf_bytes}"), &body);
+        request.extend(get("/hello").into_bytes());
+        client.send(request);
+        let response = client.read_response();
+        assert_eq!(response.header("x-declared"), Some("Some(3145728)"));
+        assert!(response.body == body, "echo differs for buf={buf_bytes}");
+        assert_eq!(client.read_response().body, b"hello");
+    }
+    // Chunked framing: each read stops at a chunk's end.
+    let mut request = b"PUT /echo-owned?buf=70000 HTTP/1.1\r\nHost: t\r\n".to_vec();
+    request.extend(b"Transfer-Encoding: chunked\r\n\r\n");
+    let chunked_body = pattern(300_000);
+    for piece in chunked_body.chunks(100_000) {
+        request.extend(format!("{:x}\r\n", piece.len()).bytes());
+        request.extend(piece);
+        request.extend(b"\r\n");
+    }
+    request.extend(b"0\r\n\r\n");
+    client.send(request);
+    let response = client.read_response();
+    assert_eq!(response.status, 200);
+    assert!(response.body == chunked_body, "chunked echo differs");
+}
+
+#[test]
 fn chunked_request_with_extensions_and_trailers() {
     let server = TestServer::start();
     let mut client = server.client();
