@@ -30,7 +30,7 @@
 
 use aes::Aes256;
 use base64::Engine as _;
-use ctr::cipher::{KeyIvInit, StreamCipher};
+use ctr::cipher::{InnerIvInit, KeyInit, KeyIvInit, StreamCipher};
 use hmac::{Hmac, Mac};
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM};
 use sha2::{Digest, Sha256};
@@ -109,8 +109,9 @@ impl std::fmt::Display for CryptoError {
 
 impl std::error::Error for CryptoError {}
 
-/// The master key, its id, and the two wrapping keys derived from it once
-/// (every PUT wraps a data key and every GET unwraps one). After a rotation
+/// The master key, its id, and the two wrapping keys derived from it once,
+/// kept ready to use: the AES key schedule expanded and the HMAC keyed (every
+/// PUT wraps a data key and every GET unwraps one, so neither redoes that). After a rotation
 /// it also carries the earlier keys (`previous`): new data keys are wrapped
 /// by the current one only, and a data key wrapped by an earlier one still
 /// opens until the re-wrap has moved it.
@@ -118,8 +119,8 @@ impl std::error::Error for CryptoError {}
 pub struct MasterKey {
     key: [u8; MASTER_KEY_BYTES],
     id: String,
-    wrap_cipher_key: [u8; 32],
-    wrap_mac_key: [u8; 32],
+    wrap_cipher: Aes256,
+    wrap_mac: HmacSha256,
     previous: Vec<MasterKey>,
 }
 
@@ -141,8 +142,8 @@ impl MasterKey {
         MasterKey {
             key,
             id,
-            wrap_cipher_key: hmac_sha256(&key, &[b"wrap-enc"]),
-            wrap_mac_key: hmac_sha256(&key, &[b"wrap-mac"]),
+            wrap_cipher: Aes256::new(&hmac_sha256(&key, &[b"wrap-enc"]).into()),
+            wrap_mac: keyed_hmac(&hmac_sha256(&key, &[b"wrap-mac"])),
             previous: Vec::new(),
         }
     }
@@ -205,8 +206,8 @@ impl MasterKey {
     fn wrap_secret(&self, secret: &[u8; DATA_SECRET_BYTES], cipher: ChunkCipher) -> String {
         let iv: [u8; WRAP_IV_BYTES] = rand::random();
         let mut sealed = *secret;
-        Aes256Ctr32::new(&self.wrap_cipher_key.into(), &iv.into()).apply_keystream(&mut sealed);
-        let tag = hmac_sha256(&self.wrap_mac_key, &[&iv, &sealed]);
+        self.wrap_ctr(&iv).apply_keystream(&mut sealed);
+        let tag = mac_parts(self.wrap_mac.clone(), &[&iv, &sealed]);
         let mut blob = Vec::with_capacity(WRAP_IV_BYTES + DATA_SECRET_BYTES + WRAP_TAG_BYTES);
         blob.extend_from_slice(&iv);
         blob.extend_from_slice(&sealed);
@@ -259,11 +260,21 @@ impl MasterKey {
         }
         let (iv, rest) = blob.split_at(WRAP_IV_BYTES);
         let (sealed, tag) = rest.split_at(DATA_SECRET_BYTES);
-        verify_tag(&self.wrap_mac_key, &[iv, sealed], tag)?;
+        let expected = mac_parts(self.wrap_mac.clone(), &[iv, sealed]);
+        if !constant_time_eq(&expected, tag) {
+            return Err(CryptoError::Authentication);
+        }
         let mut secret: [u8; DATA_SECRET_BYTES] = sealed.try_into().expect("length checked");
         let iv: [u8; WRAP_IV_BYTES] = iv.try_into().expect("length checked");
-        Aes256Ctr32::new(&self.wrap_cipher_key.into(), &iv.into()).apply_keystream(&mut secret);
+        self.wrap_ctr(&iv).apply_keystream(&mut secret);
         Ok((secret, cipher))
+    }
+
+    fn wrap_ctr(&self, iv: &[u8; WRAP_IV_BYTES]) -> Aes256Ctr32 {
+        Aes256Ctr32::from_core(ctr::CtrCore::inner_iv_init(
+            self.wrap_cipher.clone(),
+            iv.into(),
+        ))
     }
 }
 
@@ -348,9 +359,12 @@ pub struct DataKey {
 
 impl DataKey {
     fn from_secret(secret: &[u8; DATA_SECRET_BYTES], cipher: ChunkCipher) -> DataKey {
+        // Both subkeys from one keyed HMAC state: the key is padded and
+        // hashed once, not twice.
+        let keyed = keyed_hmac(secret);
         DataKey {
-            cipher_key: hmac_sha256(secret, &[b"chunk-enc"]),
-            mac_key: hmac_sha256(secret, &[b"chunk-mac"]),
+            cipher_key: mac_parts(keyed.clone(), &[b"chunk-enc"]),
+            mac_key: mac_parts(keyed, &[b"chunk-mac"]),
             cipher,
         }
     }
@@ -502,7 +516,15 @@ impl DataKey {
 
 /// HMAC-SHA256 of the concatenated `parts`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac_parts(keyed_hmac(key), parts)
+}
+
+fn keyed_hmac(key: &[u8]) -> HmacSha256 {
+    <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length")
+}
+
+/// Finishes a keyed HMAC state (cloned from one kept ready) over `parts`.
+fn mac_parts(mut mac: HmacSha256, parts: &[&[u8]]) -> [u8; 32] {
     for part in parts {
         mac.update(part);
     }
