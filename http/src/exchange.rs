@@ -277,10 +277,11 @@ impl Exchange<'_> {
     /// [`Exchange::read_body`] into `buf[range]` of an owned buffer, which a large read
     /// fills straight from the socket (no copy through the bounce buffer). Returns the
     /// buffer with how many bytes went to the range's start; 0 once the body has ended.
-    /// `range.start` must be within `buf`'s initialized bytes (monoio's rule for a slice).
+    /// `range.start` must be within `buf`'s initialized bytes (monoio's rule for a slice) and
+    /// `range.end` within `buf.as_mut()`; otherwise the read fails (an I/O error), not panics.
     pub async fn read_body_into<B>(
         &mut self,
-        buf: B,
+        mut buf: B,
         range: std::ops::Range<usize>,
     ) -> (Result<usize, HttpError>, B)
     where
@@ -288,6 +289,15 @@ impl Exchange<'_> {
     {
         if let Some(refused) = self.body_read_refused() {
             return (Err(refused), buf);
+        }
+        if range.start > buf.bytes_init() || range.end > buf.as_mut().len() {
+            // A caller's mistake: an error (a 500 for this request), not a panic that
+            // would take the whole shard down.
+            let misuse = std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "body read range outside the buffer's initialized bytes",
+            );
+            return (Err(HttpError::Io(misuse)), buf);
         }
         if range.is_empty() {
             return (Ok(0), buf);

@@ -156,12 +156,14 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             let result = self.read_full(&mut buf.as_full_mut()[range]).await;
             return (result, buf);
         }
-        // monoio reads into a slice only from within the initialized bytes; every
-        // byte of an AlignedBuf is (zeroed at allocation).
-        buf.set_len(buf.capacity());
         let mut filled = 0;
         while filled < range.len() {
             let at = range.start + filled;
+            // monoio reads into a slice only from within the initialized bytes, and a
+            // read straight from the socket leaves the length at its end; every byte of
+            // an AlignedBuf is initialized (zeroed at allocation), so claim them all
+            // before each read.
+            buf.set_len(buf.capacity());
             let (result, returned) = self.ex.read_body_into(buf, at..range.end).await;
             buf = returned;
             let n = match result.map_err(read_error) {

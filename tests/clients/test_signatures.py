@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 
 import botocore.auth
 import pytest
@@ -116,6 +117,31 @@ def test_signed_payload_and_unsigned_payload_accepted(server, s3, bucket):
     assert r.status_code == 200, r.text
     assert s3.get_object(Bucket=bucket, Key="signed")["Body"].read() == body
     assert s3.get_object(Bucket=bucket, Key="unsigned")["Body"].read() == body
+
+
+@pytest.mark.parametrize("payload", ["unsigned", "sha256"])
+def test_http_chunked_put_bodies_stored_whole(server, s3, bucket, payload):
+    """A body sent with Transfer-Encoding: chunked (a streaming client that does not know
+    the length), in chunks both smaller and larger than the server's reads: each chunk's
+    data is read straight into the object's chunk buffers, the size lines between them
+    through the connection's buffer, and the object comes back byte for byte."""
+    sizes = [200 * 1024, 300 * 1024, 70_000, 1024 * 1024 + 5, 17, 64 * 1024]
+    pieces = [bytes([i + 1]) * 3 + os.urandom(size - 3) for i, size in enumerate(sizes)]
+    data = b"".join(pieces)
+    payload_hash = UNSIGNED_PAYLOAD if payload == "unsigned" else hashlib.sha256(data).hexdigest()
+    key = f"http-chunked-{payload}"
+    url, headers = sign_request(
+        server.endpoint, server.access_key, server.secret_key, "PUT", object_path(bucket, key),
+        payload_hash=payload_hash,
+    )
+    headers = {name: value for name, value in headers.items() if name.lower() != "content-length"}
+    # A generator body makes requests send each piece as one HTTP chunk.
+    r = requests.put(url, headers=headers, data=iter(pieces), timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"].strip('"') == hashlib.md5(data).hexdigest()
+    got = s3.get_object(Bucket=bucket, Key=key)
+    assert got["ContentLength"] == len(data)
+    assert got["Body"].read() == data
 
 
 def test_wrong_region_in_scope_rejected(server):

@@ -207,21 +207,32 @@ async fn echo(ex: &mut Exchange<'_>, buf_bytes: usize) {
         .expect("echo respond");
 }
 
-/// As `echo`, through `read_body_into`: an owned buffer whose range starts at an
-/// offset, as the S3 layer reads a chunk after its record header.
+/// As `echo`, through `read_body_into`, filling one owned buffer from an offset onward
+/// as the S3 layer fills a chunk after its record header: each read continues where the
+/// last one stopped, and the buffer is emptied into the answer once full.
 async fn echo_owned(ex: &mut Exchange<'_>, buf_bytes: usize) {
     const OFFSET: usize = 7;
-    let mut owned = vec![0u8; OFFSET + buf_bytes];
+    let end = OFFSET + buf_bytes;
+    let mut owned = vec![0u8; end];
+    let mut at = OFFSET;
     let mut body = Vec::new();
     loop {
-        let (result, returned) = ex.read_body_into(owned, OFFSET..OFFSET + buf_bytes).await;
+        // A read straight from the socket leaves the Vec's length at its end; the range
+        // must start within the initialized bytes (monoio's rule), as in `read_full_into`.
+        owned.resize(end, 0);
+        let (result, returned) = ex.read_body_into(owned, at..end).await;
         owned = returned;
         match result {
             Ok(0) => break,
-            Ok(n) => body.extend_from_slice(&owned[OFFSET..OFFSET + n]),
+            Ok(n) => at += n,
             Err(_) => return,
         }
+        if at == end {
+            body.extend_from_slice(&owned[OFFSET..end]);
+            at = OFFSET;
+        }
     }
+    body.extend_from_slice(&owned[OFFSET..at]);
     let declared = format!("{:?}", ex.body_len_declared());
     ex.respond(200, &[("x-declared", declared.as_str())], Bytes::from(body))
         .await
