@@ -50,7 +50,9 @@ pub struct PayloadReader<'e, 'c> {
     ex: &'e mut Exchange<'c>,
     sha256: Option<(Sha256, [u8; 32])>,
     chunked: Option<AwsChunkedDecoder>,
-    raw: Vec<u8>,
+    /// The aws-chunked framing as read (allocated on the first read): owned, so the
+    /// socket read fills it directly.
+    raw: Option<AlignedBuf>,
     /// Decoded bytes that did not fit the caller's buffer yet.
     spill: Vec<u8>,
     spill_at: usize,
@@ -108,7 +110,7 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             ex,
             sha256,
             chunked,
-            raw: Vec::new(),
+            raw: None,
             spill: Vec::new(),
             spill_at: 0,
             raw_done: false,
@@ -216,8 +218,14 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             if self.raw_done {
                 return Ok(0);
             }
-            self.raw.resize(CHUNKED_RAW_READ_BYTES, 0);
-            let n = self.ex.read_body(&mut self.raw).await.map_err(read_error)?;
+            let mut raw = self
+                .raw
+                .take()
+                .unwrap_or_else(|| AlignedBuf::new(CHUNKED_RAW_READ_BYTES));
+            raw.set_len(raw.capacity());
+            let (result, raw) = self.ex.read_body_into(raw, 0..CHUNKED_RAW_READ_BYTES).await;
+            let raw = self.raw.insert(raw);
+            let n = result.map_err(read_error)?;
             if n == 0 {
                 self.raw_done = true;
                 continue;
@@ -225,7 +233,7 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             let decoder = self.chunked.as_mut().expect("chunked mode");
             let spill = &mut self.spill;
             let mut written = 0;
-            decoder.feed(&self.raw[..n], |data| {
+            decoder.feed(&raw.as_slice()[..n], |data| {
                 let direct = (dst.len() - written).min(data.len());
                 dst[written..written + direct].copy_from_slice(&data[..direct]);
                 written += direct;
