@@ -109,10 +109,10 @@ impl std::fmt::Display for CryptoError {
 
 impl std::error::Error for CryptoError {}
 
-/// The master key, its id, and the two wrapping keys derived from it once,
-/// kept ready to use: the AES key schedule expanded and the HMAC keyed (every
-/// PUT wraps a data key and every GET unwraps one, so neither redoes that). After a rotation
-/// it also carries the earlier keys (`previous`): new data keys are wrapped
+/// The master key, its id, and the two wrapping keys derived from it once and
+/// kept ready: the AES key schedule expanded, the HMAC keyed (every PUT wraps a
+/// data key and every GET unwraps one). After a rotation it also carries the
+/// earlier keys (`previous`): new data keys are wrapped
 /// by the current one only, and a data key wrapped by an earlier one still
 /// opens until the re-wrap has moved it.
 #[derive(Clone)]
@@ -260,10 +260,7 @@ impl MasterKey {
         }
         let (iv, rest) = blob.split_at(WRAP_IV_BYTES);
         let (sealed, tag) = rest.split_at(DATA_SECRET_BYTES);
-        let expected = mac_parts(self.wrap_mac.clone(), &[iv, sealed]);
-        if !constant_time_eq(&expected, tag) {
-            return Err(CryptoError::Authentication);
-        }
+        verify_tag(self.wrap_mac.clone(), &[iv, sealed], tag)?;
         let mut secret: [u8; DATA_SECRET_BYTES] = sealed.try_into().expect("length checked");
         let iv: [u8; WRAP_IV_BYTES] = iv.try_into().expect("length checked");
         self.wrap_ctr(&iv).apply_keystream(&mut secret);
@@ -322,7 +319,11 @@ impl MasterKey {
         let (iv, rest) = blob.split_at(WRAP_IV_BYTES);
         let (ciphertext, tag) = rest.split_at(rest.len() - WRAP_TAG_BYTES);
         let (cipher_key, mac_key) = key.text_keys();
-        verify_tag(&mac_key, &[key_id.as_bytes(), iv, ciphertext], tag)?;
+        verify_tag(
+            keyed_hmac(&mac_key),
+            &[key_id.as_bytes(), iv, ciphertext],
+            tag,
+        )?;
         let mut plaintext = ciphertext.to_vec();
         let iv: [u8; WRAP_IV_BYTES] = iv.try_into().expect("length checked");
         Aes256Ctr32::new(&cipher_key.into(), &iv.into()).apply_keystream(&mut plaintext);
@@ -551,8 +552,8 @@ pub fn is_last_of_its_write(extents: &[crate::index::Extent], i: usize) -> bool 
         .is_none_or(|next| next.object_id != extents[i].object_id)
 }
 
-fn verify_tag(key: &[u8], parts: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError> {
-    let expected = hmac_sha256(key, parts);
+fn verify_tag(mac: HmacSha256, parts: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError> {
+    let expected = mac_parts(mac, parts);
     match constant_time_eq(&expected, tag) {
         true => Ok(()),
         false => Err(CryptoError::Authentication),
