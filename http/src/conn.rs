@@ -230,20 +230,12 @@ impl Conn {
         remaining_bytes: u64,
         timeout: Duration,
     ) -> Result<usize, HttpError> {
-        let want_bytes = usize::try_from(remaining_bytes)
-            .unwrap_or(usize::MAX)
-            .min(dst.len());
-        assert!(want_bytes > 0);
-        if self.buffered().is_empty() && want_bytes >= self.limits().body_direct_read_bytes_min {
-            return self.read_body_bounce(&mut dst[..want_bytes], timeout).await;
+        let want_bytes = body_want_bytes(remaining_bytes, dst.len());
+        let dst = &mut dst[..want_bytes];
+        if self.reads_body_direct(want_bytes) {
+            return self.read_body_bounce(dst, timeout).await;
         }
-        if self.buffered().is_empty() && self.fill(timeout, false).await? == 0 {
-            return Err(HttpError::BodyTruncated);
-        }
-        let copied_bytes = want_bytes.min(self.buffered().len());
-        dst[..copied_bytes].copy_from_slice(&self.buffered()[..copied_bytes]);
-        self.consume(copied_bytes);
-        Ok(copied_bytes)
+        self.read_body_buffered(dst, timeout).await
     }
 
     /// [`Conn::read_body_bytes`] into `buf[range]` of an owned buffer: bytes already in the
@@ -261,34 +253,41 @@ impl Conn {
     where
         B: IoBufMut + monoio::buf::IoBuf + AsMut<[u8]>,
     {
-        let want_bytes = usize::try_from(remaining_bytes)
-            .unwrap_or(usize::MAX)
-            .min(range.len());
-        assert!(want_bytes > 0);
-        let start = range.start;
-        if self.buffered().is_empty() && want_bytes >= self.limits().body_direct_read_bytes_min {
-            let (result, slice) = self
-                .socket
-                .read(buf.slice_mut(start..start + want_bytes), timeout, false)
+        let want = range.start..range.start + body_want_bytes(remaining_bytes, range.len());
+        if !self.reads_body_direct(want.len()) {
+            let result = self
+                .read_body_buffered(&mut buf.as_mut()[want], timeout)
                 .await;
-            let result = match result {
-                Ok(0) => Err(HttpError::BodyTruncated),
-                Ok(n) => Ok(n),
-                Err(err) => Err(err.into()),
-            };
-            return (result, slice.into_inner());
+            return (result, buf);
         }
-        if self.buffered().is_empty() {
-            match self.fill(timeout, false).await {
-                Ok(0) => return (Err(HttpError::BodyTruncated), buf),
-                Ok(_) => {}
-                Err(err) => return (Err(err.into()), buf),
-            }
+        let (result, slice) = self.socket.read(buf.slice_mut(want), timeout, false).await;
+        let result = match result {
+            Ok(0) => Err(HttpError::BodyTruncated),
+            Ok(n) => Ok(n),
+            Err(err) => Err(err.into()),
+        };
+        (result, slice.into_inner())
+    }
+
+    /// Whether a body read of `want_bytes` should skip the read buffer: nothing is
+    /// buffered and the read is large enough to be worth its own syscall.
+    fn reads_body_direct(&self, want_bytes: usize) -> bool {
+        self.buffered().is_empty() && want_bytes >= self.limits().body_direct_read_bytes_min
+    }
+
+    /// Copies body bytes into `dst` from the read buffer, filling it first if empty.
+    async fn read_body_buffered(
+        &mut self,
+        dst: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, HttpError> {
+        if self.buffered().is_empty() && self.fill(timeout, false).await? == 0 {
+            return Err(HttpError::BodyTruncated);
         }
-        let copied_bytes = want_bytes.min(self.buffered().len());
-        buf.as_mut()[start..start + copied_bytes].copy_from_slice(&self.buffered()[..copied_bytes]);
+        let copied_bytes = dst.len().min(self.buffered().len());
+        dst[..copied_bytes].copy_from_slice(&self.buffered()[..copied_bytes]);
         self.consume(copied_bytes);
-        (Ok(copied_bytes), buf)
+        Ok(copied_bytes)
     }
 
     /// Reads at most `dst.len()` bytes, so nothing past the body (a pipelined request) can
@@ -468,4 +467,14 @@ impl Conn {
             }
         }
     }
+}
+
+/// How many bytes one body read asks for: the room it was given, at most what is left of
+/// the current body data (so nothing past the body is read).
+fn body_want_bytes(remaining_bytes: u64, room_bytes: usize) -> usize {
+    let want_bytes = usize::try_from(remaining_bytes)
+        .unwrap_or(usize::MAX)
+        .min(room_bytes);
+    assert!(want_bytes > 0);
+    want_bytes
 }

@@ -175,12 +175,8 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             if n == 0 {
                 break;
             }
-            if let Some((hasher, _)) = self.sha256.as_mut() {
-                hasher.update(&buf.as_full_mut()[at..at + n]);
-            }
-            if let Some(throttle) = &self.throttle {
-                crate::throttle::pace(Some(&throttle.inbound), n).await;
-            }
+            self.hash_signed(&buf.as_full_mut()[at..at + n]);
+            self.pace(n).await;
             filled += n;
         }
         (Ok(filled), buf)
@@ -188,10 +184,22 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
 
     async fn read(&mut self, dst: &mut [u8]) -> S3Result<usize> {
         let n = self.read_unpaced(dst).await?;
+        self.pace(n).await;
+        Ok(n)
+    }
+
+    /// Waits as the bucket owner's upload limit asks after `n` bytes were read.
+    async fn pace(&self, n: usize) {
         if let Some(throttle) = &self.throttle {
             crate::throttle::pace(Some(&throttle.inbound), n).await;
         }
-        Ok(n)
+    }
+
+    /// Feeds plain body bytes to the signed payload's SHA-256, if it is signed.
+    fn hash_signed(&mut self, bytes: &[u8]) {
+        if let Some((hasher, _)) = self.sha256.as_mut() {
+            hasher.update(bytes);
+        }
     }
 
     async fn read_unpaced(&mut self, dst: &mut [u8]) -> S3Result<usize> {
@@ -199,9 +207,7 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             return self.read_chunked(dst).await;
         }
         let n = self.ex.read_body(dst).await.map_err(read_error)?;
-        if let Some((hasher, _)) = self.sha256.as_mut() {
-            hasher.update(&dst[..n]);
-        }
+        self.hash_signed(&dst[..n]);
         Ok(n)
     }
 
