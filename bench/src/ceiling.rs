@@ -6,7 +6,9 @@
 //!   figures, so a busy machine slows the run but barely moves the numbers;
 //! - sequential write (fdatasync included) and read bandwidth of one directory's disk,
 //!   with O_DIRECT so the page cache neither absorbs the writes nor serves the reads;
-//! - loopback TCP bandwidth between two threads.
+//! - loopback TCP bandwidth between two threads;
+//! - the kernel's CPU cost of one durable index commit's write pattern, B-tree pages
+//!   against an append-only log (`commit_floor`).
 //!
 //! The disk and TCP rates are wall-clock: their cost is waiting on the device or on the
 //! other end of the socket, which one thread's CPU time does not see.
@@ -31,10 +33,11 @@ use md5::Md5;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::commit_floor::{measure_commit_floor, CommitFloorReport};
 use crate::cpu::thread_cpu_s;
 use crate::limits::{
-    CEILING_BUFFER_BYTES, CEILING_DISK_IO_BYTES, CEILING_TCP_IO_BYTES, DIRECT_IO_ALIGNMENT_BYTES,
-    SOCKET_TIMEOUT,
+    CEILING_BUFFER_BYTES, CEILING_DISK_IO_BYTES, CEILING_TCP_IO_BYTES, COMMIT_FLOOR_RUNS,
+    COMMIT_FLOOR_RUN_PAGES, DIRECT_IO_ALIGNMENT_BYTES, SOCKET_TIMEOUT,
 };
 
 const GIB_BYTES: f64 = (1u64 << 30) as f64;
@@ -51,6 +54,8 @@ pub struct CeilingSpec {
     pub data_dir: PathBuf,
     pub disk_bytes: u64,
     pub tcp_bytes: u64,
+    /// Commits of each write pattern `commit_floor` measures.
+    pub commits: u64,
 }
 
 /// The machine's limits: CPU rates in GiB per CPU-second of one thread, disk and network
@@ -65,6 +70,7 @@ pub struct CeilingReport {
     pub aes_ctr_hmac_gib_per_s: f64,
     pub disk: DiskReport,
     pub tcp: TcpReport,
+    pub commit: CommitFloorReport,
 }
 
 /// Sequential bandwidth of the data directory's disk.
@@ -97,7 +103,9 @@ impl CeilingReport {
              \"crc32c_gib_per_s\":{:.3},\"sha256_gib_per_s\":{:.3},\
              \"md5_crc32c_cpu_s_per_gib\":{:.3},\"aes_ctr_hmac_gib_per_s\":{:.3},\
              \"disk_bytes\":{},\"disk_write_mib_per_s\":{:.1},\"disk_read_mib_per_s\":{:.1},\
-             \"disk_direct\":{},\"tcp_bytes\":{},\"tcp_loopback_mib_per_s\":{:.1}}}",
+             \"disk_direct\":{},\"tcp_bytes\":{},\"tcp_loopback_mib_per_s\":{:.1},\
+             \"commits\":{},\"commit_btree_cpu_us\":{:.1},\"commit_log_cpu_us\":{:.1},\
+             \"commit_log_direct\":{},\"commit_sync_floor_cpu_us\":{:.1}}}",
             self.total_bytes,
             self.md5_gib_per_s,
             self.crc32c_gib_per_s,
@@ -110,6 +118,11 @@ impl CeilingReport {
             self.disk.direct,
             self.tcp.total_bytes,
             self.tcp.mib_per_s,
+            self.commit.commits,
+            self.commit.btree.cpu_us,
+            self.commit.log.cpu_us,
+            self.commit.log_direct,
+            self.commit.sync_floor.cpu_us,
         )
     }
 
@@ -118,6 +131,10 @@ impl CeilingReport {
             true => "O_DIRECT",
             false => "buffered (O_DIRECT refused; reads may come from the page cache)",
         };
+        let log_io = match self.commit.log_direct {
+            true => "O_DIRECT",
+            false => "buffered",
+        };
         format!(
             "ceiling over {} bytes in {} B buffers, GiB per CPU-second of one thread:\n  \
              MD5     {:.3} GiB/s\n  CRC32C  {:.3} GiB/s\n  SHA-256 {:.3} GiB/s\n  \
@@ -125,7 +142,11 @@ impl CeilingReport {
              MD5 + CRC32C: {:.3} CPU-s per GiB\n\
              disk of {}, {} bytes in {} B {disk_io} I/Os, wall-clock:\n  \
              write + fdatasync {:.1} MiB/s\n  read              {:.1} MiB/s\n\
-             loopback TCP, {} bytes in {} B writes, wall-clock: {:.1} MiB/s\n",
+             loopback TCP, {} bytes in {} B writes, wall-clock: {:.1} MiB/s\n\
+             one durable index commit of {} pages, {} commits each, CPU-us (wall-us) per commit:\n  \
+             B-tree: random buffered page runs, fdatasync, O_DSYNC meta page {:.1} ({:.1})\n  \
+             log: one sequential {log_io} write, fdatasync {:.1} ({:.1})\n  \
+             floor: one page, fdatasync {:.1} ({:.1})\n",
             self.total_bytes,
             CEILING_BUFFER_BYTES,
             self.md5_gib_per_s,
@@ -141,11 +162,20 @@ impl CeilingReport {
             self.tcp.total_bytes,
             CEILING_TCP_IO_BYTES,
             self.tcp.mib_per_s,
+            COMMIT_FLOOR_RUNS * COMMIT_FLOOR_RUN_PAGES,
+            self.commit.commits,
+            self.commit.btree.cpu_us,
+            self.commit.btree.wall_us,
+            self.commit.log.cpu_us,
+            self.commit.log.wall_us,
+            self.commit.sync_floor.cpu_us,
+            self.commit.sync_floor.wall_us,
         )
     }
 }
 
-/// Runs every measurement in turn: CPU, then disk, then loopback TCP.
+/// Runs every measurement in turn: CPU, then disk, then loopback TCP, then the index
+/// commit patterns.
 pub fn measure(spec: &CeilingSpec) -> Result<CeilingReport, String> {
     let mut buffer = vec![0u8; CEILING_BUFFER_BYTES];
     rand::thread_rng().fill_bytes(&mut buffer);
@@ -183,6 +213,7 @@ pub fn measure(spec: &CeilingSpec) -> Result<CeilingReport, String> {
         aes_ctr_hmac_gib_per_s: rate(aes_ctr_hmac_s),
         disk: measure_disk(&spec.data_dir, spec.disk_bytes)?,
         tcp: measure_tcp(spec.tcp_bytes)?,
+        commit: measure_commit_floor(&spec.data_dir, spec.commits)?,
     })
 }
 
@@ -305,7 +336,7 @@ fn disk_read_s(path: &Path, io_buffer: &mut [u8], direct: bool) -> io::Result<(u
 ///
 /// Panics if `storage` is shorter than `len_bytes + DIRECT_IO_ALIGNMENT_BYTES - 1`: the
 /// caller sized it wrong.
-fn direct_io_aligned_mut(storage: &mut [u8], len_bytes: usize) -> &mut [u8] {
+pub(crate) fn direct_io_aligned_mut(storage: &mut [u8], len_bytes: usize) -> &mut [u8] {
     let misalignment_bytes = storage.as_ptr() as usize % DIRECT_IO_ALIGNMENT_BYTES;
     let start = (DIRECT_IO_ALIGNMENT_BYTES - misalignment_bytes) % DIRECT_IO_ALIGNMENT_BYTES;
     assert!(
@@ -317,7 +348,7 @@ fn direct_io_aligned_mut(storage: &mut [u8], len_bytes: usize) -> &mut [u8] {
 }
 
 /// Removes the file when dropped; a file that was never created is not an error.
-struct RemoveFileOnDrop<'a>(&'a Path);
+pub(crate) struct RemoveFileOnDrop<'a>(pub(crate) &'a Path);
 
 impl Drop for RemoveFileOnDrop<'_> {
     fn drop(&mut self) {
@@ -421,6 +452,7 @@ mod tests {
             data_dir: data_dir.clone(),
             disk_bytes: 3 * CEILING_DISK_IO_BYTES as u64 - 1,
             tcp_bytes: 1,
+            commits: 1,
         };
         let report = measure(&spec).expect("ceiling runs");
         let leftovers = std::fs::read_dir(&data_dir).expect("list").count();
@@ -451,6 +483,7 @@ mod tests {
             assert!(json.contains(&format!("\"{field}\":")), "{json}");
         }
         assert!(json.contains("\"tcp_loopback_mib_per_s\":"), "{json}");
+        assert!(json.contains("\"commit_btree_cpu_us\":"), "{json}");
         assert!(report.to_human().contains("AES-256-CTR + HMAC-SHA256"));
     }
 

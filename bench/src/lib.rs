@@ -18,11 +18,13 @@
 //! - `report`: merged statistics, the human table and the `--json` line.
 //! - `ceiling`: this machine's limits: single-core MD5, CRC32C, SHA-256 and
 //!   AES-256-CTR + HMAC-SHA256 rates, O_DIRECT disk and loopback TCP bandwidth.
+//! - `commit_floor`: `ceiling`'s probe of one durable index commit's write pattern.
 //! - `limits`: every bound and buffer size, with the reason for its value.
 #![forbid(unsafe_code)]
 
 pub mod ceiling;
 pub mod client;
+pub mod commit_floor;
 pub mod cpu;
 pub mod limits;
 pub mod report;

@@ -70,3 +70,13 @@ pub const DIRECT_IO_ALIGNMENT_BYTES: usize = 4096;
 /// Size of each `ceiling` loopback TCP write and of the receiver's reads: large enough
 /// that the copy through the kernel, not the syscall count, sets the pace.
 pub const CEILING_TCP_IO_BYTES: usize = 1 << 20;
+
+/// Pages of the file `ceiling`'s commit probe writes into (64 MiB): larger than one
+/// commit's pages by far, so random runs rarely share a page, as in a grown index.
+pub const COMMIT_FLOOR_FILE_PAGES: u64 = 16_384;
+
+/// Runs of pages one probed B-tree commit writes, and pages per run: what the server's
+/// LMDB committer wrote per group commit of about 27 4 KiB PUTs (about 50 `pwrite` calls,
+/// mostly of a two-page overflow value, about 400 KiB in all).
+pub const COMMIT_FLOOR_RUNS: u64 = 50;
+pub const COMMIT_FLOOR_RUN_PAGES: u64 = 2;

@@ -136,6 +136,10 @@ struct CeilingArgs {
     /// Bytes sent over loopback TCP, in 1 MiB writes.
     #[arg(long, default_value = "2GiB", value_parser = parse_size_bytes)]
     tcp_bytes: u64,
+    /// Durable commits of each index write pattern (B-tree pages, a sequential log, one
+    /// page), on a 64 MiB temporary file in --data-dir.
+    #[arg(long, default_value_t = 300)]
+    commits: u64,
     #[arg(long)]
     json: bool,
 }
@@ -209,6 +213,7 @@ fn run_ceiling(args: &CeilingArgs) -> ExitCode {
         data_dir: args.data_dir.clone(),
         disk_bytes: args.disk_bytes,
         tcp_bytes: args.tcp_bytes,
+        commits: args.commits,
     };
     let report = match bench::ceiling::measure(&spec) {
         Ok(report) => report,
