@@ -239,12 +239,18 @@ impl<'e, 'c> PayloadReader<'e, 'c> {
             let decoder = self.chunked.as_mut().expect("chunked mode");
             let spill = &mut self.spill;
             let mut written = 0;
-            decoder.feed(&raw.as_slice()[..n], |data| {
+            let consumed = decoder.feed(&raw.as_slice()[..n], |data| {
                 let direct = (dst.len() - written).min(data.len());
                 dst[written..written + direct].copy_from_slice(&data[..direct]);
                 written += direct;
                 spill.extend_from_slice(&data[direct..]);
             })?;
+            if consumed < n {
+                // The aws-chunked body ended (final chunk and trailer) before
+                // the HTTP body did. Reading on and dropping the rest would let
+                // a client that keeps sending hold the upload open forever.
+                return Err(AuthError::ChunkMalformed("bytes after the final chunk").into());
+            }
             if written > 0 {
                 return Ok(written);
             }

@@ -8,8 +8,11 @@ import time
 import pytest
 
 from helpers import (
+    STREAMING_UNSIGNED_PAYLOAD_TRAILER,
     UNSIGNED_PAYLOAD,
     KiB,
+    aws_chunked_body,
+    crc32_b64,
     http_status,
     object_absent,
     object_path,
@@ -163,6 +166,44 @@ def test_truncated_aws_chunked_body_not_stored(server, s3, bucket):
         time.sleep(0.3)
     time.sleep(1.0)
     assert object_absent(s3, bucket, "truncated-chunked")
+    _assert_still_serving(server, s3)
+
+
+def test_bytes_after_aws_chunked_trailer_refused_at_once(server, s3, bucket):
+    """A complete aws-chunked body followed by more bytes than it holds, inside a
+    Content-Length that promises a megabyte more: the server answers 400 as soon as the
+    extra bytes arrive, instead of reading (and dropping) whatever the client keeps
+    sending, and stores nothing."""
+    s3.put_object(Bucket=bucket, Key="after-trailer", Body=b"old version")
+    path = object_path(bucket, "after-trailer")
+    data = b"d" * (8 * KiB)
+    body = aws_chunked_body(data, "x-amz-checksum-crc32", crc32_b64(data)) + b"junk after the trailer"
+    url, headers = sign_request(
+        server.endpoint,
+        server.access_key,
+        server.secret_key,
+        "PUT",
+        path,
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "X-Amz-Decoded-Content-Length": str(len(data)),
+            "X-Amz-Trailer": "x-amz-checksum-crc32",
+            "Content-Length": str(len(body) + 1024 * KiB),
+        },
+        payload_hash=STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+    )
+    head = f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        answer = b""
+        while b"</Error>" not in answer:
+            got = sock.recv(65536)  # times out (the test fails) if the server waits for more
+            if not got:
+                break
+            answer += got
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"<Code>InvalidRequest</Code>" in answer, answer[:600]
+    assert s3.get_object(Bucket=bucket, Key="after-trailer")["Body"].read() == b"old version"
     _assert_still_serving(server, s3)
 
 
