@@ -291,8 +291,8 @@ impl Exchange<'_> {
             return (Err(refused), buf);
         }
         if range.start > buf.bytes_init() || range.end > buf.as_mut().len() {
-            // A caller's mistake: an error (a 500 for this request), not a panic that
-            // would take the whole shard down.
+            // A caller's mistake: this request fails (as an I/O error on its body), rather
+            // than a panic taking the whole shard down.
             let misuse = std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "body read range outside the buffer's initialized bytes",
