@@ -141,11 +141,8 @@ def test_truncated_body_keeps_previous_version(server, s3, bucket):
     _assert_still_serving(server, s3)
 
 
-def test_truncated_aws_chunked_body_not_stored(server, s3, bucket):
-    """aws-chunked upload cut before the final chunk and trailer."""
-    path = object_path(bucket, "truncated-chunked")
-    data = b"z" * (32 * KiB)
-    partial = b"%x\r\n" % len(data) + data + b"\r\n"  # no final 0-chunk, no trailer
+def _aws_chunked_put_head(server, path: str, decoded_bytes: int, content_length: int) -> bytes:
+    """The signed head of a PUT whose body is aws-chunked with a CRC32 trailer."""
     url, headers = sign_request(
         server.endpoint,
         server.access_key,
@@ -154,15 +151,24 @@ def test_truncated_aws_chunked_body_not_stored(server, s3, bucket):
         path,
         headers={
             "Content-Encoding": "aws-chunked",
-            "X-Amz-Decoded-Content-Length": str(len(data)),
+            "X-Amz-Decoded-Content-Length": str(decoded_bytes),
             "X-Amz-Trailer": "x-amz-checksum-crc32",
-            "Content-Length": str(len(partial) + 100),
+            "Content-Length": str(content_length),
         },
-        payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        payload_hash=STREAMING_UNSIGNED_PAYLOAD_TRAILER,
     )
     head = f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    return head.encode()
+
+
+def test_truncated_aws_chunked_body_not_stored(server, s3, bucket):
+    """aws-chunked upload cut before the final chunk and trailer."""
+    path = object_path(bucket, "truncated-chunked")
+    data = b"z" * (32 * KiB)
+    partial = b"%x\r\n" % len(data) + data + b"\r\n"  # no final 0-chunk, no trailer
+    head = _aws_chunked_put_head(server, path, len(data), len(partial) + 100)
     with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
-        sock.sendall(head.encode() + partial)
+        sock.sendall(head + partial)
         time.sleep(0.3)
     time.sleep(1.0)
     assert object_absent(s3, bucket, "truncated-chunked")
@@ -178,23 +184,9 @@ def test_bytes_after_aws_chunked_trailer_refused_at_once(server, s3, bucket):
     path = object_path(bucket, "after-trailer")
     data = b"d" * (8 * KiB)
     body = aws_chunked_body(data, "x-amz-checksum-crc32", crc32_b64(data)) + b"junk after the trailer"
-    url, headers = sign_request(
-        server.endpoint,
-        server.access_key,
-        server.secret_key,
-        "PUT",
-        path,
-        headers={
-            "Content-Encoding": "aws-chunked",
-            "X-Amz-Decoded-Content-Length": str(len(data)),
-            "X-Amz-Trailer": "x-amz-checksum-crc32",
-            "Content-Length": str(len(body) + 1024 * KiB),
-        },
-        payload_hash=STREAMING_UNSIGNED_PAYLOAD_TRAILER,
-    )
-    head = f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    head = _aws_chunked_put_head(server, path, len(data), len(body) + 1024 * KiB)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(head.encode() + body)
+        sock.sendall(head + body)
         answer = b""
         while b"</Error>" not in answer:
             got = sock.recv(65536)  # times out (the test fails) if the server waits for more
