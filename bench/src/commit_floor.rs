@@ -28,11 +28,11 @@ use std::time::Instant;
 
 use rand::{Rng, RngCore};
 
-use crate::ceiling::{direct_io_aligned_mut, RemoveFileOnDrop};
 use crate::cpu::thread_cpu_s;
 use crate::limits::{
     COMMIT_FLOOR_FILE_PAGES, COMMIT_FLOOR_RUNS, COMMIT_FLOOR_RUN_PAGES, DIRECT_IO_ALIGNMENT_BYTES,
 };
+use crate::scratch::{direct_io_aligned_mut, RemoveFileOnDrop};
 
 const PAGE_BYTES: usize = 4096;
 

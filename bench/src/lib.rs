@@ -19,6 +19,7 @@
 //! - `ceiling`: this machine's limits: single-core MD5, CRC32C, SHA-256 and
 //!   AES-256-CTR + HMAC-SHA256 rates, O_DIRECT disk and loopback TCP bandwidth.
 //! - `commit_floor`: `ceiling`'s probe of one durable index commit's write pattern.
+//! - `scratch`: the probes' temporary files (removed however they end) and O_DIRECT buffers.
 //! - `limits`: every bound and buffer size, with the reason for its value.
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,7 @@ pub mod commit_floor;
 pub mod cpu;
 pub mod limits;
 pub mod report;
+pub mod scratch;
 pub mod sign;
 pub mod tls;
 pub mod units;
