@@ -34,7 +34,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::commit_floor::{measure_commit_floor, CommitFloorReport};
-use crate::cpu::thread_cpu_s;
+use crate::cpu::thread_cpu_and_wall_s;
 use crate::limits::{
     CEILING_BUFFER_BYTES, CEILING_DISK_IO_BYTES, CEILING_TCP_IO_BYTES, COMMIT_FLOOR_RUNS,
     COMMIT_FLOOR_RUN_PAGES, DIRECT_IO_ALIGNMENT_BYTES, SOCKET_TIMEOUT,
@@ -242,16 +242,9 @@ fn encrypt_buffers(buffer: &mut [u8], buffers: u64) {
 /// Seconds `work` took on this thread's CPU, so other load on the machine does not
 /// lower the rates; wall-clock seconds where the kernel does not say.
 fn time_s(work: impl FnOnce()) -> f64 {
-    let (cpu_before, started) = (thread_cpu_s(), Instant::now());
-    work();
-    let wall_s = started.elapsed().as_secs_f64();
-    let cpu_s = thread_cpu_s()
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
-    cpu_s
-        .filter(|&s| s > 0.0)
-        .unwrap_or(wall_s)
-        .max(f64::MIN_POSITIVE)
+    let ((), cpu_s, wall_s) = thread_cpu_and_wall_s(work);
+    let cpu_s = if cpu_s > 0.0 { cpu_s } else { wall_s };
+    cpu_s.max(f64::MIN_POSITIVE)
 }
 
 /// Writes `total_bytes` (rounded up to whole I/Os) to a temporary file in `data_dir`,

@@ -24,11 +24,10 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
-use std::time::Instant;
 
 use rand::{Rng, RngCore};
 
-use crate::cpu::thread_cpu_s;
+use crate::cpu::thread_cpu_and_wall_s;
 use crate::limits::{
     COMMIT_FLOOR_FILE_PAGES, COMMIT_FLOOR_RUNS, COMMIT_FLOOR_RUN_PAGES, DIRECT_IO_ALIGNMENT_BYTES,
 };
@@ -69,13 +68,11 @@ pub fn measure_commit_floor(data_dir: &Path, commits: u64) -> Result<CommitFloor
         .custom_flags(libc::O_DSYNC)
         .open(&path)
         .map_err(in_file)?;
-    let btree = cost_per_commit(commits, |_| btree_commit(&file, &meta)).map_err(in_file)?;
+    let run = vec![0x5a_u8; COMMIT_FLOOR_RUN_PAGES as usize * PAGE_BYTES];
+    let btree = cost_per_commit(commits, |_| btree_commit(&file, &meta, &run)).map_err(in_file)?;
+    let page = &run[..PAGE_BYTES];
     let sync_floor = cost_per_commit(commits, |commit| {
-        let page = vec![0x33_u8; PAGE_BYTES];
-        file.write_all_at(
-            &page,
-            (commit % COMMIT_FLOOR_FILE_PAGES) * PAGE_BYTES as u64,
-        )?;
+        file.write_all_at(page, (commit % COMMIT_FLOOR_FILE_PAGES) * PAGE_BYTES as u64)?;
         file.sync_data()
     })
     .map_err(in_file)?;
@@ -114,14 +111,13 @@ fn create_page_file(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// One B-tree commit's writes: runs at random pages, a sync, then the meta page.
-fn btree_commit(file: &File, meta: &File) -> io::Result<()> {
-    let run = vec![0x5a_u8; COMMIT_FLOOR_RUN_PAGES as usize * PAGE_BYTES];
+/// One B-tree commit's writes: `run` at random pages, a sync, then the meta page.
+fn btree_commit(file: &File, meta: &File, run: &[u8]) -> io::Result<()> {
     let mut rng = rand::thread_rng();
     for _ in 0..COMMIT_FLOOR_RUNS {
         // Pages 0 and 1 are the meta pages, as in LMDB.
         let first_page = rng.gen_range(2..COMMIT_FLOOR_FILE_PAGES - COMMIT_FLOOR_RUN_PAGES);
-        file.write_all_at(&run, first_page * PAGE_BYTES as u64)?;
+        file.write_all_at(run, first_page * PAGE_BYTES as u64)?;
     }
     file.sync_data()?;
     meta.write_all_at(&run[..PAGE_BYTES], 0)
@@ -148,19 +144,13 @@ fn log_cost(path: &Path, commits: u64, direct: bool) -> io::Result<PatternCost> 
 }
 
 /// Runs `commit` for 0..commits and divides this thread's CPU time and the wall-clock
-/// time by their number (wall-clock for CPU where the kernel does not say).
+/// time by their number.
 fn cost_per_commit(
     commits: u64,
     mut commit: impl FnMut(u64) -> io::Result<()>,
 ) -> io::Result<PatternCost> {
-    let (cpu_before, started) = (thread_cpu_s(), Instant::now());
-    for index in 0..commits {
-        commit(index)?;
-    }
-    let wall_s = started.elapsed().as_secs_f64();
-    let cpu_s = thread_cpu_s()
-        .zip(cpu_before)
-        .map_or(wall_s, |(after, before)| after - before);
+    let (done, cpu_s, wall_s) = thread_cpu_and_wall_s(|| (0..commits).try_for_each(&mut commit));
+    done?;
     let per_commit_us = |seconds: f64| seconds * 1e6 / commits as f64;
     Ok(PatternCost {
         cpu_us: per_commit_us(cpu_s),

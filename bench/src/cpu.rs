@@ -41,6 +41,18 @@ pub fn thread_cpu_s() -> Option<f64> {
     Some(run_ns as f64 / 1e9)
 }
 
+/// Runs `work` and returns its result with the CPU seconds this thread spent on it
+/// (wall-clock seconds where the kernel does not say) and the wall-clock seconds.
+pub fn thread_cpu_and_wall_s<T>(work: impl FnOnce() -> T) -> (T, f64, f64) {
+    let (cpu_before, started) = (thread_cpu_s(), std::time::Instant::now());
+    let result = work();
+    let wall_s = started.elapsed().as_secs_f64();
+    let cpu_s = thread_cpu_s()
+        .zip(cpu_before)
+        .map_or(wall_s, |(after, before)| after - before);
+    (result, cpu_s, wall_s)
+}
+
 fn clock_ticks_per_s() -> u64 {
     Command::new("getconf")
         .arg("CLK_TCK")
